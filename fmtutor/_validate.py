@@ -1,0 +1,105 @@
+"""Input checks shared by every public function: clear errors that name the argument."""
+
+__all__ = ["as_tensor", "check_points", "check_time", "check_same_shape", "check_positive_int"]
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def as_tensor(value: Any, name: str, like: Tensor | None = None, dtype: torch.dtype | None = None) -> Tensor:
+    """Turn a tensor, NumPy array, list or number into a floating tensor.
+
+    Args:
+        value: what the caller passed.
+        name: the argument's name, used in the error message.
+        like: if given, the result takes its device and (floating) dtype.
+        dtype: an explicit floating dtype (overrides ``like``).
+
+    Returns:
+        A floating-point tensor (float32 unless the input was float64 or ``like`` says otherwise).
+    """
+    if value is None:
+        raise TypeError(f"{name}: expected a tensor or array, got None (did an exercise function forget to return?)")
+    if isinstance(value, Tensor):
+        out = value
+    elif isinstance(value, (np.ndarray, list, tuple, float, int, np.floating, np.integer)):
+        arr = np.asarray(value)
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise TypeError(f"{name}: expected numbers, got an array of dtype {arr.dtype}")
+        out = torch.as_tensor(arr)
+    else:
+        raise TypeError(f"{name}: expected a torch.Tensor or NumPy array, got {type(value).__name__}")
+    if out.is_complex():
+        raise TypeError(f"{name}: expected real numbers, got dtype {out.dtype}")
+    if dtype is None:
+        if like is not None and like.is_floating_point():
+            dtype = like.dtype
+        elif out.is_floating_point():
+            dtype = out.dtype
+        else:
+            dtype = torch.get_default_dtype()
+    device = like.device if like is not None else out.device
+    return out.to(device=device, dtype=dtype)
+
+
+def check_points(x: Any, name: str = "x", dim: int | None = None, like: Tensor | None = None) -> Tensor:
+    """Check a batch of points of shape (B, d) and return it as a floating tensor.
+
+    Args:
+        x: the points, shape (B, d).
+        name: the argument's name for error messages.
+        dim: the expected d, if known.
+        like: take device and dtype from this tensor.
+    """
+    x = as_tensor(x, name, like=like)
+    if x.ndim != 2:
+        raise ValueError(f"{name}: expected a batch of points of shape (B, d), got shape {tuple(x.shape)}")
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(f"{name}: expected points of dimension d={dim}, got shape {tuple(x.shape)}")
+    return x
+
+
+def check_time(t: Any, batch: int | None = None, like: Tensor | None = None, name: str = "t") -> Tensor:
+    """Check a time (a float, a (B,) or a (B, 1) tensor) in [0, 1]; return it with shape (B, 1) or (1, 1).
+
+    Args:
+        t: the time(s), each in [0, 1].
+        batch: the batch size B the times must match, if known.
+        like: take device and dtype from this tensor.
+        name: the argument's name for error messages.
+
+    Returns:
+        A tensor of shape (B, 1) (or (1, 1) for a scalar), ready to broadcast against (B, d).
+    """
+    t = as_tensor(t, name, like=like)
+    if t.ndim == 0:
+        t = t.reshape(1, 1)
+    elif t.ndim == 1:
+        t = t[:, None]
+    elif not (t.ndim == 2 and t.shape[1] == 1):
+        raise ValueError(f"{name}: expected a float, a (B,) or a (B, 1) tensor, got shape {tuple(t.shape)}")
+    if batch is not None and t.shape[0] not in (1, batch):
+        raise ValueError(f"{name}: expected {batch} times (one per point) or a single time, got {t.shape[0]}")
+    if torch.isnan(t).any():
+        raise ValueError(f"{name}: contains NaN")
+    if (t < 0).any() or (t > 1).any():
+        raise ValueError(f"{name}: expected times in [0, 1], got values from {t.min().item():.4g} to {t.max().item():.4g}")
+    return t
+
+
+def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    """Raise a ValueError naming both arguments when their shapes differ."""
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b}: expected the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int if it is an integer >= minimum, else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    return int(value)

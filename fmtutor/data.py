@@ -1,0 +1,187 @@
+"""Offline, seedable data: 2-D toy sets, a Gaussian mixture with exact density, and 8x8 digits.
+
+Every sampler takes ``n`` and ``seed`` (an int, a ``torch.Generator`` or None) and returns a float32
+tensor of shape (n, 2). Nothing is downloaded: the digits ship with scikit-learn.
+
+>>> x = two_moons(5, seed=0)
+>>> tuple(x.shape), bool(torch.equal(x, two_moons(5, seed=0)))
+((5, 2), True)
+"""
+
+__all__ = [
+    "two_moons",
+    "circles",
+    "eight_gaussians",
+    "checkerboard",
+    "spirals",
+    "GaussianMixture",
+    "eight_gaussians_mixture",
+    "SAMPLERS",
+    "sample",
+    "load_digits",
+    "make_generator",
+]
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ._validate import as_tensor, check_points, check_positive_int
+
+Seed = "int | torch.Generator | None"
+
+
+def make_generator(seed: "int | torch.Generator | None" = None) -> torch.Generator:
+    """A CPU torch.Generator from an int seed (or a fresh random one for None; a Generator passes through)."""
+    if isinstance(seed, torch.Generator):
+        return seed
+    g = torch.Generator()
+    if seed is None:
+        g.seed()
+    elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        g.manual_seed(int(seed))
+    else:
+        raise TypeError(f"seed: expected an int, a torch.Generator or None, got {seed!r}")
+    return g
+
+
+def _np_seed(seed: "int | torch.Generator | None") -> int:
+    """An int seed for NumPy/scikit-learn drawn from (or equal to) the torch seed."""
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return int(seed) % 2**32
+    return int(torch.randint(0, 2**31 - 1, (1,), generator=make_generator(seed)).item())
+
+
+def two_moons(n: int, noise: float = 0.05, seed: "int | torch.Generator | None" = None) -> Tensor:
+    """scikit-learn's two interleaving half circles (x in [-1, 2], y in [-0.5, 1]), shape (n, 2)."""
+    from sklearn.datasets import make_moons
+
+    n = check_positive_int(n, "n")
+    x, _ = make_moons(n, noise=noise, random_state=_np_seed(seed))
+    return torch.as_tensor(x, dtype=torch.float32)
+
+
+def circles(n: int, noise: float = 0.05, factor: float = 0.5, seed: "int | torch.Generator | None" = None) -> Tensor:
+    """Two concentric circles of radii 2 and 2 * factor (scikit-learn's, scaled by 2), shape (n, 2)."""
+    from sklearn.datasets import make_circles
+
+    n = check_positive_int(n, "n")
+    x, _ = make_circles(n, noise=noise, factor=factor, random_state=_np_seed(seed))
+    return 2 * torch.as_tensor(x, dtype=torch.float32)
+
+
+def eight_gaussians(n: int, seed: "int | torch.Generator | None" = None) -> Tensor:
+    """Eight Gaussian blobs (std 0.25) on a circle of radius 3, shape (n, 2)."""
+    return eight_gaussians_mixture().sample(n, seed=seed)
+
+
+def checkerboard(n: int, seed: "int | torch.Generator | None" = None) -> Tensor:
+    """Uniform on the dark squares of a 4x4 checkerboard on [-2, 2]^2, shape (n, 2)."""
+    n = check_positive_int(n, "n")
+    g = make_generator(seed)
+    x1 = torch.rand(n, generator=g) * 4 - 2
+    col = torch.randint(0, 2, (n,), generator=g) * 2
+    x2 = torch.rand(n, generator=g) - 2 + col + (torch.floor(x1) % 2)
+    return torch.stack([x1, x2], 1)
+
+
+def spirals(n: int, noise: float = 0.1, seed: "int | torch.Generator | None" = None) -> Tensor:
+    """Two interleaved Archimedean spirals within radius ~3, shape (n, 2)."""
+    n = check_positive_int(n, "n")
+    g = make_generator(seed)
+    r = torch.sqrt(torch.rand(n, generator=g)) * 3 * math.pi
+    arm = torch.randint(0, 2, (n,), generator=g) * math.pi
+    x = torch.stack([r * torch.cos(r + arm), r * torch.sin(r + arm)], 1) / math.pi
+    return x + noise * torch.randn(n, 2, generator=g)
+
+
+class GaussianMixture:
+    """A mixture sum_k w_k N(m_k, S_k) with samples, exact log-density and components.
+
+    Args:
+        means: component means, shape (K, d).
+        covs: covariances (K, d, d), or standard deviations (K,) or one float for isotropic components.
+        weights: mixture weights (K,), normalised here; uniform if None.
+    """
+
+    def __init__(self, means: Any, covs: Any = 1.0, weights: Any = None) -> None:
+        self.means = check_points(means, "means").to(torch.float64)
+        k, d = self.means.shape
+        c = as_tensor(covs, "covs", dtype=torch.float64)
+        if c.ndim <= 1:
+            std = c.expand(k) if c.ndim == 1 else c.reshape(1).expand(k)
+            if std.shape[0] != k:
+                raise ValueError(f"covs: expected {k} standard deviations, got {c.shape[0]}")
+            c = std[:, None, None] ** 2 * torch.eye(d, dtype=torch.float64)
+        if c.shape != (k, d, d):
+            raise ValueError(f"covs: expected shape ({k}, {d}, {d}), (K,) or a float, got {tuple(c.shape)}")
+        self.covs = c
+        w = torch.full((k,), 1.0 / k, dtype=torch.float64) if weights is None else as_tensor(weights, "weights", dtype=torch.float64)
+        if w.shape != (k,) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights: expected {k} non-negative numbers with a positive sum, got {w.tolist()}")
+        self.weights = w / w.sum()
+
+    @property
+    def dim(self) -> int:
+        """The dimension d."""
+        return self.means.shape[1]
+
+    def sample(self, n: int, seed: "int | torch.Generator | None" = None, return_labels: bool = False) -> "Tensor | tuple[Tensor, Tensor]":
+        """Draw n points (float32, shape (n, d)); with return_labels, also their component indices (n,)."""
+        n = check_positive_int(n, "n")
+        g = make_generator(seed)
+        k = torch.multinomial(self.weights, n, replacement=True, generator=g)
+        z = torch.randn(n, self.dim, generator=g, dtype=torch.float64)
+        chol = torch.linalg.cholesky(self.covs + 1e-12 * torch.eye(self.dim, dtype=torch.float64))
+        x = (self.means[k] + (chol[k] @ z[:, :, None])[:, :, 0]).to(torch.float32)
+        return (x, k) if return_labels else x
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Exact log-density log sum_k w_k N(x; m_k, S_k), shape (B,), in x's dtype."""
+        x = check_points(x, "x", dim=self.dim)
+        dist = torch.distributions.MultivariateNormal(self.means, covariance_matrix=self.covs)
+        lp = dist.log_prob(x.to(torch.float64)[:, None, :]) + torch.log(self.weights)
+        return torch.logsumexp(lp, 1).to(x.dtype)
+
+    def __repr__(self) -> str:
+        return f"GaussianMixture(K={len(self.weights)}, d={self.dim})"
+
+
+def eight_gaussians_mixture(radius: float = 3.0, std: float = 0.25) -> GaussianMixture:
+    """The 8-Gaussians target as a GaussianMixture (so its density and marginal field are exact)."""
+    angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
+    means = radius * torch.stack([torch.cos(angles), torch.sin(angles)], 1)
+    return GaussianMixture(means, std)
+
+
+SAMPLERS: dict[str, Callable[..., Tensor]] = {
+    "moons": two_moons,
+    "circles": circles,
+    "8gaussians": eight_gaussians,
+    "checkerboard": checkerboard,
+    "spirals": spirals,
+}
+
+
+def sample(name: str, n: int, seed: "int | torch.Generator | None" = None) -> Tensor:
+    """Draw n points from a named 2-D data set in SAMPLERS, shape (n, 2)."""
+    if name not in SAMPLERS:
+        raise ValueError(f"name: expected one of {sorted(SAMPLERS)}, got {name!r}")
+    return SAMPLERS[name](n, seed=seed)
+
+
+def load_digits() -> tuple[Tensor, Tensor]:
+    """scikit-learn's bundled 8x8 digits (1,797 images, no download), scaled to [-1, 1].
+
+    Returns:
+        images, shape (1797, 64) float32 in [-1, 1] (reshape to (8, 8) to view), and labels (1797,) int64.
+    """
+    from sklearn.datasets import load_digits as _load
+
+    d = _load()
+    x = torch.as_tensor(d.data, dtype=torch.float32) / 8.0 - 1.0
+    return x, torch.as_tensor(d.target, dtype=torch.int64)

@@ -1,0 +1,210 @@
+"""Self-checking exercises: compare a student's function with a reference and name the typical mistake.
+
+Each ``check_*`` calls the student's function on fixed inputs and returns an ``ExerciseResult``
+(truthy when correct) whose message is specific: "the sign is flipped", "time runs backwards",
+"the (1 - t) is missing", a wrong shape, NaN, a forgotten ``return``. ``use_or_reference`` lets a
+notebook continue with the reference solution when an exercise is not done yet, and says so.
+"""
+
+__all__ = [
+    "ExerciseResult",
+    "check_function",
+    "use_or_reference",
+    "reference_conditional_velocity",
+    "check_conditional_velocity",
+    "reference_euler_step",
+    "check_euler_step",
+    "reference_midpoint_step",
+    "check_midpoint_step",
+    "reference_cfm_loss",
+    "check_cfm_loss",
+]
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class ExerciseResult:
+    """passed: whether every case matched; message: what to tell the student; status: a short code."""
+
+    passed: bool
+    message: str
+    status: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return ("PASSED: " if self.passed else "NOT YET: ") + self.message
+
+
+def check_function(student: Callable[..., Any], reference: Callable[..., Tensor], cases: Sequence[tuple],
+                   mistakes: "dict[str, Callable[..., Tensor]] | None" = None, atol: float = 1e-5,
+                   verbose: bool = True) -> ExerciseResult:
+    """Run student(*case) and reference(*case) on every case and explain the first difference.
+
+    Args:
+        student: the function written by the student.
+        reference: the correct function.
+        cases: argument tuples to call both with.
+        mistakes: hint -> a function computing that typical wrong answer; a student output matching
+            one of them gets its hint.
+        atol: tolerance (relative to the reference's scale as well).
+        verbose: print the result.
+    """
+    result = _check(student, reference, cases, mistakes or {}, atol)
+    if verbose:
+        print(("✅ " if result.passed else "❌ ") + result.message)
+    return result
+
+
+def _close(a: Tensor, b: Tensor, atol: float) -> bool:
+    return a.shape == b.shape and bool(torch.allclose(a.double(), b.double(), atol=atol, rtol=1e-4))
+
+
+def _check(student: Callable[..., Any], reference: Callable[..., Tensor], cases: Sequence[tuple],
+           mistakes: dict[str, Callable[..., Tensor]], atol: float) -> ExerciseResult:
+    if not callable(student):
+        return ExerciseResult(False, f"expected a function, got {type(student).__name__}.", "not-callable")
+    for args in cases:
+        want = reference(*args)
+        try:
+            got = student(*args)
+        except NotImplementedError:
+            return ExerciseResult(False, "not done yet: replace `raise NotImplementedError` with your code.", "todo")
+        except Exception as e:
+            return ExerciseResult(False, f"your function raised {type(e).__name__}: {e}", "raised")
+        if got is None:
+            return ExerciseResult(False, "your function returned None: did you forget `return`?", "none")
+        if not isinstance(got, Tensor):
+            try:
+                got = torch.as_tensor(got, dtype=want.dtype)
+            except Exception:
+                return ExerciseResult(False, f"expected a tensor, got {type(got).__name__}.", "type")
+        if not torch.isfinite(got).all():
+            return ExerciseResult(False, "your output contains NaN or inf: a division by zero (t = 1?) or a log of 0?", "nan")
+        if got.shape != want.shape:
+            return ExerciseResult(False, f"wrong shape: expected {tuple(want.shape)}, got {tuple(got.shape)}. "
+                                  "Check your broadcasting (t has shape (B, 1)) and reductions.", "shape")
+        if _close(got, want, atol):
+            continue
+        for hint, wrong in mistakes.items():
+            if _close(got, wrong(*args), atol):
+                return ExerciseResult(False, hint, "mistake")
+        err = (got.double() - want.double()).abs().max().item()
+        return ExerciseResult(False, f"values differ from the expected ones (max |difference| = {err:.3g}).", "wrong")
+    return ExerciseResult(True, "correct on every test case.", "ok")
+
+
+def use_or_reference(student: Callable[..., Any], result: ExerciseResult, reference: Callable[..., Any]) -> Callable[..., Any]:
+    """The student's function if it passed its check, otherwise the reference (with a note saying so)."""
+    if result.passed:
+        return student
+    print("↪ continuing with the reference solution, so the rest of the chapter still runs.")
+    return reference
+
+
+def _cases_xt() -> list[tuple[Tensor, Tensor, Tensor]]:
+    g = torch.Generator().manual_seed(1)
+    x1 = torch.randn(6, 2, generator=g)
+    x = torch.randn(6, 2, generator=g)
+    t = torch.tensor([0.05, 0.1, 0.3, 0.5, 0.8, 0.95])[:, None]
+    return [(x, x1, t), (x[:1], x1[:1], torch.tensor([[0.6]]))]
+
+
+def reference_conditional_velocity(x: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+    """u_t(x | x_1) = (x_1 - x) / (1 - t). Shapes: x, x1 (B, d); t (B, 1)."""
+    return (x1 - x) / (1 - t)
+
+
+def check_conditional_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check u(x, x1, t) = (x1 - x) / (1 - t) for x, x1 of shape (B, d) and t of shape (B, 1)."""
+    mistakes = {
+        "the sign is flipped: the velocity must point from x towards x_1, i.e. x_1 - x.": lambda x, x1, t: (x - x1) / (1 - t),
+        "the (1 - t) is missing: x_1 - x is the velocity of the straight line only at t = 0.": lambda x, x1, t: x1 - x,
+        "time runs backwards: you divided by t; the remaining time to reach x_1 is 1 - t.": lambda x, x1, t: (x1 - x) / t.clamp_min(1e-12),
+        "you multiplied by (1 - t) instead of dividing.": lambda x, x1, t: (x1 - x) * (1 - t),
+    }
+    return check_function(student, reference_conditional_velocity, _cases_xt(), mistakes, verbose=verbose)
+
+
+def _cases_step() -> list[tuple[Callable[[Tensor, Tensor], Tensor], Tensor, Tensor, Tensor]]:
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(5, 2, generator=g)
+
+    def field(x: Tensor, t: Tensor) -> Tensor:  # rotation plus a time-dependent drift
+        return torch.stack([-x[:, 1], x[:, 0]], 1) + 2 * t * x
+
+    return [(field, x, torch.tensor(0.2), torch.tensor(0.1)), (field, x, torch.tensor(0.7), torch.tensor(0.25))]
+
+
+def reference_euler_step(u: Callable[[Tensor, Tensor], Tensor], x: Tensor, t: Tensor, h: Tensor) -> Tensor:
+    """x + h u(x, t)."""
+    return x + h * u(x, t)
+
+
+def check_euler_step(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check step(u, x, t, h) = x + h u(x, t)."""
+    mistakes = {
+        "you returned only the increment h u(x, t): add it to x.": lambda u, x, t, h: h * u(x, t),
+        "the step size h is missing.": lambda u, x, t, h: x + u(x, t),
+        "you evaluated u at the end time t + h; Euler uses the start time t.": lambda u, x, t, h: x + h * u(x, t + h),
+    }
+    return check_function(student, reference_euler_step, _cases_step(), mistakes, verbose=verbose)
+
+
+def reference_midpoint_step(u: Callable[[Tensor, Tensor], Tensor], x: Tensor, t: Tensor, h: Tensor) -> Tensor:
+    """x + h u(x + (h/2) u(x, t), t + h/2)."""
+    return x + h * u(x + 0.5 * h * u(x, t), t + 0.5 * h)
+
+
+def check_midpoint_step(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check step(u, x, t, h) = x + h u(x + h/2 u(x, t), t + h/2)."""
+    mistakes = {
+        "that is Euler's step: evaluate u again at the midpoint x + (h/2) u(x, t).": lambda u, x, t, h: x + h * u(x, t),
+        "the midpoint's time should be t + h/2, not t.": lambda u, x, t, h: x + h * u(x + 0.5 * h * u(x, t), t),
+        "you stepped a full h to the midpoint: it is x + (h/2) u(x, t).": lambda u, x, t, h: x + h * u(x + h * u(x, t), t + 0.5 * h),
+        "you returned the midpoint itself; take the full step from x with the midpoint's velocity.": lambda u, x, t, h: x + 0.5 * h * u(x, t),
+    }
+    return check_function(student, reference_midpoint_step, _cases_step(), mistakes, verbose=verbose)
+
+
+def _cases_loss() -> list[tuple[Callable[[Tensor, Tensor], Tensor], Tensor, Tensor, Tensor]]:
+    g = torch.Generator().manual_seed(3)
+    x0, x1 = torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g) + 2
+    t = torch.rand(8, 1, generator=g)
+
+    def model(x: Tensor, t: Tensor) -> Tensor:
+        return 0.5 * x + t
+
+    return [(model, x0, x1, t)]
+
+
+def reference_cfm_loss(model: Callable[[Tensor, Tensor], Tensor], x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+    """mean_i || model(x_t, t) - (x1 - x0) ||^2 with x_t = (1 - t) x0 + t x1; t of shape (B, 1)."""
+    xt = (1 - t) * x0 + t * x1
+    return ((model(xt, t) - (x1 - x0)) ** 2).sum(1).mean()
+
+
+def check_cfm_loss(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check loss(model, x0, x1, t) = mean_i ||model(x_t, t) - (x1 - x0)||^2 with x_t = (1 - t) x0 + t x1."""
+
+    def with_xt(xt_fn: Callable[..., Tensor], target_fn: Callable[..., Tensor], reduce: str = "sum") -> Callable[..., Tensor]:
+        def loss(model: Callable[..., Tensor], x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+            r = (model(xt_fn(x0, x1, t), t) - target_fn(x0, x1, t)) ** 2
+            return r.sum(1).mean() if reduce == "sum" else r.mean()
+        return loss
+
+    good_xt, good_target = (lambda x0, x1, t: (1 - t) * x0 + t * x1), (lambda x0, x1, t: x1 - x0)
+    mistakes = {
+        "time is reversed: x_t = (1 - t) x0 + t x1 starts at the noise x0 when t = 0.": with_xt(lambda x0, x1, t: t * x0 + (1 - t) * x1, good_target),
+        "the target's sign is flipped: the regression target is x1 - x0.": with_xt(good_xt, lambda x0, x1, t: x0 - x1),
+        "you averaged over coordinates too (like nn.MSELoss): sum the squares over coordinates, then average over the batch.": with_xt(good_xt, good_target, "mean"),
+        "the target should be x1 - x0, not x1.": with_xt(good_xt, lambda x0, x1, t: x1),
+    }
+    return check_function(student, reference_cfm_loss, _cases_loss(), mistakes, verbose=verbose)

@@ -1,0 +1,306 @@
+"""Schedulers (alpha_t, sigma_t), the affine probability path, conditional velocities and conversions.
+
+Convention everywhere: t in [0, 1], x_0 ~ source N(0, I), x_1 ~ data, and
+
+    x_t = sigma_t x_0 + alpha_t x_1,        dx_t = d_sigma_t x_0 + d_alpha_t x_1.
+
+CondOT (the linear path of the course) is alpha_t = t, sigma_t = 1 - t.
+
+>>> import torch
+>>> s = CondOTScheduler()(torch.tensor(0.25))
+>>> float(s.alpha_t), float(s.sigma_t), float(s.d_alpha_t), float(s.d_sigma_t)
+(0.25, 0.75, 1.0, -1.0)
+"""
+
+__all__ = [
+    "SchedulerOutput",
+    "Scheduler",
+    "CondOTScheduler",
+    "CosineScheduler",
+    "PolynomialScheduler",
+    "VPScheduler",
+    "SCHEDULERS",
+    "get_scheduler",
+    "PathSample",
+    "AffinePath",
+    "conditional_velocity",
+    "PARAMETRIZATIONS",
+    "convert",
+    "EPS",
+]
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._validate import as_tensor, check_same_shape
+
+#: Floor used for sigma_t (and other denominators) where t = 1 would divide by zero.
+EPS = 1e-5
+
+
+@dataclass
+class SchedulerOutput:
+    """alpha_t, sigma_t and their time derivatives, each with the shape of t."""
+
+    alpha_t: Tensor
+    sigma_t: Tensor
+    d_alpha_t: Tensor
+    d_sigma_t: Tensor
+
+
+class Scheduler:
+    """Base class: subclasses give alpha_t, sigma_t and their derivatives in closed form."""
+
+    name = "scheduler"
+
+    def __call__(self, t: Any) -> SchedulerOutput:
+        """Evaluate the schedule.
+
+        Args:
+            t: times in [0, 1], any shape (a float becomes a 0-d tensor).
+
+        Returns:
+            SchedulerOutput whose four tensors have the shape of t.
+        """
+        t = as_tensor(t, "t")
+        if torch.isnan(t).any() or (t < 0).any() or (t > 1).any():
+            raise ValueError(f"t: expected times in [0, 1], got {t.min().item():.4g} .. {t.max().item():.4g}")
+        return self._evaluate(t)
+
+    def _evaluate(self, t: Tensor) -> SchedulerOutput:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class CondOTScheduler(Scheduler):
+    """The linear (conditional optimal-transport) schedule: alpha_t = t, sigma_t = 1 - t."""
+
+    name = "condot"
+
+    def _evaluate(self, t: Tensor) -> SchedulerOutput:
+        return SchedulerOutput(t, 1 - t, torch.ones_like(t), -torch.ones_like(t))
+
+
+class CosineScheduler(Scheduler):
+    """alpha_t = sin(pi t / 2), sigma_t = cos(pi t / 2): a variance-preserving arc."""
+
+    name = "cosine"
+
+    def _evaluate(self, t: Tensor) -> SchedulerOutput:
+        a = 0.5 * math.pi * t
+        h = 0.5 * math.pi
+        return SchedulerOutput(torch.sin(a), torch.cos(a), h * torch.cos(a), -h * torch.sin(a))
+
+
+class PolynomialScheduler(Scheduler):
+    """alpha_t = t^n, sigma_t = 1 - t^n (n > 0; n = 1 is CondOT)."""
+
+    name = "polynomial"
+
+    def __init__(self, n: float = 2.0) -> None:
+        if not isinstance(n, (int, float)) or isinstance(n, bool) or not n > 0:
+            raise ValueError(f"n: expected a positive number, got {n!r}")
+        self.n = float(n)
+
+    def _evaluate(self, t: Tensor) -> SchedulerOutput:
+        n = self.n
+        d = n * t.clamp_min(EPS if n < 1 else 0.0) ** (n - 1)
+        return SchedulerOutput(t**n, 1 - t**n, d, -d)
+
+    def __repr__(self) -> str:
+        return f"PolynomialScheduler(n={self.n:g})"
+
+
+class VPScheduler(Scheduler):
+    """Variance preserving (diffusion's VP-SDE, time flipped so that data sits at t = 1).
+
+    alpha_t = exp(-T(1 - t) / 2) with T(s) = beta_min s + (beta_max - beta_min) s^2 / 2,
+    sigma_t = sqrt(1 - alpha_t^2). At t = 0, alpha_0 = exp(-T(1)/2) is small but not 0
+    (about 0.0066 for the default betas): the path starts *near* the source.
+    d_sigma_t = -alpha_t d_alpha_t / sigma_t is infinite at t = 1; sigma_t is floored at EPS there.
+    """
+
+    name = "vp"
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0) -> None:
+        if not 0 <= beta_min < beta_max:
+            raise ValueError(f"beta_min, beta_max: expected 0 <= beta_min < beta_max, got {beta_min}, {beta_max}")
+        self.beta_min, self.beta_max = float(beta_min), float(beta_max)
+
+    def _evaluate(self, t: Tensor) -> SchedulerOutput:
+        s = 1 - t
+        big_t = self.beta_min * s + 0.5 * (self.beta_max - self.beta_min) * s**2
+        beta = self.beta_min + (self.beta_max - self.beta_min) * s
+        alpha = torch.exp(-0.5 * big_t)
+        sigma = torch.sqrt((1 - alpha**2).clamp_min(0))
+        d_alpha = 0.5 * beta * alpha
+        d_sigma = -alpha * d_alpha / sigma.clamp_min(EPS)
+        return SchedulerOutput(alpha, sigma, d_alpha, d_sigma)
+
+    def __repr__(self) -> str:
+        return f"VPScheduler(beta_min={self.beta_min:g}, beta_max={self.beta_max:g})"
+
+
+SCHEDULERS: dict[str, type[Scheduler]] = {
+    "condot": CondOTScheduler,
+    "cosine": CosineScheduler,
+    "polynomial": PolynomialScheduler,
+    "vp": VPScheduler,
+}
+
+
+def get_scheduler(scheduler: "str | Scheduler", **kwargs: Any) -> Scheduler:
+    """Return a scheduler instance from a name in SCHEDULERS (or pass an instance through)."""
+    if isinstance(scheduler, Scheduler):
+        return scheduler
+    if not isinstance(scheduler, str) or scheduler.lower() not in SCHEDULERS:
+        raise ValueError(f"scheduler: expected one of {sorted(SCHEDULERS)} or a Scheduler, got {scheduler!r}")
+    return SCHEDULERS[scheduler.lower()](**kwargs)
+
+
+def _time_like(t: Any, x: Tensor, name: str = "t") -> Tensor:
+    """Times as a tensor broadcastable to x of shape (B, ...): from a float, (B,) or (B, 1)."""
+    t = as_tensor(t, name, like=x)
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    if t.ndim > 1:
+        raise ValueError(f"{name}: expected a float, a (B,) or a (B, 1) tensor, got shape {tuple(t.shape)}")
+    if t.ndim == 1 and t.shape[0] not in (1, x.shape[0]):
+        raise ValueError(f"{name}: expected {x.shape[0]} times (one per point) or one, got {t.shape[0]}")
+    if torch.isnan(t).any() or (t < 0).any() or (t > 1).any():
+        raise ValueError(f"{name}: expected times in [0, 1], got {t.min().item():.4g} .. {t.max().item():.4g}")
+    return t.reshape(-1, *([1] * (x.ndim - 1))) if t.ndim == 1 else t
+
+
+@dataclass
+class PathSample:
+    """A draw from the path: x_t, its regression target dx_t, and the inputs that made it."""
+
+    x_t: Tensor
+    dx_t: Tensor
+    t: Tensor
+    x_0: Tensor
+    x_1: Tensor
+
+
+class AffinePath:
+    """The affine probability path x_t = sigma_t x_0 + alpha_t x_1 of a scheduler.
+
+    Args:
+        scheduler: a Scheduler or its name (default CondOT, the linear path).
+    """
+
+    def __init__(self, scheduler: "str | Scheduler" = "condot") -> None:
+        self.scheduler = get_scheduler(scheduler)
+
+    def sample(self, x_0: Tensor, x_1: Tensor, t: Any) -> PathSample:
+        """Sample x_t and the conditional target dx_t.
+
+        x_t = sigma_t x_0 + alpha_t x_1 and dx_t = d_sigma_t x_0 + d_alpha_t x_1 (for CondOT: x_1 - x_0).
+
+        Args:
+            x_0: source samples, shape (B, ...).
+            x_1: data samples, same shape as x_0.
+            t: times in [0, 1]: a float, (B,) or (B, 1).
+
+        Returns:
+            PathSample with x_t and dx_t of shape (B, ...).
+        """
+        x_0 = as_tensor(x_0, "x_0")
+        x_1 = as_tensor(x_1, "x_1", like=x_0)
+        check_same_shape(x_0, x_1, "x_0", "x_1")
+        if x_0.ndim < 1:
+            raise ValueError("x_0: expected a batch of shape (B, ...), got a scalar")
+        tt = _time_like(t, x_0)
+        s = self.scheduler(tt)
+        x_t = s.sigma_t * x_0 + s.alpha_t * x_1
+        dx_t = s.d_sigma_t * x_0 + s.d_alpha_t * x_1
+        return PathSample(x_t, dx_t, tt.reshape(-1) if tt.ndim else tt, x_0, x_1)
+
+    def __repr__(self) -> str:
+        return f"AffinePath({self.scheduler!r})"
+
+
+def conditional_velocity(x: Tensor, x_1: Tensor, t: Any, scheduler: "str | Scheduler" = "condot") -> Tensor:
+    """The conditional velocity u_t(x | x_1) of the Gaussian path N(alpha_t x_1, sigma_t^2 I).
+
+    u_t(x | x_1) = d_alpha_t x_1 + (d_sigma_t / sigma_t) (x - alpha_t x_1);
+    for CondOT this is (x_1 - x) / (1 - t).
+
+    At t = 1 (sigma_t = 0) the denominator is floored at EPS = 1e-5: the result is finite,
+    exactly d_alpha_t x_1 on the path's end point x = alpha_1 x_1, and large (about
+    |x_1 - x| / EPS) elsewhere. Nothing returns NaN or inf.
+
+    Args:
+        x: points, shape (B, ...).
+        x_1: the data points they are conditioned on, same shape.
+        t: times in [0, 1]: a float, (B,) or (B, 1).
+        scheduler: Scheduler or name (default CondOT).
+
+    Returns:
+        Velocities, shape (B, ...).
+    """
+    x = as_tensor(x, "x")
+    x_1 = as_tensor(x_1, "x_1", like=x)
+    check_same_shape(x, x_1, "x", "x_1")
+    s = get_scheduler(scheduler)(_time_like(t, x))
+    return s.d_alpha_t * x_1 + s.d_sigma_t / s.sigma_t.clamp_min(EPS) * (x - s.alpha_t * x_1)
+
+
+PARAMETRIZATIONS = ("velocity", "x1", "epsilon", "score")
+
+
+def _coefficients(kind: str, s: SchedulerOutput) -> tuple[Tensor, Tensor]:
+    """(c0, c1) such that the quantity `kind` equals c0 x_0 + c1 x_1 given x_t (posterior means)."""
+    zero, one = torch.zeros_like(s.alpha_t), torch.ones_like(s.alpha_t)
+    if kind == "velocity":
+        return s.d_sigma_t, s.d_alpha_t
+    if kind == "x1":
+        return zero, one
+    if kind == "epsilon":
+        return one, zero
+    return -1 / s.sigma_t.clamp_min(EPS), zero  # score of N(0, I)-source path: -E[x_0 | x_t] / sigma_t
+
+
+def convert(value: Tensor, x: Tensor, t: Any, src: str, dst: str, scheduler: "str | Scheduler" = "condot") -> Tensor:
+    """Convert a prediction between parametrizations: velocity, x1, epsilon (= x_0) and score.
+
+    Each is linear in the posterior means (E[x_0 | x_t], E[x_1 | x_t]) =: (e, m), with x_t = sigma_t e + alpha_t m:
+
+        velocity = d_sigma_t e + d_alpha_t m,   x1 = m,   epsilon = e,   score = -e / sigma_t.
+
+    Given `value` in `src` and x_t, solve the 2x2 system for (e, m), then form `dst`. For CondOT:
+    x1 = x + (1 - t) v and epsilon = x - t v. Where the system is singular (recovering epsilon from
+    x1 at t = 1, or x1 from epsilon at t = 0) the determinant is floored at EPS in magnitude: finite,
+    but not informative there.
+
+    Args:
+        value: the prediction, shape (B, ...).
+        x: the points x_t where it was made, same shape.
+        t: times in [0, 1]: a float, (B,) or (B, 1).
+        src, dst: names in PARAMETRIZATIONS.
+        scheduler: Scheduler or name (default CondOT).
+
+    Returns:
+        The prediction in `dst`, shape (B, ...).
+    """
+    for name, kind in (("src", src), ("dst", dst)):
+        if kind not in PARAMETRIZATIONS:
+            raise ValueError(f"{name}: expected one of {PARAMETRIZATIONS}, got {kind!r}")
+    x = as_tensor(x, "x")
+    value = as_tensor(value, "value", like=x)
+    check_same_shape(value, x, "value", "x")
+    s = get_scheduler(scheduler)(_time_like(t, x))
+    c0, c1 = _coefficients(src, s)
+    det = c0 * s.alpha_t - c1 * s.sigma_t
+    det = torch.where(det < 0, -1.0, 1.0) * det.abs().clamp_min(EPS)
+    e = (s.alpha_t * value - c1 * x) / det
+    m = (c0 * x - s.sigma_t * value) / det
+    d0, d1 = _coefficients(dst, s)
+    return d0 * e + d1 * m

@@ -1,0 +1,128 @@
+"""Pure plotting functions: each takes ``ax=None``, draws, and returns the Axes (never plt.show()).
+
+>>> import matplotlib; matplotlib.use("Agg")
+>>> ax = quiver(lambda x, t: -x, t=0.0)
+>>> ax.get_aspect()
+1.0
+"""
+
+__all__ = ["new_axes", "grid_points", "style_axes", "quiver", "scatter", "trajectories", "density", "figure_png"]
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from ._validate import check_points
+
+Lim = tuple[float, float]
+DEFAULT_LIM: Lim = (-3.0, 3.0)
+
+
+def new_axes(ax: "Axes | None" = None, figsize: tuple[float, float] = (4.5, 4.5)) -> Axes:
+    """Return ax, or a fresh Axes on a new pyplot figure when ax is None."""
+    if ax is not None:
+        return ax
+    return plt.figure(figsize=figsize).add_subplot()
+
+
+def grid_points(xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None, n: int = 20) -> Tensor:
+    """A regular n x n grid over the box, as points of shape (n * n, 2), row-major in y."""
+    ylim = ylim or xlim
+    xs = torch.linspace(*xlim, n)
+    ys = torch.linspace(*ylim, n)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
+
+
+def style_axes(ax: Axes, xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None, title: "str | None" = None) -> Axes:
+    """Equal aspect, limits, coordinate labels and an optional title."""
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*(ylim or xlim))
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x^{(1)}$")
+    ax.set_ylabel("$x^{(2)}$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _numpy(x: Any) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
+
+
+def quiver(field: Callable[[Tensor, Any], Tensor], t: float = 0.0, ax: "Axes | None" = None, xlim: Lim = DEFAULT_LIM,
+           ylim: "Lim | None" = None, n: int = 17, normalize: bool = True, cmap: str = "viridis",
+           colorbar: bool = False, title: "str | None" = None) -> Axes:
+    """Arrows of a velocity field u_t(x) on an n x n grid, coloured by speed |u_t(x)|.
+
+    Args:
+        field: ``field(x, t)`` mapping (B, 2) points to (B, 2) velocities.
+        t: the time at which to draw the field.
+        normalize: draw unit arrows (direction only; speed stays in the colour).
+    """
+    ax = new_axes(ax)
+    pts = grid_points(xlim, ylim, n)
+    with torch.no_grad():
+        v = field(pts, t)
+    v = _numpy(v).astype(float)
+    p = _numpy(pts)
+    speed = np.linalg.norm(v, axis=1)
+    if normalize:
+        v = v / np.maximum(speed, 1e-12)[:, None]
+    q = ax.quiver(p[:, 0], p[:, 1], v[:, 0], v[:, 1], speed, cmap=cmap, angles="xy", pivot="mid",
+                  scale_units="xy", scale=(n / (xlim[1] - xlim[0])) * (1.6 if normalize else 1.0), width=0.005)
+    if colorbar:
+        ax.figure.colorbar(q, ax=ax, label="speed $|u_t(x)|$", shrink=0.8)
+    return style_axes(ax, xlim, ylim, title)
+
+
+def scatter(x: Any, ax: "Axes | None" = None, s: float = 3.0, alpha: float = 0.5, color: "str | None" = None,
+            label: "str | None" = None, xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None,
+            title: "str | None" = None) -> Axes:
+    """A scatter plot of points of shape (B, 2)."""
+    ax = new_axes(ax)
+    p = _numpy(check_points(x, "x", dim=2))
+    ax.scatter(p[:, 0], p[:, 1], s=s, alpha=alpha, color=color, label=label, linewidths=0)
+    return style_axes(ax, xlim, ylim, title)
+
+
+def trajectories(traj: Any, ax: "Axes | None" = None, n: int = 100, color: str = "tab:blue", alpha: float = 0.4,
+                 xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None, title: "str | None" = None) -> Axes:
+    """Paths of the first n particles of a trajectory of shape (T + 1, B, 2); start (black) and end (red) dots."""
+    ax = new_axes(ax)
+    tr = _numpy(traj)
+    if tr.ndim != 3 or tr.shape[2] != 2:
+        raise ValueError(f"traj: expected shape (T + 1, B, 2), got {tr.shape}")
+    tr = tr[:, :n]
+    ax.plot(tr[:, :, 0], tr[:, :, 1], color=color, alpha=alpha, lw=0.8)
+    ax.scatter(tr[0, :, 0], tr[0, :, 1], s=6, color="black", zorder=3, label="$t=0$")
+    ax.scatter(tr[-1, :, 0], tr[-1, :, 1], s=6, color="tab:red", zorder=3, label="$t=1$")
+    return style_axes(ax, xlim, ylim, title)
+
+
+def density(log_prob: Callable[[Tensor], Tensor], ax: "Axes | None" = None, xlim: Lim = DEFAULT_LIM,
+            ylim: "Lim | None" = None, n: int = 120, cmap: str = "magma", log: bool = False,
+            title: "str | None" = None) -> Axes:
+    """A heat map of exp(log_prob(x)) (or log_prob itself, with log=True) on an n x n grid."""
+    ax = new_axes(ax)
+    ylim = ylim or xlim
+    pts = grid_points(xlim, ylim, n)
+    with torch.no_grad():
+        lp = _numpy(log_prob(pts)).reshape(n, n)
+    img = lp if log else np.exp(lp)
+    ax.imshow(img, origin="lower", extent=(*xlim, *ylim), cmap=cmap, aspect="equal")
+    return style_axes(ax, xlim, ylim, title)
+
+
+def figure_png(fig: Figure, dpi: int = 80) -> bytes:
+    """Render a figure to PNG bytes (for ipywidgets.Image, or to save)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
