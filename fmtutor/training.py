@@ -6,7 +6,7 @@ with X_t = sigma_t X_0 + alpha_t X_1 and dX_t = d_sigma_t X_0 + d_alpha_t X_1 (C
 The squared norm is summed over coordinates and averaged over the batch.
 """
 
-__all__ = ["cfm_loss", "independent_coupling", "TrainResult", "train_cfm", "sample_model"]
+__all__ = ["cfm_loss", "independent_coupling", "TrainResult", "train_cfm", "sample_model", "DEFAULT_2D", "train_2d"]
 
 import time
 from collections.abc import Callable
@@ -173,3 +173,37 @@ def sample_model(model: Callable[..., Tensor], n: int, dim: int = 2, method: str
     x0 = torch.randn(n, dim, generator=make_generator(seed)).to(device)
     sol = solve(model, x0, method=method, n_steps=n_steps, return_trajectory=return_trajectory)
     return sol if return_trajectory else sol.x.cpu()
+
+
+#: The course's default recipe for 2-D targets (model and training settings), tuned in bench/.
+DEFAULT_2D: dict[str, dict[str, Any]] = {
+    "model": {"hidden": 128, "depth": 3, "activation": "silu"},
+    "train": {"steps": 3000, "batch_size": 256, "lr": 3e-3, "lr_schedule": "cosine"},
+    "pool_size": 20000,
+}
+
+
+def train_2d(sampler: Callable[..., Tensor], seed: int = 0, progress: bool = True, **overrides: Any) -> tuple[nn.Module, TrainResult]:
+    """Train an MLP on a 2-D target with the course's default recipe (DEFAULT_2D).
+
+    A pool of DEFAULT_2D['pool_size'] points is drawn once from ``sampler(n, seed=...)`` and
+    minibatches are drawn from it (regenerating data every step costs time and gains nothing).
+
+    Args:
+        sampler: e.g. fmtutor.data.two_moons.
+        seed: seeds the pool, the weights and the training draws.
+        progress: show the progress bar.
+        **overrides: keys of DEFAULT_2D['train'] (steps, batch_size, lr, ...) or of DEFAULT_2D['model'].
+
+    Returns:
+        (model, TrainResult); the model is in eval mode.
+    """
+    from .models import MLP
+
+    mcfg = {**DEFAULT_2D["model"], **{k: v for k, v in overrides.items() if k in DEFAULT_2D["model"]}}
+    tcfg = {**DEFAULT_2D["train"], **{k: v for k, v in overrides.items() if k not in DEFAULT_2D["model"]}}
+    pool = sampler(DEFAULT_2D["pool_size"], seed=seed + 12345)
+    torch.manual_seed(seed)
+    model = MLP(dim=pool.shape[1], **mcfg)
+    result = train_cfm(model, pool, seed=seed, progress=progress, **tcfg)
+    return model, result
