@@ -1,0 +1,102 @@
+"""The exact marginal field and density: Monte Carlo, the continuity equation, and sampling."""
+
+import math
+
+import pytest
+import torch
+
+from fmtutor import data, exact, metrics, paths, solvers
+
+GM = data.GaussianMixture([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]], [[[0.3, 0.1], [0.1, 0.2]], [[0.2, 0.0], [0.0, 0.5]],
+                          [[0.4, -0.1], [-0.1, 0.3]]], [0.5, 0.3, 0.2])
+
+
+def _mc_velocity(x, t, sched, n=400_000, seed=0):
+    """E[u_t(x | X_1) | X_t = x] by self-normalised importance sampling over X_1 ~ q."""
+    g = torch.Generator().manual_seed(seed)
+    x1 = GM.sample(n, seed=g).double()
+    s = sched(torch.tensor(t, dtype=torch.float64))
+    logw = -((x[None] - s.alpha_t * x1[:, None]) ** 2).sum(-1) / (2 * s.sigma_t**2)  # (n, B)
+    w = torch.softmax(logw, 0)[..., None]
+    u = paths.conditional_velocity(x[None].expand(n, -1, -1).reshape(-1, 2), x1[:, None].expand(-1, x.shape[0], -1).reshape(-1, 2),
+                                   t, sched).reshape(n, x.shape[0], 2)
+    return (w * u).sum(0)
+
+
+@pytest.mark.parametrize("sched", [paths.CondOTScheduler(), paths.CosineScheduler(), paths.VPScheduler()], ids=repr)
+def test_marginal_velocity_matches_monte_carlo(sched):
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.5], [-1.5, -0.5]], dtype=torch.float64)
+    for t in (0.3, 0.7):
+        assert torch.allclose(exact.marginal_velocity(x, t, GM, sched), _mc_velocity(x, t, sched), atol=0.03)
+
+
+def test_marginal_density_boundaries():
+    x = torch.randn(50, 2, dtype=torch.float64) * 2
+    std_normal = -0.5 * (x**2).sum(1) - math.log(2 * math.pi)
+    assert torch.allclose(exact.marginal_log_prob(x, 0.0, GM), std_normal, atol=1e-10)
+    assert torch.allclose(exact.marginal_log_prob(x, 1.0, GM), GM.log_prob(x), atol=1e-6)
+
+
+def test_marginal_density_integrates_to_one():
+    xs = torch.linspace(-7, 7, 281, dtype=torch.float64)
+    gx, gy = torch.meshgrid(xs, xs, indexing="ij")
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
+    for t in (0.2, 0.6, 0.9):
+        mass = exact.marginal_log_prob(pts, t, GM).exp().sum() * (xs[1] - xs[0]) ** 2
+        assert abs(float(mass) - 1) < 1e-3
+
+
+@pytest.mark.parametrize("sched", ["condot", "cosine"])
+def test_continuity_equation(sched):
+    """d/dt p_t(x) + div(p_t u_t)(x) = 0, by finite differences in t and x."""
+    x = torch.tensor([[0.3, -0.4], [-1.0, 0.8], [1.5, 0.2], [0.0, -1.5]], dtype=torch.float64)
+    h = 1e-4
+    for t in (0.25, 0.5, 0.8):
+        dp_dt = (exact.marginal_log_prob(x, t + h, GM, sched).exp() - exact.marginal_log_prob(x, t - h, GM, sched).exp()) / (2 * h)
+        div = torch.zeros(x.shape[0], dtype=torch.float64)
+        for i in range(2):
+            e = torch.zeros(2, dtype=torch.float64)
+            e[i] = h
+            flux = lambda y: exact.marginal_log_prob(y, t, GM, sched).exp()[:, None] * exact.marginal_velocity(y, t, GM, sched)
+            div += (flux(x + e)[:, i] - flux(x - e)[:, i]) / (2 * h)
+        assert torch.allclose(dp_dt, -div, atol=1e-6), (t, dp_dt, -div)
+
+
+def test_score_is_gradient_of_log_density():
+    x = torch.randn(6, 2, dtype=torch.float64, requires_grad=True)
+    lp = exact.marginal_log_prob(x, 0.6, GM, "cosine")
+    grad = torch.autograd.grad(lp.sum(), x)[0]
+    assert torch.allclose(exact.marginal_score(x.detach(), 0.6, GM, "cosine"), grad, atol=1e-8)
+
+
+def test_exact_field_transports_noise_to_the_target():
+    """ODE samples are as close to fresh target sets as other fresh target sets are (3 seeds averaged)."""
+    field = exact.MarginalField(GM)
+    model_w2 = floor_w2 = early_w2 = 0.0
+    for seed in range(3):
+        x0 = torch.randn(800, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        ref = GM.sample(800, seed=100 + seed)
+        model_w2 += metrics.wasserstein2(solvers.solve(field, x0, method="midpoint", n_steps=16).x, ref) / 3
+        floor_w2 += metrics.wasserstein2(GM.sample(800, seed=200 + seed), ref) / 3
+        early_w2 += metrics.wasserstein2(solvers.solve(field, x0, method="midpoint", n_steps=16, t1=0.8).x, ref) / 3
+    assert model_w2 < 1.2 * floor_w2, (model_w2, floor_w2)
+    assert early_w2 > 1.5 * floor_w2  # stopping at t = 0.8 is clearly visible
+
+
+def test_point_target_velocity_and_end_snap():
+    pts = torch.tensor([[1.0, 1.0], [-1.0, 2.0]], dtype=torch.float64)
+    x = torch.tensor([[0.9, 1.1]], dtype=torch.float64)
+    # near t = 1 the posterior is one-hot on the nearest point: u = (x1 - x) / (1 - t)
+    t = 0.9
+    assert torch.allclose(exact.marginal_velocity(x, t, pts), (pts[:1] - x) / (1 - t), atol=1e-6)
+    assert torch.isfinite(exact.marginal_velocity(x, 1.0, pts)).all()
+
+
+def test_cfm_loss_floor_of_a_single_point_is_zero():
+    pts = torch.tensor([[1.0, -1.0]])
+    assert exact.cfm_loss_floor(pts, pts, n=2000) < 1e-8
+
+
+def test_bad_target_shape():
+    with pytest.raises(ValueError, match="x: expected points of dimension 2"):
+        exact.marginal_velocity(torch.zeros(3, 3), 0.5, GM)

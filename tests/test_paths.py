@@ -1,0 +1,134 @@
+"""Schedulers, the affine path, conditional velocities and conversions, against closed forms."""
+
+import math
+
+import pytest
+import torch
+
+from fmtutor import paths
+from fmtutor.paths import AffinePath, conditional_velocity, convert
+
+SCHEDS = [paths.CondOTScheduler(), paths.CosineScheduler(), paths.PolynomialScheduler(2.0),
+          paths.PolynomialScheduler(3.0), paths.VPScheduler()]
+ENDPOINT_EXACT = SCHEDS[:4]  # VP starts only near the source (alpha_0 = exp(-T(1)/2) > 0)
+
+
+@pytest.mark.parametrize("sched", ENDPOINT_EXACT, ids=repr)
+def test_path_hits_source_at_0_and_data_at_1(sched):
+    x0, x1 = torch.randn(7, 2, dtype=torch.float64), torch.randn(7, 2, dtype=torch.float64)
+    path = AffinePath(sched)
+    assert torch.allclose(path.sample(x0, x1, 0.0).x_t, x0, atol=1e-12)
+    assert torch.allclose(path.sample(x0, x1, 1.0).x_t, x1, atol=1e-12)
+
+
+def test_vp_boundaries():
+    s = paths.VPScheduler(0.1, 20.0)
+    out1, out0 = s(torch.tensor(1.0, dtype=torch.float64)), s(torch.tensor(0.0, dtype=torch.float64))
+    assert float(out1.alpha_t) == 1.0 and float(out1.sigma_t) == 0.0
+    assert math.isclose(float(out0.alpha_t), math.exp(-0.5 * (0.1 + 0.5 * 19.9)), rel_tol=1e-12)
+    assert math.isclose(float(out0.alpha_t) ** 2 + float(out0.sigma_t) ** 2, 1.0, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("sched", SCHEDS, ids=repr)
+def test_derivatives_match_autograd(sched):
+    t = torch.linspace(0.02, 0.97, 25, dtype=torch.float64, requires_grad=True)
+    out = sched(t)
+    da = torch.autograd.grad(out.alpha_t.sum(), t, retain_graph=True)[0]
+    ds = torch.autograd.grad(out.sigma_t.sum(), t)[0]
+    assert torch.allclose(out.d_alpha_t, da, rtol=1e-9, atol=1e-12)
+    assert torch.allclose(out.d_sigma_t, ds, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("sched", SCHEDS, ids=repr)
+def test_dx_t_is_time_derivative_of_x_t(sched):
+    x0, x1 = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    t, h = torch.rand(5, dtype=torch.float64) * 0.9 + 0.05, 1e-6
+    path = AffinePath(sched)
+    fd = (path.sample(x0, x1, t + h).x_t - path.sample(x0, x1, t - h).x_t) / (2 * h)
+    assert torch.allclose(path.sample(x0, x1, t).dx_t, fd, atol=1e-6)
+
+
+def test_condot_target_is_x1_minus_x0():
+    x0, x1 = torch.randn(6, 2), torch.randn(6, 2)
+    ps = AffinePath().sample(x0, x1, torch.rand(6))
+    assert torch.allclose(ps.dx_t, x1 - x0)
+
+
+@pytest.mark.parametrize("sched", SCHEDS, ids=repr)
+def test_conditional_velocity_generates_the_conditional_flow(sched):
+    """d/dt of psi_t(x_0 | x_1) = sigma_t x_0 + alpha_t x_1 equals u_t(psi_t(x_0 | x_1) | x_1)."""
+    x0, x1 = torch.randn(8, 2, dtype=torch.float64), torch.randn(8, 2, dtype=torch.float64)
+    t, h = torch.rand(8, dtype=torch.float64) * 0.9 + 0.05, 1e-6
+    path = AffinePath(sched)
+    fd = (path.sample(x0, x1, t + h).x_t - path.sample(x0, x1, t - h).x_t) / (2 * h)
+    u = conditional_velocity(path.sample(x0, x1, t).x_t, x1, t, sched)
+    assert torch.allclose(u, fd, atol=1e-6)
+
+
+def test_condot_conditional_velocity_closed_form():
+    x, x1, t = torch.randn(9, 2, dtype=torch.float64), torch.randn(9, 2, dtype=torch.float64), torch.rand(9, dtype=torch.float64) * 0.99
+    assert torch.allclose(conditional_velocity(x, x1, t), (x1 - x) / (1 - t)[:, None])
+
+
+@pytest.mark.parametrize("sched", SCHEDS, ids=repr)
+@pytest.mark.parametrize("t", [0.0, 1 - 1e-7, 1.0])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_no_nan_or_inf_at_the_ends(sched, t, dtype):
+    x, x1 = torch.randn(4, 2, dtype=dtype), torch.randn(4, 2, dtype=dtype)
+    assert torch.isfinite(conditional_velocity(x, x1, t, sched)).all()
+    for src in paths.PARAMETRIZATIONS:
+        for dst in paths.PARAMETRIZATIONS:
+            assert torch.isfinite(convert(x1, x, t, src, dst, sched)).all(), (src, dst)
+
+
+def test_conditional_velocity_at_t1_on_the_endpoint_is_documented_value():
+    """At t = 1 on the end point x = x_1 the 0/0 is resolved as d_alpha_1 x_1 (x_0 taken at its mean, 0)."""
+    x1 = torch.randn(4, 2)
+    assert torch.allclose(conditional_velocity(x1, x1, 1.0), x1)
+    assert torch.allclose(conditional_velocity(x1, x1, 1.0, "cosine"), torch.zeros_like(x1), atol=1e-6)
+
+
+@pytest.mark.parametrize("sched", SCHEDS, ids=repr)
+def test_convert_matches_posterior_identities_and_round_trips(sched):
+    """With x_t from known (x_0, x_1) and value = the true quantity, convert recovers the others exactly."""
+    x0, x1 = torch.randn(6, 2, dtype=torch.float64), torch.randn(6, 2, dtype=torch.float64)
+    t = torch.rand(6, dtype=torch.float64) * 0.8 + 0.1
+    ps = AffinePath(sched).sample(x0, x1, t)
+    sig = sched(t).sigma_t[:, None]
+    truth = {"velocity": ps.dx_t, "x1": x1, "epsilon": x0, "score": -x0 / sig}
+    for src, v in truth.items():
+        for dst, want in truth.items():
+            got = convert(v, ps.x_t, t, src, dst, sched)
+            assert torch.allclose(got, want, atol=1e-8), (src, dst)
+
+
+def test_convert_condot_closed_forms():
+    x, v, t = torch.randn(5, 2, dtype=torch.float64), torch.randn(5, 2, dtype=torch.float64), torch.rand(5, dtype=torch.float64)
+    tt = t[:, None]
+    assert torch.allclose(convert(v, x, t, "velocity", "x1"), x + (1 - tt) * v)
+    assert torch.allclose(convert(v, x, t, "velocity", "epsilon"), x - tt * v)
+
+
+def test_bad_inputs_name_the_argument():
+    x = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match="t: expected times in \\[0, 1\\]"):
+        conditional_velocity(x, x, 1.5)
+    with pytest.raises(ValueError, match="x and x_1"):
+        conditional_velocity(x, torch.zeros(3, 3), 0.5)
+    with pytest.raises(ValueError, match="t: expected 3 times"):
+        AffinePath().sample(x, x, torch.rand(4))
+    with pytest.raises(ValueError, match="scheduler: expected one of"):
+        AffinePath("linear-ish")
+    with pytest.raises(ValueError, match="dst: expected one of"):
+        convert(x, x, 0.5, "velocity", "noise")
+    with pytest.raises(TypeError, match="x_0: expected a tensor or array, got None"):
+        AffinePath().sample(None, x, 0.5)
+    with pytest.raises(ValueError, match="n: expected a positive number"):
+        paths.PolynomialScheduler(0)
+
+
+def test_numpy_inputs_are_accepted():
+    import numpy as np
+
+    out = conditional_velocity(np.zeros((2, 2)), np.ones((2, 2)), 0.5)
+    assert torch.allclose(out, torch.full((2, 2), 2.0, dtype=out.dtype))
