@@ -89,10 +89,31 @@ def marginal_velocity(x: Tensor, t: Any, target: Any, scheduler: "str | Schedule
         scheduler: Scheduler or name (default CondOT).
     """
     x = check_points(x, "x")
+    if not isinstance(target, GaussianMixture):
+        return _point_velocity(x, t, check_points(target, "target"), scheduler)
     log_joint, m1, m0, log_p = posterior(x, t, target, scheduler)
     w = torch.exp(log_joint - log_p[:, None])[..., None]
     s = get_scheduler(scheduler)(_time_like(t, x))
     return s.d_alpha_t * (w * m1).sum(1) + s.d_sigma_t * (w * m0).sum(1)
+
+
+def _point_velocity(x: Tensor, t: Any, points: Tensor, scheduler: "str | Scheduler") -> Tensor:
+    """marginal_velocity for a point target with one (B, N) matmul instead of (B, N, d) tensors.
+
+    The posterior weights are softmax_k (alpha_t x.m_k - alpha_t^2 |m_k|^2 / 2) / sigma_t^2 (the |x|^2 term
+    is the same for every k), computed in float64; then E[X_1 | x] = sum_k w_k m_k and
+    E[X_0 | x] = (x - alpha_t E[X_1 | x]) / sigma_t.
+    """
+    if points.shape[1] != x.shape[1]:
+        raise ValueError(f"x: expected points of dimension {points.shape[1]} (the target's), got {tuple(x.shape)}")
+    s = get_scheduler(scheduler)(_time_like(t, x))
+    a, sig = s.alpha_t.reshape(-1, 1).double(), s.sigma_t.clamp_min(EPS).reshape(-1, 1).double()
+    m, xd = points.to(device=x.device, dtype=torch.float64), x.double()
+    lhs = torch.cat([xd * (a / sig**2), (-0.5 * a**2 / sig**2).expand(x.shape[0], 1)], 1)  # (B, d + 1)
+    w = torch.softmax(lhs @ torch.cat([m, (m**2).sum(1, keepdim=True)], 1).T, dim=1)  # one matmul: (B, N)
+    m1 = w @ m
+    m0 = (xd - a * m1) / sig
+    return (s.d_alpha_t.reshape(-1, 1) * m1 + s.d_sigma_t.reshape(-1, 1) * m0).to(x.dtype)
 
 
 def marginal_log_prob(x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot") -> Tensor:
