@@ -67,8 +67,9 @@ def install_torch() -> None:
         return
     print("PyTorch's CPU index is out of reach; looking for a +cpu build through pip's own indexes.", flush=True)
     for version in local_cpu_versions()[:12]:
-        if pip("install", "--no-deps", f"torch=={version}+cpu", check=False) == 0:
-            pip("install", f"torch=={version}+cpu")  # now its dependencies
+        spec = f"torch=={version}" if version.endswith("+cpu") else f"torch=={version.split('+')[0]}+cpu"
+        if pip("install", "--no-deps", spec, check=False) == 0:
+            pip("install", spec)  # now its dependencies
             return
     sys.exit("No CPU build of torch could be found. Install one yourself into .venv "
              "(or set FMTUTOR_TORCH to a pip requirement) and run this command again.")
