@@ -2,9 +2,11 @@
 
 __all__ = ["paths", "exact", "models", "solvers", "training", "data", "metrics", "plots", "widgets", "exercises",
            "couplings", "guidance",
+           "io",
            "device", "default_device", "__version__"]
 
 from . import couplings, data, device, exact, exercises, guidance, metrics, models, paths, plots, solvers, training, widgets
+from . import io
 from .device import default_device
 
 __version__ = "0.1.0"

@@ -1,0 +1,270 @@
+"""Save, load and cache trained velocity models, with checks that never return a silently wrong model.
+
+A model file is a ``torch.save`` dictionary holding the format name and version, the fmtutor version
+that wrote it, the model's class name, its constructor ``config`` (``MLP.config``), its ``state_dict``
+and any extra values (a training configuration, a loss history). Loading rebuilds the model from its
+config and loads the state *strictly*: a missing, truncated or mismatched file raises a
+``ModelFileError`` (a ``ValueError``) that names the file and says what is wrong.
+
+``cached_model`` is the chapters' cache: it reloads a model when the file matches the training
+configuration and retrains (and rewrites the file) when the file is missing, unreadable or stale.
+
+>>> import tempfile, pathlib
+>>> from fmtutor.models import MLP
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "m.pt"
+>>> save_model(MLP(hidden=8, depth=1), path, note="demo")
+>>> model, extra = load_model(path)
+>>> type(model).__name__, extra["note"]
+('MLP', 'demo')
+"""
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "MODEL_CLASSES", "ModelFileError", "save_model", "load_model", "read_header",
+           "CachedModel", "cached_model", "canonical_config"]
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .models import MLP
+
+#: Name written into every file, so that an unrelated ``.pt`` file is recognised as such.
+FORMAT = "fmtutor-model"
+#: Bump when the layout of the dictionary changes; files of another version are refused.
+FORMAT_VERSION = 1
+#: Classes that ``load_model`` may rebuild: name -> class taking ``**config``.
+MODEL_CLASSES: dict[str, type[nn.Module]] = {"MLP": MLP}
+
+_REQUIRED = ("format", "format_version", "fmtutor_version", "class", "config", "state_dict", "extra")
+
+
+class ModelFileError(ValueError):
+    """A model file that is missing, unreadable, truncated, of another version or does not match its model."""
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _plain(value: Any, name: str) -> Any:
+    """Convert extra values to types ``torch.load(weights_only=True)`` accepts (NumPy arrays become tensors)."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError(f"{name}: dictionary keys must be strings, got {sorted(map(repr, value))}")
+        return {k: _plain(v, f"{name}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{name}[{i}]") for i, v in enumerate(value)]
+    raise TypeError(f"{name}: cannot store a {type(value).__name__}; use numbers, strings, lists, dicts, "
+                    "tensors or NumPy arrays")
+
+
+def save_model(model: nn.Module, path: "str | os.PathLike[str]", **extra: Any) -> None:
+    """Write a model, its constructor config and extra values to ``path`` (parent folders are created).
+
+    The file is written to a temporary name and renamed, so an interrupted save never leaves a
+    half-written file under ``path``.
+
+    Args:
+        model: a model whose class is in MODEL_CLASSES and that has a ``config`` dict (e.g. MLP).
+        path: the file to write (by convention ``*.pt``).
+        **extra: values stored alongside (numbers, strings, lists, dicts, tensors, NumPy arrays),
+            returned by load_model; e.g. ``train_config=...`` (see cached_model) or ``losses=...``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    name = type(model).__name__
+    if MODEL_CLASSES.get(name) is not type(model):
+        raise TypeError(f"model: cannot save a {name}; known classes are {sorted(MODEL_CLASSES)} (add yours to MODEL_CLASSES)")
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict):
+        raise TypeError(f"model: a {name} needs a `config` dict (its constructor arguments) to be saved")
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "fmtutor_version": _version(),
+        "class": name,
+        "config": _plain(config, "model.config"),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "extra": _plain(extra, "extra"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def read_header(path: "str | os.PathLike[str]", check_version: bool = True) -> dict[str, Any]:
+    """Read and validate a model file; return its dictionary (state_dict still as tensors).
+
+    Raises:
+        ModelFileError: if the file is missing, unreadable (e.g. truncated), not an fmtutor model file,
+            of another format version or (with check_version) written by another fmtutor version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # zip errors, EOF, unpickling errors: all mean "not a readable file"
+        raise ModelFileError(f"{path}: cannot read the model file (truncated or corrupted?): {type(e).__name__}: {e}") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not an fmtutor model file (no '{FORMAT}' marker)")
+    missing = [k for k in _REQUIRED if k not in payload]
+    if missing:
+        raise ModelFileError(f"{path}: incomplete model file, missing entries {missing}")
+    if payload["format_version"] != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: written in file format version {payload['format_version']}, "
+                             f"this fmtutor reads version {FORMAT_VERSION}; re-create the file")
+    if check_version and payload["fmtutor_version"] != _version():
+        raise ModelFileError(f"{path}: written by fmtutor {payload['fmtutor_version']}, this is fmtutor {_version()}; "
+                             "re-create the file (or pass check_version=False)")
+    return payload
+
+
+def load_model(path: "str | os.PathLike[str]", check_version: bool = True,
+               device: "torch.device | str | None" = None) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a model saved by save_model.
+
+    Args:
+        path: the file.
+        check_version: refuse files written by another fmtutor version.
+        device: where to put the model (default CPU).
+
+    Returns:
+        (model in eval mode, extra dict).
+
+    Raises:
+        ModelFileError: missing/truncated/foreign file, other version, unknown class, a config the class
+            rejects, or a state_dict whose keys or shapes do not match the rebuilt model.
+    """
+    path = Path(path)
+    payload = read_header(path, check_version)
+    name, config = payload["class"], payload["config"]
+    if name not in MODEL_CLASSES:
+        raise ModelFileError(f"{path}: unknown model class {name!r}; known classes are {sorted(MODEL_CLASSES)}")
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{path}: the model config should be a dict, got {type(config).__name__}")
+    try:
+        model = MODEL_CLASSES[name](**config)
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(f"{path}: {name}(**config) rejected the stored config {config}: {e}") from e
+    state = payload["state_dict"]
+    want, got = set(model.state_dict()), set(state)
+    if want != got:
+        raise ModelFileError(f"{path}: the stored weights do not fit {name}(**{config}): "
+                             f"missing {sorted(want - got)}, unexpected {sorted(got - want)}")
+    bad = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in model.state_dict().items()
+           if tuple(state[k].shape) != tuple(v.shape)]
+    if bad:
+        raise ModelFileError(f"{path}: the stored weights have the wrong shapes for {name}(**{config}): {bad}")
+    model.load_state_dict(state, strict=True)
+    if device is not None:
+        model.to(device)
+    return model.eval(), payload["extra"]
+
+
+def canonical_config(config: Any) -> str:
+    """A canonical JSON string of a (nested) configuration, used to compare a cache with a request.
+
+    Tuples and lists compare equal, dictionary order does not matter, and non-JSON values (e.g. a
+    function) are compared through their ``repr``.
+    """
+    return json.dumps(_plain_json(config), sort_keys=True)
+
+
+def _plain_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v) for v in value]
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    return repr(value)
+
+
+@dataclass
+class CachedModel:
+    """What cached_model returns: the model, the extra values stored with it, and what happened.
+
+    Attributes:
+        model: the model (eval mode).
+        extra: the extra values saved with it (including ``train_config``).
+        status: 'loaded', or 'trained' when the cache was (re)built.
+        reason: why it was retrained ('' when loaded): missing, unreadable, stale, forced.
+        path: the cache file.
+    """
+
+    model: nn.Module
+    extra: dict[str, Any] = field(default_factory=dict)
+    status: str = "loaded"
+    reason: str = ""
+    path: "Path | None" = None
+
+    def __iter__(self):  # model, extra = cached_model(...)
+        return iter((self.model, self.extra))
+
+
+def cached_model(path: "str | os.PathLike[str]", train_fn: Callable[[], Any], config: Any, retrain: bool = False,
+                 verbose: bool = True) -> CachedModel:
+    """Load a trained model from ``path`` if it was trained with ``config``; otherwise train and save it.
+
+    The file is used only when it loads cleanly (see load_model) and its stored ``train_config``
+    equals ``config`` (compared with canonical_config). Otherwise ``train_fn()`` is called and its
+    result written to ``path`` with ``train_config=config``.
+
+    Args:
+        path: the cache file (the chapters use ``notebooks/.cache/*.pt``, which git ignores).
+        train_fn: no-argument function returning a model, or ``(model, extra_dict)``.
+        config: everything that determines the trained model (data, seed, recipe): a nested dict.
+        retrain: train even when the cache is valid.
+        verbose: print one line saying what happened.
+
+    Returns:
+        CachedModel(model, extra, status, reason, path); unpacks as ``model, extra``.
+    """
+    if not callable(train_fn):
+        raise TypeError(f"train_fn: expected a function returning a model, got {type(train_fn).__name__}")
+    path = Path(path)
+    key = canonical_config(config)
+    reason = "forced" if retrain else ""
+    if not retrain:
+        try:
+            model, extra = load_model(path)
+        except ModelFileError as e:
+            reason = "missing" if not path.exists() else f"unreadable ({e})"
+        else:
+            if canonical_config(extra.get("train_config")) == key:
+                if verbose:
+                    print(f"loaded the trained model from {path}")
+                return CachedModel(model, extra, "loaded", "", path)
+            reason = "stale (trained with another configuration)"
+    out = train_fn()
+    model, extra = (out if isinstance(out, tuple) else (out, {}))
+    if not isinstance(extra, dict):
+        raise TypeError(f"train_fn: expected it to return a model or (model, dict), got a {type(extra).__name__} second")
+    extra = {**extra, "train_config": json.loads(key)}
+    save_model(model, path, **extra)
+    if verbose:
+        print(f"trained a model ({reason}) and saved it to {path}")
+    return CachedModel(model.eval(), _plain(extra, "extra"), "trained", reason, path)
