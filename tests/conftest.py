@@ -1,0 +1,64 @@
+"""Suite-wide fixtures: the whole test run is offline (loopback only), in this process and in notebook kernels.
+
+* ``pytest_configure`` installs the socket guard of ``tests/_offline.py`` as early as possible (before
+  nbval starts any kernel) and points ``IPYTHONDIR`` at a throwaway profile whose startup file installs
+  the same guard in every IPython kernel the tests start (nbval, nbclient, JupyterLab in tests/ui).
+* ``offline`` (autouse, session) checks the guard is still in place for every test.
+
+Loopback stays open: ZeroMQ between pytest and the kernels, and JupyterLab on 127.0.0.1 for the UI tests.
+The guard covers runs that collect ``tests/`` (the default ``pytest`` and ``python tools/course.py test``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _load_guard():
+    name = "fmtutor_tests_offline"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, _HERE / "_offline.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+guard = _load_guard()
+_IPYTHONDIR: tempfile.TemporaryDirectory | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _IPYTHONDIR
+    guard.install()
+    if os.environ.get("FMTUTOR_KEEP_IPYTHONDIR") != "1" and _IPYTHONDIR is None:
+        _IPYTHONDIR = tempfile.TemporaryDirectory(prefix="fmtutor-ipython-")
+        os.environ["IPYTHONDIR"] = str(guard.kernel_startup_dir(Path(_IPYTHONDIR.name)))
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _IPYTHONDIR
+    guard.uninstall()
+    if _IPYTHONDIR is not None:
+        _IPYTHONDIR.cleanup()
+        _IPYTHONDIR = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline() -> Iterator[None]:
+    """Every test runs with non-loopback connections blocked (installed in pytest_configure)."""
+    guard.install()
+    assert socket.socket.connect is not guard._ORIGINAL["connect"]
+    yield
