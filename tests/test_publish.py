@@ -1,0 +1,206 @@
+"""fmtutor.publish: every chapter becomes a multi-slide reveal.js deck; a deck and a site page work offline in
+headless Chromium (equations typeset by the local MathJax, no console error, no request leaving the machine,
+the animation plays without a kernel).
+
+The browser checks need Debian's Chromium, the ``ui`` extra (Playwright) and the npm assets
+(``python -m fmtutor.publish assets``); without them they are skipped, except under CI (``CI`` set), where
+they fail. Screenshots go to test-artifacts/publish/.
+"""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fmtutor import publish
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = Path(os.environ.get("FMTUTOR_NOTEBOOKS", ROOT / "notebooks"))
+ARTIFACTS = ROOT / "test-artifacts" / "publish"
+CHROMIUM = os.environ.get("FMTUTOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHAPTERS = sorted(NOTEBOOKS.glob("*.ipynb"))
+needs_chapters = pytest.mark.skipif(not CHAPTERS, reason="no chapter in notebooks/ yet")
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is missing (CI must install it)")
+    pytest.skip(f"{what} is missing")
+
+
+def _top_level_sections(deck: str) -> int:
+    """Number of top-level reveal.js slides (a slide with subslides is one <section> holding others)."""
+    depth = count = 0
+    for tag in re.finditer(r"<(/?)section\b", deck):
+        if tag.group(1):
+            depth -= 1
+        else:
+            count += depth == 0
+            depth += 1
+    assert depth == 0, "unbalanced <section> tags"
+    return count
+
+
+def test_find_chapters_titles_and_filter(tmp_path: Path) -> None:
+    for stem, title in [("01_b", "Second"), ("00_a", "First")]:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"intro\n# {title}\ntext")])
+        nbformat.write(nb, tmp_path / f"{stem}.ipynb")
+    found = publish.find_chapters(tmp_path)
+    assert [(c.stem, c.title) for c in found] == [("00_a", "First"), ("01_b", "Second")]
+    assert [c.stem for c in publish.find_chapters(tmp_path, only="01")] == ["01_b"]
+    with pytest.raises(FileNotFoundError, match="notebooks_dir"):
+        publish.find_chapters(tmp_path, only="99")
+
+
+def test_deck_uses_only_local_assets() -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T\n$x$", metadata={"slideshow": {"slide_type": "slide"}})])
+    deck = publish.export_slides(nb)
+    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", deck) + re.findall(r"""["'](https?://[^"']+\.(?:js|css|mjs))""", deck)
+    remote = [u for u in urls if re.match(r"(https?:)?//", u)]
+    assert not remote, f"the deck loads from the network: {remote}"
+    for asset in ("_static/reveal.js/dist/reveal.js", "_static/require.js", "_static/mathjax/MathJax.js"):
+        assert asset in deck
+
+
+@needs_chapters
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_every_chapter_yields_several_slides(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    deck = publish.export_slides(nb)
+    slides = _top_level_sections(deck)
+    assert slides >= 3, f"{path.name}: only {slides} slides; mark title/section cells as 'slide'"
+    assert deck.count("<section") >= 4
+    skipped = [c for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") == "skip" and c.source.strip()]
+    for cell in skipped[:3]:  # 'skip' cells stay out of the deck
+        first = cell.source.strip().splitlines()[0]
+        if len(first) > 25 and sum(first in c.source for c in nb.cells) == 1:
+            assert first not in deck, f"{path.name}: a 'skip' cell appears in the deck: {first!r}"
+
+
+# ---------------------------------------------------------------- browser checks (one executed chapter)
+
+def _showcase() -> Path:
+    """The first chapter with an animation (FramePlayer), else the first chapter."""
+    for p in CHAPTERS:
+        if "FramePlayer" in p.read_text(encoding="utf-8"):
+            return p
+    return CHAPTERS[0]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One chapter executed (cached in .cache/executed), exported as a deck and as a site with its index."""
+    if not CHAPTERS:
+        pytest.skip("no chapter in notebooks/ yet")
+    if not all((ROOT / "web" / "node_modules" / src).exists() for src, _, _ in publish.WEB_ASSETS):
+        _missing("web/node_modules (run: python -m fmtutor.publish assets)")
+    modules = ROOT / "web" / "node_modules"
+    chapter = publish.find_chapters(NOTEBOOKS, only=_showcase().stem)[:1]
+    nbs = publish.execute_all(chapter, ROOT / ".cache" / "executed", jobs=1)
+    out = tmp_path_factory.mktemp("publish")
+    decks = publish.build_slides(chapter, out / "slides", nbs, modules)
+    index = publish.build_site(chapter, out / "site", nbs, modules)
+    return {"chapter": chapter[0], "deck": decks[0], "index": index, "page": index.parent / f"{chapter[0].stem}.html",
+            "nb": nbs[chapter[0].stem]}
+
+
+class Offline:
+    """A Chromium page that fails every request not aimed at file:, data:, blob: or loopback, and logs errors."""
+
+    def __init__(self, browser) -> None:
+        self.external: list[str] = []
+        self.errors: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1280, "height": 800})
+        self.page.route("**/*", self._route)
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url} {r.failure}"))
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if re.match(r"(file|data|blob|about):|https?://(127\.0\.0\.1|localhost)[:/]", url):
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+    def check(self) -> None:
+        assert not self.external, f"requests leaving the machine: {self.external}"
+        assert not self.errors, f"browser errors: {self.errors}"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright (pip install -e .[ui])")
+    if not Path(CHROMIUM).exists():
+        _missing(f"Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
+MATH_DONE = "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue && MathJax.Hub.queue.pending === 0"
+
+
+def test_deck_offline_in_chromium(built: dict, chromium) -> None:
+    t = Offline(chromium)
+    page = t.page
+    page.goto(built["deck"].as_uri())
+    page.wait_for_selector(".reveal.ready", timeout=30_000)
+    page.wait_for_function(MATH_DONE, timeout=30_000)
+    total = page.locator(".reveal .slides > section").count()
+    assert total >= 3
+    stem = built["chapter"].stem
+    page.screenshot(path=str(ARTIFACTS / f"{stem}_slide1.png"))
+    shot = 1
+    for i in range(1, min(total, 40)):  # walk every top-level slide: each one renders without errors
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(150)
+        if shot < 4 and page.locator(".reveal .slides section.present .MathJax_CHTML, "
+                                     ".reveal .slides section.present img").count():
+            shot += 1
+            page.screenshot(path=str(ARTIFACTS / f"{stem}_slide{shot}.png"))
+    page.wait_for_function(MATH_DONE, timeout=30_000)
+    typeset = page.locator(".MathJax_CHTML").count()
+    has_math = "$" in "".join(c.source for c in built["nb"].cells if c.cell_type == "markdown")
+    if has_math:
+        assert typeset > 0, "MathJax typeset no equation"
+    assert page.locator(".MathJax_Error, .mjx-merror").count() == 0, "MathJax reported a TeX error"
+    if "widgets" in built["nb"].metadata:
+        assert page.locator(".jupyter-widgets").count() > 0, "saved widgets did not render"
+    t.check()
+
+
+def test_site_offline_in_chromium(built: dict, chromium) -> None:
+    index = built["index"].read_text(encoding="utf-8")
+    stem = built["chapter"].stem
+    assert f"href='{stem}.html'" in index and f"thumbs/{stem}.png" in index, "index must link the chapter with a figure"
+    html = built["page"].read_text(encoding="utf-8")
+    assert "data:image/png;base64" in html, "the chapter page has no figure"
+    t = Offline(chromium)
+    page = t.page
+    page.goto(built["index"].as_uri())
+    page.wait_for_function(MATH_DONE, timeout=30_000)
+    assert page.locator(f"img[src='thumbs/{stem}.png']").evaluate("img => img.naturalWidth") > 0
+    page.screenshot(path=str(ARTIFACTS / "site_index.png"))
+    page.goto(built["page"].as_uri())
+    page.wait_for_function(MATH_DONE, timeout=30_000)
+    if "FramePlayer" in built["chapter"].path.read_text(encoding="utf-8"):  # the animation plays with no kernel
+        play = page.locator(".widget-play").first
+        play.wait_for(timeout=30_000)
+        readout = play.locator("xpath=..").locator(".widget-readout").first
+        before = readout.inner_text()
+        play.scroll_into_view_if_needed()
+        play.locator("button").first.click()
+        page.wait_for_function("([el, b]) => el.innerText !== b", arg=[readout.element_handle(), before], timeout=10_000)
+        page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / f"site_{stem}.png"))
+    t.check()

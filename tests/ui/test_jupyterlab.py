@@ -1,0 +1,195 @@
+"""Every chapter in a real JupyterLab, driven by Chromium: run all cells, no error anywhere, a slider moved by
+keyboard changes the figure it drives, Play animates, and a screenshot per chapter lands in test-artifacts/ui/.
+
+Chapters run ``FMTUTOR_UI_WORKERS`` at a time (default 2): while one test checks its chapter, the next chapter
+is already executing in its own browser context and kernel.
+"""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright", reason="UI tests need the ui extra: pip install -e .[ui]")
+from playwright.sync_api import Browser, Page  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = Path(os.environ.get("FMTUTOR_NOTEBOOKS", ROOT / "notebooks"))
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
+WORKERS = max(1, int(os.environ.get("FMTUTOR_UI_WORKERS", "2")))
+
+pytestmark = pytest.mark.ui
+
+CHAPTERS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")
+                  if os.environ.get("FMTUTOR_UI_ONLY", "") in p.stem)
+RUN_TIMEOUT_MS = 300_000  # one chapter, run-all, on a loaded 2-core machine
+VIEWPORT = {"width": 1280, "height": 900}
+
+# Helpers installed in every page: find the notebook panel of a path, run it, and collect its errors.
+HELPERS = """
+window.__fm = {
+  panel(path) {
+    const app = window.jupyterapp;
+    if (!app) return null;
+    for (const w of app.shell.widgets('main')) if (w.context && w.context.path === path) return w;
+    return null;
+  },
+  kernelIdle(path) {
+    const p = this.panel(path);
+    const k = p && p.sessionContext.session && p.sessionContext.session.kernel;
+    return !!(p && p.content.widgets.length && k && k.status === 'idle');
+  },
+  runAll(path) {
+    const app = window.jupyterapp, p = this.panel(path);
+    app.shell.activateById(p.id);
+    window.__fm_result = undefined;
+    app.commands.execute('notebook:run-all-cells').then(r => { window.__fm_result = r === undefined ? true : r; },
+                                                         e => { window.__fm_result = 'failed: ' + e; });
+  },
+  problems(path) {
+    const p = this.panel(path), out = [];
+    const cells = p.content.model.cells;
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells.get(i);
+      if (c.type !== 'code') continue;
+      if (c.executionCount === null && c.sharedModel.getSource().trim()) out.push(`cell ${i} did not run`);
+      for (const o of c.outputs.toJSON()) {
+        if (o.output_type === 'error') out.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
+      }
+    }
+    const text = p.content.node.innerText;
+    for (const bad of ['Error displaying widget', 'error while redrawing', 'Traceback (most recent call last)',
+                       'Model not found']) {
+      if (text.includes(bad)) out.push(`page shows "${bad}"`);
+    }
+    return out;
+  },
+};
+"""
+
+
+class ChapterRunner:
+    """Opens chapters in their own browser contexts and runs them, ``WORKERS`` at a time, in test order."""
+
+    def __init__(self, browser: Browser, url: str) -> None:
+        self.browser, self.url = browser, url
+        self.pages: dict[str, Page] = {}
+        self.started: dict[str, float] = {}
+        self.console: dict[str, list[str]] = {}
+
+    def start(self, name: str) -> None:
+        if name in self.pages:
+            return
+        context = self.browser.new_context(viewport=VIEWPORT)
+        context.add_init_script(HELPERS)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        self.console[name] = []
+        page.on("pageerror", lambda e: self.console[name].append(f"pageerror: {e}"))
+        path = f"notebooks/{name}"
+        page.goto(f"{self.url}/lab/workspaces/ui-{Path(name).stem}/tree/{path}?reset")
+        page.wait_for_function("p => window.__fm.kernelIdle(p)", arg=path, timeout=120_000)
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+        page.evaluate("p => window.__fm.runAll(p)", path)
+        self.pages[name], self.started[name] = page, time.monotonic()
+
+    def run(self, name: str) -> tuple[Page, float]:
+        """Start this chapter (and the next ones, up to WORKERS in flight); wait until it has run; return its page."""
+        i = CHAPTERS.index(name)
+        for other in CHAPTERS[i:i + WORKERS]:
+            self.start(other)
+        page = self.pages[name]
+        page.wait_for_function("() => window.__fm_result !== undefined", timeout=RUN_TIMEOUT_MS, polling=500)
+        return page, time.monotonic() - self.started[name]
+
+    def close(self, name: str) -> None:
+        page = self.pages.pop(name, None)
+        if page is not None:
+            try:  # free the kernel's memory for the chapters still to come
+                page.evaluate("p => window.__fm.panel(p).sessionContext.shutdown()", f"notebooks/{name}")
+            except Exception:
+                pass
+            page.context.close()
+
+
+@pytest.fixture(scope="module")
+def runner(browser: Browser, jupyter_lab: str):
+    r = ChapterRunner(browser, jupyter_lab)
+    yield r
+    for name in list(r.pages):
+        r.close(name)
+
+
+def _live_plot(page: Page):
+    """The first output holding a slider and an image but no Play button: a LivePlot."""
+    return (page.locator(".jp-OutputArea-output")
+            .filter(has=page.locator(".widget-slider"))
+            .filter(has=page.locator("img.widget-image"))
+            .filter(has_not=page.locator(".widget-play")).first)
+
+
+def _wait_src_change(page: Page, img, before: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if img.get_attribute("src") != before:
+            return True
+        page.wait_for_timeout(200)
+    return False
+
+
+def _move_slider(page: Page, stem: str) -> None:
+    out = _live_plot(page)
+    assert out.count() == 1, "no LivePlot (a slider driving a figure) found in the chapter's outputs"
+    out.scroll_into_view_if_needed()
+    img = out.locator("img.widget-image").first
+    handle = out.locator(".widget-slider .noUi-handle").first
+    before = img.get_attribute("src")
+    for key in ("ArrowRight", "ArrowLeft", "ArrowLeft"):  # the slider may start at its maximum
+        handle.focus()
+        page.keyboard.press(key)
+        if _wait_src_change(page, img, before, 45):
+            break
+    else:
+        pytest.fail("moving the slider with the keyboard did not change the figure it drives")
+    page.wait_for_function("p => window.__fm.kernelIdle(p)", arg=f"notebooks/{stem}.ipynb", timeout=120_000)
+    page.wait_for_timeout(300)
+    out.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"{stem}.png"))
+
+
+def _press_play(page: Page, stem: str) -> bool:
+    """Press the first Play button; assert the linked slider advances. Returns False when the chapter has none."""
+    play = page.locator(".widget-play").first
+    if page.locator(".widget-play").count() == 0:
+        return False
+    box = play.locator("xpath=..")  # FramePlayer: HBox([Play, IntSlider])
+    readout = box.locator(".widget-readout").first
+    play.scroll_into_view_if_needed()
+    before = readout.inner_text() if readout.count() else None
+    play.locator("button").first.click()
+    if before is not None:
+        page.wait_for_function("([el, b]) => el.innerText !== b", arg=[readout.element_handle(), before], timeout=10_000)
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(ARTIFACTS / f"{stem}_play.png"))
+    return True
+
+
+@pytest.mark.skipif(not CHAPTERS, reason="no chapter in notebooks/")
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_in_jupyterlab(runner: ChapterRunner, name: str) -> None:
+    stem = Path(name).stem
+    page, seconds = runner.run(name)
+    try:
+        result = page.evaluate("() => window.__fm_result")
+        problems = page.evaluate("p => window.__fm.problems(p)", f"notebooks/{name}")
+        if problems or result is not True:
+            page.screenshot(path=str(ARTIFACTS / f"{stem}_FAILED.png"))
+        assert not problems, f"{name}: " + "; ".join(problems)
+        assert result is True, f"{name}: run-all returned {result!r}"
+        print(f"{name}: run all in {seconds:.1f} s")
+        _move_slider(page, stem)
+        _press_play(page, stem)
+        assert not runner.console[name], f"{name}: page errors: {runner.console[name]}"
+    finally:
+        runner.close(name)
