@@ -1,6 +1,7 @@
 """Input checks shared by every public function: clear errors that name the argument."""
 
-__all__ = ["as_tensor", "check_points", "check_time", "check_same_shape", "check_positive_int"]
+__all__ = ["as_tensor", "check_finite", "check_points", "check_time", "check_same_shape", "check_positive_int",
+           "check_callable", "check_number"]
 
 from typing import Any
 
@@ -9,7 +10,8 @@ import torch
 from torch import Tensor
 
 
-def as_tensor(value: Any, name: str, like: Tensor | None = None, dtype: torch.dtype | None = None) -> Tensor:
+def as_tensor(value: Any, name: str, like: Tensor | None = None, dtype: torch.dtype | None = None,
+              finite: bool = False) -> Tensor:
     """Turn a tensor, NumPy array, list or number into a floating tensor.
 
     Args:
@@ -17,6 +19,7 @@ def as_tensor(value: Any, name: str, like: Tensor | None = None, dtype: torch.dt
         name: the argument's name, used in the error message.
         like: if given, the result takes its device and (floating) dtype.
         dtype: an explicit floating dtype (overrides ``like``).
+        finite: raise a ValueError naming ``name`` if any entry is NaN or infinite.
 
     Returns:
         A floating-point tensor (float32 unless the input was float64 or ``like`` says otherwise).
@@ -42,10 +45,23 @@ def as_tensor(value: Any, name: str, like: Tensor | None = None, dtype: torch.dt
         else:
             dtype = torch.get_default_dtype()
     device = like.device if like is not None else out.device
-    return out.to(device=device, dtype=dtype)
+    out = out.to(device=device, dtype=dtype)
+    if finite:
+        check_finite(out, name)
+    return out
 
 
-def check_points(x: Any, name: str = "x", dim: int | None = None, like: Tensor | None = None) -> Tensor:
+def check_finite(x: Tensor, name: str) -> Tensor:
+    """Raise a ValueError naming ``name`` if x holds NaN or inf (e.g. a diverged training run); return x."""
+    if x.device.type != "meta" and x.numel() and not bool(torch.isfinite(x).all()):
+        n_nan, n_inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
+        raise ValueError(f"{name}: expected finite numbers, got {n_nan} NaN and {n_inf} infinite entries "
+                         f"of {x.numel()} (shape {tuple(x.shape)}); did something diverge or divide by zero?")
+    return x
+
+
+def check_points(x: Any, name: str = "x", dim: int | None = None, like: Tensor | None = None,
+                 finite: bool = True, min_points: int = 0) -> Tensor:
     """Check a batch of points of shape (B, d) and return it as a floating tensor.
 
     Args:
@@ -53,13 +69,17 @@ def check_points(x: Any, name: str = "x", dim: int | None = None, like: Tensor |
         name: the argument's name for error messages.
         dim: the expected d, if known.
         like: take device and dtype from this tensor.
+        finite: refuse NaN and inf entries (default), so that they cannot silently spread.
+        min_points: the smallest allowed B.
     """
     x = as_tensor(x, name, like=like)
     if x.ndim != 2:
         raise ValueError(f"{name}: expected a batch of points of shape (B, d), got shape {tuple(x.shape)}")
+    if x.shape[0] < min_points:
+        raise ValueError(f"{name}: expected at least {min_points} point(s), got shape {tuple(x.shape)}")
     if dim is not None and x.shape[1] != dim:
         raise ValueError(f"{name}: expected points of dimension d={dim}, got shape {tuple(x.shape)}")
-    return x
+    return check_finite(x, name) if finite else x
 
 
 def check_time(t: Any, batch: int | None = None, like: Tensor | None = None, name: str = "t") -> Tensor:
@@ -84,10 +104,29 @@ def check_time(t: Any, batch: int | None = None, like: Tensor | None = None, nam
     if batch is not None and t.shape[0] not in (1, batch):
         raise ValueError(f"{name}: expected {batch} times (one per point) or a single time, got {t.shape[0]}")
     if torch.isnan(t).any():
-        raise ValueError(f"{name}: contains NaN")
+        raise ValueError(f"{name}: expected times in [0, 1], got NaN")
     if (t < 0).any() or (t > 1).any():
         raise ValueError(f"{name}: expected times in [0, 1], got values from {t.min().item():.4g} to {t.max().item():.4g}")
     return t
+
+
+def check_callable(value: Any, name: str, what: str = "a function f(x, t)") -> Any:
+    """Return ``value`` if it is callable, else raise a TypeError naming ``name`` and what it got."""
+    if not callable(value):
+        raise TypeError(f"{name}: expected {what}, got {type(value).__name__} {value!r:.60}")
+    return value
+
+
+def check_number(value: Any, name: str, minimum: float | None = None, strict: bool = False) -> float:
+    """Return ``value`` as a float if it is a finite real number (>= or > minimum), else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r:.60}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name}: expected a finite number, got {v}")
+    if minimum is not None and (v <= minimum if strict else v < minimum):
+        raise ValueError(f"{name}: expected a number {'>' if strict else '>='} {minimum:g}, got {v:g}")
+    return v
 
 
 def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validate import as_tensor, check_points, check_positive_int
+from ._validate import as_tensor, check_number, check_points, check_positive_int
 
 Seed = "int | torch.Generator | None"
 
@@ -92,6 +92,7 @@ def checkerboard(n: int, seed: "int | torch.Generator | None" = None) -> Tensor:
 def spirals(n: int, noise: float = 0.1, seed: "int | torch.Generator | None" = None) -> Tensor:
     """Two interleaved Archimedean spirals within radius ~3, shape (n, 2)."""
     n = check_positive_int(n, "n")
+    noise = check_number(noise, "noise", minimum=0.0)
     g = make_generator(seed)
     r = torch.sqrt(torch.rand(n, generator=g)) * 3 * math.pi
     arm = torch.randint(0, 2, (n,), generator=g) * math.pi
@@ -116,9 +117,14 @@ class GaussianMixture:
             std = c.expand(k) if c.ndim == 1 else c.reshape(1).expand(k)
             if std.shape[0] != k:
                 raise ValueError(f"covs: expected {k} standard deviations, got {c.shape[0]}")
+            if not bool((std >= 0).all()) or not bool(torch.isfinite(std).all()):
+                raise ValueError(f"covs: expected finite standard deviations >= 0, got {std.tolist()}")
             c = std[:, None, None] ** 2 * torch.eye(d, dtype=torch.float64)
         if c.shape != (k, d, d):
             raise ValueError(f"covs: expected shape ({k}, {d}, {d}), (K,) or a float, got {tuple(c.shape)}")
+        if (not bool(torch.isfinite(c).all()) or not torch.allclose(c, c.transpose(1, 2))
+                or float(torch.linalg.eigvalsh(c).min()) < -1e-9 * (1 + float(c.abs().max()))):
+            raise ValueError(f"covs: expected symmetric positive semi-definite covariance matrices, got {c.tolist()}"[:300])
         self.covs = c
         w = torch.full((k,), 1.0 / k, dtype=torch.float64) if weights is None else as_tensor(weights, "weights", dtype=torch.float64)
         if w.shape != (k,) or (w < 0).any() or w.sum() <= 0:

@@ -35,7 +35,7 @@ def _target(target: Any, like: Tensor) -> tuple[Tensor, "Tensor | None", Tensor]
     if isinstance(target, GaussianMixture):
         kw = dict(dtype=like.dtype, device=like.device)
         return target.means.to(**kw), target.covs.to(**kw), torch.log(target.weights).to(**kw)
-    pts = check_points(target, "target", like=like)
+    pts = check_points(target, "target", like=like, min_points=1)
     return pts, None, torch.full((pts.shape[0],), -math.log(pts.shape[0]), dtype=like.dtype, device=like.device)
 
 
@@ -90,7 +90,7 @@ def marginal_velocity(x: Tensor, t: Any, target: Any, scheduler: "str | Schedule
     """
     x = check_points(x, "x")
     if not isinstance(target, GaussianMixture):
-        return _point_velocity(x, t, check_points(target, "target"), scheduler)
+        return _point_velocity(x, t, check_points(target, "target", min_points=1), scheduler)
     log_joint, m1, m0, log_p = posterior(x, t, target, scheduler)
     w = torch.exp(log_joint - log_p[:, None])[..., None]
     s = get_scheduler(scheduler)(_time_like(t, x))
@@ -146,7 +146,7 @@ class MarginalField(torch.nn.Module):
     def __init__(self, target: Any, scheduler: "str | Scheduler" = "condot") -> None:
         super().__init__()
         if not isinstance(target, GaussianMixture):
-            target = check_points(target, "target")
+            target = check_points(target, "target", min_points=1)
         self.target = target
         self.scheduler = get_scheduler(scheduler)
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validate import check_points, check_positive_int
+from ._validate import check_callable, check_number, check_points, check_positive_int
 from .data import make_generator
 
 MAX_EXACT = 4000
@@ -82,7 +82,8 @@ def mmd(a: Any, b: Any, bandwidths: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)) ->
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b: expected the same dimension, got {a.shape[1]} and {b.shape[1]}")
     if a.shape[0] < 2 or b.shape[0] < 2:
-        raise ValueError("a and b: expected at least 2 points each")
+        raise ValueError(f"a and b: expected at least 2 points each, got {a.shape[0]} and {b.shape[0]}")
+    bandwidths = tuple(check_number(h, "bandwidths", minimum=0.0, strict=True) for h in bandwidths)
 
     def k(x: Tensor, y: Tensor) -> Tensor:
         d2 = torch.cdist(x, y) ** 2
@@ -108,6 +109,8 @@ def noise_floor(sampler: Callable[..., Tensor], n: int = 2000, metric: Callable[
     """
     n = check_positive_int(n, "n")
     repeats = check_positive_int(repeats, "repeats")
+    check_callable(sampler, "sampler", "a sampler(n, seed=...), e.g. fmtutor.data.two_moons")
+    check_callable(metric, "metric", "a distance metric(a, b)")
     vals = [metric(sampler(n, seed=1_000_001 + 2 * (seed + r)), sampler(n, seed=1_000_002 + 2 * (seed + r)))
             for r in range(repeats)]
     return float(np.mean(vals))
@@ -119,8 +122,16 @@ def gaussian_w2(m1: Any, cov1: Any, m2: Any, cov2: Any) -> float:
     """
     from scipy.linalg import sqrtm
 
-    m1, m2 = np.asarray(m1, float), np.asarray(m2, float)
+    m1, m2 = np.atleast_1d(np.asarray(m1, float)), np.atleast_1d(np.asarray(m2, float))
     s1, s2 = np.atleast_2d(np.asarray(cov1, float)), np.atleast_2d(np.asarray(cov2, float))
+    d = m1.shape[0]
+    if m1.ndim != 1 or m2.shape != (d,):
+        raise ValueError(f"m2: expected a mean of shape ({d},) like m1, got m1 {m1.shape} and m2 {m2.shape}")
+    for name, s in (("cov1", s1), ("cov2", s2)):
+        if s.shape != (d, d):
+            raise ValueError(f"{name}: expected shape ({d}, {d}) to match the means, got {s.shape}")
+        if not np.isfinite(s).all() or not np.allclose(s, s.T) or np.linalg.eigvalsh(s).min() < -1e-9 * (1 + np.abs(s).max()):
+            raise ValueError(f"{name}: expected a symmetric positive semi-definite matrix, got {s.tolist()}")
     r2 = np.real(sqrtm(s2))
     cross = np.real(sqrtm(r2 @ s1 @ r2))
     return float(np.sqrt(max(np.sum((m1 - m2) ** 2) + np.trace(s1 + s2 - 2 * cross), 0.0)))

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._validate import check_positive_int, check_time
+from ._validate import check_finite, check_positive_int, check_time
 
 ACTIVATIONS = {"silu": nn.SiLU, "elu": nn.ELU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -70,7 +70,7 @@ class MLP(nn.Module):
         w = self.net[0].weight
         if x.device != w.device:
             raise ValueError(f"x: is on {x.device} but the model is on {w.device}; move one with .to(...)")
-        x = x.to(w.dtype)
+        x = check_finite(x.to(w.dtype), "x")
         tc = time_column(t, x)
         feats = [x, tc]
         if self.freqs.numel():
@@ -79,7 +79,7 @@ class MLP(nn.Module):
         if self.label is not None:
             feats.append(self.label(self._labels(y, x.shape[0], x.device)))
         elif y is not None:
-            raise ValueError("y: this model was built without num_classes, so it takes no label")
+            raise ValueError(f"y: this model was built without num_classes, so it takes no label; got {type(y).__name__}")
         return self.net(torch.cat(feats, 1))
 
     def _labels(self, y: "Tensor | None", batch: int, device: torch.device) -> Tensor:

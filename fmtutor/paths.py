@@ -129,6 +129,9 @@ class VPScheduler(Scheduler):
     name = "vp"
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0) -> None:
+        for name, beta in (("beta_min", beta_min), ("beta_max", beta_max)):
+            if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
+                raise ValueError(f"{name}: expected a finite number, got {beta!r}")
         if not 0 <= beta_min < beta_max:
             raise ValueError(f"beta_min, beta_max: expected 0 <= beta_min < beta_max, got {beta_min}, {beta_max}")
         self.beta_min, self.beta_max = float(beta_min), float(beta_max)
@@ -212,8 +215,8 @@ class AffinePath:
         Returns:
             PathSample with x_t and dx_t of shape (B, ...).
         """
-        x_0 = as_tensor(x_0, "x_0")
-        x_1 = as_tensor(x_1, "x_1", like=x_0)
+        x_0 = as_tensor(x_0, "x_0", finite=True)
+        x_1 = as_tensor(x_1, "x_1", like=x_0, finite=True)
         check_same_shape(x_0, x_1, "x_0", "x_1")
         if x_0.ndim < 1:
             raise ValueError("x_0: expected a batch of shape (B, ...), got a scalar")
@@ -246,8 +249,8 @@ def conditional_velocity(x: Tensor, x_1: Tensor, t: Any, scheduler: "str | Sched
     Returns:
         Velocities, shape (B, ...).
     """
-    x = as_tensor(x, "x")
-    x_1 = as_tensor(x_1, "x_1", like=x)
+    x = as_tensor(x, "x", finite=True)
+    x_1 = as_tensor(x_1, "x_1", like=x, finite=True)
     check_same_shape(x, x_1, "x", "x_1")
     s = get_scheduler(scheduler)(_time_like(t, x))
     return s.d_alpha_t * x_1 + s.d_sigma_t / s.sigma_t.clamp_min(EPS) * (x - s.alpha_t * x_1)
@@ -293,8 +296,8 @@ def convert(value: Tensor, x: Tensor, t: Any, src: str, dst: str, scheduler: "st
     for name, kind in (("src", src), ("dst", dst)):
         if kind not in PARAMETRIZATIONS:
             raise ValueError(f"{name}: expected one of {PARAMETRIZATIONS}, got {kind!r}")
-    x = as_tensor(x, "x")
-    value = as_tensor(value, "value", like=x)
+    x = as_tensor(x, "x", finite=True)
+    value = as_tensor(value, "value", like=x, finite=True)
     check_same_shape(value, x, "value", "x")
     s = get_scheduler(scheduler)(_time_like(t, x))
     c0, c1 = _coefficients(src, s)

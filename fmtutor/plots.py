@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ._validate import check_points
+from ._validate import check_callable, check_points, check_positive_int
 
 Lim = tuple[float, float]
 DEFAULT_LIM: Lim = (-3.0, 3.0)
@@ -35,6 +35,10 @@ def new_axes(ax: "Axes | None" = None, figsize: tuple[float, float] = (4.5, 4.5)
 def grid_points(xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None, n: int = 20) -> Tensor:
     """A regular n x n grid over the box, as points of shape (n * n, 2), row-major in y."""
     ylim = ylim or xlim
+    n = check_positive_int(n, "n")
+    for name, lim in (("xlim", xlim), ("ylim", ylim)):
+        if not isinstance(lim, (tuple, list)) or len(lim) != 2 or not all(isinstance(v, (int, float)) for v in lim):
+            raise ValueError(f"{name}: expected a pair of numbers (low, high), got {lim!r}")
     xs = torch.linspace(*xlim, n)
     ys = torch.linspace(*ylim, n)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
@@ -53,6 +57,16 @@ def style_axes(ax: Axes, xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None, tit
     return ax
 
 
+def _device_of(fn: Any) -> torch.device:
+    """Where a model's parameters live (CPU for plain functions), so grid points can be sent there."""
+    if isinstance(fn, torch.nn.Module):
+        for p in fn.parameters():
+            return p.device
+        for b in fn.buffers():
+            return b.device
+    return torch.device("cpu")
+
+
 def _numpy(x: Any) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
 
@@ -67,11 +81,17 @@ def quiver(field: Callable[[Tensor, Any], Tensor], t: float = 0.0, ax: "Axes | N
         t: the time at which to draw the field.
         normalize: draw unit arrows (direction only; speed stays in the colour).
     """
-    ax = new_axes(ax)
+    check_callable(field, "field", "a velocity field(x, t)")
     pts = grid_points(xlim, ylim, n)
     with torch.no_grad():
-        v = field(pts, t)
+        v = field(pts.to(_device_of(field)), t)
+    if not isinstance(v, (Tensor, np.ndarray)) or tuple(v.shape) != tuple(pts.shape):
+        raise ValueError(f"field: expected field(x, t) to return shape {tuple(pts.shape)}, got "
+                         f"{tuple(v.shape) if hasattr(v, 'shape') else type(v).__name__}")
     v = _numpy(v).astype(float)
+    if not np.isfinite(v).all():
+        raise ValueError(f"field: expected finite velocities, got NaN or inf at t = {t}")
+    ax = new_axes(ax)
     p = _numpy(pts)
     speed = np.linalg.norm(v, axis=1)
     if normalize:
@@ -98,6 +118,8 @@ def trajectories(traj: Any, ax: "Axes | None" = None, n: int = 100, color: str =
     """Paths of the first n particles of a trajectory of shape (T + 1, B, 2); start (black) and end (red) dots."""
     ax = new_axes(ax)
     tr = _numpy(traj)
+    if tr.ndim == 3 and tr.shape[2] == 2 and not np.isfinite(tr.astype(float)).all():
+        raise ValueError(f"traj: expected finite positions, got NaN or inf in {int((~np.isfinite(tr.astype(float))).sum())} entries")
     if tr.ndim != 3 or tr.shape[2] != 2:
         raise ValueError(f"traj: expected shape (T + 1, B, 2), got {tr.shape}")
     tr = tr[:, :n]
@@ -113,9 +135,16 @@ def density(log_prob: Callable[[Tensor], Tensor], ax: "Axes | None" = None, xlim
     """A heat map of exp(log_prob(x)) (or log_prob itself, with log=True) on an n x n grid."""
     ax = new_axes(ax)
     ylim = ylim or xlim
+    check_callable(log_prob, "log_prob", "a function log_prob(x) returning (B,) log-densities")
     pts = grid_points(xlim, ylim, n)
     with torch.no_grad():
-        lp = _numpy(log_prob(pts)).reshape(n, n)
+        lp = log_prob(pts.to(_device_of(log_prob)))
+    if not hasattr(lp, "shape") or tuple(lp.shape) not in ((n * n,), (n * n, 1)):
+        raise ValueError(f"log_prob: expected log_prob(x) of shape ({n * n},) for x of shape {tuple(pts.shape)}, got "
+                         f"{tuple(lp.shape) if hasattr(lp, 'shape') else type(lp).__name__}")
+    lp = _numpy(lp).astype(float).reshape(n, n)
+    if np.isnan(lp).any() or np.isposinf(lp).any():
+        raise ValueError("log_prob: expected log-densities that are finite or -inf, got NaN or +inf")
     img = lp if log else np.exp(lp)
     ax.imshow(img, origin="lower", extent=(*xlim, *ylim), cmap=cmap, aspect="equal")
     return style_axes(ax, xlim, ylim, title)
@@ -123,6 +152,8 @@ def density(log_prob: Callable[[Tensor], Tensor], ax: "Axes | None" = None, xlim
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
     """Render a figure to PNG bytes (for ipywidgets.Image, or to save)."""
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"fig: expected a matplotlib Figure, got {type(fig).__name__}")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()

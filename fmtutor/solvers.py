@@ -70,6 +70,9 @@ class Solver:
             if not isinstance(v, Tensor) or v.shape != x.shape:
                 got = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
                 raise ValueError(f"model: expected model(x, t) to return a tensor of shape {tuple(x.shape)}, got {got}")
+            if not bool(torch.isfinite(v).all()):
+                raise ValueError(f"model: expected finite velocities, got NaN or inf at t = {float(t):.4g} (after {nfe} "
+                                 "evaluations): the solution diverged (try more steps) or the field divides by zero")
             return v
 
         x, traj = x_init, [x_init] if keep_trajectory else None
@@ -158,10 +161,10 @@ def make_time_grid(
         if grid.ndim != 1 or grid.numel() < 2:
             raise ValueError(f"time_grid: expected a 1-D grid of at least 2 times, got shape {tuple(grid.shape)}")
         if not torch.isfinite(grid).all():
-            raise ValueError("time_grid: contains NaN or inf")
+            raise ValueError(f"time_grid: expected finite times, got {grid.tolist()}")
         dt = grid[1:] - grid[:-1]
         if not ((dt > 0).all() or (dt < 0).all()):
-            raise ValueError("time_grid: expected strictly increasing or strictly decreasing times")
+            raise ValueError(f"time_grid: expected strictly increasing or strictly decreasing times, got {grid.tolist()}")
         return grid
     for name, v in (("t0", t0), ("t1", t1)):
         if not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -208,7 +211,7 @@ def solve(
     if not callable(model):
         raise TypeError(f"model: expected a callable model(x, t), got {type(model).__name__}")
     solver = get_solver(method)
-    x_init = as_tensor(x_init, "x_init")
+    x_init = as_tensor(x_init, "x_init", finite=True)
     if x_init.ndim < 1 or x_init.shape[0] == 0:
         raise ValueError(f"x_init: expected a non-empty batch of shape (B, ...), got shape {tuple(x_init.shape)}")
     times = make_time_grid(t0, t1, step_size, n_steps, time_grid, like=x_init)

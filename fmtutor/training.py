@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._validate import as_tensor, check_positive_int
+from ._validate import as_tensor, check_callable, check_finite, check_number, check_positive_int
 from .data import make_generator
 from .device import default_device
 from .paths import AffinePath
@@ -43,6 +43,8 @@ def cfm_loss(model: Callable[..., Tensor], x_0: Tensor, x_1: Tensor, t: Tensor, 
     """
     ps = (path or AffinePath()).sample(x_0, x_1, t)
     pred = model(ps.x_t, ps.t) if y is None else model(ps.x_t, ps.t, y)
+    if not isinstance(pred, Tensor):
+        raise TypeError(f"model: expected model(x, t) to return a tensor of shape {tuple(ps.dx_t.shape)}, got {type(pred).__name__}")
     if pred.shape != ps.dx_t.shape:
         raise ValueError(f"model: expected an output of shape {tuple(ps.dx_t.shape)}, got {tuple(pred.shape)}")
     return ((pred - ps.dx_t) ** 2).flatten(1).sum(1).mean()
@@ -70,7 +72,7 @@ def _draw(data: Any, n: int, g: torch.Generator) -> tuple[Tensor, "Tensor | None
         x1, y = (out if isinstance(out, tuple) else (out, None))
         return as_tensor(x1, "data(n)"), y
     pool, labels = data if isinstance(data, tuple) else (data, None)
-    idx = torch.randint(0, pool.shape[0], (n,), generator=g)
+    idx = torch.randint(0, pool.shape[0], (n,), generator=g, device=g.device)
     return pool[idx], (labels[idx] if labels is not None else None)
 
 
@@ -120,10 +122,18 @@ def train_cfm(
         raise ValueError(f"label_dropout: expected a probability in [0, 1), got {label_dropout}")
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if optimizer is None:
+        check_number(lr, "lr", minimum=0.0, strict=True)
+    if isinstance(data, np.ndarray):  # a NumPy pool works like a tensor
+        data = as_tensor(data, "data")
     if not callable(data):
         pool = data[0] if isinstance(data, tuple) else data
         if not isinstance(pool, Tensor) or pool.ndim < 2 or pool.shape[0] == 0:
-            raise ValueError("data: expected a pool tensor (N, d), a (pool, labels) pair or a sampler callable")
+            got = f"shape {tuple(pool.shape)}" if isinstance(pool, Tensor) else type(pool).__name__
+            raise ValueError(f"data: expected a pool tensor (N, d), a (pool, labels) pair or a sampler callable, got {got}")
+        check_finite(pool, "data")
+        if isinstance(getattr(model, "dim", None), int) and pool.ndim == 2 and pool.shape[1] != model.dim:
+            raise ValueError(f"data: expected points of dimension {model.dim} (the model's dim), got shape {tuple(pool.shape)}")
     device = torch.device(device) if device is not None else default_device()
     path = path or AffinePath()
     g = make_generator(seed)
@@ -140,11 +150,11 @@ def train_cfm(
     start = time.perf_counter()
     for step in trange(steps, disable=not progress, desc="training", leave=False):
         x1, y = _draw(data, batch_size, g)
-        x0 = torch.randn(x1.shape, generator=g, dtype=x1.dtype)
+        x0 = torch.randn(x1.shape, generator=g, dtype=x1.dtype, device=g.device).to(x1.device)
         x0, x1 = coupling(x0, x1)
-        t = torch.rand(batch_size, generator=g, dtype=x1.dtype)
+        t = torch.rand(batch_size, generator=g, dtype=x1.dtype, device=g.device).to(x1.device)
         if y is not None and label_dropout > 0:
-            drop = torch.rand(batch_size, generator=g) < label_dropout
+            drop = (torch.rand(batch_size, generator=g, device=g.device) < label_dropout).to(y.device)
             y = torch.where(drop, torch.full_like(y, model.num_classes), y)
         x0, x1, t = x0.to(device), x1.to(device), t.to(device)
         loss = cfm_loss(model, x0, x1, t, path, None if y is None else y.to(device))
@@ -160,17 +170,27 @@ def train_cfm(
     return TrainResult(losses, time.perf_counter() - start, steps, lrs)
 
 
-def sample_model(model: Callable[..., Tensor], n: int, dim: int = 2, method: str = "midpoint", n_steps: int = 20,
+def sample_model(model: Callable[..., Tensor], n: int, dim: "int | None" = None, method: str = "midpoint", n_steps: int = 20,
                  seed: int = 0, return_trajectory: bool = False, device: "torch.device | str | None" = None) -> Any:
     """Draw n samples by integrating model from x_0 ~ N(0, I) at t = 0 to t = 1.
 
+    ``dim`` defaults to ``model.dim`` (2 for a plain function). The noise is drawn on the CPU from ``seed``
+    and moved to the model's device and dtype, so the same seed gives the same x_0 everywhere.
     Returns the (n, dim) samples on the CPU, or the whole Solution when return_trajectory is True.
     """
     n = check_positive_int(n, "n")
+    if dim is None:
+        dim = model.dim if isinstance(getattr(model, "dim", None), int) else 2
+    dim = check_positive_int(dim, "dim")
+    check_callable(model, "model", "a velocity model(x, t)")
+    if isinstance(getattr(model, "dim", None), int) and model.dim != dim:
+        raise ValueError(f"dim: expected the model's dimension {model.dim}, got {dim}")
+    params = [p for p in model.parameters() if p.is_floating_point()] if isinstance(model, nn.Module) else []
     if device is None:
-        params = list(model.parameters()) if isinstance(model, nn.Module) else []
         device = params[0].device if params else torch.device("cpu")
-    x0 = torch.randn(n, dim, generator=make_generator(seed)).to(device)
+    dtype = params[0].dtype if params else torch.get_default_dtype()
+    g = make_generator(seed)
+    x0 = torch.randn(n, dim, generator=g, device=g.device).to(device=device, dtype=dtype)
     sol = solve(model, x0, method=method, n_steps=n_steps, return_trajectory=return_trajectory)
     return sol if return_trajectory else sol.x.cpu()
 
@@ -198,8 +218,15 @@ def train_2d(sampler: Callable[..., Tensor], seed: int = 0, progress: bool = Tru
     Returns:
         (model, TrainResult); the model is in eval mode.
     """
+    import inspect
+
     from .models import MLP
 
+    check_callable(sampler, "sampler", "a data sampler sampler(n, seed=...), e.g. fmtutor.data.two_moons")
+    known = set(DEFAULT_2D["model"]) | (set(inspect.signature(train_cfm).parameters) - {"model", "data", "seed", "progress"})
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"overrides: expected settings among {sorted(known)}, got unknown {unknown}")
     mcfg = {**DEFAULT_2D["model"], **{k: v for k, v in overrides.items() if k in DEFAULT_2D["model"]}}
     tcfg = {**DEFAULT_2D["train"], **{k: v for k, v in overrides.items() if k not in DEFAULT_2D["model"]}}
     pool = sampler(DEFAULT_2D["pool_size"], seed=seed + 12345)

@@ -42,8 +42,9 @@ class LivePlot:
                  dpi: int = 80, ncols: int = 1) -> None:
         if not callable(draw):
             raise TypeError(f"draw: expected a callable draw(fig, **values), got {type(draw).__name__}")
-        if not isinstance(controls, dict) or not all(hasattr(c, "value") for c in controls.values()):
-            raise TypeError("controls: expected a dict of name -> ipywidgets control")
+        if not isinstance(controls, dict) or not all(hasattr(c, "value") and hasattr(c, "observe") for c in controls.values()):
+            got = type(controls).__name__ if not isinstance(controls, dict) else {k: type(c).__name__ for k, c in controls.items()}
+            raise TypeError(f"controls: expected a dict of name -> ipywidgets control, got {got}")
         self.draw_fn, self.controls, self.dpi, self.ncols = draw, controls, dpi, ncols
         self.fig = Figure(figsize=figsize, layout="constrained")
         self.image = W.Image(format="png")
@@ -90,6 +91,10 @@ class LivePlot:
 def render_frames(draw: Callable[[Figure, int], None], n_frames: int, figsize: tuple[float, float] = (4.5, 4.5),
                   dpi: int = 72) -> list[bytes]:
     """Render frames 0..n_frames-1 with ``draw(fig, i)`` on one reused Figure; returns PNG bytes per frame."""
+    if not callable(draw):
+        raise TypeError(f"draw: expected a callable draw(fig, i), got {type(draw).__name__}")
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
+        raise ValueError(f"n_frames: expected an integer >= 1, got {n_frames!r}")
     fig = Figure(figsize=figsize, layout="constrained")
     frames = []
     for i in range(n_frames):
@@ -110,8 +115,13 @@ class FramePlayer:
     """
 
     def __init__(self, frames: Sequence[bytes], interval: int = 80, description: str = "frame") -> None:
-        if len(frames) < 2:
+        if isinstance(frames, (str, bytes)) or len(frames) < 2:
             raise ValueError(f"frames: expected at least 2 frames, got {len(frames)}")
+        kinds = {type(f).__name__ for f in frames if not isinstance(f, (bytes, bytearray, memoryview))}
+        if kinds:
+            raise TypeError(f"frames: expected PNG bytes (see render_frames), got {sorted(kinds)}")
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            raise ValueError(f"interval: expected milliseconds between frames, an integer >= 1, got {interval!r}")
         self.images = [W.Image(value=f, format="png") for f in frames]
         self.stack = W.Stack(self.images, selected_index=0)
         self.play = W.Play(value=0, min=0, max=len(frames) - 1, interval=interval)

@@ -1,0 +1,429 @@
+"""Bad input to every public function gets a clear error that names the argument and what was given.
+
+The table BAD lists what students typically pass by mistake (wrong shapes, wrong types, None, NumPy
+where a tensor is needed, strings, t outside [0, 1], NaN, zero or negative sizes, unknown names) and
+the argument the message must name. Each row must raise a ValueError or TypeError whose message
+contains the argument's name and says what it got ("got ..."). ``test_every_public_module_is_covered``
+keeps the table honest: each public module has rows, and ``python tests/test_hardening.py`` prints the
+count per module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import fmtutor as F  # noqa: E402
+from fmtutor import (couplings, data, device, exact, exercises, fields, guidance, likelihood, metrics, models,  # noqa: E402
+                     paths, plots, schedules, sde, solvers, training, widgets)
+
+
+@dataclass
+class Bad:
+    module: str
+    what: str
+    call: Callable[[], object]
+    arg: str  # the name the message must contain
+
+
+G = torch.Generator().manual_seed(0)
+X = torch.randn(4, 2, generator=G)
+X1 = torch.randn(4, 2, generator=G)
+X3 = torch.randn(4, 3, generator=G)
+NANX = X.clone()
+NANX[1, 0] = float("nan")
+INFX = X.clone()
+INFX[2, 1] = float("inf")
+GM = data.eight_gaussians_mixture()
+NET = models.MLP(hidden=8, depth=1)
+CNET = models.MLP(hidden=8, depth=1, num_classes=3)
+
+
+def field(x, t):
+    return -x
+
+
+def wrong_shape_field(x, t):
+    return x[:, :1]
+
+
+def none_field(x, t):
+    return None
+
+
+def nan_field(x, t):
+    return x * float("nan")
+
+
+def _sampler(n, seed=None):
+    return data.two_moons(n, seed=seed)
+
+
+def _import(name: str):
+    import importlib
+
+    return importlib.import_module(name)
+
+
+BAD: list[Bad] = [
+    # ---------------------------------------------------------------- paths
+    Bad("paths", "scheduler t > 1", lambda: paths.CondOTScheduler()(1.5), "t"),
+    Bad("paths", "scheduler t < 0", lambda: paths.CosineScheduler()(-0.1), "t"),
+    Bad("paths", "scheduler t NaN", lambda: paths.VPScheduler()(float("nan")), "t"),
+    Bad("paths", "scheduler t string", lambda: paths.CondOTScheduler()("0.5"), "t"),
+    Bad("paths", "scheduler t None", lambda: paths.CondOTScheduler()(None), "t"),
+    Bad("paths", "polynomial n = 0", lambda: paths.PolynomialScheduler(0), "n"),
+    Bad("paths", "polynomial n string", lambda: paths.PolynomialScheduler("2"), "n"),
+    Bad("paths", "vp betas reversed", lambda: paths.VPScheduler(5.0, 1.0), "beta_min"),
+    Bad("paths", "vp beta_max inf", lambda: paths.VPScheduler(0.1, float("inf")), "beta_max"),
+    Bad("paths", "vp beta string", lambda: paths.VPScheduler("0.1", 20.0), "beta_min"),
+    Bad("paths", "unknown scheduler name", lambda: paths.get_scheduler("linear"), "scheduler"),
+    Bad("paths", "scheduler not a name", lambda: paths.AffinePath(3), "scheduler"),
+    Bad("paths", "sample shapes differ", lambda: paths.AffinePath().sample(X, X3, 0.5), "x_0 and x_1"),
+    Bad("paths", "sample t batch", lambda: paths.AffinePath().sample(X, X1, torch.rand(3)), "t"),
+    Bad("paths", "sample t (B, 2)", lambda: paths.AffinePath().sample(X, X1, torch.rand(4, 2)), "t"),
+    Bad("paths", "sample t = 1.2", lambda: paths.AffinePath().sample(X, X1, 1.2), "t"),
+    Bad("paths", "sample x_0 None", lambda: paths.AffinePath().sample(None, X1, 0.5), "x_0"),
+    Bad("paths", "sample x_1 string", lambda: paths.AffinePath().sample(X, "data", 0.5), "x_1"),
+    Bad("paths", "sample scalar", lambda: paths.AffinePath().sample(torch.tensor(1.0), torch.tensor(2.0), 0.5), "x_0"),
+    Bad("paths", "sample complex", lambda: paths.AffinePath().sample(X.to(torch.complex64), X1, 0.5), "x_0"),
+    Bad("paths", "sample x_0 NaN", lambda: paths.AffinePath().sample(NANX, X1, 0.5), "x_0"),
+    Bad("paths", "sample x_1 inf", lambda: paths.AffinePath().sample(X, INFX, 0.5), "x_1"),
+    Bad("paths", "cond. velocity shapes", lambda: paths.conditional_velocity(X, X3, 0.5), "x and x_1"),
+    Bad("paths", "cond. velocity t = 2", lambda: paths.conditional_velocity(X, X1, 2), "t"),
+    Bad("paths", "cond. velocity scheduler", lambda: paths.conditional_velocity(X, X1, 0.5, "nope"), "scheduler"),
+    Bad("paths", "cond. velocity x NaN", lambda: paths.conditional_velocity(NANX, X1, 0.5), "x"),
+    Bad("paths", "convert dst", lambda: paths.convert(X, X1, 0.5, "velocity", "noise"), "dst"),
+    Bad("paths", "convert src", lambda: paths.convert(X, X1, 0.5, "vel", "x1"), "src"),
+    Bad("paths", "convert shapes", lambda: paths.convert(X3, X, 0.5, "velocity", "x1"), "value and x"),
+    Bad("paths", "convert t < 0", lambda: paths.convert(X, X1, -0.5, "velocity", "x1"), "t"),
+    Bad("paths", "convert value None", lambda: paths.convert(None, X, 0.5, "velocity", "x1"), "value"),
+    Bad("paths", "convert value NaN", lambda: paths.convert(NANX, X, 0.5, "velocity", "x1"), "value"),
+    # ---------------------------------------------------------------- exact
+    Bad("exact", "x of wrong dimension", lambda: exact.marginal_velocity(X3, 0.5, GM), "x"),
+    Bad("exact", "x 1-D", lambda: exact.marginal_velocity(torch.randn(4), 0.5, GM), "x"),
+    Bad("exact", "t = 1.5", lambda: exact.marginal_velocity(X, 1.5, GM), "t"),
+    Bad("exact", "target 1-D", lambda: exact.marginal_velocity(X, 0.5, torch.randn(5)), "target"),
+    Bad("exact", "target a name", lambda: exact.marginal_velocity(X, 0.5, "moons"), "target"),
+    Bad("exact", "target of other dim", lambda: exact.marginal_velocity(X, 0.5, torch.randn(5, 3)), "x"),
+    Bad("exact", "target empty", lambda: exact.marginal_velocity(X, 0.5, torch.zeros(0, 2)), "target"),
+    Bad("exact", "target NaN", lambda: exact.marginal_velocity(X, 0.5, NANX), "target"),
+    Bad("exact", "log prob t NaN", lambda: exact.marginal_log_prob(X, float("nan"), GM), "t"),
+    Bad("exact", "score x NaN", lambda: exact.marginal_score(NANX, 0.5, GM), "x"),
+    Bad("exact", "posterior scheduler", lambda: exact.posterior(X, 0.5, GM, scheduler=1), "scheduler"),
+    Bad("exact", "MarginalField target", lambda: exact.MarginalField(torch.randn(5)), "target"),
+    Bad("exact", "MarginalField scheduler", lambda: exact.MarginalField(GM, "x"), "scheduler"),
+    Bad("exact", "loss floor n = 0", lambda: exact.cfm_loss_floor(GM, X, n=0), "n"),
+    Bad("exact", "loss floor n float", lambda: exact.cfm_loss_floor(GM, X, n=2.5), "n"),
+    Bad("exact", "loss floor samples 1-D", lambda: exact.cfm_loss_floor(GM, torch.randn(5), n=10), "sample_x1"),
+    # ---------------------------------------------------------------- models
+    Bad("models", "dim = 0", lambda: models.MLP(dim=0), "dim"),
+    Bad("models", "dim float", lambda: models.MLP(dim=2.0), "dim"),
+    Bad("models", "hidden negative", lambda: models.MLP(hidden=-3), "hidden"),
+    Bad("models", "depth bool", lambda: models.MLP(depth=True), "depth"),
+    Bad("models", "activation", lambda: models.MLP(activation="swish"), "activation"),
+    Bad("models", "num_classes = 0", lambda: models.MLP(num_classes=0), "num_classes"),
+    Bad("models", "n_frequencies < 0", lambda: models.MLP(n_frequencies=-1), "n_frequencies"),
+    Bad("models", "x NumPy", lambda: NET(X.numpy(), 0.5), "x"),
+    Bad("models", "x (B, 3)", lambda: NET(X3, 0.5), "x"),
+    Bad("models", "x 1-D", lambda: NET(torch.randn(4), 0.5), "x"),
+    Bad("models", "x NaN", lambda: NET(NANX, 0.5), "x"),
+    Bad("models", "t = 1.5", lambda: NET(X, 1.5), "t"),
+    Bad("models", "t batch", lambda: NET(X, torch.rand(3)), "t"),
+    Bad("models", "t NaN", lambda: NET(X, float("nan")), "t"),
+    Bad("models", "t None", lambda: NET(X, None), "t"),
+    Bad("models", "label to unconditional", lambda: NET(X, 0.5, torch.zeros(4, dtype=torch.long)), "y"),
+    Bad("models", "float labels", lambda: CNET(X, 0.5, torch.zeros(4)), "y"),
+    Bad("models", "label out of range", lambda: CNET(X, 0.5, torch.full((4,), 7)), "y"),
+    Bad("models", "labels of wrong length", lambda: CNET(X, 0.5, torch.zeros(3, dtype=torch.long)), "y"),
+    Bad("models", "time_column t batch", lambda: models.time_column(torch.rand(2), X), "t"),
+    # ---------------------------------------------------------------- solvers
+    Bad("solvers", "model not callable", lambda: solvers.solve("field", X, n_steps=2), "model"),
+    Bad("solvers", "unknown method", lambda: solvers.solve(field, X, method="rk5", n_steps=2), "method"),
+    Bad("solvers", "no grid given", lambda: solvers.solve(field, X), "n_steps"),
+    Bad("solvers", "two grids given", lambda: solvers.solve(field, X, n_steps=2, step_size=0.1), "step_size"),
+    Bad("solvers", "n_steps = 0", lambda: solvers.solve(field, X, n_steps=0), "n_steps"),
+    Bad("solvers", "n_steps float", lambda: solvers.solve(field, X, n_steps=2.5), "n_steps"),
+    Bad("solvers", "step_size < 0", lambda: solvers.solve(field, X, step_size=-0.1), "step_size"),
+    Bad("solvers", "step_size NaN", lambda: solvers.solve(field, X, step_size=float("nan")), "step_size"),
+    Bad("solvers", "time_grid of one time", lambda: solvers.solve(field, X, time_grid=[0.0]), "time_grid"),
+    Bad("solvers", "time_grid not monotone", lambda: solvers.solve(field, X, time_grid=[0, 0.5, 0.4]), "time_grid"),
+    Bad("solvers", "time_grid 2-D", lambda: solvers.solve(field, X, time_grid=[[0.0, 1.0]]), "time_grid"),
+    Bad("solvers", "time_grid NaN", lambda: solvers.solve(field, X, time_grid=[0, float("nan"), 1]), "time_grid"),
+    Bad("solvers", "t0 == t1", lambda: solvers.solve(field, X, n_steps=2, t0=0.5, t1=0.5), "t0"),
+    Bad("solvers", "t0 NaN", lambda: solvers.solve(field, X, n_steps=2, t0=float("nan")), "t0"),
+    Bad("solvers", "t1 string", lambda: solvers.solve(field, X, n_steps=2, t1="1"), "t1"),
+    Bad("solvers", "x_init None", lambda: solvers.solve(field, None, n_steps=2), "x_init"),
+    Bad("solvers", "x_init empty", lambda: solvers.solve(field, torch.zeros(0, 2), n_steps=2), "x_init"),
+    Bad("solvers", "x_init scalar", lambda: solvers.solve(field, torch.tensor(1.0), n_steps=2), "x_init"),
+    Bad("solvers", "x_init NaN", lambda: solvers.solve(field, NANX, n_steps=2), "x_init"),
+    Bad("solvers", "model returns wrong shape", lambda: solvers.solve(wrong_shape_field, X, n_steps=2), "model"),
+    Bad("solvers", "model returns None", lambda: solvers.solve(none_field, X, n_steps=2), "model"),
+    Bad("solvers", "model returns NaN", lambda: solvers.solve(nan_field, X, n_steps=2), "model"),
+    Bad("solvers", "solver instance wrong", lambda: solvers.get_solver(solvers.Euler), "method"),
+    # ---------------------------------------------------------------- training
+    Bad("training", "loss shapes differ", lambda: training.cfm_loss(NET, X, X3, torch.rand(4)), "x_0 and x_1"),
+    Bad("training", "loss model shape", lambda: training.cfm_loss(wrong_shape_field, X, X1, torch.rand(4)), "model"),
+    Bad("training", "loss model None", lambda: training.cfm_loss(none_field, X, X1, torch.rand(4)), "model"),
+    Bad("training", "loss t batch", lambda: training.cfm_loss(NET, X, X1, torch.rand(3)), "t"),
+    Bad("training", "loss t > 1", lambda: training.cfm_loss(NET, X, X1, torch.rand(4) + 1), "t"),
+    Bad("training", "loss data NaN", lambda: training.cfm_loss(NET, X, NANX, torch.rand(4)), "x_1"),
+    Bad("training", "steps = 0", lambda: training.train_cfm(NET, X, steps=0), "steps"),
+    Bad("training", "batch_size = 0", lambda: training.train_cfm(NET, X, steps=1, batch_size=0), "batch_size"),
+    Bad("training", "lr_schedule", lambda: training.train_cfm(NET, X, steps=1, lr_schedule="step"), "lr_schedule"),
+    Bad("training", "lr < 0", lambda: training.train_cfm(NET, X, steps=1, lr=-1.0), "lr"),
+    Bad("training", "lr NaN", lambda: training.train_cfm(NET, X, steps=1, lr=float("nan")), "lr"),
+    Bad("training", "label_dropout 1.5", lambda: training.train_cfm(NET, X, steps=1, label_dropout=1.5), "label_dropout"),
+    Bad("training", "model a string", lambda: training.train_cfm("mlp", X, steps=1), "model"),
+    Bad("training", "data 1-D", lambda: training.train_cfm(NET, torch.randn(10), steps=1), "data"),
+    Bad("training", "data a name", lambda: training.train_cfm(NET, "moons", steps=1), "data"),
+    Bad("training", "data empty", lambda: training.train_cfm(NET, torch.zeros(0, 2), steps=1), "data"),
+    Bad("training", "data NaN", lambda: training.train_cfm(NET, NANX, steps=1, progress=False), "data"),
+    Bad("training", "data of other dim", lambda: training.train_cfm(NET, X3, steps=1, progress=False), "data"),
+    Bad("training", "seed string", lambda: training.train_cfm(NET, X, steps=1, seed="a", progress=False), "seed"),
+    Bad("training", "sample n = 0", lambda: training.sample_model(NET, 0), "n"),
+    Bad("training", "sample dim = 0", lambda: training.sample_model(NET, 4, dim=0), "dim"),
+    Bad("training", "sample method", lambda: training.sample_model(NET, 4, method="rk5"), "method"),
+    Bad("training", "sample n_steps = 0", lambda: training.sample_model(NET, 4, n_steps=0), "n_steps"),
+    Bad("training", "sample model not callable", lambda: training.sample_model("net", 4), "model"),
+    Bad("training", "train_2d sampler a name", lambda: training.train_2d("moons"), "sampler"),
+    Bad("training", "train_2d misspelt setting", lambda: training.train_2d(_sampler, hiden=64), "hiden"),
+    # ---------------------------------------------------------------- data
+    Bad("data", "n = 0", lambda: data.two_moons(0), "n"),
+    Bad("data", "n negative", lambda: data.circles(-5), "n"),
+    Bad("data", "n float", lambda: data.checkerboard(2.5), "n"),
+    Bad("data", "n string", lambda: data.spirals("10"), "n"),
+    Bad("data", "seed string", lambda: data.two_moons(10, seed="a"), "seed"),
+    Bad("data", "seed float", lambda: data.eight_gaussians(10, seed=1.5), "seed"),
+    Bad("data", "moons noise < 0", lambda: data.two_moons(10, noise=-1.0), "noise"),
+    Bad("data", "spirals noise < 0", lambda: data.spirals(10, noise=-1.0), "noise"),
+    Bad("data", "circles factor 2", lambda: data.circles(10, factor=2.0), "factor"),
+    Bad("data", "unknown set", lambda: data.sample("moon", 10), "name"),
+    Bad("data", "generator seed bool", lambda: data.make_generator(True), "seed"),
+    Bad("data", "mixture means 1-D", lambda: data.GaussianMixture(torch.randn(3)), "means"),
+    Bad("data", "mixture covs shape", lambda: data.GaussianMixture(torch.randn(3, 2), torch.ones(3, 2)), "covs"),
+    Bad("data", "mixture std < 0", lambda: data.GaussianMixture(torch.randn(3, 2), -1.0), "covs"),
+    Bad("data", "mixture covs not PD", lambda: data.GaussianMixture(torch.randn(1, 2), -torch.eye(2)[None]), "covs"),
+    Bad("data", "mixture weights < 0", lambda: data.GaussianMixture(torch.randn(3, 2), 1.0, [1, -1, 1]), "weights"),
+    Bad("data", "mixture weights length", lambda: data.GaussianMixture(torch.randn(3, 2), 1.0, [1, 1]), "weights"),
+    Bad("data", "mixture means NaN", lambda: data.GaussianMixture(NANX), "means"),
+    Bad("data", "mixture sample n = 0", lambda: GM.sample(0), "n"),
+    Bad("data", "mixture log_prob dim", lambda: GM.log_prob(X3), "x"),
+    # ---------------------------------------------------------------- metrics
+    Bad("metrics", "w2 dims differ", lambda: metrics.wasserstein2(X, X3), "a and b"),
+    Bad("metrics", "w2 a 1-D", lambda: metrics.wasserstein2(torch.randn(4), X), "a"),
+    Bad("metrics", "w2 method", lambda: metrics.wasserstein2(X, X1, method="emd"), "method"),
+    Bad("metrics", "w2 exact sizes", lambda: metrics.wasserstein2(X, X1[:3], method="exact"), "a and b"),
+    Bad("metrics", "w2 NaN", lambda: metrics.wasserstein2(NANX, X1), "a"),
+    Bad("metrics", "w2 b None", lambda: metrics.wasserstein2(X, None), "b"),
+    Bad("metrics", "sliced projections 0", lambda: metrics.sliced_wasserstein2(X, X1, n_projections=0), "n_projections"),
+    Bad("metrics", "sliced inf", lambda: metrics.sliced_wasserstein2(X, INFX), "b"),
+    Bad("metrics", "mmd one point", lambda: metrics.mmd(X[:1], X1), "a and b"),
+    Bad("metrics", "mmd bandwidth 0", lambda: metrics.mmd(X, X1, bandwidths=(0.0,)), "bandwidths"),
+    Bad("metrics", "mmd dims differ", lambda: metrics.mmd(X, X3), "a and b"),
+    Bad("metrics", "noise floor n = 0", lambda: metrics.noise_floor(_sampler, n=0), "n"),
+    Bad("metrics", "noise floor repeats 0", lambda: metrics.noise_floor(_sampler, n=4, repeats=0), "repeats"),
+    Bad("metrics", "noise floor sampler name", lambda: metrics.noise_floor("moons", n=4), "sampler"),
+    Bad("metrics", "gaussian w2 shapes", lambda: metrics.gaussian_w2(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2)), "cov1"),
+    Bad("metrics", "gaussian w2 means", lambda: metrics.gaussian_w2(np.zeros(2), np.eye(2), np.zeros(3), np.eye(2)), "m2"),
+    Bad("metrics", "gaussian w2 not PSD", lambda: metrics.gaussian_w2(np.zeros(2), -np.eye(2), np.zeros(2), np.eye(2)), "cov1"),
+    # ---------------------------------------------------------------- plots
+    Bad("plots", "scatter (B, 3)", lambda: plots.scatter(X3), "x"),
+    Bad("plots", "scatter None", lambda: plots.scatter(None), "x"),
+    Bad("plots", "scatter NaN", lambda: plots.scatter(NANX), "x"),
+    Bad("plots", "trajectories 2-D", lambda: plots.trajectories(torch.randn(5, 4)), "traj"),
+    Bad("plots", "trajectories None", lambda: plots.trajectories(None), "traj"),
+    Bad("plots", "trajectories NaN", lambda: plots.trajectories(torch.full((3, 2, 2), float("nan"))), "traj"),
+    Bad("plots", "quiver field a name", lambda: plots.quiver("rotation"), "field"),
+    Bad("plots", "quiver field shape", lambda: plots.quiver(wrong_shape_field), "field"),
+    Bad("plots", "quiver n = 0", lambda: plots.quiver(field, n=0), "n"),
+    Bad("plots", "quiver t = 1.5 for a model", lambda: plots.quiver(NET, t=1.5), "t"),
+    Bad("plots", "density log_prob shape", lambda: plots.density(lambda x: x), "log_prob"),
+    Bad("plots", "density not callable", lambda: plots.density("gm"), "log_prob"),
+    Bad("plots", "grid n float", lambda: plots.grid_points(n=1.5), "n"),
+    Bad("plots", "grid xlim", lambda: plots.grid_points(xlim=(1.0,)), "xlim"),
+    Bad("plots", "figure_png None", lambda: plots.figure_png(None), "fig"),
+    # ---------------------------------------------------------------- widgets
+    Bad("widgets", "LivePlot draw", lambda: widgets.LivePlot("draw", {}), "draw"),
+    Bad("widgets", "LivePlot controls list", lambda: widgets.LivePlot(lambda fig: None, [1]), "controls"),
+    Bad("widgets", "LivePlot control a number", lambda: widgets.LivePlot(lambda fig, a: None, {"a": 3}), "controls"),
+    Bad("widgets", "FramePlayer one frame", lambda: widgets.FramePlayer([b"png"]), "frames"),
+    Bad("widgets", "FramePlayer strings", lambda: widgets.FramePlayer(["a.png", "b.png"]), "frames"),
+    Bad("widgets", "FramePlayer interval", lambda: widgets.FramePlayer([b"a", b"b"], interval=0), "interval"),
+    Bad("widgets", "render_frames draw", lambda: widgets.render_frames("draw", 2), "draw"),
+    Bad("widgets", "render_frames n = 0", lambda: widgets.render_frames(lambda fig, i: None, 0), "n_frames"),
+    # ---------------------------------------------------------------- exercises
+    Bad("exercises", "no cases", lambda: exercises.check_function(field, field, []), "cases"),
+    Bad("exercises", "reference not callable", lambda: exercises.check_function(field, "ref", [(X, 0.5)]), "reference"),
+    Bad("exercises", "mistakes not a dict", lambda: exercises.check_function(field, field, [(X, 0.5)], mistakes=[field]), "mistakes"),
+    Bad("exercises", "case not a tuple", lambda: exercises.check_function(field, field, [X]), "cases"),
+    Bad("exercises", "result not a result", lambda: exercises.use_or_reference(field, True, field), "result"),
+    Bad("exercises", "reference None", lambda: exercises.use_or_reference(
+        field, exercises.ExerciseResult(False, "", "todo"), None), "reference"),
+    # ---------------------------------------------------------------- couplings
+    Bad("couplings", "OT sizes differ", lambda: couplings.ot_assignment(X, X1[:3]), "x_0 and x_1"),
+    Bad("couplings", "OT x_0 1-D", lambda: couplings.ot_assignment(torch.randn(4), X1), "x_0"),
+    Bad("couplings", "OT NaN", lambda: couplings.minibatch_ot_coupling(X, NANX), "x_1"),
+    Bad("couplings", "brute force B = 9", lambda: couplings.brute_force_assignment(torch.randn(9, 2), torch.randn(9, 2)), "x_0"),
+    Bad("couplings", "crossings in 3-D", lambda: couplings.count_crossings(X3, X3), "x_0"),
+    Bad("couplings", "transport_cost None", lambda: couplings.transport_cost(None, X), "x_0"),
+    Bad("couplings", "straightness n_steps", lambda: couplings.straightness(field, X, n_steps=0), "n_steps"),
+    Bad("couplings", "straightness x_0 1-D", lambda: couplings.straightness(field, torch.randn(4)), "x_0"),
+    Bad("couplings", "straightness model", lambda: couplings.straightness("field", X), "model"),
+    Bad("couplings", "widget value", lambda: couplings.pairing_widget(_sampler, sizes=(4, 8), value=5), "value"),
+    Bad("couplings", "widget sampler", lambda: couplings.pairing_widget("moons", sizes=(4, 8), value=4), "sampler"),
+    # ---------------------------------------------------------------- guidance
+    Bad("guidance", "cfg shapes", lambda: guidance.cfg_velocity(X, X3, 2.0), "u_cond and u_uncond"),
+    Bad("guidance", "cfg w string", lambda: guidance.cfg_velocity(X, X1, "2"), "w"),
+    Bad("guidance", "cfg w NaN", lambda: guidance.cfg_velocity(X, X1, float("nan")), "w"),
+    Bad("guidance", "cfg u_cond None", lambda: guidance.cfg_velocity(None, X1, 1.0), "u_cond"),
+    Bad("guidance", "CFGVelocity w bool", lambda: guidance.CFGVelocity(CNET, 0, w=True), "w"),
+    Bad("guidance", "CFGVelocity model", lambda: guidance.CFGVelocity("net", 0, 1.0), "model"),
+    Bad("guidance", "exact field mixture", lambda: guidance.ExactConditionalField("gm"), "mixture"),
+    Bad("guidance", "exact field label 10", lambda: guidance.ExactConditionalField(GM)(X, 0.5, 10), "y"),
+    Bad("guidance", "exact field float label", lambda: guidance.ExactConditionalField(GM)(X, 0.5, 0.5), "y"),
+    Bad("guidance", "exact field t = 2", lambda: guidance.ExactConditionalField(GM)(X, 2.0, 1), "t"),
+    Bad("guidance", "guided n = 0", lambda: guidance.guided_sample(CNET, 0, 1.0, n=0), "n"),
+    Bad("guidance", "guided y float", lambda: guidance.guided_sample(CNET, 0.5, 1.0, n=4), "y"),
+    Bad("guidance", "metrics samples dim", lambda: guidance.guidance_metrics(X3, 0, GM), "samples"),
+    Bad("guidance", "metrics y = 99", lambda: guidance.guidance_metrics(X, 99, GM), "y"),
+    Bad("guidance", "metrics mixture", lambda: guidance.guidance_metrics(X, 0, "gm"), "mixture"),
+    # ---------------------------------------------------------------- schedules
+    Bad("schedules", "log_snr t > 1", lambda: schedules.log_snr(1.5, "condot"), "t"),
+    Bad("schedules", "log_snr scheduler", lambda: schedules.log_snr(0.5, "foo"), "scheduler"),
+    Bad("schedules", "autograd t string", lambda: schedules.derivatives_autograd("a", "condot"), "t"),
+    Bad("schedules", "snr map r = 2", lambda: schedules.snr_time_map(2.0, "cosine", "condot"), "r"),
+    Bad("schedules", "snr map iters 0", lambda: schedules.snr_time_map(0.5, "cosine", "condot", iters=0), "iters"),
+    Bad("schedules", "straightness traj 2-D", lambda: schedules.straightness(torch.randn(3, 4), torch.linspace(0, 1, 3)), "traj"),
+    Bad("schedules", "straightness times", lambda: schedules.straightness(torch.randn(3, 4, 2), torch.linspace(0, 1, 4)), "times"),
+    Bad("schedules", "straightness times repeat", lambda: schedules.straightness(torch.randn(3, 4, 2), torch.tensor([0.0, 0.0, 1.0])), "times"),
+    Bad("schedules", "length ratio 2-D", lambda: schedules.path_length_ratio(torch.randn(3, 4)), "traj"),
+    Bad("schedules", "widget shapes", lambda: schedules.schedule_widget(X3, X3), "x_0, x_1"),
+    # ---------------------------------------------------------------- sde
+    Bad("sde", "beta s > 1", lambda: sde.vp_beta(1.5), "s"),
+    Bad("sde", "beta s NaN", lambda: sde.vp_beta(float("nan")), "s"),
+    Bad("sde", "beta scheduler", lambda: sde.vp_beta(0.5, "condot"), "scheduler"),
+    Bad("sde", "coefficients x 1-D", lambda: sde.vp_sde_coefficients(torch.randn(4), 0.5), "x"),
+    Bad("sde", "pf drift score shape", lambda: sde.pf_ode_drift(X, 0.5, X3), "score"),
+    Bad("sde", "drift g_t string", lambda: sde.sde_drift(field, X, 0.5, "a"), "g_t"),
+    Bad("sde", "drift model", lambda: sde.sde_drift("field", X, 0.5, 1.0), "model"),
+    Bad("sde", "EM x_init 1-D", lambda: sde.euler_maruyama(field, torch.randn(4)), "x_init"),
+    Bad("sde", "EM diffusion < 0", lambda: sde.euler_maruyama(field, X, diffusion=-1.0), "diffusion"),
+    Bad("sde", "EM diffusion string", lambda: sde.euler_maruyama(field, X, diffusion="a"), "diffusion"),
+    Bad("sde", "EM n_steps 0", lambda: sde.euler_maruyama(field, X, n_steps=0), "n_steps"),
+    Bad("sde", "EM model", lambda: sde.euler_maruyama("field", X, n_steps=2), "model"),
+    Bad("sde", "EM x_init NaN", lambda: sde.euler_maruyama(field, NANX, n_steps=2), "x_init"),
+    # ---------------------------------------------------------------- likelihood
+    Bad("likelihood", "jacobian x 1-D", lambda: likelihood.jacobian(field, torch.randn(4), 0.5), "x"),
+    Bad("likelihood", "jacobian model shape", lambda: likelihood.jacobian(wrong_shape_field, X, 0.5), "model"),
+    Bad("likelihood", "jacobian model", lambda: likelihood.jacobian("field", X, 0.5), "model"),
+    Bad("likelihood", "divergence x NaN", lambda: likelihood.divergence_exact(field, NANX, 0.5), "x"),
+    Bad("likelihood", "hutchinson probes 0", lambda: likelihood.divergence_hutchinson(field, X, 0.5, n_probes=0), "n_probes"),
+    Bad("likelihood", "hutchinson noise", lambda: likelihood.divergence_hutchinson(field, X, 0.5, noise="uniform"), "noise"),
+    Bad("likelihood", "hutchinson z shape", lambda: likelihood.divergence_hutchinson(field, X, 0.5, z=X), "z"),
+    Bad("likelihood", "variance jac", lambda: likelihood.hutchinson_variance(torch.randn(2, 3)), "jac"),
+    Bad("likelihood", "variance noise", lambda: likelihood.hutchinson_variance(torch.eye(2), noise="x"), "noise"),
+    Bad("likelihood", "normal x 1-D", lambda: likelihood.standard_normal_log_prob(torch.randn(4)), "x"),
+    Bad("likelihood", "estimator", lambda: likelihood.log_likelihood(field, X, estimator="mc"), "estimator"),
+    Bad("likelihood", "n_steps 0", lambda: likelihood.log_likelihood(field, X, n_steps=0), "n_steps"),
+    Bad("likelihood", "method", lambda: likelihood.log_likelihood(field, X, n_steps=2, method="x"), "method"),
+    Bad("likelihood", "chunk 0", lambda: likelihood.log_prob_fn(field, chunk=0), "chunk"),
+    Bad("likelihood", "widget target", lambda: likelihood.likelihood_widget(X, X), "target"),
+    # ---------------------------------------------------------------- fields
+    Bad("fields", "rotation omega string", lambda: fields.rotation("fast"), "omega"),
+    Bad("fields", "sink rate NaN", lambda: fields.sink(float("nan")), "rate"),
+    Bad("fields", "linear matrix 3x3", lambda: fields.LinearField(torch.eye(3)), "matrix"),
+    Bad("fields", "mover start", lambda: fields.MassMover(start=(1.0, 2.0, 3.0)), "start"),
+    Bad("fields", "mover rate < 0", lambda: fields.MassMover(rate=-1.0), "rate"),
+    Bad("fields", "unknown field", lambda: fields.get_field("swirl"), "name"),
+    Bad("fields", "field x (B, 3)", lambda: fields.rotation()(X3, 0.0), "x"),
+    Bad("fields", "field t batch", lambda: fields.sink()(X, torch.rand(3)), "t"),
+    Bad("fields", "field t NaN", lambda: fields.spiral()(X, float("nan")), "t"),
+    Bad("fields", "field x NaN", lambda: fields.spiral()(NANX, 0.0), "x"),
+    Bad("fields", "divergence field", lambda: fields.divergence("rotation", X), "field"),
+    Bad("fields", "divergence field shape", lambda: fields.divergence(wrong_shape_field, X), "field"),
+    Bad("fields", "path_length 2-D", lambda: fields.path_length(torch.randn(3, 4)), "traj"),
+    Bad("fields", "kinetic times", lambda: fields.kinetic_energy(torch.randn(3, 4, 2), torch.rand(2)), "times"),
+    Bad("fields", "kl std 0", lambda: fields.gaussian_kl(0.0, 0.0, 0.0, 1.0), "std_p"),
+    Bad("fields", "kl std NaN", lambda: fields.gaussian_kl(0.0, 1.0, 0.0, float("nan")), "std_q"),
+    Bad("fields", "log-lik x 2-D", lambda: fields.gaussian_log_likelihood(torch.randn(3, 2), 0.0, 1.0), "x"),
+    Bad("fields", "log-lik std < 0", lambda: fields.gaussian_log_likelihood(torch.randn(3), 0.0, -1.0), "std"),
+    Bad("fields", "mle m = 1", lambda: fields.mle_explorer(m=1), "m"),
+    Bad("fields", "grid lines 1", lambda: fields.grid_lines(n_lines=1), "n_lines"),
+    Bad("fields", "flow_frames field", lambda: fields.flow_frames(3), "field"),
+    Bad("fields", "flow_frames n_frames", lambda: fields.flow_frames("sink", n_frames=1), "n_frames"),
+    Bad("fields", "transport n = 0", lambda: fields.transport_frames(n=0), "n"),
+    Bad("fields", "path_frames n = 0", lambda: fields.path_frames(n=0), "n"),
+    # ---------------------------------------------------------------- device
+    Bad("device", "FMTUTOR_DEVICE gpu", lambda: _with_env("FMTUTOR_DEVICE", "gpu", device.default_device), "FMTUTOR_DEVICE"),
+    Bad("device", "FMTUTOR_DEVICE absent", lambda: _with_env("FMTUTOR_DEVICE", "cuda:7", device.default_device), "FMTUTOR_DEVICE"),
+]
+
+
+def _with_env(key: str, value: str, fn: Callable[[], object]) -> object:
+    import os
+
+    old = os.environ.get(key)
+    os.environ[key] = value
+    try:
+        return fn()
+    finally:
+        if old is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = old
+
+
+def _io_rows() -> list[Bad]:
+    try:
+        io = _import("fmtutor.io")
+    except ImportError:
+        return []
+    return [
+        Bad("io", "save a string", lambda: io.save_model("mlp", "/tmp/x.pt"), "model"),
+        Bad("io", "save an nn.Linear", lambda: io.save_model(torch.nn.Linear(2, 2), "/tmp/x.pt"), "model"),
+        Bad("io", "save extra object", lambda: io.save_model(NET, "/tmp/fmtutor-hardening-x.pt", f=object()), "extra"),
+        Bad("io", "load missing", lambda: io.load_model("/nonexistent/model.pt"), "model.pt"),
+        Bad("io", "cached train_fn", lambda: io.cached_model("/tmp/fmtutor-hardening-c.pt", "train", {}), "train_fn"),
+    ]
+
+
+BAD += _io_rows()
+
+
+@pytest.mark.parametrize("bad", BAD, ids=[f"{b.module}-{b.what}" for b in BAD])
+def test_bad_input_gets_a_clear_error(bad: Bad):
+    with pytest.raises((ValueError, TypeError)) as info:
+        bad.call()
+    msg = str(info.value)
+    assert re.search(rf"(?<![\w]){re.escape(bad.arg)}(?![\w])", msg), f"the message does not name {bad.arg!r}: {msg}"
+    assert re.search(r"\bgot\b|\bgiven\b|\bno such\b|\bcannot (save|store) an? \w+", msg, re.I), \
+        f"the message does not say what was given: {msg}"
+
+
+PUBLIC = ["paths", "exact", "models", "solvers", "training", "data", "metrics", "plots", "widgets", "exercises",
+          "couplings", "guidance", "schedules", "sde", "likelihood", "fields", "device", "io"]
+
+
+def test_every_public_module_is_covered():
+    counts = Counter(b.module for b in BAD)
+    present = [m for m in PUBLIC if m != "io" or "io" in counts]
+    missing = [m for m in present if counts[m] < 2]
+    assert not missing, f"modules without bad-input rows: {missing}"
+
+
+if __name__ == "__main__":  # the per-module count for the report
+    counts = Counter(b.module for b in BAD)
+    for m, c in sorted(counts.items(), key=lambda kv: -kv[1]):
+        print(f"{m:12s} {c}")
+    print(f"{'total':12s} {sum(counts.values())}")
