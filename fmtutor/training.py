@@ -57,12 +57,13 @@ def independent_coupling(x_0: Tensor, x_1: Tensor) -> tuple[Tensor, Tensor]:
 
 @dataclass
 class TrainResult:
-    """Loss history (one value per step), wall time in seconds, and the steps run."""
+    """Loss history (one value per step), wall time in seconds, the steps run (and train_2d's data pool)."""
 
     losses: np.ndarray
     seconds: float
     steps: int
     lrs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pool: "Tensor | None" = None
 
 
 def _draw(data: Any, n: int, g: torch.Generator) -> tuple[Tensor, "Tensor | None"]:
@@ -233,4 +234,5 @@ def train_2d(sampler: Callable[..., Tensor], seed: int = 0, progress: bool = Tru
     torch.manual_seed(seed)
     model = MLP(dim=pool.shape[1], **mcfg)
     result = train_cfm(model, pool, seed=seed, progress=progress, **tcfg)
+    result.pool = pool  # the training set (e.g. the target of exact.cfm_loss_floor)
     return model, result
