@@ -94,8 +94,9 @@ class CosineScheduler(Scheduler):
 
     def _evaluate(self, t: Tensor) -> SchedulerOutput:
         a = 0.5 * math.pi * t
+        b = 0.5 * math.pi * (1 - t)  # cos(a) = sin(b), written so that sigma_1 = 0 exactly (float32 cos(pi/2) < 0)
         h = 0.5 * math.pi
-        return SchedulerOutput(torch.sin(a), torch.cos(a), h * torch.cos(a), -h * torch.sin(a))
+        return SchedulerOutput(torch.sin(a), torch.sin(b), h * torch.sin(b), -h * torch.sin(a))
 
 
 class PolynomialScheduler(Scheduler):
@@ -280,8 +281,11 @@ def convert(value: Tensor, x: Tensor, t: Any, src: str, dst: str, scheduler: "st
 
     Given `value` in `src` and x_t, solve the 2x2 system for (e, m), then form `dst`. For CondOT:
     x1 = x + (1 - t) v and epsilon = x - t v. Where the system is singular (recovering epsilon from
-    x1 at t = 1, or x1 from epsilon at t = 0) the determinant is floored at EPS in magnitude: finite,
-    but not informative there.
+    x1 at t = 1, or x1 from epsilon at t = 0) alpha_t and sigma_t are floored at EPS: the result is
+    finite, the part that ``value`` itself determines stays exact (x1 -> x1 is the identity at t = 1,
+    epsilon -> epsilon at t = 0), and the undetermined part is large but not informative there.
+    At t = 1 (sigma_1 = 0, alpha_1 = 1), from a velocity: x1 = x exactly, and epsilon = (v - d_alpha_1 x) / d_sigma_1
+    (CondOT: x - v); the score is -epsilon / EPS (finite). src == dst returns ``value`` unchanged.
 
     Args:
         value: the prediction, shape (B, ...).
@@ -300,10 +304,17 @@ def convert(value: Tensor, x: Tensor, t: Any, src: str, dst: str, scheduler: "st
     value = as_tensor(value, "value", like=x, finite=True)
     check_same_shape(value, x, "value", "x")
     s = get_scheduler(scheduler)(_time_like(t, x))
+    if src == dst:
+        return value.expand_as(x).clone()
     c0, c1 = _coefficients(src, s)
-    det = c0 * s.alpha_t - c1 * s.sigma_t
+    a, sg = s.alpha_t, s.sigma_t
+    det = c0 * a - c1 * sg
+    small = det.abs() < EPS
+    if bool(small.any()):  # singular: floor alpha_t, sigma_t (not only det) so the part value determines stays exact
+        a, sg = torch.where(small, a.clamp_min(EPS), a), torch.where(small, sg.clamp_min(EPS), sg)
+        det = c0 * a - c1 * sg
     det = torch.where(det < 0, -1.0, 1.0) * det.abs().clamp_min(EPS)
-    e = (s.alpha_t * value - c1 * x) / det
-    m = (c0 * x - s.sigma_t * value) / det
+    e = (a * value - c1 * x) / det
+    m = (c0 * x - sg * value) / det
     d0, d1 = _coefficients(dst, s)
     return d0 * e + d1 * m

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ._validate import as_tensor, check_callable, check_finite, check_number, check_positive_int
 from .data import make_generator
 from .device import default_device
-from .paths import AffinePath
+from .paths import AffinePath, CondOTScheduler
 from .solvers import solve
 
 Coupling = Callable[[Tensor, Tensor], "tuple[Tensor, Tensor]"]
@@ -92,6 +92,7 @@ def train_cfm(
     device: "torch.device | str | None" = None,
     progress: bool = True,
     callback: "Callable[[int, float], None] | None" = None,
+    num_threads: "int | None" = 1,
 ) -> TrainResult:
     """Train a velocity network with the CFM loss.
 
@@ -111,6 +112,9 @@ def train_cfm(
         device: where to train (default: fmtutor.device.default_device()).
         progress: show tqdm's (notebook-aware) progress bar.
         callback: called as ``callback(step, loss)`` after every step (e.g. a live loss plot).
+        num_threads: torch threads while training on the CPU (restored afterwards); None keeps torch's
+            setting. One thread is fastest for the course's small networks: every operation is tiny,
+            so more threads only add synchronisation (see bench/RESULTS.md).
 
     Returns:
         TrainResult with the per-step losses, learning rates and wall time.
@@ -135,40 +139,85 @@ def train_cfm(
         check_finite(pool, "data")
         if isinstance(getattr(model, "dim", None), int) and pool.ndim == 2 and pool.shape[1] != model.dim:
             raise ValueError(f"data: expected points of dimension {model.dim} (the model's dim), got shape {tuple(pool.shape)}")
+    if num_threads is not None:
+        num_threads = check_positive_int(num_threads, "num_threads")
     device = torch.device(device) if device is not None else default_device()
     path = path or AffinePath()
     g = make_generator(seed)
     torch.manual_seed(seed)
     model.to(device).train()
-    opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-    floor = 0.01
-    lam = {"cosine": lambda s: floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * s / steps)),
-           "linear": lambda s: 1 - (1 - floor) * s / steps, "constant": lambda s: 1.0}[lr_schedule]
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lam)
-    losses, lrs = np.empty(steps), np.empty(steps)
+    if not callable(data):  # move the pool once, not one batch per step
+        data = tuple(d.to(device) if d is not None else None for d in data) if isinstance(data, tuple) else data.to(device)
+    opt = optimizer or _adam(model, lr)
+    base_lrs = [group["lr"] for group in opt.param_groups]
+    factors = _lr_factors(lr_schedule, steps)
+    # fast path: CondOT with fmtutor's MLP -> x_t and dx_t in two ops and no per-call input checks
+    condot = isinstance(path.scheduler, CondOTScheduler)
+    direct = getattr(model, "_velocity", None) if type(model).forward is _mlp_forward() else None
+    losses_t = torch.empty(steps, device=device)
+    lrs = np.empty(steps)
     from tqdm.auto import trange
 
+    threads = torch.get_num_threads()
+    if num_threads is not None and device.type == "cpu":
+        torch.set_num_threads(num_threads)
     start = time.perf_counter()
-    for step in trange(steps, disable=not progress, desc="training", leave=False):
-        x1, y = _draw(data, batch_size, g)
-        x0 = torch.randn(x1.shape, generator=g, dtype=x1.dtype, device=g.device).to(x1.device)
-        x0, x1 = coupling(x0, x1)
-        t = torch.rand(batch_size, generator=g, dtype=x1.dtype, device=g.device).to(x1.device)
-        if y is not None and label_dropout > 0:
-            drop = (torch.rand(batch_size, generator=g, device=g.device) < label_dropout).to(y.device)
-            y = torch.where(drop, torch.full_like(y, model.num_classes), y)
-        x0, x1, t = x0.to(device), x1.to(device), t.to(device)
-        loss = cfm_loss(model, x0, x1, t, path, None if y is None else y.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        lrs[step] = opt.param_groups[0]["lr"]
-        sched.step()
-        losses[step] = loss.item()
-        if callback is not None:
-            callback(step, losses[step])
+    try:
+        for step in trange(steps, disable=not progress, desc="training", leave=False):
+            x1, y = _draw(data, batch_size, g)
+            x0 = torch.randn(x1.shape, generator=g, dtype=x1.dtype, device=g.device).to(x1.device)
+            x0, x1 = coupling(x0, x1)
+            t = torch.rand(batch_size, generator=g, dtype=x1.dtype, device=g.device).to(x1.device)
+            if y is not None and label_dropout > 0:
+                drop = (torch.rand(batch_size, generator=g, device=g.device) < label_dropout).to(y.device)
+                y = torch.where(drop, torch.full_like(y, model.num_classes), y)
+            x0, x1, t = x0.to(device), x1.to(device), t.to(device)
+            y = None if y is None else y.to(device)
+            if condot and direct is not None and x1.ndim == 2:
+                tc = t[:, None]
+                dx = x1 - x0
+                loss = (direct(x0 + tc * dx, tc, None if y is None else y.long()) - dx).square().sum(1).mean()
+            else:
+                loss = cfm_loss(model, x0, x1, t, path, y)
+            for group, base in zip(opt.param_groups, base_lrs):
+                group["lr"] = base * factors[step]
+            lrs[step] = opt.param_groups[0]["lr"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses_t[step] = loss.detach()
+            if callback is not None:
+                callback(step, float(losses_t[step]))
+    finally:
+        torch.set_num_threads(threads)
+    losses = losses_t.cpu().double().numpy()
     model.eval()
     return TrainResult(losses, time.perf_counter() - start, steps, lrs)
+
+
+def _lr_factors(schedule: str, steps: int, floor: float = 0.01) -> np.ndarray:
+    """The learning-rate multiplier of every step: cosine or linear decay to ``floor``, or constant."""
+    s = np.arange(steps) / steps
+    if schedule == "cosine":
+        return floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * s))
+    if schedule == "linear":
+        return 1 - (1 - floor) * s
+    return np.ones(steps)
+
+
+def _adam(model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam, fused into one kernel where this torch supports it (CPU since torch 2.4, CUDA): fewer tiny ops per step."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr)
+
+
+def _mlp_forward() -> Any:
+    from .models import MLP
+
+    return MLP.forward
 
 
 def sample_model(model: Callable[..., Tensor], n: int, dim: "int | None" = None, method: str = "midpoint", n_steps: int = 20,
