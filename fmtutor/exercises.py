@@ -18,6 +18,12 @@ __all__ = [
     "check_midpoint_step",
     "reference_cfm_loss",
     "check_cfm_loss",
+    "reference_gaussian_kl",
+    "check_gaussian_kl",
+    "reference_rotation_field",
+    "check_rotation_field",
+    "reference_sample_xt",
+    "check_sample_xt",
 ]
 
 from collections.abc import Callable, Sequence
@@ -208,3 +214,67 @@ def check_cfm_loss(student: Callable[..., Any], verbose: bool = True) -> Exercis
         "the target should be x1 - x0, not x1.": with_xt(good_xt, lambda x0, x1, t: x1),
     }
     return check_function(student, reference_cfm_loss, _cases_loss(), mistakes, verbose=verbose)
+
+
+def _cases_kl() -> list[tuple[Tensor, Tensor, Tensor, Tensor]]:
+    g = torch.Generator().manual_seed(4)
+    mu_p, mu_q = torch.randn(6, generator=g, dtype=torch.float64), torch.randn(6, generator=g, dtype=torch.float64)
+    std_p, std_q = 0.3 + torch.rand(6, generator=g, dtype=torch.float64), 0.3 + 2 * torch.rand(6, generator=g, dtype=torch.float64)
+    return [(mu_p, std_p, mu_q, std_q)]
+
+
+def reference_gaussian_kl(mu_p: Tensor, std_p: Tensor, mu_q: Tensor, std_q: Tensor) -> Tensor:
+    """KL(N(mu_p, std_p^2) || N(mu_q, std_q^2)) = log(std_q/std_p) + (std_p^2 + (mu_p - mu_q)^2) / (2 std_q^2) - 1/2 (elementwise)."""
+    return torch.log(std_q / std_p) + (std_p**2 + (mu_p - mu_q) ** 2) / (2 * std_q**2) - 0.5
+
+
+def check_gaussian_kl(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check kl(mu_p, std_p, mu_q, std_q) = KL(N(mu_p, std_p^2) || N(mu_q, std_q^2)) on tensors of shape (B,)."""
+    ref = reference_gaussian_kl
+    mistakes = {
+        "you computed KL(q || p): the KL divergence is not symmetric; p is the first argument.": lambda mp, sp, mq, sq: ref(mq, sq, mp, sp),
+        "the log term should be log(std_q / std_p), a ratio of standard deviations, not of variances.":
+            lambda mp, sp, mq, sq: torch.log(sq**2 / sp**2) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5,
+        "the constant - 1/2 is missing (check: KL(p || p) must be 0).": lambda mp, sp, mq, sq: ref(mp, sp, mq, sq) + 0.5,
+        "square the standard deviations in the fraction: (std_p^2 + (mu_p - mu_q)^2) / (2 std_q^2).":
+            lambda mp, sp, mq, sq: torch.log(sq / sp) + (sp + (mp - mq) ** 2) / (2 * sq) - 0.5,
+    }
+    return check_function(student, ref, _cases_kl(), mistakes, verbose=verbose)
+
+
+def reference_rotation_field(x: Tensor, t: Tensor) -> Tensor:
+    """The counter-clockwise rotation u(x) = (-x2, x1) (unit angular speed); x of shape (B, 2), t unused."""
+    return torch.stack([-x[:, 1], x[:, 0]], 1)
+
+
+def check_rotation_field(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check u(x, t) = (-x2, x1): the counter-clockwise rotation with angular speed 1."""
+    g = torch.Generator().manual_seed(5)
+    cases = [(torch.randn(7, 2, generator=g), torch.tensor(0.3)), (torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor(0.0))]
+    mistakes = {
+        "your field turns clockwise: counter-clockwise is u(x) = (-x2, x1).": lambda x, t: torch.stack([x[:, 1], -x[:, 0]], 1),
+        "(x2, x1) swaps the coordinates without the sign: that is a saddle, not a rotation (check x . u(x) = 0).":
+            lambda x, t: torch.stack([x[:, 1], x[:, 0]], 1),
+        "(-x1, -x2) = -x points to the origin: that is a sink. A rotation is perpendicular to x.": lambda x, t: -x,
+        "you returned x itself: that is a source. A rotation is perpendicular to x.": lambda x, t: x,
+    }
+    return check_function(student, reference_rotation_field, cases, mistakes, verbose=verbose)
+
+
+def reference_sample_xt(x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+    """X_t = t x1 + (1 - t) x0: a draw from p_{t|1}(. | x1) = N(t x1, (1 - t)^2 I). x0, x1 (B, d); t (B, 1)."""
+    return t * x1 + (1 - t) * x0
+
+
+def check_sample_xt(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check sample_xt(x0, x1, t) = t x1 + (1 - t) x0 for x0, x1 of shape (B, d) and t of shape (B, 1)."""
+    cases = [(x0, x1, t) for x0, x1, t in _cases_xt()]
+    mistakes = {
+        "time is reversed: at t = 0 the sample must be the noise x0, at t = 1 the data point x1.": lambda x0, x1, t: t * x0 + (1 - t) * x1,
+        "(1 - t)^2 is the variance of p_{t|1}; the noise is scaled by the standard deviation 1 - t.":
+            lambda x0, x1, t: t * x1 + (1 - t) ** 2 * x0,
+        "the noise x0 must shrink as t grows: multiply it by (1 - t).": lambda x0, x1, t: t * x1 + x0,
+        "the data point must be scaled by t: the mean of p_{t|1}(. | x1) is t x1.": lambda x0, x1, t: x1 + (1 - t) * x0,
+        "you returned the velocity x1 - x0 of the straight line, not the point on it.": lambda x0, x1, t: x1 - x0,
+    }
+    return check_function(student, reference_sample_xt, cases, mistakes, verbose=verbose)
