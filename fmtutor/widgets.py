@@ -47,7 +47,8 @@ class LivePlot:
             raise TypeError(f"controls: expected a dict of name -> ipywidgets control, got {got}")
         self.draw_fn, self.controls, self.dpi, self.ncols = draw, controls, dpi, ncols
         self.fig = Figure(figsize=figsize, layout="constrained")
-        self.image = W.Image(format="png")
+        # natural size: a VBox would otherwise stretch the PNG to the full output width (blurry, huge)
+        self.image = W.Image(format="png", layout=W.Layout(align_self="flex-start", max_width="100%"))
         self.text = W.HTML()
         self.errors = W.Output()
         self.calls = 0
