@@ -1,13 +1,14 @@
 """fmtutor: the small flow-matching library behind the course's chapters."""
 
 __all__ = ["paths", "exact", "models", "solvers", "training", "data", "metrics", "plots", "widgets", "exercises",
-           "couplings", "guidance", "fields",
+           "couplings", "guidance", "schedules", "sde", "fields",
            "io",
            "device", "default_device", "__version__"]
 
 from . import couplings, data, device, exact, exercises, guidance, metrics, models, paths, plots, solvers, training, widgets
 from . import io
 from . import fields
+from . import schedules, sde
 from .device import default_device
 
 __version__ = "0.1.0"

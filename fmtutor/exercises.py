@@ -278,3 +278,80 @@ def check_sample_xt(student: Callable[..., Any], verbose: bool = True) -> Exerci
         "you returned the velocity x1 - x0 of the straight line, not the point on it.": lambda x0, x1, t: x1 - x0,
     }
     return check_function(student, reference_sample_xt, cases, mistakes, verbose=verbose)
+
+
+# --- Chapters 9 (schedulers and diffusion) and 10 (guidance) -------------------------------------
+
+__all__ += ["reference_x1_from_velocity", "check_x1_from_velocity", "reference_score_from_velocity",
+            "check_score_from_velocity", "reference_cfg", "check_cfg"]
+
+
+def _cases_vt() -> list[tuple[Tensor, Tensor, Tensor]]:
+    g = torch.Generator().manual_seed(9)
+    v, x = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
+    t = torch.tensor([0.05, 0.2, 0.35, 0.5, 0.7, 0.9])[:, None]
+    return [(v, x, t), (v[:1], x[:1], torch.tensor([[0.6]]))]
+
+
+def reference_x1_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
+    """CondOT x_1-prediction from a velocity: E[X_1 | x_t] = x + (1 - t) v. v, x (B, d); t (B, 1)."""
+    return x + (1 - t) * v
+
+
+def check_x1_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check x1(v, x, t) = x + (1 - t) v (CondOT: the point reached by moving at speed v for the remaining time)."""
+    mistakes = {
+        "time runs backwards: the time left until t = 1 is 1 - t, not t.": lambda v, x, t: x + t * v,
+        "the sign is flipped: move forward along v, x + (1 - t) v.": lambda v, x, t: x - (1 - t) * v,
+        "you returned only the displacement (1 - t) v: add it to x.": lambda v, x, t: (1 - t) * v,
+        "the factor (1 - t) is missing: x + v is a full unit step, but only 1 - t of time is left.": lambda v, x, t: x + v,
+        "that is the noise prediction x - t v (E[X_0 | x_t]); the data prediction moves forward.": lambda v, x, t: x - t * v,
+    }
+    return check_function(student, reference_x1_from_velocity, _cases_vt(), mistakes, verbose=verbose)
+
+
+def reference_score_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
+    """CondOT score from a velocity: -E[X_0 | x_t] / sigma_t = (t v - x) / (1 - t). v, x (B, d); t (B, 1)."""
+    return (t * v - x) / (1 - t)
+
+
+def check_score_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check score(v, x, t) = (t v - x) / (1 - t): epsilon = x - t v, score = -epsilon / sigma_t, sigma_t = 1 - t."""
+    mistakes = {
+        "the sign is flipped: the score is MINUS epsilon / sigma_t (it points back towards the data).":
+            lambda v, x, t: (x - t * v) / (1 - t),
+        "you forgot to divide by sigma_t = 1 - t.": lambda v, x, t: t * v - x,
+        "divide by sigma_t = 1 - t, not by the variance (1 - t)^2.": lambda v, x, t: (t * v - x) / (1 - t) ** 2,
+        "you used the data prediction x + (1 - t) v; the score needs the noise prediction x - t v.":
+            lambda v, x, t: -(x + (1 - t) * v) / (1 - t),
+        "sigma_t is 1 - t for CondOT, not t.": lambda v, x, t: (t * v - x) / t,
+    }
+    return check_function(student, reference_score_from_velocity, _cases_vt(), mistakes, verbose=verbose)
+
+
+def _cases_cfg() -> list[tuple[Tensor, Tensor, float]]:
+    g = torch.Generator().manual_seed(10)
+    uc, uu = torch.randn(5, 2, generator=g), torch.randn(5, 2, generator=g)
+    return [(uc, uu, 2.5), (uc, uu, 0.0), (uc, uu, 1.0), (uc[:2], uu[:2], 0.4)]
+
+
+def reference_cfg(u_cond: Tensor, u_uncond: Tensor, w: float) -> Tensor:
+    """Classifier-free guidance: u_uncond + w (u_cond - u_uncond). u_cond, u_uncond (B, d); w a float."""
+    return u_uncond + w * (u_cond - u_uncond)
+
+
+def check_cfg(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check cfg(u_cond, u_uncond, w) = u_uncond + w (u_cond - u_uncond) (w = 0: unconditional, w = 1: conditional)."""
+    mistakes = {
+        "w multiplies the wrong term: start from the UNconditional velocity and add w (u_cond - u_uncond).":
+            lambda uc, uu, w: uc + w * (uu - uc),
+        "the sign is flipped: guidance moves towards the class, + w (u_cond - u_uncond).":
+            lambda uc, uu, w: uu - w * (uc - uu),
+        "you forgot the unconditional part: w u_cond alone is not guidance (at w = 0 you must get u_uncond).":
+            lambda uc, uu, w: w * uc,
+        "you returned only the guidance direction w (u_cond - u_uncond); add it to u_uncond.":
+            lambda uc, uu, w: w * (uc - uu),
+        "you started from the conditional velocity: u_cond + w (u_cond - u_uncond) over-guides by one (w = 0 must give u_uncond).":
+            lambda uc, uu, w: uc + w * (uc - uu),
+    }
+    return check_function(student, reference_cfg, _cases_cfg(), mistakes, verbose=verbose)

@@ -1,0 +1,207 @@
+"""Diffusion as flow matching: the VP-SDE, its probability-flow ODE, and an SDE sampler built from a velocity.
+
+Diffusion runs its own clock s in [0, 1] with s = 0 at the data; the course's clock is t = 1 - s.
+The forward VP-SDE is
+
+    dx = f(x, s) ds + g(s) dW,   f(x, s) = -beta(s) x / 2,   g(s)^2 = beta(s),
+    beta(s) = beta_min + (beta_max - beta_min) s,
+
+whose marginals are those of VPScheduler, and its probability-flow ODE (same marginals, no noise) is
+
+    dx/ds = f(x, s) - g(s)^2 score_s(x) / 2.
+
+Read in course time, dx/dt = -dx/ds, so the flow-matching velocity of the VP path is
+u_t(x) = beta(1 - t) (x + score_t(x)) / 2.
+
+For sampling with noise in course time, any g_t >= 0 gives an SDE with the same marginals p_t as u_t:
+
+    dx = [u_t(x) + g_t^2 score_t(x) / 2] dt + g_t dW,
+
+(the extra drift cancels the spreading of the noise in the Fokker-Planck equation). ``euler_maruyama``
+integrates it, taking score_t from the velocity itself via paths.convert.
+"""
+
+__all__ = ["vp_beta", "vp_sde_coefficients", "pf_ode_drift", "sde_drift", "euler_maruyama", "sde_widget"]
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ._validate import as_tensor, check_callable, check_points, check_positive_int
+from .data import make_generator
+from .paths import VPScheduler, convert, get_scheduler
+from .solvers import Solution
+
+
+def _vp(scheduler: Any) -> VPScheduler:
+    scheduler = get_scheduler(scheduler)
+    if not isinstance(scheduler, VPScheduler):
+        raise TypeError(f"scheduler: expected a VPScheduler, got {scheduler!r}")
+    return scheduler
+
+
+def vp_beta(s: Any, scheduler: "str | VPScheduler" = "vp") -> Tensor:
+    """beta(s) = beta_min + (beta_max - beta_min) s in diffusion time s (s = 1 - t), shape of s."""
+    sc = _vp(scheduler)
+    s = as_tensor(s, "s")
+    if torch.isnan(s).any():
+        raise ValueError("s: expected diffusion times in [0, 1], got NaN")
+    if (s < 0).any() or (s > 1).any():
+        raise ValueError(f"s: expected diffusion times in [0, 1], got {s.min().item():.4g} .. {s.max().item():.4g}")
+    return sc.beta_min + (sc.beta_max - sc.beta_min) * s
+
+
+def vp_sde_coefficients(x: Tensor, s: Any, scheduler: "str | VPScheduler" = "vp") -> tuple[Tensor, Tensor]:
+    """Drift f(x, s) = -beta(s) x / 2 (shape (B, d)) and diffusion g(s) = sqrt(beta(s)) of the forward VP-SDE.
+
+    Args:
+        x: points, shape (B, d).
+        s: diffusion time in [0, 1] (s = 0 data, s = 1 noise): a float or (B,).
+        scheduler: the VPScheduler whose betas to use.
+    """
+    x = check_points(x, "x")
+    beta = vp_beta(as_tensor(s, "s", like=x), scheduler)
+    beta_col = beta.reshape(-1, 1) if beta.ndim else beta
+    return -0.5 * beta_col * x, torch.sqrt(beta)
+
+
+def pf_ode_drift(x: Tensor, s: Any, score: Tensor, scheduler: "str | VPScheduler" = "vp") -> Tensor:
+    """Probability-flow ODE drift in diffusion time: dx/ds = f(x, s) - g(s)^2 score / 2, shape (B, d).
+
+    Args:
+        x: points, shape (B, d).
+        s: diffusion time (s = 1 - t).
+        score: grad_x log p(x) at those points and that time, shape (B, d).
+        scheduler: the VPScheduler.
+    """
+    x = check_points(x, "x")
+    score = as_tensor(score, "score", like=x)
+    if score.shape != x.shape:
+        raise ValueError(f"score: expected shape {tuple(x.shape)} like x, got {tuple(score.shape)}")
+    f, g = vp_sde_coefficients(x, s, scheduler)
+    g_col = g.reshape(-1, 1) if g.ndim else g
+    return f - 0.5 * g_col**2 * score
+
+
+def _diffusion_fn(diffusion: Any, scheduler: Any) -> Callable[[Tensor], Tensor]:
+    """g_t as a function of t: a number gamma means g_t = gamma * sigma_t (vanishing at t = 1)."""
+    if callable(diffusion):
+        return diffusion
+    if isinstance(diffusion, bool) or not isinstance(diffusion, (int, float)) or diffusion < 0:
+        raise ValueError(f"diffusion: expected a number >= 0 or a callable g(t), got {diffusion!r}")
+    sc = get_scheduler(scheduler)
+    return lambda t: float(diffusion) * sc(t).sigma_t
+
+
+def sde_drift(model: Callable[..., Tensor], x: Tensor, t: Any, g_t: Any, scheduler: "str | Any" = "condot") -> Tensor:
+    """The drift u_t(x) + g_t^2 score_t(x) / 2, with score_t obtained from u_t by paths.convert.
+
+    Args:
+        model: velocity field ``model(x, t)``.
+        x: points, shape (B, d).
+        t: time in [0, 1].
+        g_t: the diffusion coefficient at t (a number or 0-d tensor).
+        scheduler: the scheduler the model's path uses (needed to turn velocity into score).
+
+    Returns:
+        The drift, shape (B, d).
+    """
+    check_callable(model, "model", "a velocity model(x, t)")
+    u = model(x, t)
+    g_t = as_tensor(g_t, "g_t", like=x)
+    if float(g_t.abs().max()) == 0.0:
+        return u
+    score = convert(u, x, t, "velocity", "score", scheduler)
+    return u + 0.5 * g_t**2 * score
+
+
+def euler_maruyama(model: Callable[..., Tensor], x_init: Tensor, diffusion: Any = 1.0, n_steps: int = 100,
+                   scheduler: "str | Any" = "condot", seed: int = 0, return_trajectory: bool = False) -> Solution:
+    """Sample dx = [u_t(x) + g_t^2 score_t(x) / 2] dt + g_t dW from t = 0 to 1 with Euler-Maruyama.
+
+    x_{k+1} = x_k + h [u + g^2 score / 2](x_k, t_k) + g_{t_k} sqrt(h) z_k,  z_k ~ N(0, I), on a uniform grid.
+    With diffusion = 0 this is exactly the Euler ODE solver. The last step starts at t = 1 - h, so the
+    score is never needed at t = 1.
+
+    Args:
+        model: velocity field ``model(x, t)`` of the path given by ``scheduler``.
+        x_init: x_0 ~ N(0, I), shape (B, d).
+        diffusion: g_t: a number gamma (then g_t = gamma sigma_t, which vanishes at the data end) or a
+            callable ``g(t)`` of a 0-d tensor.
+        n_steps: number of steps.
+        scheduler: the model's scheduler.
+        seed: seeds the Brownian increments.
+        return_trajectory: keep all states, shape (n_steps + 1, B, d).
+
+    Returns:
+        a solvers.Solution (x, times, trajectory or None, nfe).
+    """
+    n_steps = check_positive_int(n_steps, "n_steps")
+    check_callable(model, "model", "a velocity model(x, t)")
+    x = as_tensor(x_init, "x_init", finite=True)
+    if x.ndim < 2:
+        raise ValueError(f"x_init: expected a batch of shape (B, d), got {tuple(x.shape)}")
+    g_fn = _diffusion_fn(diffusion, scheduler)
+    gen = make_generator(seed)
+    times = torch.linspace(0, 1, n_steps + 1, dtype=x.dtype, device=x.device)
+    traj = [x] if return_trajectory else None
+    with torch.no_grad():
+        for t0, t1 in zip(times[:-1], times[1:]):
+            h = t1 - t0
+            g = as_tensor(g_fn(t0), "diffusion(t)", like=x)
+            x = x + h * sde_drift(model, x, t0, g, scheduler)
+            if float(g.abs().max()) > 0:
+                z = torch.randn(x.shape, generator=gen, dtype=x.dtype, device=gen.device).to(x.device)
+                x = x + g * torch.sqrt(h) * z
+            if traj is not None:
+                traj.append(x)
+    return Solution(x, times, torch.stack(traj) if traj is not None else None, n_steps)
+
+
+def sde_widget(model: Callable[..., Tensor], target_sampler: Callable[..., Tensor], scheduler: "str | Any" = "condot",
+               n: int = 500, n_steps: int = 60, gamma: float = 0.0, lim: float = 4.5) -> Any:
+    """A LivePlot with a slider over the noise level gamma (g_t = gamma sigma_t) of the SDE sampler.
+
+    Left: samples and a few paths from the same x_0 and Brownian seed; the text reports the exact W2 of the
+    samples to fresh target samples. ``live.state['w2']`` holds the last W2.
+
+    Args:
+        model: velocity field ``model(x, t)``.
+        target_sampler: ``sampler(n, seed=...)`` of the target, for the W2.
+        scheduler: the model's scheduler.
+        n: number of particles. n_steps: Euler-Maruyama steps.
+        gamma: initial slider value.
+        lim: half-width of the axes.
+    """
+    import ipywidgets as W
+
+    from .metrics import wasserstein2
+    from .plots import style_axes
+    from .widgets import LivePlot
+
+    n = check_positive_int(n, "n")
+    x0 = torch.randn(n, 2, generator=make_generator(0))
+    ref = target_sampler(n, seed=7)
+    slider = W.FloatSlider(value=gamma, min=0.0, max=3.0, step=0.25, description="γ (noise)", continuous_update=False)
+    state: dict[str, Any] = {}
+
+    def draw(fig: Any, gamma: float) -> str:
+        fig.clear()
+        ax = fig.add_subplot()
+        sol = euler_maruyama(model, x0, gamma, n_steps, scheduler, seed=1, return_trajectory=True)
+        tr = sol.trajectory[:, :15].numpy()
+        ax.scatter(*ref.numpy().T, s=3, color="0.8", label="target")
+        ax.plot(tr[:, :, 0], tr[:, :, 1], color="tab:blue", lw=0.7, alpha=0.6)
+        ax.scatter(*sol.x.numpy().T, s=3, color="tab:red", label="samples")
+        w2 = wasserstein2(sol.x, ref)
+        state["w2"], state["x"] = w2, sol.x
+        style_axes(ax, (-lim, lim), title=f"Euler-Maruyama, γ = {gamma:.2f}")
+        ax.legend(loc="upper right", fontsize=8)
+        return f"W2(samples, target) = {w2:.3f} with {n} points, {n_steps} steps"
+
+    live = LivePlot(draw, {"gamma": slider}, figsize=(4.6, 4.4), ncols=0)
+    live.state = state
+    return live
+
