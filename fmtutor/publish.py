@@ -5,6 +5,7 @@ Command line (run from the repository root)::
     python -m fmtutor.publish slides   # execute the chapters, write _slides/<chapter>.slides.html + index.html
     python -m fmtutor.publish site     # execute the chapters, write _site/index.html + one page per chapter
     python -m fmtutor.publish all      # both (each chapter is executed once; results are cached)
+    python -m fmtutor.publish present  # _slides/live/*.ipynb: copies to present live with jupyterlab-deck
 
 Everything the pages load (reveal.js, require.js, jQuery, MathJax 2, the ipywidgets HTML manager) is
 installed from the npm registry at build time into ``web/node_modules`` (``npm ci`` from
@@ -15,8 +16,8 @@ without a kernel; ``LivePlot`` figures show the state they were left in (recompu
 
 from __future__ import annotations
 
-__all__ = ["Chapter", "find_chapters", "ensure_web_assets", "copy_web_assets", "execute_notebook",
-           "execute_all", "export_slides", "build_slides", "build_site", "main"]
+__all__ = ["Chapter", "find_chapters", "for_deck", "ensure_web_assets", "copy_web_assets", "execute_notebook",
+           "execute_all", "export_slides", "build_slides", "build_site", "build_present", "main"]
 
 import argparse
 import base64
@@ -364,9 +365,33 @@ def build_site(chapters: list[Chapter], out_dir: Path, notebooks: dict[str, nbfo
     return index
 
 
+def for_deck(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy whose "-" (continue) cells carry no slideshow metadata: the form jupyterlab-deck 0.2 understands.
+
+    nbconvert reads a missing slide_type as "-", so the deck and the exported slides agree. Deck 0.2 hides
+    cells whose slide_type is "-" altogether.
+    """
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if cell.metadata.get("slideshow", {}).get("slide_type") == "-":
+            del cell.metadata["slideshow"]
+    return nb
+
+
+def build_present(chapters: list[Chapter], out_dir: Path) -> list[Path]:
+    """Write deck-ready copies of the chapters (see for_deck) into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for c in chapters:
+        paths.append(out_dir / c.path.name)
+        nbformat.write(for_deck(nbformat.read(c.path, as_version=4)), paths[-1])
+    return paths
+
+
 def _parse(argv: "list[str] | None") -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m fmtutor.publish", description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["slides", "site", "all", "assets"], help="what to build ('assets': npm only)")
+    p.add_argument("what", choices=["slides", "site", "all", "present", "assets"], help="what to build ('assets': npm only)")
     p.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: current folder)")
     p.add_argument("--notebooks", type=Path, default=None, help="folder of chapters (default: ROOT/notebooks)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: ROOT/_slides or ROOT/_site)")
@@ -380,10 +405,15 @@ def main(argv: "list[str] | None" = None) -> int:
     """Command-line entry point; returns the exit status."""
     a = _parse(argv)
     root = a.root.resolve()
-    modules = ensure_web_assets(root / "web")
+    if a.what in ("assets", "slides", "site", "all"):
+        modules = ensure_web_assets(root / "web")
     if a.what == "assets":
         return 0
     chapters = find_chapters(a.notebooks or root / "notebooks", a.only)
+    if a.what == "present":
+        out = build_present(chapters, a.out or root / "_slides" / "live")
+        print(f"[publish] {len(out)} notebooks for jupyterlab-deck in {out[0].parent}/")
+        return 0
     t0 = time.perf_counter()
     if a.no_execute:
         notebooks = {c.stem: nbformat.read(c.path, as_version=4) for c in chapters}

@@ -204,3 +204,14 @@ def test_site_offline_in_chromium(built: dict, chromium) -> None:
         page.wait_for_timeout(300)
     page.screenshot(path=str(ARTIFACTS / f"site_{stem}.png"))
     t.check()
+
+
+def test_for_deck_drops_only_continue_metadata() -> None:
+    types = ["slide", "-", "fragment", None, "skip"]
+    cells = [nbformat.v4.new_markdown_cell(str(i), metadata={"slideshow": {"slide_type": t}} if t else {})
+             for i, t in enumerate(types)]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    out = publish.for_deck(nb)
+    assert [c.metadata.get("slideshow", {}).get("slide_type") for c in out.cells] == ["slide", None, "fragment", None, "skip"]
+    assert nb.cells[1].metadata["slideshow"]["slide_type"] == "-", "the input notebook is left unchanged"
+    assert publish.export_slides(out).count("<section") == publish.export_slides(nb).count("<section")

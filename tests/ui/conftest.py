@@ -29,6 +29,8 @@ WORKERS = max(1, int(os.environ.get("FMTUTOR_UI_WORKERS", "2")))
 # JupyterLab settings that keep toasts (news, update checks) from covering the widgets.
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+    # every cell stays rendered (JupyterLab 4 virtualises long notebooks), as jupyterlab-deck needs it
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
 
