@@ -32,7 +32,7 @@ def as_tensor(value: Any, name: str, like: Tensor | None = None, dtype: torch.dt
         arr = np.asarray(value)
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"{name}: expected numbers, got an array of dtype {arr.dtype}")
-        out = torch.as_tensor(arr)
+        out = torch.as_tensor(arr, device=like.device if like is not None else "cpu")  # NumPy data lives on the CPU
     else:
         raise TypeError(f"{name}: expected a torch.Tensor or NumPy array, got {type(value).__name__}")
     if out.is_complex():
@@ -103,6 +103,8 @@ def check_time(t: Any, batch: int | None = None, like: Tensor | None = None, nam
         raise ValueError(f"{name}: expected a float, a (B,) or a (B, 1) tensor, got shape {tuple(t.shape)}")
     if batch is not None and t.shape[0] not in (1, batch):
         raise ValueError(f"{name}: expected {batch} times (one per point) or a single time, got {t.shape[0]}")
+    if t.device.type == "meta":  # shapes only (meta tensors have no values to check)
+        return t
     if torch.isnan(t).any():
         raise ValueError(f"{name}: expected times in [0, 1], got NaN")
     if (t < 0).any() or (t > 1).any():

@@ -53,7 +53,8 @@ def _np_seed(seed: "int | torch.Generator | None") -> int:
     """An int seed for NumPy/scikit-learn drawn from (or equal to) the torch seed."""
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         return int(seed) % 2**32
-    return int(torch.randint(0, 2**31 - 1, (1,), generator=make_generator(seed)).item())
+    g = make_generator(seed)
+    return int(torch.randint(0, 2**31 - 1, (1,), generator=g, device=g.device).item())
 
 
 def two_moons(n: int, noise: float = 0.05, seed: "int | torch.Generator | None" = None) -> Tensor:
@@ -83,9 +84,9 @@ def checkerboard(n: int, seed: "int | torch.Generator | None" = None) -> Tensor:
     """Uniform on the dark squares of a 4x4 checkerboard on [-2, 2]^2, shape (n, 2)."""
     n = check_positive_int(n, "n")
     g = make_generator(seed)
-    x1 = torch.rand(n, generator=g) * 4 - 2
-    col = torch.randint(0, 2, (n,), generator=g) * 2
-    x2 = torch.rand(n, generator=g) - 2 + col + (torch.floor(x1) % 2)
+    x1 = torch.rand(n, generator=g, device=g.device) * 4 - 2
+    col = torch.randint(0, 2, (n,), generator=g, device=g.device) * 2
+    x2 = torch.rand(n, generator=g, device=g.device) - 2 + col + (torch.floor(x1) % 2)
     return torch.stack([x1, x2], 1)
 
 
@@ -94,10 +95,10 @@ def spirals(n: int, noise: float = 0.1, seed: "int | torch.Generator | None" = N
     n = check_positive_int(n, "n")
     noise = check_number(noise, "noise", minimum=0.0)
     g = make_generator(seed)
-    r = torch.sqrt(torch.rand(n, generator=g)) * 3 * math.pi
-    arm = torch.randint(0, 2, (n,), generator=g) * math.pi
+    r = torch.sqrt(torch.rand(n, generator=g, device=g.device)) * 3 * math.pi
+    arm = torch.randint(0, 2, (n,), generator=g, device=g.device) * math.pi
     x = torch.stack([r * torch.cos(r + arm), r * torch.sin(r + arm)], 1) / math.pi
-    return x + noise * torch.randn(n, 2, generator=g)
+    return x + noise * torch.randn(n, 2, generator=g, device=g.device)
 
 
 class GaussianMixture:
@@ -119,14 +120,14 @@ class GaussianMixture:
                 raise ValueError(f"covs: expected {k} standard deviations, got {c.shape[0]}")
             if not bool((std >= 0).all()) or not bool(torch.isfinite(std).all()):
                 raise ValueError(f"covs: expected finite standard deviations >= 0, got {std.tolist()}")
-            c = std[:, None, None] ** 2 * torch.eye(d, dtype=torch.float64)
+            c = std[:, None, None] ** 2 * torch.eye(d, dtype=torch.float64, device=std.device)
         if c.shape != (k, d, d):
             raise ValueError(f"covs: expected shape ({k}, {d}, {d}), (K,) or a float, got {tuple(c.shape)}")
         if (not bool(torch.isfinite(c).all()) or not torch.allclose(c, c.transpose(1, 2))
                 or float(torch.linalg.eigvalsh(c).min()) < -1e-9 * (1 + float(c.abs().max()))):
             raise ValueError(f"covs: expected symmetric positive semi-definite covariance matrices, got {c.tolist()}"[:300])
         self.covs = c
-        w = torch.full((k,), 1.0 / k, dtype=torch.float64) if weights is None else as_tensor(weights, "weights", dtype=torch.float64)
+        w = torch.full((k,), 1.0 / k, dtype=torch.float64, device=self.means.device) if weights is None else as_tensor(weights, "weights", dtype=torch.float64)
         if w.shape != (k,) or (w < 0).any() or w.sum() <= 0:
             raise ValueError(f"weights: expected {k} non-negative numbers with a positive sum, got {w.tolist()}")
         self.weights = w / w.sum()
@@ -141,8 +142,8 @@ class GaussianMixture:
         n = check_positive_int(n, "n")
         g = make_generator(seed)
         k = torch.multinomial(self.weights, n, replacement=True, generator=g)
-        z = torch.randn(n, self.dim, generator=g, dtype=torch.float64)
-        chol = torch.linalg.cholesky(self.covs + 1e-12 * torch.eye(self.dim, dtype=torch.float64))
+        z = torch.randn(n, self.dim, generator=g, dtype=torch.float64, device=g.device).to(self.means.device)
+        chol = torch.linalg.cholesky(self.covs + 1e-12 * torch.eye(self.dim, dtype=torch.float64, device=self.covs.device))
         x = (self.means[k] + (chol[k] @ z[:, :, None])[:, :, 0]).to(torch.float32)
         return (x, k) if return_labels else x
 
@@ -159,7 +160,7 @@ class GaussianMixture:
 
 def eight_gaussians_mixture(radius: float = 3.0, std: float = 0.25) -> GaussianMixture:
     """The 8-Gaussians target as a GaussianMixture (so its density and marginal field are exact)."""
-    angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
+    angles = torch.arange(8, dtype=torch.float64, device="cpu") * (2 * math.pi / 8)
     means = radius * torch.stack([torch.cos(angles), torch.sin(angles)], 1)
     return GaussianMixture(means, std)
 

@@ -178,10 +178,10 @@ def cfm_loss_floor(target: Any, sample_x1: Any, n: int = 20000, scheduler: "str 
         x1 = as_tensor(sample_x1(n, seed=g), "sample_x1(n)")
     else:
         pool = check_points(sample_x1, "sample_x1")
-        x1 = pool[torch.randint(0, pool.shape[0], (n,), generator=g)]
+        x1 = pool[torch.randint(0, pool.shape[0], (n,), generator=g, device=g.device).to(pool.device)]
     x1 = x1.to(torch.float64)
-    x0 = torch.randn(x1.shape, generator=g, dtype=torch.float64)
-    t = torch.rand(n, generator=g, dtype=torch.float64)
+    x0 = torch.randn(x1.shape, generator=g, dtype=torch.float64, device=g.device).to(x1.device)
+    t = torch.rand(n, generator=g, dtype=torch.float64, device=g.device).to(x1.device)
     ps = AffinePath(scheduler).sample(x0, x1, t)
     tgt = target if isinstance(target, GaussianMixture) else as_tensor(target, "target", dtype=torch.float64)
     u = torch.cat([marginal_velocity(ps.x_t[i : i + 2000], t[i : i + 2000], tgt, scheduler) for i in range(0, n, 2000)])

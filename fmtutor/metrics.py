@@ -63,11 +63,11 @@ def sliced_wasserstein2(a: Any, b: Any, n_projections: int = 512, seed: int = 0)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b: expected the same dimension, got {a.shape[1]} and {b.shape[1]}")
     n_projections = check_positive_int(n_projections, "n_projections")
-    theta = torch.randn(a.shape[1], n_projections, generator=make_generator(seed), dtype=torch.float64)
+    theta = torch.randn(a.shape[1], n_projections, generator=make_generator(seed), dtype=torch.float64, device="cpu")
     theta /= theta.norm(dim=0, keepdim=True)
     pa, pb = torch.sort(a @ theta, 0)[0], torch.sort(b @ theta, 0)[0]
     if pa.shape[0] != pb.shape[0]:
-        q = torch.linspace(0, 1, max(pa.shape[0], pb.shape[0]), dtype=torch.float64)
+        q = torch.linspace(0, 1, max(pa.shape[0], pb.shape[0]), dtype=torch.float64, device="cpu")
         pa, pb = torch.quantile(pa, q, dim=0), torch.quantile(pb, q, dim=0)
     return float(torch.sqrt(((pa - pb) ** 2).mean()))
 
