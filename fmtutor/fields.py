@@ -172,19 +172,19 @@ def rotation(omega: float = 1.0) -> LinearField:
 def sink(rate: float = 1.0) -> LinearField:
     """u(x) = -rate x: everything flows into the origin, psi_t(x) = exp(-rate t) x, div = -2 rate."""
     rate = check_number(rate, "rate")
-    return LinearField(-rate * torch.eye(2), "sink", f"-{rate:g} x")
+    return LinearField(-rate * torch.eye(2, device="cpu"), "sink", f"-{rate:g} x")
 
 
 def source(rate: float = 1.0) -> LinearField:
     """u(x) = rate x: everything flows out of the origin, psi_t(x) = exp(rate t) x, div = 2 rate."""
     rate = check_number(rate, "rate")
-    return LinearField(rate * torch.eye(2), "source", f"{rate:g} x")
+    return LinearField(rate * torch.eye(2, device="cpu"), "source", f"{rate:g} x")
 
 
 def spiral(omega: float = 2.0, rate: float = 0.5) -> LinearField:
     """u(x) = (omega J - rate I) x: a rotation and a sink at once, psi_t(x) = exp(-rate t) R(omega t) x."""
     omega, rate = check_number(omega, "omega"), check_number(rate, "rate")
-    return LinearField(omega * _J - rate * torch.eye(2), "spiral", f"({omega:g} J - {rate:g} I) x")
+    return LinearField(omega * _J - rate * torch.eye(2, device="cpu"), "spiral", f"({omega:g} J - {rate:g} I) x")
 
 
 class MassMover(ExampleField):
@@ -611,17 +611,19 @@ class FlowDemo:
 
 
 def flow_frames(field: "str | ExampleField | Callable[[Tensor, Any], Tensor]", n: int = 300, n_frames: int = 32,
-                substeps: int = 2, seed: int = 0, lim: Lim = (-3.0, 3.0), dpi: int = 66) -> FlowDemo:
+                substeps: int = 2, seed: int = 0, lim: Lim = (-3.0, 3.0), dpi: int = 66, grid_lim: Lim = (-2.0, 2.0),
+                title: "str | None" = None) -> FlowDemo:
     """Frames of a flow: left, particles x_0 ~ N(0, I) with their paths; right, a grid deformed by psi_t.
 
-    Both are integrated with RK4 (substeps per frame) from t = 0 to 1.
+    Both are integrated with RK4 (substeps per frame) from t = 0 to 1. grid_lim: the square the grid
+    lines start on. title: the field's name in the panel title (default: ``field.name``).
     """
     f = get_field(field) if isinstance(field, str) else field
     if not callable(f):
         raise TypeError(f"field: expected a field name or a callable field(x, t), got {type(field).__name__}")
     n_frames = check_positive_int(n_frames, "n_frames", 2)
     x0 = torch.randn(check_positive_int(n, "n"), 2, generator=make_generator(seed))
-    lines = grid_lines()
+    lines = grid_lines(grid_lim, n_points=100)
     pts = torch.cat([x0, lines.reshape(-1, 2)])
     sol = solve(f, pts, method="rk4", n_steps=(n_frames - 1) * substeps, return_trajectory=True)
     tr = sol.trajectory[::substeps]
@@ -629,7 +631,7 @@ def flow_frames(field: "str | ExampleField | Callable[[Tensor, Any], Tensor]", n
     times = sol.times[::substeps]
     p_np, g_np = particles.numpy(), grid.numpy()
     colors = _angle_colors(p_np[0])
-    title = getattr(f, "name", "field")
+    title = title or getattr(f, "name", "field")
 
     fig = Figure(figsize=(8.4, 4.3))
     fig.subplots_adjust(left=0.04, right=0.99, bottom=0.07, top=0.92, wspace=0.1)

@@ -217,10 +217,13 @@ def test_transport_frames():
 def test_flow_and_path_frames():
     demo = FL.flow_frames("rotation", n=20, n_frames=3)
     assert len(demo.frames) == 3 and demo.frames[0] != demo.frames[2]
-    assert torch.allclose(demo.grid[0], FL.grid_lines())
+    assert torch.allclose(demo.grid[0], FL.grid_lines(n_points=100))
     f = FL.get_field("rotation")
     assert torch.allclose(demo.particles[-1], f.flow(demo.particles[0], 1.0), atol=1e-3)
     assert torch.allclose(demo.grid[-1].norm(dim=-1), demo.grid[0].norm(dim=-1), atol=1e-3)
+    other = FL.flow_frames(FL.sink(1.0), n=5, n_frames=2, grid_lim=(-1.0, 1.0), title="my sink")
+    assert torch.allclose(other.grid[0], FL.grid_lines((-1.0, 1.0), n_points=100))
+    assert torch.allclose(other.grid[-1], math.exp(-1.0) * other.grid[0], atol=1e-3)
     pd = FL.path_frames(n=50, n_frames=3, n_grid=20)
     assert len(pd.frames) == 3 and pd.trajectory.shape == (3, 50, 2)
     assert torch.allclose(pd.times, torch.tensor([0.0, 0.5, 1.0]))
