@@ -24,8 +24,11 @@ __all__ = [
     "check_rotation_field",
     "reference_sample_xt",
     "check_sample_xt",
+    "reference_conditional_log_prob",
+    "check_conditional_log_prob",
 ]
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -278,6 +281,44 @@ def check_sample_xt(student: Callable[..., Any], verbose: bool = True) -> Exerci
         "you returned the velocity x1 - x0 of the straight line, not the point on it.": lambda x0, x1, t: x1 - x0,
     }
     return check_function(student, reference_sample_xt, cases, mistakes, verbose=verbose)
+
+
+def reference_conditional_log_prob(x: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+    """log p_{t|1}(x | x1) = log N(x; t x1, (1 - t)^2 I) = -|x - t x1|^2 / (2 (1 - t)^2) - d log(1 - t) - (d/2) log(2 pi).
+
+    Shapes: x, x1 (B, d); t (B, 1) with t < 1. Returns (B,).
+    """
+    d = x.shape[1]
+    s = (1 - t)[:, 0]
+    return -((x - t * x1) ** 2).sum(1) / (2 * s**2) - d * torch.log(s) - 0.5 * d * math.log(2 * math.pi)
+
+
+def check_conditional_log_prob(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check log_prob(x, x1, t) = log N(x; t x1, (1 - t)^2 I), shape (B,), for x, x1 (B, d) and t (B, 1)."""
+    ref = reference_conditional_log_prob
+
+    def with_(mean: Callable[..., Tensor], std: Callable[..., Tensor], logdet: float = 1.0, const: bool = True) -> Callable[..., Tensor]:
+        def f(x: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+            d, s = x.shape[1], std(t)[:, 0]
+            c = 0.5 * d * math.log(2 * math.pi) if const else 0.0
+            return -((x - mean(x1, t)) ** 2).sum(1) / (2 * s**2) - logdet * d * torch.log(s) - c
+        return f
+
+    good_mean, good_std = (lambda x1, t: t * x1), (lambda t: 1 - t)
+    mistakes = {
+        "the mean of p_{t|1}(. | x1) is t x1, not x1.": with_(lambda x1, t: x1, good_std),
+        "(1 - t)^2 is the variance: the standard deviation is 1 - t (you squared it twice).": with_(good_mean, lambda t: (1 - t) ** 2),
+        "time is reversed: the mean is t x1 and the standard deviation 1 - t (noise at t = 0).":
+            with_(lambda x1, t: (1 - t) * x1, lambda t: t),
+        "the log-determinant has one log(1 - t) per coordinate: - d log(1 - t), not - log(1 - t).": with_(good_mean, good_std, 1.0 / 2),
+        "the normalising constant - (d/2) log(2 pi) is missing.": with_(good_mean, good_std, const=False),
+    }
+    g = torch.Generator().manual_seed(6)
+    cases = []
+    for x, x1, t in _cases_xt():
+        cases.append((x + 0.3 * torch.randn(x.shape, generator=g), x1, t))
+    cases.append((torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), torch.full((4, 1), 0.4)))
+    return check_function(student, ref, cases, mistakes, verbose=verbose)
 
 
 # --- Chapters 9 (schedulers and diffusion) and 10 (guidance) -------------------------------------

@@ -735,7 +735,7 @@ def path_frames(target: "GaussianMixture | None" = None, n: int = 300, n_frames:
     fig = Figure(figsize=(4.4, 4.4))
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.07, top=0.93)
     ax = fig.add_subplot()
-    img = ax.imshow(np.zeros((n_grid, n_grid)), origin="lower", extent=(*lim, *lim), cmap="Blues")
+    img = ax.imshow(np.zeros((n_grid, n_grid)), origin="lower", extent=(*lim, *lim), cmap="Blues", interpolation="bilinear")
     dots = ax.scatter(tr[0, :, 0], tr[0, :, 1], s=5, color="tab:red", linewidths=0)
     style_axes(ax, lim, lim)
     _no_ticks(ax, keep_labels=True)

@@ -254,6 +254,11 @@ def _todo(*args):
         "shrink": lambda x0, x1, t: t * x1 + x0,
         "velocity": lambda x0, x1, t: x1 - x0,
     }),
+    (E.check_conditional_log_prob, E.reference_conditional_log_prob, {
+        "mean of p_{t|1}": lambda x, x1, t: E.reference_conditional_log_prob(x, x1 / t, t),
+        "normalising constant": lambda x, x1, t: E.reference_conditional_log_prob(x, x1, t) + x.shape[1] / 2 * math.log(2 * math.pi),
+        "one log(1 - t) per coordinate": lambda x, x1, t: E.reference_conditional_log_prob(x, x1, t) + (x.shape[1] / 2) * torch.log(1 - t[:, 0]),
+    }),
 ])
 def test_exercise_checks(check, reference, mistakes):
     assert check(reference, verbose=False).passed
@@ -261,6 +266,14 @@ def test_exercise_checks(check, reference, mistakes):
     for words, wrong in mistakes.items():
         res = check(wrong, verbose=False)
         assert not res.passed and res.status == "mistake" and words in res.message, (words, res.message)
+
+
+def test_conditional_log_prob_reference_is_exact():
+    x, x1 = _points(6), _points(1, 1)
+    t = torch.full((6, 1), 0.35, dtype=torch.float64)
+    want = torch.distributions.Normal(0.35 * x1, 0.65).log_prob(x).sum(1)
+    assert torch.allclose(E.reference_conditional_log_prob(x, x1.expand(6, 2), t), want)
+    assert torch.allclose(F.exact.marginal_log_prob(x, 0.35, x1), want)
 
 
 def test_sample_xt_reference_is_the_conditional_path():
