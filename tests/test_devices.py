@@ -97,6 +97,27 @@ CALLS: dict[str, Callable[[], object]] = {
 }
 
 
+def _late_calls() -> dict[str, Callable[[], object]]:
+    import importlib.util
+
+    calls: dict[str, Callable[[], object]] = {}
+    if importlib.util.find_spec("fmtutor.diagnostics"):
+        from fmtutor import diagnostics as dg
+
+        calls["diagnostics.marginal_velocity_mc"] = lambda: dg.marginal_velocity_mc(X, 0.4, PTS)
+        calls["diagnostics.loss_by_time"] = lambda: torch.as_tensor(dg.loss_by_time(NET, PTS, n=64)["cfm"], dtype=D, device="cpu")
+    if importlib.util.find_spec("fmtutor.images"):
+        from fmtutor import images as im
+
+        calls["images.to_images"] = lambda: im.to_images(IMG)
+        calls["images.tile_images"] = lambda: im.tile_images(IMG, 2, 2)
+    return calls
+
+
+IMG = torch.rand(4, 64, generator=G, dtype=D)
+CALLS.update(_late_calls())
+
+
 def _tensors(out: object) -> list[torch.Tensor]:
     if isinstance(out, torch.Tensor):
         return [out]
