@@ -3,12 +3,16 @@
 __all__ = ["paths", "exact", "models", "solvers", "training", "data", "metrics", "plots", "widgets", "exercises",
            "couplings", "guidance", "schedules", "sde", "fields",
            "io",
+           "diagnostics",
+           "views",
            "device", "default_device", "__version__"]
 
 from . import couplings, data, device, exact, exercises, guidance, metrics, models, paths, plots, solvers, training, widgets
 from . import io
 from . import fields
 from . import schedules, sde
+from . import diagnostics
+from . import views
 from .device import default_device
 
 __version__ = "0.1.0"

@@ -19,8 +19,10 @@ configuration and retrains (and rewrites the file) when the file is missing, unr
 """
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "MODEL_CLASSES", "ModelFileError", "save_model", "load_model", "read_header",
-           "CachedModel", "cached_model", "canonical_config"]
+           "CachedModel", "cached_model", "canonical_config", "recipe_config"]
 
+import hashlib
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -94,20 +96,41 @@ def save_model(model: nn.Module, path: "str | os.PathLike[str]", **extra: Any) -
     config = getattr(model, "config", None)
     if not isinstance(config, dict):
         raise TypeError(f"model: a {name} needs a `config` dict (its constructor arguments) to be saved")
-    path = Path(path)
+    path = _path(path)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ValueError(f"model: expected finite weights, got NaN or inf in {bad} (did training diverge?)")
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "fmtutor_version": _version(),
         "class": name,
         "config": _plain(config, "model.config"),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": state,
+        "checksum": _checksum(state),
         "extra": _plain(extra, "extra"),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
+
+
+def _path(path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise TypeError(f"path: expected a file path (a str or pathlib.Path), got {type(path).__name__} {path!r:.60}")
+    return Path(path)
+
+
+def _checksum(state: dict[str, Any]) -> str:
+    """SHA-256 of the weights (names, dtypes, shapes and bytes): a flipped bit is detected on load."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        v = state[k].detach().cpu().contiguous()
+        h.update(f"{k}|{v.dtype}|{tuple(v.shape)}|".encode())
+        h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def read_header(path: "str | os.PathLike[str]", check_version: bool = True) -> dict[str, Any]:
@@ -117,7 +140,7 @@ def read_header(path: "str | os.PathLike[str]", check_version: bool = True) -> d
         ModelFileError: if the file is missing, unreadable (e.g. truncated), not an fmtutor model file,
             of another format version or (with check_version) written by another fmtutor version.
     """
-    path = Path(path)
+    path = _path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
@@ -154,18 +177,24 @@ def load_model(path: "str | os.PathLike[str]", check_version: bool = True,
         ModelFileError: missing/truncated/foreign file, other version, unknown class, a config the class
             rejects, or a state_dict whose keys or shapes do not match the rebuilt model.
     """
-    path = Path(path)
+    path = _path(path)
     payload = read_header(path, check_version)
     name, config = payload["class"], payload["config"]
     if name not in MODEL_CLASSES:
         raise ModelFileError(f"{path}: unknown model class {name!r}; known classes are {sorted(MODEL_CLASSES)}")
     if not isinstance(config, dict):
         raise ModelFileError(f"{path}: the model config should be a dict, got {type(config).__name__}")
+    params = [p.name for p in inspect.signature(MODEL_CLASSES[name]).parameters.values()
+              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if sorted(set(params) - set(config)):  # a default filled in silently could differ from what was trained
+        raise ModelFileError(f"{path}: incomplete model config, missing {sorted(set(params) - set(config))} of {name}")
     try:
         model = MODEL_CLASSES[name](**config)
     except (TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: {name}(**config) rejected the stored config {config}: {e}") from e
     state = payload["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelFileError(f"{path}: the stored weights should be a dict of tensors, got {type(state).__name__}")
     want, got = set(model.state_dict()), set(state)
     if want != got:
         raise ModelFileError(f"{path}: the stored weights do not fit {name}(**{config}): "
@@ -174,6 +203,14 @@ def load_model(path: "str | os.PathLike[str]", check_version: bool = True,
            if tuple(state[k].shape) != tuple(v.shape)]
     if bad:
         raise ModelFileError(f"{path}: the stored weights have the wrong shapes for {name}(**{config}): {bad}")
+    if "checksum" in payload and payload["checksum"] != _checksum(state):
+        raise ModelFileError(f"{path}: the stored weights do not match their checksum: the file is corrupted; re-create it")
+    nonfinite = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if nonfinite:
+        raise ModelFileError(f"{path}: the stored weights contain NaN or inf in {nonfinite}")
+    dtypes = {v.dtype for v in state.values() if v.is_floating_point()}
+    if len(dtypes) == 1:  # a float64 model comes back as float64, not silently rounded to float32
+        model.to(dtype=dtypes.pop())
     model.load_state_dict(state, strict=True)
     if device is not None:
         model.to(device)
@@ -201,6 +238,21 @@ def _plain_json(value: Any) -> Any:
     if callable(value) and hasattr(value, "__qualname__"):
         return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
     return repr(value)
+
+
+def recipe_config(sampler: "str | Callable[..., Any]", seed: int = 0, **overrides: Any) -> dict[str, Any]:
+    """The configuration that determines a model trained by ``training.train_2d(sampler, seed, **overrides)``.
+
+    It includes the current ``training.DEFAULT_2D``, so a cache made before the recipe changed is stale.
+
+    >>> recipe_config("two_moons", seed=1, steps=10)["overrides"]
+    {'steps': 10}
+    """
+    from .training import DEFAULT_2D
+
+    name = sampler if isinstance(sampler, str) else getattr(sampler, "__name__", repr(sampler))
+    return {"sampler": name, "seed": seed, "recipe": json.loads(canonical_config(DEFAULT_2D)),
+            "overrides": json.loads(canonical_config(overrides))}
 
 
 @dataclass
@@ -245,7 +297,7 @@ def cached_model(path: "str | os.PathLike[str]", train_fn: Callable[[], Any], co
     """
     if not callable(train_fn):
         raise TypeError(f"train_fn: expected a function returning a model, got {type(train_fn).__name__}")
-    path = Path(path)
+    path = _path(path)
     key = canonical_config(config)
     reason = "forced" if retrain else ""
     if not retrain:

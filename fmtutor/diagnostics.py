@@ -1,0 +1,306 @@
+"""Measurements behind chapters 4-6: posterior averages, CFM-vs-FM gradients, solver orders, quality vs NFE.
+
+* ``marginal_velocity_mc``: u_t(x) = E[u_t(x | X_1) | X_t = x] as an importance-weighted average over
+  samples of X_1 (an independent check of fmtutor.exact).
+* ``compare_cfm_fm``: the gradients of L_CFM and L_FM at the same parameters, on the same draws.
+* ``convergence_study`` / ``fit_order``: the empirical order p of a solver, error ~ C h^p.
+* ``quality_vs_nfe``: W2 of samples against a reference set for a budget of velocity evaluations.
+
+>>> import torch
+>>> study = convergence_study(lambda x, t: x * torch.cos(t), torch.ones(1, 1), exact=torch.ones(1, 1) * 2.3197768,
+...                           methods=("euler",), n_steps=(8, 16, 32))
+>>> round(study.orders["euler"])
+1
+"""
+
+__all__ = ["marginal_velocity_mc", "GradientComparison", "compare_cfm_fm", "loss_by_time", "fit_order", "ConvergenceStudy",
+           "convergence_study", "as_float64", "NFEStudy", "quality_vs_nfe", "STAGES"]
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ._validate import check_points, check_positive_int
+from .data import make_generator
+from .exact import marginal_velocity
+from .metrics import wasserstein2
+from .paths import EPS, AffinePath, Scheduler, conditional_velocity, get_scheduler
+from .solvers import SOLVERS, solve
+
+#: Velocity evaluations per step of each solver.
+STAGES = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
+
+
+def marginal_velocity_mc(x: Tensor, t: float, x1_samples: Tensor, scheduler: "str | Scheduler" = "condot") -> Tensor:
+    """Monte-Carlo estimate of u_t(x) = E[u_t(x | X_1) | X_t = x] by self-normalised importance weights.
+
+    With X_1^(j) ~ q (j = 1..M), the posterior p(x_1 | X_t = x) is proportional to p_{t|1}(x | x_1) q(x_1), so
+
+        u_t(x) ~= sum_j w_j u_t(x | X_1^(j)),   w_j = N(x; alpha_t X_1^(j), sigma_t^2 I) / sum_k N(x; alpha_t X_1^(k), sigma_t^2 I).
+
+    Args:
+        x: points, shape (B, d).
+        t: one time in [0, 1) (at t = 1 the weights degenerate).
+        x1_samples: samples of the data distribution, shape (M, d).
+        scheduler: Scheduler or name (default CondOT: N(x; t x_1, (1 - t)^2 I), u = (x_1 - x) / (1 - t)).
+
+    Returns:
+        The estimate, shape (B, d).
+    """
+    x = check_points(x, "x")
+    x1 = check_points(x1_samples, "x1_samples", dim=x.shape[1], like=x)
+    if not isinstance(t, (int, float)) or not 0 <= t < 1:
+        raise ValueError(f"t: expected one time in [0, 1), got {t!r}")
+    s = get_scheduler(scheduler)(torch.tensor(float(t), dtype=x.dtype, device=x.device))
+    log_w = -((x[:, None, :] - s.alpha_t * x1[None]) ** 2).sum(-1) / (2 * s.sigma_t.clamp_min(EPS) ** 2)  # (B, M)
+    w = torch.softmax(log_w, dim=1)
+    out = torch.empty_like(x)
+    for i in range(x.shape[0]):  # u_t(x_i | x_1^(j)) for all j, weighted
+        u = conditional_velocity(x[i : i + 1].expand_as(x1), x1, float(t), scheduler)
+        out[i] = w[i] @ u
+    return out
+
+
+@dataclass
+class GradientComparison:
+    """Gradients of the CFM and FM losses of one model, computed on the same draws (t, X_0, X_1).
+
+    Attributes:
+        grad_cfm, grad_fm: flattened parameter gradients, shape (P,).
+        loss_cfm, loss_fm: the two losses.
+        cosine: cosine similarity of the gradients.
+        rel_diff: ||grad_cfm - grad_fm|| / ||grad_fm||.
+        gap: loss_cfm - loss_fm (about the floor E||dX_t - u_t(X_t)||^2, whatever the model).
+        floor: the Monte-Carlo floor mean ||dX_t - u_t(X_t)||^2 on these draws.
+        n: the number of draws.
+    """
+
+    grad_cfm: Tensor
+    grad_fm: Tensor
+    loss_cfm: float
+    loss_fm: float
+    cosine: float
+    rel_diff: float
+    gap: float
+    floor: float
+    n: int
+
+
+def compare_cfm_fm(model: nn.Module, data: Tensor, n: int = 20000, seed: int = 0,
+                   scheduler: "str | Scheduler" = "condot") -> GradientComparison:
+    """Measure that L_CFM and L_FM have the same gradient (and differ by a constant) for a finite data set.
+
+    The data distribution is the empirical one on ``data``, so the marginal field u_t is exact
+    (fmtutor.exact.marginal_velocity). On n draws t ~ U[0, 1], X_0 ~ N(0, I), X_1 ~ data:
+
+        L_CFM = mean ||u_theta(X_t, t) - dX_t||^2,     L_FM = mean ||u_theta(X_t, t) - u_t(X_t)||^2.
+
+    Their gradients differ by -2 mean J_theta^T (dX_t - u_t(X_t)), whose expectation is 0 because
+    u_t(x) = E[dX_t | X_t = x]: the difference shrinks like 1 / sqrt(n).
+
+    Args:
+        model: a velocity network ``model(x, t)`` with parameters.
+        data: the data set, shape (N, d).
+        n: the number of draws.
+        seed: seeds the draws.
+        scheduler: Scheduler or name (default CondOT).
+    """
+    data = check_points(data, "data")
+    n = check_positive_int(n, "n")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model: expected a model with trainable parameters")
+    g = make_generator(seed)
+    x1 = data[torch.randint(0, data.shape[0], (n,), generator=g, device=g.device).to(data.device)]
+    x0 = torch.randn(x1.shape, generator=g, device=g.device).to(x1.device)
+    t = torch.rand(n, generator=g, device=g.device).to(x1.device)
+    ps = AffinePath(scheduler).sample(x0, x1, t)
+    with torch.no_grad():
+        u = torch.cat([marginal_velocity(ps.x_t[i : i + 4096], t[i : i + 4096], data, scheduler)
+                       for i in range(0, n, 4096)])
+    pred = model(ps.x_t, t)
+    loss_cfm = ((pred - ps.dx_t) ** 2).sum(1).mean()
+    loss_fm = ((pred - u) ** 2).sum(1).mean()
+    g_cfm = torch.cat([v.reshape(-1) for v in torch.autograd.grad(loss_cfm, params, retain_graph=True)])
+    g_fm = torch.cat([v.reshape(-1) for v in torch.autograd.grad(loss_fm, params)])
+    cos = float(torch.nn.functional.cosine_similarity(g_cfm, g_fm, dim=0))
+    rel = float((g_cfm - g_fm).norm() / g_fm.norm().clamp_min(1e-30))
+    floor = float(((ps.dx_t - u) ** 2).sum(1).mean())
+    l_cfm, l_fm = float(loss_cfm.detach()), float(loss_fm.detach())
+    return GradientComparison(g_cfm, g_fm, l_cfm, l_fm, cos, rel, l_cfm - l_fm, floor, n)
+
+
+def loss_by_time(model: "Callable[..., Tensor]", data: Tensor, ts: Sequence[float] = tuple(np.linspace(0.05, 0.95, 10)),
+                 n: int = 500, seed: int = 0) -> dict[str, np.ndarray]:
+    """Where the CFM loss comes from: at each time t, the model's loss, the floor and the model's FM loss.
+
+    On n draws X_0 ~ N(0, I), X_1 ~ data at fixed t (CondOT, dX_t = X_1 - X_0, u_t exact for the
+    empirical law of ``data``):
+
+        cfm(t) = mean ||u_theta(X_t) - dX_t||^2,  floor(t) = mean ||dX_t - u_t(X_t)||^2,
+        fm(t) = mean ||u_theta(X_t) - u_t(X_t)||^2,   and cfm(t) = floor(t) + fm(t) + (noise, mean 0).
+
+    Args:
+        model: velocity ``model(x, t)``. data: the training set (N, d).
+        ts: the times. n: draws per time. seed: seeds the draws (the same X_0, X_1 at every t).
+
+    Returns:
+        dict with 't', 'cfm', 'floor', 'fm', each of shape (len(ts),).
+    """
+    data = check_points(data, "data")
+    n = check_positive_int(n, "n")
+    g = make_generator(seed)
+    x1 = data[torch.randint(0, data.shape[0], (n,), generator=g, device=g.device).to(data.device)]
+    x0 = torch.randn(x1.shape, generator=g, device=g.device).to(x1.device)
+    out: dict[str, list[float]] = {"t": [], "cfm": [], "floor": [], "fm": []}
+    with torch.no_grad():
+        for t in ts:
+            t = float(t)
+            xt, dx = t * x1 + (1 - t) * x0, x1 - x0
+            u, v = marginal_velocity(xt, t, data), model(xt, t)
+            for k, val in (("t", t), ("cfm", ((v - dx) ** 2).sum(1).mean()), ("floor", ((dx - u) ** 2).sum(1).mean()),
+                           ("fm", ((v - u) ** 2).sum(1).mean())):
+                out[k].append(float(val))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def fit_order(h: Any, errors: Any) -> float:
+    """The slope p of the least-squares line log(error) = p log(h) + c: the empirical order of convergence.
+
+    Args:
+        h: step sizes, shape (S,), S >= 2.
+        errors: errors at those step sizes, shape (S,), all > 0.
+    """
+    h, e = np.asarray(h, float), np.asarray(errors, float)
+    if h.ndim != 1 or h.shape != e.shape or h.size < 2:
+        raise ValueError(f"h and errors: expected two 1-D arrays of the same length >= 2, got {h.shape} and {e.shape}")
+    if (h <= 0).any() or (e <= 0).any() or not np.isfinite(e).all():
+        raise ValueError(f"h and errors: expected positive finite values (an error of exactly 0 has no logarithm), "
+                         f"got h = {h.tolist()} and errors = {e.tolist()}"[:300])
+    return float(np.polyfit(np.log(h), np.log(e), 1)[0])
+
+
+@dataclass
+class ConvergenceStudy:
+    """Errors of fixed-step solvers against a reference solution.
+
+    Attributes:
+        n_steps: step counts, shape (S,); h: step sizes |t1 - t0| / n_steps.
+        errors: method -> mean over the batch of ||x_N - x_ref||, shape (S,).
+        nfe: method -> velocity evaluations used, shape (S,).
+        orders: method -> fitted slope of log error vs log h.
+        reference: the reference end points, shape (B, d).
+    """
+
+    n_steps: np.ndarray
+    h: np.ndarray
+    errors: dict[str, np.ndarray] = field(default_factory=dict)
+    nfe: dict[str, np.ndarray] = field(default_factory=dict)
+    orders: dict[str, float] = field(default_factory=dict)
+    reference: "Tensor | None" = None
+
+
+def as_float64(field_fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """A float64 copy of a network (so solver errors are not hidden under float32 round-off); functions pass through."""
+    if isinstance(field_fn, nn.Module):
+        return copy.deepcopy(field_fn).double().eval()
+    return field_fn
+
+
+def convergence_study(field_fn: Callable[..., Tensor], x_init: Tensor, exact: "Tensor | None" = None,
+                      methods: Sequence[str] = ("euler", "midpoint", "rk4"), n_steps: Sequence[int] = (4, 8, 16, 32, 64),
+                      reference_steps: int = 1024, t0: float = 0.0, t1: float = 1.0,
+                      dtype: torch.dtype = torch.float64) -> ConvergenceStudy:
+    """Integrate dx/dt = field(x, t) with each method and step count; fit the order of convergence.
+
+    Error(h) = mean_i ||x_i(t1; h) - x_i(t1)||; for a method of order p, Error ~ C h^p as h -> 0, so
+    the slope of log Error against log h is p (1 Euler, 2 midpoint and Heun, 4 RK4).
+
+    Args:
+        field_fn: velocity ``field(x, t)`` (a network is copied to float64 with as_float64).
+        x_init: start points at t0, shape (B, d).
+        exact: the exact end points at t1, shape (B, d); None: RK4 with reference_steps steps.
+        methods: solver names.
+        n_steps: step counts to try (fit over all of them: choose the range where h is small).
+        reference_steps: steps of the RK4 reference when exact is None.
+        t0, t1: the time interval.
+        dtype: precision of the study (float64 keeps round-off far below the errors measured).
+    """
+    for m in methods:
+        if m not in SOLVERS:
+            raise ValueError(f"methods: expected names from {sorted(SOLVERS)}, got {m!r}")
+    steps = np.array([check_positive_int(int(k), "n_steps") for k in n_steps])
+    if steps.size < 2:
+        raise ValueError(f"n_steps: expected at least 2 step counts, got {list(n_steps)}")
+    f = as_float64(field_fn) if dtype == torch.float64 else field_fn
+    x0 = torch.as_tensor(x_init).to(dtype)
+    if exact is None:
+        exact = solve(f, x0, "rk4", n_steps=reference_steps, t0=t0, t1=t1).x
+    exact = torch.as_tensor(exact).to(dtype)
+    if exact.shape != x0.shape:
+        raise ValueError(f"exact: expected the shape of x_init {tuple(x0.shape)}, got {tuple(exact.shape)}")
+    study = ConvergenceStudy(steps, abs(t1 - t0) / steps, reference=exact)
+    for m in methods:
+        errs, nfes = [], []
+        for k in steps:
+            sol = solve(f, x0, m, n_steps=int(k), t0=t0, t1=t1)
+            errs.append(float((sol.x - exact).flatten(1).norm(dim=1).mean()))
+            nfes.append(sol.nfe)
+        study.errors[m], study.nfe[m] = np.array(errs), np.array(nfes)
+        study.orders[m] = fit_order(study.h, study.errors[m])
+    return study
+
+
+@dataclass
+class NFEStudy:
+    """Sample quality for budgets of velocity evaluations.
+
+    Attributes:
+        nfe: the budgets, shape (K,).
+        w2: method -> W2 distance to the reference set per budget, shape (K,) (NaN where the budget
+            is below the method's NFE per step or not a multiple of it).
+        samples: (method, nfe) -> the samples, shape (n, d).
+    """
+
+    nfe: np.ndarray
+    w2: dict[str, np.ndarray] = field(default_factory=dict)
+    samples: dict[tuple[str, int], Tensor] = field(default_factory=dict)
+
+
+def quality_vs_nfe(field_fn: Callable[..., Tensor], reference: Tensor, nfe: Sequence[int] = (4, 8, 16, 32),
+                   methods: Sequence[str] = ("euler", "midpoint", "rk4"), seed: int = 0,
+                   metric: Callable[[Tensor, Tensor], float] = wasserstein2) -> NFEStudy:
+    """Draw len(reference) samples per method and NFE budget (n_steps = nfe / STAGES[method]); score each.
+
+    Every method starts from the same noise x_0 ~ N(0, I) (seeded), so the differences are the solvers'.
+
+    Args:
+        field_fn: velocity ``field(x, t)``.
+        reference: held-out data points, shape (n, d) (their size sets the number of samples).
+        nfe: budgets of velocity evaluations.
+        methods: solver names.
+        seed: seed of x_0.
+        metric: distance between two point sets (default exact W2; compare with metrics.noise_floor).
+    """
+    reference = check_points(reference, "reference")
+    budgets = np.array([check_positive_int(int(k), "nfe") for k in nfe])
+    x0 = torch.randn(reference.shape, generator=make_generator(seed))
+    study = NFEStudy(budgets)
+    for m in methods:
+        if m not in STAGES:
+            raise ValueError(f"methods: expected names from {sorted(STAGES)}, got {m!r}")
+        vals = []
+        for k in budgets:
+            if k % STAGES[m]:
+                vals.append(np.nan)
+                continue
+            x = solve(field_fn, x0, m, n_steps=int(k) // STAGES[m]).x.detach().cpu()
+            study.samples[(m, int(k))] = x
+            vals.append(metric(x, reference))
+        study.w2[m] = np.array(vals)
+    return study
