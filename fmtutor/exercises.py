@@ -26,6 +26,8 @@ __all__ = [
     "check_sample_xt",
     "reference_conditional_log_prob",
     "check_conditional_log_prob",
+    "reference_euler_solver",
+    "check_euler_solver",
 ]
 
 import math
@@ -319,6 +321,48 @@ def check_conditional_log_prob(student: Callable[..., Any], verbose: bool = True
         cases.append((x + 0.3 * torch.randn(x.shape, generator=g), x1, t))
     cases.append((torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), torch.full((4, 1), 0.4)))
     return check_function(student, ref, cases, mistakes, verbose=verbose)
+
+
+def reference_euler_solver(u: Callable[[Tensor, Tensor], Tensor], x0: Tensor, n_steps: int) -> Tensor:
+    """Euler from t = 0 to 1 in n_steps steps of h = 1 / n_steps; all states, shape (n_steps + 1, B, d)."""
+    h = 1.0 / n_steps
+    xs = [x0]
+    for k in range(n_steps):
+        xs.append(xs[-1] + h * u(xs[-1], torch.tensor(k * h, dtype=x0.dtype)))
+    return torch.stack(xs)
+
+
+def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check euler_solver(u, x0, n_steps): the (n_steps + 1, B, d) Euler trajectory from t = 0 to 1, x0 included."""
+
+    def wrong(time: Callable[[int, float], float], step: Callable[[int], float] = lambda n: 1.0 / n) -> Callable[..., Tensor]:
+        def solver(u: Callable[..., Tensor], x0: Tensor, n: int) -> Tensor:
+            xs, h = [x0], step(n)
+            for k in range(n):
+                xs.append(xs[-1] + h * u(xs[-1], torch.tensor(time(k, h), dtype=x0.dtype)))
+            return torch.stack(xs)
+        return solver
+
+    mistakes = {
+        "u was evaluated at the step number k; it needs the time t = k h.": wrong(lambda k, h: float(k)),
+        "each step must use the velocity at its start time t = k h, not at its end (k + 1) h.": wrong(lambda k, h: (k + 1) * h),
+        "the step size is h = 1 / n_steps, so that n_steps steps end at t = 1.": wrong(lambda k, h: k * h, lambda n: 1.0),
+        "with n_steps steps the grid has n_steps + 1 points: h = 1 / n_steps, not 1 / (n_steps - 1).":
+            wrong(lambda k, h: k * h, lambda n: 1.0 / max(n - 1, 1)),
+    }
+    field, x, _, _ = _cases_step()[0]
+    try:  # two shape mistakes deserve a specific hint before the value checks
+        got = student(field, x.clone(), 5)
+    except Exception:
+        got = None
+    if isinstance(got, Tensor) and got.shape in ((5, 2), (5, 5, 2)):
+        msg = ("return every state, stacked: shape (n_steps + 1, B, d) with x0 first (torch.stack(states))."
+               if got.shape == (5, 2) else "the trajectory must start with x0: n_steps steps give n_steps + 1 states.")
+        result = ExerciseResult(False, msg, "mistake")
+        if verbose:
+            print("❌ " + msg)
+        return result
+    return check_function(student, reference_euler_solver, [(field, x, 5), (field, x[:2], 3)], mistakes, verbose=verbose)
 
 
 # --- Chapters 9 (schedulers and diffusion) and 10 (guidance) -------------------------------------

@@ -232,6 +232,13 @@ def test_flow_and_path_frames():
 # ------------------------------------------------------------------------------------------ exercises
 
 
+def _euler_states(u, x0, n, time):
+    xs, h = [x0], 1.0 / n
+    for k in range(n):
+        xs.append(xs[-1] + h * u(xs[-1], torch.tensor(time(k, h), dtype=x0.dtype)))
+    return xs[1:]
+
+
 def _todo(*args):
     raise NotImplementedError
 
@@ -258,6 +265,12 @@ def _todo(*args):
         "mean of p_{t|1}": lambda x, x1, t: E.reference_conditional_log_prob(x, x1 / t, t),
         "normalising constant": lambda x, x1, t: E.reference_conditional_log_prob(x, x1, t) + x.shape[1] / 2 * math.log(2 * math.pi),
         "one log(1 - t) per coordinate": lambda x, x1, t: E.reference_conditional_log_prob(x, x1, t) + (x.shape[1] / 2) * torch.log(1 - t[:, 0]),
+    }),
+    (E.check_euler_solver, E.reference_euler_solver, {
+        "step number k": lambda u, x0, n: torch.stack([x0] + _euler_states(u, x0, n, lambda k, h: float(k))),
+        "at its start time": lambda u, x0, n: torch.stack([x0] + _euler_states(u, x0, n, lambda k, h: (k + 1) * h)),
+        "return every state": lambda u, x0, n: E.reference_euler_solver(u, x0, n)[-1],
+        "must start with x0": lambda u, x0, n: E.reference_euler_solver(u, x0, n)[1:],
     }),
 ])
 def test_exercise_checks(check, reference, mistakes):
