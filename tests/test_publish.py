@@ -2,9 +2,9 @@
 headless Chromium (equations typeset by the local MathJax, no console error, no request leaving the machine,
 the animation plays without a kernel).
 
-The browser checks need Debian's Chromium, the ``ui`` extra (Playwright) and the npm assets
-(``python -m fmtutor.publish assets``); without them they are skipped, except under CI (``CI`` set), where
-they fail. Screenshots go to test-artifacts/publish/.
+The browser checks are marked ``ui`` (run them with ``pytest -m ui``): they need Debian's Chromium, the
+``ui`` extra (Playwright) and the npm assets (``python -m fmtutor.publish assets``); without them they are
+skipped, except under CI (``CI`` set), where they fail. Screenshots go to test-artifacts/publish/.
 """
 
 import os
@@ -22,6 +22,9 @@ NOTEBOOKS = Path(os.environ.get("FMTUTOR_NOTEBOOKS", ROOT / "notebooks"))
 ARTIFACTS = ROOT / "test-artifacts" / "publish"
 CHROMIUM = os.environ.get("FMTUTOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHAPTERS = sorted(NOTEBOOKS.glob("*.ipynb"))
+# no background traffic (updates, sync, first-run pages): the machine is offline and the check counts requests
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 needs_chapters = pytest.mark.skipif(not CHAPTERS, reason="no chapter in notebooks/ yet")
 
 
@@ -142,7 +145,7 @@ def chromium():
         _missing(f"Chromium at {CHROMIUM} (apt-get install -y chromium)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -150,6 +153,7 @@ def chromium():
 MATH_DONE = "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue && MathJax.Hub.queue.pending === 0"
 
 
+@pytest.mark.ui
 def test_deck_offline_in_chromium(built: dict, chromium) -> None:
     t = Offline(chromium)
     page = t.page
@@ -179,6 +183,7 @@ def test_deck_offline_in_chromium(built: dict, chromium) -> None:
     t.check()
 
 
+@pytest.mark.ui
 def test_site_offline_in_chromium(built: dict, chromium) -> None:
     index = built["index"].read_text(encoding="utf-8")
     stem = built["chapter"].stem
