@@ -370,15 +370,17 @@ def mle_explorer(mu_data: float = 1.0, std_data: float = 0.6, m: int = 2000, see
         ax1.hist(x.numpy(), bins=40, density=True, color="0.8", label="data $x^i$")
         ax1.plot(grid, pdf(grid, mu_data, std_data), "k--", lw=1.5, label=r"$p_{data}$")
         ax1.plot(grid, pdf(grid, mu, std), color="tab:red", lw=2, label=r"$p_\theta$")
-        ax1.set(xlim=(-3, 4), ylim=(0, 1.0), xlabel="$x$", ylabel="density", title=r"data and model $p_\theta$")
+        peak = 1 / (min(std, std_data) * math.sqrt(2 * math.pi))
+        ax1.set(xlim=(-3, 4), ylim=(0, max(0.8, 1.15 * peak)), xlabel="$x$", ylabel="density", title=r"data and model $p_\theta$")
         ax1.legend(loc="upper left", fontsize=8)
         curve_l = gaussian_log_likelihood(x, mus, std).numpy()
         curve_kl = (-gaussian_kl(mu_data, std_data, mus, std) + const).numpy()
         ax2.plot(mus, curve_l, color="tab:blue", lw=3, alpha=0.6, label=r"$L(\theta)$ (data average)")
         ax2.plot(mus, curve_kl, "k--", lw=1.5, label=r"$-KL(p_{data}\|p_\theta) + C$")
-        ax2.plot([mu], [ll], "o", color="tab:red", ms=8)
+        lo = -8.0
+        ax2.plot([mu], [max(ll, lo + 0.25)], "o" if ll > lo else "v", color="tab:red", ms=8)  # "v": below the axes
         ax2.axvline(mu_data, color="0.6", lw=0.8)
-        ax2.set(xlim=(-2, 3.5), ylim=(-8, -0.5), xlabel=r"model mean $\mu$", ylabel="average log-likelihood",
+        ax2.set(xlim=(-2, 3.5), ylim=(lo, -0.5), xlabel=r"model mean $\mu$", ylabel="average log-likelihood",
                 title=rf"$\sigma$ = {std:.2f}: likelihood vs KL")
         ax2.legend(loc="lower center", fontsize=8)
         return (f"L(θ) = {ll:.3f} &nbsp; KL(p_data‖p_θ) = {kl:.3f} &nbsp; L(θ) + KL = {ll + kl:.3f} "
