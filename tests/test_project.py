@@ -51,7 +51,7 @@ def test_environment_yml_names_the_same_packages_as_pyproject():
     proj = _toml()["project"]
     reqs = list(proj["dependencies"])
     for extra, pkgs in proj["optional-dependencies"].items():
-        if extra != "ui":  # browser tests need apt's Chromium: not part of the conda environment
+        if extra not in ("ui", "present"):  # browser tests (apt Chromium) and live decks: not in the conda env
             reqs += pkgs
     want = {CONDA_NAMES.get(_name(r), _name(r)) for r in reqs if ";" not in r}
     env = (ROOT / "environment.yml").read_text()
