@@ -29,7 +29,7 @@ WORKERS = max(1, int(os.environ.get("FMTUTOR_UI_WORKERS", "2")))
 # JupyterLab settings that keep toasts (news, update checks) from covering the widgets.
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
-    # every cell stays rendered (JupyterLab 4 virtualises long notebooks), as jupyterlab-deck needs it
+    # every cell stays rendered (JupyterLab 4 virtualises long notebooks): all outputs can be checked
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
@@ -46,7 +46,8 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set FMTUTOR_CHROMIUM)")
     return {**browser_type_launch_args, "executable_path": CHROMIUM,
-            "args": ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]}
+            "args": ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync"]}
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Every chapter in a real JupyterLab, driven by Chromium: run all cells, no error anywhere, a slider moved by
 keyboard changes the figure it drives, Play animates, and a screenshot per chapter lands in test-artifacts/ui/.
+On the first chapter, the lecturer's recipe (Simple Interface + Presentation Mode) is checked too.
 
 Chapters run ``FMTUTOR_UI_WORKERS`` at a time (default 2): while one test checks its chapter, the next chapter
 is already executing in its own browser context and kernel.
@@ -121,12 +122,17 @@ def runner(browser: Browser, jupyter_lab: str):
         r.close(name)
 
 
-def _live_plot(page: Page):
-    """The first output holding a slider and an image but no Play button: a LivePlot."""
+def _live_plots(page: Page):
+    """Outputs holding a slider and an image but no Play button: the LivePlots."""
     return (page.locator(".jp-OutputArea-output")
             .filter(has=page.locator(".widget-slider"))
             .filter(has=page.locator("img.widget-image"))
-            .filter(has_not=page.locator(".widget-play")).first)
+            .filter(has_not=page.locator(".widget-play")))
+
+
+def _live_plot(page: Page):
+    """The first LivePlot."""
+    return _live_plots(page).first
 
 
 def _wait_src_change(page: Page, img, before: str, timeout_s: float) -> bool:
@@ -175,46 +181,33 @@ def _press_play(page: Page, stem: str) -> bool:
     return True
 
 
-def _present_with_deck(page: Page, stem: str) -> None:
-    """Lecturer mode: jupyterlab-deck presents the running notebook; its live widgets keep working."""
+def _present_in_lab(page: Page, stem: str) -> None:
+    """Lecturer mode (README): JupyterLab's Simple Interface + Presentation Mode; the widgets stay live."""
     path = f"notebooks/{stem}.ipynb"
-    commands = page.evaluate("() => window.jupyterapp.commands.listCommands().filter(c => c.startsWith('deck:'))")
-    if "deck:start" not in commands:
-        if os.environ.get("CI"):
-            pytest.fail("jupyterlab-deck is not installed (pip install -e .[present])")
-        pytest.skip("jupyterlab-deck is not installed")
-    out = _live_plot(page)
-    out.scroll_into_view_if_needed()
-    # jupyterlab-deck 0.2 hides cells marked "-" (continue): do what `python -m fmtutor.publish present` does
-    page.evaluate("""p => { const nb = window.__fm.panel(p).content;
-        for (const cell of nb.widgets) {
-            const meta = cell.model.getMetadata('slideshow');
-            if (meta && meta.slide_type === '-') cell.model.deleteMetadata('slideshow');
-        }
-        nb.activeCellIndex = 0; }""", path)
-    page.evaluate("() => window.jupyterapp.commands.execute('deck:start')")
-    page.wait_for_timeout(1000)
-    handle = out.locator(".widget-slider .noUi-handle").first
-    for _ in range(80):  # forward through slides and fragments until the LivePlot is on screen
-        if handle.is_visible():
-            break
-        page.evaluate("() => window.jupyterapp.commands.execute('deck:forward')")
-        page.wait_for_timeout(400)
-    img = out.locator("img.widget-image").first
-    handle = out.locator(".widget-slider .noUi-handle").first
-    handle.wait_for(state="visible", timeout=10_000)
-    before = img.get_attribute("src")
-    for key in ("ArrowLeft", "ArrowRight", "ArrowRight"):
-        handle.focus()
-        page.keyboard.press(key)
-        if _wait_src_change(page, img, before, 45):
-            break
-    else:
-        pytest.fail("in the deck, moving the slider did not change the figure")
-    page.wait_for_function("p => window.__fm.kernelIdle(p)", arg=path, timeout=120_000)
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(ARTIFACTS / f"{stem}_deck.png"))
-    page.evaluate("() => window.jupyterapp.commands.execute('deck:stop')")
+    run = "([c, a]) => window.jupyterapp.commands.execute(c, a)"
+    page.evaluate(run, ["application:set-mode", {"mode": "single-document"}])
+    page.evaluate(run, ["application:toggle-presentation-mode", {}])
+    try:
+        assert page.evaluate("() => window.jupyterapp.shell.presentationMode"), "presentation mode did not start"
+        out = _live_plot(page)
+        out.scroll_into_view_if_needed()
+        img = out.locator("img.widget-image").first
+        handle = out.locator(".widget-slider .noUi-handle").first
+        before = img.get_attribute("src")
+        for key in ("ArrowLeft", "ArrowRight", "ArrowRight"):
+            handle.focus()
+            page.keyboard.press(key)
+            if _wait_src_change(page, img, before, 45):
+                break
+        else:
+            pytest.fail("in presentation mode, moving the slider did not change the figure")
+        page.wait_for_function("p => window.__fm.kernelIdle(p)", arg=path, timeout=120_000)
+        page.wait_for_timeout(300)
+        out.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"{stem}_presenting.png"))
+    finally:
+        page.evaluate(run, ["application:toggle-presentation-mode", {}])
+        page.evaluate(run, ["application:set-mode", {"mode": "multiple-document"}])
 
 
 @pytest.mark.skipif(not CHAPTERS, reason="no chapter in notebooks/")
@@ -231,7 +224,7 @@ def test_chapter_in_jupyterlab(runner: ChapterRunner, name: str) -> None:
         _move_slider(page, stem)
         _press_play(page, stem)
         if name == CHAPTERS[0]:  # presenting live is checked once
-            _present_with_deck(page, stem)
+            _present_in_lab(page, stem)
         assert not runner.console[name], f"{name}: page errors: {runner.console[name]}"
     except BaseException:
         page.screenshot(path=str(ARTIFACTS / f"{stem}_FAILED.png"))
