@@ -89,3 +89,16 @@ def test_quality_vs_nfe_with_a_field_every_solver_integrates_exactly():
     assert np.allclose(st.w2["euler"], want) and np.allclose(st.w2["midpoint"], want)
     assert np.isnan(st.w2["rk4"][0]) and st.w2["rk4"][1] == pytest.approx(want)
     assert torch.allclose(st.samples[("rk4", 4)], x0 + shift, atol=1e-6)
+
+
+def test_loss_floor_matches_the_plain_estimate_with_less_noise():
+    data = F.data.two_moons(300, seed=0)
+    floor, se = D.loss_floor(data, n=8000, seed=0)
+    plain = F.exact.cfm_loss_floor(data, data, n=20000, seed=1)
+    assert 0 < se < 0.02 and abs(floor - plain) < 0.06
+    # one data point: X_1 is known given X_t, so the target X_1 - X_0 has no variance
+    one, se1 = D.loss_floor(data[:1], n=500)
+    assert one < 1e-8 and se1 < 1e-8
+    # two points far apart: the posterior is sure except at small t, where Var[X_1 | X_t] ~ Var[X_1] = 25
+    two = torch.tensor([[-5.0, 0.0], [5.0, 0.0]])
+    assert D.loss_floor(two, n=2000)[0] == pytest.approx(F.exact.cfm_loss_floor(two, two, n=20000), rel=0.1)
