@@ -189,7 +189,8 @@ def load_model(path: "str | os.PathLike[str]", check_version: bool = True,
     if sorted(set(params) - set(config)):  # a default filled in silently could differ from what was trained
         raise ModelFileError(f"{path}: incomplete model config, missing {sorted(set(params) - set(config))} of {name}")
     try:
-        model = MODEL_CLASSES[name](**config)
+        with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: do not consume the global RNG
+            model = MODEL_CLASSES[name](**config)
     except (TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: {name}(**config) rejected the stored config {config}: {e}") from e
     state = payload["state_dict"]
@@ -311,7 +312,8 @@ def cached_model(path: "str | os.PathLike[str]", train_fn: Callable[[], Any], co
                     print(f"loaded the trained model from {path}")
                 return CachedModel(model, extra, "loaded", "", path)
             reason = "stale (trained with another configuration)"
-    out = train_fn()
+    with torch.random.fork_rng(devices=[]):  # training reseeds the global RNG; loading does not. Keep them alike,
+        out = train_fn()                     # so a chapter's later draws do not depend on whether the cache was hit.
     model, extra = (out if isinstance(out, tuple) else (out, {}))
     if not isinstance(extra, dict):
         raise TypeError(f"train_fn: expected it to return a model or (model, dict), got a {type(extra).__name__} second")
