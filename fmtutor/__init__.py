@@ -1,7 +1,7 @@
 """fmtutor: the small flow-matching library behind the course's chapters."""
 
 __all__ = ["paths", "exact", "models", "solvers", "training", "data", "metrics", "plots", "widgets", "exercises",
-           "couplings", "guidance", "schedules", "sde", "fields",
+           "couplings", "guidance", "schedules", "sde", "likelihood", "fields",
            "io",
            "diagnostics",
            "views",
@@ -13,6 +13,7 @@ from . import fields
 from . import schedules, sde
 from . import diagnostics
 from . import views
+from . import likelihood
 from .device import default_device
 
 __version__ = "0.1.0"

@@ -537,3 +537,78 @@ def check_straightness(student: Callable[..., Any], verbose: bool = True) -> Exe
     }
     return check_function(student, reference_straightness, _cases_straightness(), mistakes, verbose=verbose)
 
+
+# --- Chapter 8 (likelihood) --------------------------------------------------------------------------
+
+__all__ += ["reference_divergence", "check_divergence", "reference_hutchinson", "check_hutchinson"]
+
+
+def _curvy_field(x: Tensor, t: Tensor) -> Tensor:
+    """A 2-D field whose Jacobian entries all differ (so each typical mistake is visible)."""
+    return torch.stack([torch.sin(x[:, 0]) * x[:, 1] + t * x[:, 0] ** 2, x[:, 0] ** 3 - 2 * torch.cos(x[:, 1]) + t], 1)
+
+
+def _jac(field: Callable[..., Tensor], x: Tensor, t: Any) -> Tensor:
+    from .likelihood import jacobian
+
+    return jacobian(field, x, t)
+
+
+def _cases_divergence() -> list[tuple[Callable[..., Tensor], Tensor, Tensor]]:
+    g = torch.Generator().manual_seed(11)
+    a = torch.tensor([[0.5, 2.0], [-1.0, 1.5]])
+    return [(_curvy_field, torch.randn(6, 2, generator=g, dtype=torch.float64), torch.tensor(0.3, dtype=torch.float64)),
+            (lambda x, t: x @ a.T.to(x.dtype) * (1 + t), torch.randn(4, 2, generator=g), torch.tensor(0.5))]
+
+
+def reference_divergence(field: Callable[..., Tensor], x: Tensor, t: Tensor) -> Tensor:
+    """div u_t(x) = du_1/dx_1 + du_2/dx_2 at each point, shape (B,), by autograd."""
+    from .likelihood import divergence_exact
+
+    return divergence_exact(field, x, t)
+
+
+def check_divergence(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check divergence(field, x, t) -> (B,) = trace of the Jacobian du/dx at each point (x of shape (B, 2))."""
+
+    def diag(i: int) -> Callable[..., Tensor]:
+        return lambda f, x, t: _jac(f, x, t)[:, i, i]
+
+    mistakes = {
+        "you summed every entry of the Jacobian (the gradient of u.sum() summed over coordinates): "
+        "the divergence keeps only the diagonal du_i/dx_i.": lambda f, x, t: _jac(f, x, t).sum((1, 2)),
+        "only du_1/dx_1: add du_2/dx_2 (loop over the coordinates).": diag(0),
+        "only du_2/dx_2: add du_1/dx_1 (loop over the coordinates).": diag(1),
+        "you took the off-diagonal entries du_1/dx_2 + du_2/dx_1; the divergence needs du_i/dx_i.":
+            lambda f, x, t: _jac(f, x, t)[:, 0, 1] + _jac(f, x, t)[:, 1, 0],
+        "the sign is flipped: div u = +trace(du/dx) (the minus sign belongs to d/dt log p_t).":
+            lambda f, x, t: -_jac(f, x, t).diagonal(dim1=1, dim2=2).sum(1),
+    }
+    return check_function(student, reference_divergence, _cases_divergence(), mistakes, verbose=verbose)
+
+
+def _cases_hutchinson() -> list[tuple[Callable[..., Tensor], Tensor, Tensor, Tensor]]:
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(6, 2, generator=g, dtype=torch.float64)
+    z = (torch.randint(0, 2, (6, 2), generator=g) * 2 - 1).to(torch.float64)
+    return [(_curvy_field, x, torch.tensor(0.3, dtype=torch.float64), z),
+            (_curvy_field, x, torch.tensor(0.8, dtype=torch.float64), torch.randn(6, 2, generator=g, dtype=torch.float64))]
+
+
+def reference_hutchinson(field: Callable[..., Tensor], x: Tensor, t: Tensor, z: Tensor) -> Tensor:
+    """One-probe Hutchinson estimate z^T (du/dx) z at each point, shape (B,); x and z of shape (B, d)."""
+    return torch.einsum("bi,bij,bj->b", z, _jac(field, x, t), z)
+
+
+def check_hutchinson(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check hutchinson(field, x, t, z) -> (B,) = z^T (du/dx) z, computed with one vector-Jacobian product."""
+    mistakes = {
+        "you returned z . u(x): the estimate needs the derivative, z^T (du/dx) z (take the gradient of (u * z).sum()).":
+            lambda f, x, t, z: (f(x, t) * z).sum(1),
+        "you summed z^T J over coordinates without the second z: multiply the vector-Jacobian product by z, then sum.":
+            lambda f, x, t, z: torch.einsum("bi,bij->b", z, _jac(f, x, t)),
+        "that is the exact divergence (trace of J): the exercise asks for the one-probe estimate z^T J z.":
+            lambda f, x, t, z: _jac(f, x, t).diagonal(dim1=1, dim2=2).sum(1),
+    }
+    return check_function(student, reference_hutchinson, _cases_hutchinson(), mistakes, verbose=verbose)
+
