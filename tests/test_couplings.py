@@ -2,7 +2,6 @@
 
 import itertools
 
-import ipywidgets as W
 import pytest
 import torch
 from hypothesis import given, settings
