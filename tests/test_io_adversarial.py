@@ -99,6 +99,7 @@ def test_a_folder_or_a_wrong_path_type(tmp_path):
         fio.save_model(_model(), None)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickled_code_is_not_executed(tmp_path):
     class Evil:
         def __reduce__(self):
