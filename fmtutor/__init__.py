@@ -5,6 +5,7 @@ __all__ = ["paths", "exact", "models", "solvers", "training", "data", "metrics",
            "io",
            "diagnostics",
            "views",
+           "images",
            "device", "default_device", "__version__"]
 
 from . import couplings, data, device, exact, exercises, guidance, metrics, models, paths, plots, solvers, training, widgets
@@ -13,6 +14,7 @@ from . import fields
 from . import schedules, sde
 from . import diagnostics
 from . import views
+from . import images
 from . import likelihood
 from .device import default_device
 

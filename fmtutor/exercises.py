@@ -612,3 +612,48 @@ def check_hutchinson(student: Callable[..., Any], verbose: bool = True) -> Exerc
     }
     return check_function(student, reference_hutchinson, _cases_hutchinson(), mistakes, verbose=verbose)
 
+
+# ------------------------------------------------------------------ chapter 11: images on a CPU
+__all__ += ["reference_tile_images", "check_tile_images"]
+
+
+def _cases_tile() -> list[tuple[Tensor, int, int]]:
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(6, 64, generator=g) + torch.arange(64.0)  # every pixel position distinguishable
+    return [(x, 2, 3), (x, 3, 2), (x[:4], 2, 2), (x[:3], 1, 3)]
+
+
+def reference_tile_images(x: Tensor, rows: int, cols: int) -> Tensor:
+    """Tile rows * cols flattened 8x8 images x (rows * cols, 64) into one (rows * 8, cols * 8) mosaic.
+
+    Image k goes to grid row k // cols, grid column k % cols: mosaic[8 r + i, 8 c + j] = x[r * cols + c, 8 i + j].
+    """
+    return x.reshape(rows, cols, 8, 8).permute(0, 2, 1, 3).reshape(rows * 8, cols * 8)
+
+
+def check_tile_images(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check tile(x, rows, cols): (rows * cols, 64) -> (rows * 8, cols * 8) with image k at row k // cols, column k % cols."""
+    mistakes = {
+        "you reshaped straight to (rows * 8, cols * 8): that cuts the batch into strips, not images. Reshape to "
+        "(rows, cols, 8, 8) and bring each image's pixel-row axis next to the grid-row axis with permute(0, 2, 1, 3).":
+            lambda x, r, c: x.reshape(r * 8, c * 8),
+        "every image is transposed (mirrored on its diagonal): entry 8 i + j is pixel row i, column j, so reshape each "
+        "vector to (8, 8) as is and keep the pixel axes in the order (i, j).":
+            lambda x, r, c: x.reshape(r, c, 8, 8).permute(0, 3, 1, 2).reshape(r * 8, c * 8),
+        "the images run down the columns: image k belongs in grid row k // cols and column k % cols (fill row by row).":
+            lambda x, r, c: x.reshape(c, r, 8, 8).permute(1, 2, 0, 3).reshape(r * 8, c * 8),
+        "wrong axis order after the reshape: permute (rows, cols, 8, 8) to (rows, 8, cols, 8), i.e. permute(0, 2, 1, 3).":
+            lambda x, r, c: x.reshape(r, c, 8, 8).permute(2, 0, 3, 1).reshape(r * 8, c * 8),
+    }
+    for x, r, c in _cases_tile():
+        try:
+            got = student(x, r, c)
+        except Exception:
+            break  # check_function reports it
+        if isinstance(got, Tensor) and r != c and tuple(got.shape) == (c * 8, r * 8):
+            result = ExerciseResult(False, f"rows and columns are swapped: {r} rows of {c} images make a mosaic of shape "
+                                    f"({r} * 8, {c} * 8) = ({r * 8}, {c * 8}), you returned {tuple(got.shape)}.", "mistake")
+            if verbose:
+                print("❌ " + result.message)
+            return result
+    return check_function(student, reference_tile_images, _cases_tile(), mistakes, verbose=verbose)
