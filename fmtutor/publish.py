@@ -179,6 +179,10 @@ def _source_key(path: Path, package_dir: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def _cache_path(path: Path, cache_dir: Path) -> Path:
+    return Path(cache_dir) / f"{Path(path).stem}-{_source_key(Path(path), Path(__file__).parent)}.ipynb"
+
+
 def execute_notebook(path: Path, cache_dir: "Path | None" = None, timeout: int = 600) -> nbformat.NotebookNode:
     """Run a notebook top to bottom in a fresh kernel (cwd: its folder), keeping outputs and widget state.
 
@@ -190,11 +194,9 @@ def execute_notebook(path: Path, cache_dir: "Path | None" = None, timeout: int =
     from nbclient import NotebookClient
 
     path = Path(path)
-    cached = None
-    if cache_dir is not None:
-        cached = Path(cache_dir) / f"{path.stem}-{_source_key(path, Path(__file__).parent)}.ipynb"
-        if cached.exists():
-            return nbformat.read(cached, as_version=4)
+    cached = _cache_path(path, cache_dir) if cache_dir is not None else None
+    if cached is not None and cached.exists():
+        return nbformat.read(cached, as_version=4)
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, store_widget_state=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
@@ -206,11 +208,18 @@ def execute_notebook(path: Path, cache_dir: "Path | None" = None, timeout: int =
     return nb
 
 
-def _execute_worker(path: str, cache_dir: "str | None", threads: int) -> tuple[str, float]:
+def _execute_worker(path: str, cache_dir: str, threads: int) -> tuple[str, float]:
+    """Execute one notebook into the cache; returns the cached copy's path and the seconds it took."""
     os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by the kernel: torch then uses this many threads
     t0 = time.perf_counter()
-    execute_notebook(Path(path), Path(cache_dir) if cache_dir else None)
-    return path, time.perf_counter() - t0
+    cached = _cache_path(Path(path), Path(cache_dir))  # keyed on the sources as they were when the run began
+    if not cached.exists():
+        nb = execute_notebook(Path(path))
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        for old in cached.parent.glob(f"{Path(path).stem}-*.ipynb"):
+            old.unlink()
+        nbformat.write(nb, cached)
+    return str(cached), time.perf_counter() - t0
 
 
 def execute_all(chapters: list[Chapter], cache_dir: Path, jobs: int = 1) -> dict[str, nbformat.NotebookNode]:
@@ -222,21 +231,21 @@ def execute_all(chapters: list[Chapter], cache_dir: Path, jobs: int = 1) -> dict
     if jobs < 1:
         raise ValueError(f"jobs: expected >= 1, got {jobs}")
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    failures = []
+    failures, done = [], {}
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futs = {pool.submit(_execute_worker, str(c.path), str(cache_dir), threads): c for c in chapters}
         for fut in cf.as_completed(futs):
             c = futs[fut]
             try:
-                _, seconds = fut.result()
+                done[c.stem], seconds = fut.result()
                 print(f"[publish] executed {c.stem} ({seconds:.1f} s)", flush=True)
             except Exception as e:  # keep going: report every broken chapter at once
                 failures.append(f"{c.stem}: {type(e).__name__}: {str(e)[-2000:]}")
                 print(f"[publish] FAILED {c.stem}", flush=True)
     if failures:
         raise RuntimeError("chapters failed to execute:\n" + "\n".join(failures))
-    return {c.stem: execute_notebook(c.path, cache_dir) for c in chapters}
+    return {c.stem: nbformat.read(done[c.stem], as_version=4) for c in chapters}
 
 
 def _asset_urls(prefix: str) -> dict[str, str]:
