@@ -9,13 +9,13 @@ __all__ = ["paths", "exact", "models", "solvers", "training", "data", "metrics",
            "device", "default_device", "__version__"]
 
 from . import couplings, data, device, exact, exercises, guidance, metrics, models, paths, plots, solvers, training, widgets
-from . import io
 from . import fields
+from . import likelihood
 from . import schedules, sde
+from . import io
 from . import diagnostics
 from . import views
 from . import images
-from . import likelihood
 from .device import default_device
 
 __version__ = "0.1.0"

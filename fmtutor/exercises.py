@@ -68,6 +68,14 @@ def check_function(student: Callable[..., Any], reference: Callable[..., Tensor]
         atol: tolerance (relative to the reference's scale as well).
         verbose: print the result.
     """
+    if not callable(reference):
+        raise TypeError(f"reference: expected the correct function, got {type(reference).__name__}")
+    if isinstance(cases, (str, bytes)) or not isinstance(cases, Sequence) or len(cases) == 0:
+        raise ValueError(f"cases: expected a non-empty list of argument tuples, got {cases!r:.80}")
+    if not all(isinstance(c, tuple) for c in cases):
+        raise ValueError(f"cases: expected each case to be a tuple of arguments, got {[type(c).__name__ for c in cases]}")
+    if mistakes is not None and (not isinstance(mistakes, dict) or not all(callable(f) for f in mistakes.values())):
+        raise TypeError(f"mistakes: expected a dict hint -> wrong_function, got {type(mistakes).__name__}")
     result = _check(student, reference, cases, mistakes or {}, atol)
     if verbose:
         print(("✅ " if result.passed else "❌ ") + result.message)
@@ -84,14 +92,23 @@ def _check(student: Callable[..., Any], reference: Callable[..., Tensor], cases:
         return ExerciseResult(False, f"expected a function, got {type(student).__name__}.", "not-callable")
     for args in cases:
         want = reference(*args)
+        mine = tuple(a.clone() if isinstance(a, Tensor) else a for a in args)  # the student may write into them
         try:
-            got = student(*args)
+            got = student(*mine)
         except NotImplementedError:
             return ExerciseResult(False, "not done yet: replace `raise NotImplementedError` with your code.", "todo")
         except Exception as e:
-            return ExerciseResult(False, f"your function raised {type(e).__name__}: {e}", "raised")
+            hint = ""
+            if isinstance(e, RuntimeError) and ("size of tensor" in str(e) or "shape" in str(e)):
+                hint = " That is a shape mismatch inside your function: check your broadcasting (t has shape (B, 1), points (B, d))."
+            return ExerciseResult(False, f"your function raised {type(e).__name__}: {e}.{hint}", "raised")
         if got is None:
             return ExerciseResult(False, "your function returned None: did you forget `return`?", "none")
+        changed = [i for i, (a, m) in enumerate(zip(args, mine)) if isinstance(a, Tensor) and not torch.equal(a, m)]
+        if changed:
+            return ExerciseResult(False, f"your function changed its input argument(s) {changed} in place (e.g. `x += ...` "
+                                  "or `x[...] = ...`), which silently alters the caller's data: compute a new tensor "
+                                  "instead (`y = x + ...`).", "inplace")
         if not isinstance(got, Tensor):
             try:
                 got = torch.as_tensor(got, dtype=want.dtype)
@@ -107,6 +124,8 @@ def _check(student: Callable[..., Any], reference: Callable[..., Tensor], cases:
         for hint, wrong in mistakes.items():
             if _close(got, wrong(*args), atol):
                 return ExerciseResult(False, hint, "mistake")
+        if float(want.abs().max()) > 0 and _close(got, -want, atol):
+            return ExerciseResult(False, "the sign is flipped: your result is exactly minus the expected one.", "sign")
         err = (got.double() - want.double()).abs().max().item()
         return ExerciseResult(False, f"values differ from the expected ones (max |difference| = {err:.3g}).", "wrong")
     return ExerciseResult(True, "correct on every test case.", "ok")
@@ -114,6 +133,10 @@ def _check(student: Callable[..., Any], reference: Callable[..., Tensor], cases:
 
 def use_or_reference(student: Callable[..., Any], result: ExerciseResult, reference: Callable[..., Any]) -> Callable[..., Any]:
     """The student's function if it passed its check, otherwise the reference (with a note saying so)."""
+    if not isinstance(result, ExerciseResult):
+        raise TypeError(f"result: expected the ExerciseResult returned by a check_* function, got {type(result).__name__}")
+    if not callable(reference):
+        raise TypeError(f"reference: expected the reference function, got {type(reference).__name__}")
     if result.passed:
         return student
     print("↪ continuing with the reference solution, so the rest of the chapter still runs.")
@@ -365,83 +388,6 @@ def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> Exe
     return check_function(student, reference_euler_solver, [(field, x, 5), (field, x[:2], 3)], mistakes, verbose=verbose)
 
 
-# --- Chapters 9 (schedulers and diffusion) and 10 (guidance) -------------------------------------
-
-__all__ += ["reference_x1_from_velocity", "check_x1_from_velocity", "reference_score_from_velocity",
-            "check_score_from_velocity", "reference_cfg", "check_cfg"]
-
-
-def _cases_vt() -> list[tuple[Tensor, Tensor, Tensor]]:
-    g = torch.Generator().manual_seed(9)
-    v, x = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
-    t = torch.tensor([0.05, 0.2, 0.35, 0.5, 0.7, 0.9])[:, None]
-    return [(v, x, t), (v[:1], x[:1], torch.tensor([[0.6]]))]
-
-
-def reference_x1_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
-    """CondOT x_1-prediction from a velocity: E[X_1 | x_t] = x + (1 - t) v. v, x (B, d); t (B, 1)."""
-    return x + (1 - t) * v
-
-
-def check_x1_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check x1(v, x, t) = x + (1 - t) v (CondOT: the point reached by moving at speed v for the remaining time)."""
-    mistakes = {
-        "time runs backwards: the time left until t = 1 is 1 - t, not t.": lambda v, x, t: x + t * v,
-        "the sign is flipped: move forward along v, x + (1 - t) v.": lambda v, x, t: x - (1 - t) * v,
-        "you returned only the displacement (1 - t) v: add it to x.": lambda v, x, t: (1 - t) * v,
-        "the factor (1 - t) is missing: x + v is a full unit step, but only 1 - t of time is left.": lambda v, x, t: x + v,
-        "that is the noise prediction x - t v (E[X_0 | x_t]); the data prediction moves forward.": lambda v, x, t: x - t * v,
-    }
-    return check_function(student, reference_x1_from_velocity, _cases_vt(), mistakes, verbose=verbose)
-
-
-def reference_score_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
-    """CondOT score from a velocity: -E[X_0 | x_t] / sigma_t = (t v - x) / (1 - t). v, x (B, d); t (B, 1)."""
-    return (t * v - x) / (1 - t)
-
-
-def check_score_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check score(v, x, t) = (t v - x) / (1 - t): epsilon = x - t v, score = -epsilon / sigma_t, sigma_t = 1 - t."""
-    mistakes = {
-        "the sign is flipped: the score is MINUS epsilon / sigma_t (it points back towards the data).":
-            lambda v, x, t: (x - t * v) / (1 - t),
-        "you forgot to divide by sigma_t = 1 - t.": lambda v, x, t: t * v - x,
-        "divide by sigma_t = 1 - t, not by the variance (1 - t)^2.": lambda v, x, t: (t * v - x) / (1 - t) ** 2,
-        "you used the data prediction x + (1 - t) v; the score needs the noise prediction x - t v.":
-            lambda v, x, t: -(x + (1 - t) * v) / (1 - t),
-        "sigma_t is 1 - t for CondOT, not t.": lambda v, x, t: (t * v - x) / t,
-    }
-    return check_function(student, reference_score_from_velocity, _cases_vt(), mistakes, verbose=verbose)
-
-
-def _cases_cfg() -> list[tuple[Tensor, Tensor, float]]:
-    g = torch.Generator().manual_seed(10)
-    uc, uu = torch.randn(5, 2, generator=g), torch.randn(5, 2, generator=g)
-    return [(uc, uu, 2.5), (uc, uu, 0.0), (uc, uu, 1.0), (uc[:2], uu[:2], 0.4)]
-
-
-def reference_cfg(u_cond: Tensor, u_uncond: Tensor, w: float) -> Tensor:
-    """Classifier-free guidance: u_uncond + w (u_cond - u_uncond). u_cond, u_uncond (B, d); w a float."""
-    return u_uncond + w * (u_cond - u_uncond)
-
-
-def check_cfg(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check cfg(u_cond, u_uncond, w) = u_uncond + w (u_cond - u_uncond) (w = 0: unconditional, w = 1: conditional)."""
-    mistakes = {
-        "w multiplies the wrong term: start from the UNconditional velocity and add w (u_cond - u_uncond).":
-            lambda uc, uu, w: uc + w * (uu - uc),
-        "the sign is flipped: guidance moves towards the class, + w (u_cond - u_uncond).":
-            lambda uc, uu, w: uu - w * (uc - uu),
-        "you forgot the unconditional part: w u_cond alone is not guidance (at w = 0 you must get u_uncond).":
-            lambda uc, uu, w: w * uc,
-        "you returned only the guidance direction w (u_cond - u_uncond); add it to u_uncond.":
-            lambda uc, uu, w: w * (uc - uu),
-        "you started from the conditional velocity: u_cond + w (u_cond - u_uncond) over-guides by one (w = 0 must give u_uncond).":
-            lambda uc, uu, w: uc + w * (uc - uu),
-    }
-    return check_function(student, reference_cfg, _cases_cfg(), mistakes, verbose=verbose)
-
-
 # --- Chapter 7 (couplings and optimal transport) ------------------------------------------------
 
 __all__ += ["reference_ot_pairing", "check_ot_pairing", "reference_straightness", "check_straightness"]
@@ -611,6 +557,83 @@ def check_hutchinson(student: Callable[..., Any], verbose: bool = True) -> Exerc
             lambda f, x, t, z: _jac(f, x, t).diagonal(dim1=1, dim2=2).sum(1),
     }
     return check_function(student, reference_hutchinson, _cases_hutchinson(), mistakes, verbose=verbose)
+
+
+# --- Chapters 9 (schedulers and diffusion) and 10 (guidance) -------------------------------------
+
+__all__ += ["reference_x1_from_velocity", "check_x1_from_velocity", "reference_score_from_velocity",
+            "check_score_from_velocity", "reference_cfg", "check_cfg"]
+
+
+def _cases_vt() -> list[tuple[Tensor, Tensor, Tensor]]:
+    g = torch.Generator().manual_seed(9)
+    v, x = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
+    t = torch.tensor([0.05, 0.2, 0.35, 0.5, 0.7, 0.9])[:, None]
+    return [(v, x, t), (v[:1], x[:1], torch.tensor([[0.6]]))]
+
+
+def reference_x1_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
+    """CondOT x_1-prediction from a velocity: E[X_1 | x_t] = x + (1 - t) v. v, x (B, d); t (B, 1)."""
+    return x + (1 - t) * v
+
+
+def check_x1_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check x1(v, x, t) = x + (1 - t) v (CondOT: the point reached by moving at speed v for the remaining time)."""
+    mistakes = {
+        "time runs backwards: the time left until t = 1 is 1 - t, not t.": lambda v, x, t: x + t * v,
+        "the sign is flipped: move forward along v, x + (1 - t) v.": lambda v, x, t: x - (1 - t) * v,
+        "you returned only the displacement (1 - t) v: add it to x.": lambda v, x, t: (1 - t) * v,
+        "the factor (1 - t) is missing: x + v is a full unit step, but only 1 - t of time is left.": lambda v, x, t: x + v,
+        "that is the noise prediction x - t v (E[X_0 | x_t]); the data prediction moves forward.": lambda v, x, t: x - t * v,
+    }
+    return check_function(student, reference_x1_from_velocity, _cases_vt(), mistakes, verbose=verbose)
+
+
+def reference_score_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
+    """CondOT score from a velocity: -E[X_0 | x_t] / sigma_t = (t v - x) / (1 - t). v, x (B, d); t (B, 1)."""
+    return (t * v - x) / (1 - t)
+
+
+def check_score_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check score(v, x, t) = (t v - x) / (1 - t): epsilon = x - t v, score = -epsilon / sigma_t, sigma_t = 1 - t."""
+    mistakes = {
+        "the sign is flipped: the score is MINUS epsilon / sigma_t (it points back towards the data).":
+            lambda v, x, t: (x - t * v) / (1 - t),
+        "you forgot to divide by sigma_t = 1 - t.": lambda v, x, t: t * v - x,
+        "divide by sigma_t = 1 - t, not by the variance (1 - t)^2.": lambda v, x, t: (t * v - x) / (1 - t) ** 2,
+        "you used the data prediction x + (1 - t) v; the score needs the noise prediction x - t v.":
+            lambda v, x, t: -(x + (1 - t) * v) / (1 - t),
+        "sigma_t is 1 - t for CondOT, not t.": lambda v, x, t: (t * v - x) / t,
+    }
+    return check_function(student, reference_score_from_velocity, _cases_vt(), mistakes, verbose=verbose)
+
+
+def _cases_cfg() -> list[tuple[Tensor, Tensor, float]]:
+    g = torch.Generator().manual_seed(10)
+    uc, uu = torch.randn(5, 2, generator=g), torch.randn(5, 2, generator=g)
+    return [(uc, uu, 2.5), (uc, uu, 0.0), (uc, uu, 1.0), (uc[:2], uu[:2], 0.4)]
+
+
+def reference_cfg(u_cond: Tensor, u_uncond: Tensor, w: float) -> Tensor:
+    """Classifier-free guidance: u_uncond + w (u_cond - u_uncond). u_cond, u_uncond (B, d); w a float."""
+    return u_uncond + w * (u_cond - u_uncond)
+
+
+def check_cfg(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check cfg(u_cond, u_uncond, w) = u_uncond + w (u_cond - u_uncond) (w = 0: unconditional, w = 1: conditional)."""
+    mistakes = {
+        "w multiplies the wrong term: start from the UNconditional velocity and add w (u_cond - u_uncond).":
+            lambda uc, uu, w: uc + w * (uu - uc),
+        "the sign is flipped: guidance moves towards the class, + w (u_cond - u_uncond).":
+            lambda uc, uu, w: uu - w * (uc - uu),
+        "you forgot the unconditional part: w u_cond alone is not guidance (at w = 0 you must get u_uncond).":
+            lambda uc, uu, w: w * uc,
+        "you returned only the guidance direction w (u_cond - u_uncond); add it to u_uncond.":
+            lambda uc, uu, w: w * (uc - uu),
+        "you started from the conditional velocity: u_cond + w (u_cond - u_uncond) over-guides by one (w = 0 must give u_uncond).":
+            lambda uc, uu, w: uc + w * (uc - uu),
+    }
+    return check_function(student, reference_cfg, _cases_cfg(), mistakes, verbose=verbose)
 
 
 # ------------------------------------------------------------------ chapter 11: images on a CPU
