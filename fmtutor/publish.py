@@ -291,7 +291,7 @@ def _summary(nb: nbformat.NotebookNode) -> str:
     """The 'What you will learn' list of a chapter (as plain text lines), or its first paragraph."""
     for cell in nb.cells:
         if cell.cell_type == "markdown" and "what you will learn" in cell.source.lower():
-            items = [ln.lstrip("-* ").strip() for ln in cell.source.splitlines() if ln.lstrip().startswith(("-", "*"))]
+            items = [ln.strip()[2:].strip() for ln in cell.source.splitlines() if ln.strip().startswith(("- ", "* "))]
             if items:
                 return "\n".join(items[:5])
     return ""
