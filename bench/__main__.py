@@ -1,0 +1,126 @@
+"""``python -m bench``: run the benchmarks and write bench/RESULTS.md, bench/results.png and bench/results.json.
+
+Usage (from the repository root, in the course's environment)::
+
+    python -m bench                 # everything (about 15 min on an idle 2-core laptop)
+    python -m bench --quick         # a smoke run: 1 seed, short deck run; writes to bench/_quick/
+    python -m bench --only chapters # re-run some sections; the others are kept from results.json
+
+Sections: training (item 1, and again on the GPU when there is one), sampling (item 2), chapters
+(items 3 and 4: chapter run times and widget latencies).
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import fmtutor as F
+
+from . import common, report
+from .chapters import find_notebooks, run_chapters
+from .sampling import run_sampling
+from .training import run_threads, run_training
+
+HERE = Path(__file__).resolve().parent
+SECTIONS = ("training", "sampling", "chapters")
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items() if not str(k).startswith("_")}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        return obj.item()
+    return obj
+
+
+def main(argv: "list[str] | None" = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2,000 deck steps, fewer sets; output in bench/_quick/")
+    p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    p.add_argument("--seeds", type=int, default=3, help="seeds for the training comparison (default 3)")
+    p.add_argument("--refs", type=int, default=6, help="reference sets per W2 score (default 6)")
+    p.add_argument("--floor-pairs", type=int, default=16, help="pairs averaged in the noise floor (default 16)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads in this process (default 1; see RESULTS.md)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default bench/, or bench/_quick/ with --quick)")
+    args = p.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    bad = [s for s in only if s not in SECTIONS]
+    if bad:
+        p.error(f"--only: unknown sections {bad}; choose from {SECTIONS}")
+    out = args.out or (HERE / "_quick" if args.quick else HERE)
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = list(range(1 if args.quick else args.seeds))
+    n_refs = 2 if args.quick else args.refs
+    deck_steps = 2000 if args.quick else 10_000
+    torch.set_num_threads(args.threads)
+
+    store = out / "results.json"
+    res: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
+    cmd = "python -m bench" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(sys.argv[1:] if argv is None else argv))
+    res.update({"command": cmd.strip(), "date": time.strftime("%Y-%m-%d %H:%M %Z"), "quick": args.quick,
+                "machine": common.machine_info(), "n_refs": n_refs})
+
+    def save() -> None:
+        res["load_end"] = common.machine_info()["load_avg"]
+        store.write_text(json.dumps(_jsonable(res), indent=1))
+        report.write_markdown(res, out / "RESULTS.md")
+        report.write_figure(res, out / "results.png")
+
+    refs = common.reference_sets(n_refs)
+    if {"training", "sampling"} & set(only) or "floors" not in res:
+        _log("noise floors ...")
+        res["floors"] = common.floors(refs, 4 if args.quick else args.floor_pairs)
+        _log("  " + ", ".join(f"{k} {v['mean']:.4f}" for k, v in res["floors"].items()))
+    floor = res["floors"]["iid_vs_ref"]["mean"]
+
+    model0 = None
+    if "training" in only:
+        _log("training: deck recipe vs fmtutor's default, side by side (CPU) ...")
+        tr: dict[str, Any] = {"cpu": run_training(seeds, refs, floor, torch.device("cpu"), deck_steps, _log)}
+        model0 = tr["cpu"]["_models"][("fmtutor", seeds[0])]
+        dev = F.default_device()
+        if dev.type != "cpu":
+            _log(f"training again on {dev} ...")
+            tr["gpu"] = run_training(seeds, refs, floor, dev, deck_steps, _log)
+        else:
+            tr["gpu_note"] = "no GPU available (torch.cuda.is_available() is False, no MPS)"
+            _log("  no GPU: " + tr["gpu_note"])
+        _log("threads: the deck's step on 1 vs 2 torch threads ...")
+        tr["threads"] = run_threads(steps=30 if args.quick else 100, repeats=2 if args.quick else 3)
+        res["training"] = tr
+        save()
+    if "sampling" in only:
+        if model0 is None:
+            _log("sampling: training the seed-0 default model ...")
+            model0, _ = F.training.train_2d(F.data.two_moons, seed=0, progress=False, device="cpu")
+        _log("sampling: solvers x NFE on the trained model and the exact field ...")
+        n_sets = 1 if args.quick else 2
+        pool = 500 if args.quick else 1000
+        sp = run_sampling(model0.to("cpu"), refs, floor, n_sets=n_sets, time_repeats=2 if args.quick else 3,
+                          exact_pool=pool, exact_sets=1, log=_log)
+        sp.update({"n_sets": n_sets, "exact_pool": pool, "threads": torch.get_num_threads(), "time_repeats": 2 if args.quick else 3})
+        res["sampling"] = sp
+        save()
+    if "chapters" in only:
+        nbs = find_notebooks()
+        _log(f"chapters: {len(nbs)} notebooks, each in a fresh kernel ...")
+        res["chapters"] = run_chapters(nbs, log=_log, probe_values=3 if args.quick else 5)
+        save()
+    save()
+    _log(f"wrote {out / 'RESULTS.md'} and {out / 'results.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Items 3 and 4: each chapter executed headless in a cold kernel (timed), then its live widgets probed.
+
+Every ``notebooks/*.ipynb`` is found by globbing. A chapter runs top to bottom in a fresh kernel
+(nbclient, the 'python3' kernel of this interpreter). One extra cell is appended *after* the timed
+cells; it reads the kernel's CPU time and then finds every ``fmtutor.widgets.LivePlot`` alive in the
+kernel (``gc``: also those kept inside other objects), changes each control's value a few times and
+times each change until the new PNG bytes are in ``live.image`` (the draw and the render), in wall
+and in the kernel's CPU milliseconds. FramePlayer
+animations are counted but not timed: their frames are pre-rendered and played in the browser.
+"""
+
+__all__ = ["find_notebooks", "run_chapter", "run_chapters", "PROBE"]
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .common import stats
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Code run in the chapter's kernel after its last cell. Prints one JSON line prefixed by a marker.
+PROBE = r'''
+import gc as _gc, json as _json, resource as _res, time as _time
+_ru = _res.getrusage(_res.RUSAGE_SELF)
+_report = {"kernel_cpu_s": _ru.ru_utime + _ru.ru_stime, "max_rss_mb": _ru.ru_maxrss / 1024, "live": [], "players": 0}
+try:
+    from fmtutor.widgets import LivePlot as _LP, FramePlayer as _FP
+except Exception as _e:  # a chapter without fmtutor widgets
+    _LP = _FP = None
+def _probe_values(c, k=__K__):
+    v = c.value
+    if hasattr(c, "options") and not isinstance(v, (tuple, list)):
+        opts = list(getattr(c, "_options_values", None) or [o[1] if isinstance(o, tuple) else o for o in c.options])
+        return [o for o in opts if o != v][:k]
+    if isinstance(v, bool):
+        return [not v, v] * ((k + 1) // 2)
+    if isinstance(v, (int, float)) and hasattr(c, "min") and hasattr(c, "max"):
+        lo, hi = c.min, c.max
+        if type(c).__name__ == "FloatLogSlider":
+            vals = [c.base ** (lo + (hi - lo) * i / (k - 1)) for i in range(k)]
+        else:
+            vals = [lo + (hi - lo) * i / (k - 1) for i in range(k)]
+            step = getattr(c, "step", None)
+            if step:
+                vals = [lo + round((x - lo) / step) * step for x in vals]
+            if isinstance(v, int):
+                vals = [int(round(x)) for x in vals]
+        out = [x for x in vals if x != v]
+        return out[:k]
+    return []
+def _names(obj):
+    ns = globals()
+    hits = [n for n, val in list(ns.items()) if not n.startswith("_") and (val is obj or getattr(val, "live", None) is obj)]
+    return hits
+if _LP is not None:
+    _lps = [o for o in _gc.get_objects() if isinstance(o, _LP)]
+    _report["players"] = sum(isinstance(o, _FP) for o in _gc.get_objects())
+    for _i, _lp in enumerate(_lps):
+        _entry = {"index": _i, "names": _names(_lp), "draw": getattr(_lp.draw_fn, "__qualname__", repr(_lp.draw_fn)),
+                  "controls": []}
+        for _cn, _c in _lp.controls.items():
+            _orig = _c.value
+            _times, _cpus, _changed, _errors = [], [], 0, []
+            for _val in _probe_values(_c):
+                _before, _calls = _lp.image.value, _lp.calls
+                _t0, _c0 = _time.perf_counter(), _time.process_time()
+                try:
+                    _c.value = _val
+                except Exception as _e:
+                    _errors.append(f"set {_val!r}: {type(_e).__name__}: {_e}")
+                    continue
+                _dt, _dc = _time.perf_counter() - _t0, _time.process_time() - _c0
+                if _lp.calls > _calls:
+                    _times.append(_dt * 1e3)
+                    _cpus.append(_dc * 1e3)
+                    _changed += _lp.image.value != _before
+                if getattr(_lp, "last_error", None) is not None:
+                    _errors.append(f"draw at {_val!r}: {type(_lp.last_error).__name__}: {_lp.last_error}")
+            try:
+                _c.value = _orig
+            except Exception:
+                pass
+            _entry["controls"].append({"name": _cn, "type": type(_c).__name__, "ms": _times, "cpu_ms": _cpus, "new_png": _changed,
+                                       "continuous": bool(getattr(_c, "continuous_update", False)),
+                                       "errors": _errors[:3]})
+        _report["live"].append(_entry)
+print("@@BENCH@@" + _json.dumps(_report))
+'''
+
+
+def find_notebooks(root: Path = ROOT) -> list[Path]:
+    """The course's chapters: notebooks/*.ipynb, sorted by name."""
+    return sorted((root / "notebooks").glob("*.ipynb"))
+
+
+def _ts(cell: Any, key: str) -> "float | None":
+    stamp = cell.get("metadata", {}).get("execution", {}).get(key)
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else None
+
+
+def run_chapter(path: Path, timeout: int = 600, probe_values: int = 5) -> dict[str, Any]:
+    """Execute one notebook in a fresh kernel; return its timings, errors and widget latencies."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    n_cells = len(nb.cells)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE.replace("__K__", str(probe_values))))
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    error = None
+    start = time.time()
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        error = str(e).strip().splitlines()[-1][:300] if str(e).strip() else type(e).__name__
+    except Exception as e:  # kernel died, timeout, ...
+        error = f"{type(e).__name__}: {str(e)[:300]}"
+    end = time.time()
+    code = [c for c in nb.cells[:n_cells] if c.cell_type == "code"]
+    first = next((_ts(c, "iopub.execute_input") for c in code if _ts(c, "iopub.execute_input")), None)
+    last = max((t for t in (_ts(c, "shell.execute_reply") for c in code) if t), default=None)
+    per_cell = []
+    for i, c in enumerate(nb.cells[:n_cells]):
+        a, b = _ts(c, "iopub.execute_input"), _ts(c, "shell.execute_reply")
+        if c.cell_type == "code" and a and b:
+            per_cell.append((i, b - a))
+    report: dict[str, Any] = {}
+    for out in nb.cells[-1].get("outputs", []):
+        text = out.get("text", "")
+        if "@@BENCH@@" in text:
+            report = json.loads(text.split("@@BENCH@@", 1)[1].splitlines()[0])
+    return {
+        "name": path.name,
+        "cells": len(code),
+        "error": error,
+        "total_s": (last - start) if last else end - start,   # kernel start + every cell
+        "cells_s": (last - first) if (first and last) else None,
+        "slowest_cells": sorted(per_cell, key=lambda p: -p[1])[:3],
+        "kernel_cpu_s": report.get("kernel_cpu_s"),
+        "max_rss_mb": report.get("max_rss_mb"),
+        "live": report.get("live", []),
+        "players": report.get("players", 0),
+    }
+
+
+def run_chapters(paths: "list[Path] | None" = None, log: Any = print, probe_values: int = 5) -> dict[str, Any]:
+    """Run every chapter once; summarise times against the budgets and widget latencies against 100 ms."""
+    paths = find_notebooks() if paths is None else paths
+    rows = []
+    for p in paths:
+        r = run_chapter(p, probe_values=probe_values)
+        lat = [m for lp in r["live"] for c in lp["controls"] for m in c["ms"]]
+        log(f"  {r['name']}: {r['total_s']:.1f} s wall (cells {r['cells_s'] or float('nan'):.1f} s),"
+            f" kernel cpu {r['kernel_cpu_s'] or float('nan'):.1f} s, {len(r['live'])} live plots,"
+            f" widget median {stats(lat)['median'] if lat else float('nan'):.0f} ms" + (f"  ERROR {r['error']}" if r["error"] else ""))
+        rows.append(r)
+    widgets = []
+    for r in rows:
+        for lp in r["live"]:
+            for c in lp["controls"]:
+                if c["ms"]:
+                    label = (lp["names"][0] if lp["names"] else lp["draw"]) + "." + c["name"]
+                    widgets.append({"chapter": r["name"], "widget": label, "type": c["type"], **stats(c["ms"]),
+                                    "cpu": stats(c["cpu_ms"]), "continuous": c["continuous"],
+                                    "new_png": c["new_png"], "changes": len(c["ms"]), "errors": c["errors"]})
+    total_wall = sum(r["total_s"] for r in rows)
+    total_cpu = sum(r["kernel_cpu_s"] or 0.0 for r in rows)
+    return {"rows": rows, "widgets": widgets, "total_wall_s": total_wall, "total_cpu_s": total_cpu}

@@ -1,0 +1,126 @@
+"""Shared pieces of the benchmark: the evaluation protocol (W2 over the noise floor), timers, statistics."""
+
+__all__ = ["N_EVAL", "Clock", "stats", "fmt_stats", "iid_moons", "reference_sets", "floors", "score", "machine_info",
+           "sample_with"]
+
+import os
+import platform
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.datasets import make_moons
+
+import fmtutor as F
+
+#: Points per set in every W2 (exact, linear_sum_assignment): 2,000 vs 2,000.
+N_EVAL = 2000
+
+
+@dataclass
+class Clock:
+    """Wall and CPU seconds of a block (CPU: this process, all threads; children excluded).
+
+    CPU time is what the block would cost on an idle core; wall time also counts waiting for the
+    other processes that share the machine.
+    """
+
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    _w: float = field(default=0.0, repr=False)
+    _c: float = field(default=0.0, repr=False)
+
+    def __enter__(self) -> "Clock":
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self._w, self._c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.wall_s, self.cpu_s = time.perf_counter() - self._w, time.process_time() - self._c
+
+
+def stats(values: Any) -> dict[str, float]:
+    """min / median / max (and n) of a list of numbers."""
+    v = np.asarray(list(values), dtype=float)
+    return {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max()), "n": int(v.size)}
+
+
+def fmt_stats(s: dict[str, float], digits: int = 2, unit: str = "") -> str:
+    """'median (min-max)' for a stats() dict."""
+    f = f"{{:.{digits}f}}"
+    return f"{f.format(s['median'])}{unit} ({f.format(s['min'])}–{f.format(s['max'])})"
+
+
+def iid_moons(n: int, seed: int) -> torch.Tensor:
+    """n i.i.d. draws from the two-moons distribution: moon sizes Binomial(n, 1/2), as a model samples.
+
+    ``make_moons(n)`` itself puts exactly n/2 points on each moon (a stratified sample), which is
+    closer to another stratified sample than any i.i.d. sampler can be.
+    """
+    rng = np.random.default_rng(seed)
+    a = int(rng.binomial(n, 0.5))
+    x, _ = make_moons((a, n - a), noise=0.05, random_state=seed % 2**32)
+    return torch.as_tensor(x, dtype=torch.float32)
+
+
+def reference_sets(k: int) -> list[torch.Tensor]:
+    """k fresh make_moons(2000, noise=0.05) reference sets (fixed seeds, never used for training)."""
+    return [F.data.two_moons(N_EVAL, seed=900_000 + r) for r in range(k)]
+
+
+def floors(refs: list[torch.Tensor], repeats: int) -> dict[str, Any]:
+    """Three noise floors of W2 at 2,000 vs 2,000 points (``repeats`` pairs for the first, half as many for the others).
+
+    * ``iid_vs_ref``: i.i.d. draws against the stratified reference sets: the score of a *perfect*
+      sampler in this evaluation (the floor the ratios use);
+    * ``ref_vs_ref``: two stratified make_moons sets (fmtutor.metrics.noise_floor's definition);
+    * ``iid_vs_iid``: two i.i.d. sets.
+    """
+    out: dict[str, Any] = {}
+    pairs = {
+        "iid_vs_ref": lambda r: (iid_moons(N_EVAL, 70_000 + r), refs[r % len(refs)]),
+        "ref_vs_ref": lambda r: (F.data.two_moons(N_EVAL, seed=80_000 + r), refs[r % len(refs)]),
+        "iid_vs_iid": lambda r: (iid_moons(N_EVAL, 90_000 + 2 * r), iid_moons(N_EVAL, 90_001 + 2 * r)),
+    }
+    for name, make in pairs.items():
+        n = repeats if name == "iid_vs_ref" else max(2, repeats // 2)  # the other two are for context only
+        vals = [F.metrics.wasserstein2(*make(r)) for r in range(n)]
+        out[name] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), **stats(vals)}
+    return out
+
+
+@torch.no_grad()
+def sample_with(model: Any, n: int, seed: int, method: str = "midpoint", n_steps: int = 100) -> torch.Tensor:
+    """n samples of ``model`` from x_0 ~ N(0, I) (seeded) with a fixed-grid solver, on the CPU."""
+    return F.training.sample_model(model, n, method=method, n_steps=n_steps, seed=seed).cpu()
+
+
+def score(model: Any, refs: list[torch.Tensor], floor: float, seed: int = 0) -> dict[str, Any]:
+    """Mean W2 of the model's samples against each reference set (own samples per set), and W2 / floor.
+
+    Samples: midpoint rule, 100 steps (the deck's sampler), 2,000 points per reference set.
+    """
+    vals = [F.metrics.wasserstein2(sample_with(model, N_EVAL, 50_000 + 97 * seed + r), ref) for r, ref in enumerate(refs)]
+    w2 = float(np.mean(vals))
+    return {"w2": w2, "ratio": w2 / floor, "w2_each": vals}
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count, load averages, torch threads and versions: the context every number was measured in."""
+    try:
+        load = os.getloadavg()
+    except OSError:  # pragma: no cover - not on every platform
+        load = (float("nan"),) * 3
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpus": os.cpu_count(), "load_avg": [round(x, 2) for x in load], "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(), "gpu": gpu, "device": str(F.default_device()),
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
