@@ -71,6 +71,10 @@ def main(argv: "list[str] | None" = None) -> int:
     res.update({"command": cmd.strip(), "date": time.strftime("%Y-%m-%d %H:%M %Z"), "quick": args.quick,
                 "machine": common.machine_info(), "n_refs": n_refs})
 
+    def stamp(section: str, load0: list) -> None:
+        res[section]["run"] = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "command": res["command"],
+                               "load_start": load0, "load_end": common.machine_info()["load_avg"]}
+
     def save() -> None:
         res["load_end"] = common.machine_info()["load_avg"]
         store.write_text(json.dumps(_jsonable(res), indent=1))
@@ -85,6 +89,7 @@ def main(argv: "list[str] | None" = None) -> int:
     floor = res["floors"]["iid_vs_ref"]["mean"]
 
     model0 = None
+    load0 = common.machine_info()["load_avg"]
     if "training" in only:
         _log("training: deck recipe vs fmtutor's default, side by side (CPU) ...")
         tr: dict[str, Any] = {"cpu": run_training(seeds, refs, floor, torch.device("cpu"), deck_steps, _log)}
@@ -99,23 +104,28 @@ def main(argv: "list[str] | None" = None) -> int:
         _log("threads: the deck's step on 1 vs 2 torch threads ...")
         tr["threads"] = run_threads(steps=30 if args.quick else 100, repeats=2 if args.quick else 3)
         res["training"] = tr
+        stamp("training", load0)
         save()
     if "sampling" in only:
         if model0 is None:
             _log("sampling: training the seed-0 default model ...")
             model0, _ = F.training.train_2d(F.data.two_moons, seed=0, progress=False, device="cpu")
         _log("sampling: solvers x NFE on the trained model and the exact field ...")
+        load0 = common.machine_info()["load_avg"]
         n_sets = 1 if args.quick else 2
         pool = 500 if args.quick else 1000
         sp = run_sampling(model0.to("cpu"), refs, floor, n_sets=n_sets, time_repeats=2 if args.quick else 3,
                           exact_pool=pool, exact_sets=1, log=_log)
         sp.update({"n_sets": n_sets, "exact_pool": pool, "threads": torch.get_num_threads(), "time_repeats": 2 if args.quick else 3})
         res["sampling"] = sp
+        stamp("sampling", load0)
         save()
     if "chapters" in only:
         nbs = find_notebooks()
         _log(f"chapters: {len(nbs)} notebooks, each in a fresh kernel ...")
+        load0 = common.machine_info()["load_avg"]
         res["chapters"] = run_chapters(nbs, log=_log, probe_values=3 if args.quick else 5)
+        stamp("chapters", load0)
         save()
     save()
     _log(f"wrote {out / 'RESULTS.md'} and {out / 'results.png'}")
