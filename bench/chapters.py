@@ -5,7 +5,8 @@ Every ``notebooks/*.ipynb`` is found by globbing. A chapter runs top to bottom i
 cells; it reads the kernel's CPU time and then finds every ``fmtutor.widgets.LivePlot`` alive in the
 kernel (``gc``: also those kept inside other objects), changes each control's value a few times and
 times each change until the new PNG bytes are in ``live.image`` (the draw and the render), in wall
-and in the kernel's CPU milliseconds. FramePlayer
+and in the kernel's CPU milliseconds, and separately the time spent in the chapter's draw function
+(the rest is matplotlib's layout and PNG encoding). FramePlayer
 animations are counted but not timed: their frames are pre-rendered and played in the browser.
 """
 
@@ -61,8 +62,18 @@ if _LP is not None:
     for _i, _lp in enumerate(_lps):
         _entry = {"index": _i, "names": _names(_lp), "draw": getattr(_lp.draw_fn, "__qualname__", repr(_lp.draw_fn)),
                   "controls": []}
+        _draw0 = _lp.draw_fn
+        _draw_ms = []
+        def _timed(*a, _f=_draw0, _acc=_draw_ms, **k):
+            _s = _time.perf_counter()
+            try:
+                return _f(*a, **k)
+            finally:
+                _acc.append((_time.perf_counter() - _s) * 1e3)
+        _lp.draw_fn = _timed
         for _cn, _c in _lp.controls.items():
             _orig = _c.value
+            _draw_ms.clear()
             _times, _cpus, _changed, _errors = [], [], 0, []
             for _val in _probe_values(_c):
                 _before, _calls = _lp.image.value, _lp.calls
@@ -79,13 +90,16 @@ if _LP is not None:
                     _changed += _lp.image.value != _before
                 if getattr(_lp, "last_error", None) is not None:
                     _errors.append(f"draw at {_val!r}: {type(_lp.last_error).__name__}: {_lp.last_error}")
+            _compute = list(_draw_ms)
             try:
                 _c.value = _orig
             except Exception:
                 pass
-            _entry["controls"].append({"name": _cn, "type": type(_c).__name__, "ms": _times, "cpu_ms": _cpus, "new_png": _changed,
+            _entry["controls"].append({"name": _cn, "type": type(_c).__name__, "ms": _times, "cpu_ms": _cpus,
+                                       "draw_ms": _compute, "new_png": _changed,
                                        "continuous": bool(getattr(_c, "continuous_update", False)),
                                        "errors": _errors[:3]})
+        _lp.draw_fn = _draw0
         _report["live"].append(_entry)
 print("@@BENCH@@" + _json.dumps(_report))
 '''
@@ -167,6 +181,7 @@ def run_chapters(paths: "list[Path] | None" = None, log: Any = print, probe_valu
                     label = (lp["names"][0] if lp["names"] else lp["draw"]) + "." + c["name"]
                     widgets.append({"chapter": r["name"], "widget": label, "type": c["type"], **stats(c["ms"]),
                                     "cpu": stats(c["cpu_ms"]), "continuous": c["continuous"],
+                                    "draw": stats(c["draw_ms"]) if c.get("draw_ms") else None,
                                     "new_png": c["new_png"], "changes": len(c["ms"]), "errors": c["errors"]})
     total_wall = sum(r["total_s"] for r in rows)
     total_cpu = sum(r["kernel_cpu_s"] or 0.0 for r in rows)
