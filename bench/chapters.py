@@ -52,6 +52,17 @@ def _probe_values(c, k=__K__):
         out = [x for x in vals if x != v]
         return out[:k]
     return []
+def _same_as_fresh(lp, draw):
+    """Does lp's picture equal the first render of a new LivePlot at its values (fresh axes and layout)?"""
+    import io as _io, numpy as _np, traitlets as _tl, ipywidgets as _W
+    from PIL import Image as _Im
+    class _Fixed(_W.DOMWidget, _W.ValueWidget):
+        value = _tl.Any()
+    fresh = _LP(draw, {k: _Fixed(value=c.value) for k, c in lp.controls.items()},
+                figsize=tuple(lp.fig.get_size_inches()), dpi=lp.dpi, ncols=lp.ncols)
+    px = lambda b: _np.asarray(_Im.open(_io.BytesIO(b)).convert("RGB"))
+    a, b = px(lp.image.value), px(fresh.image.value)
+    return a.shape == b.shape and bool((a == b).all())
 def _names(obj):
     ns = globals()
     hits = [n for n, val in list(ns.items()) if not n.startswith("_") and (val is obj or getattr(val, "live", None) is obj)]
@@ -74,7 +85,7 @@ if _LP is not None:
         for _cn, _c in _lp.controls.items():
             _orig = _c.value
             _draw_ms.clear()
-            _times, _cpus, _changed, _errors = [], [], 0, []
+            _times, _cpus, _changed, _errors, _mismatch = [], [], 0, [], 0
             for _val in _probe_values(_c):
                 _before, _calls = _lp.image.value, _lp.calls
                 _t0, _c0 = _time.perf_counter(), _time.process_time()
@@ -90,13 +101,19 @@ if _LP is not None:
                     _changed += _lp.image.value != _before
                 if getattr(_lp, "last_error", None) is not None:
                     _errors.append(f"draw at {_val!r}: {type(_lp.last_error).__name__}: {_lp.last_error}")
+                _n_draws = len(_draw_ms)
+                try:  # after the timing: the kept axes and layout must give a fresh plot's picture
+                    _mismatch += not _same_as_fresh(_lp, _draw0)
+                except Exception as _e:
+                    _errors.append(f"fresh render at {_val!r}: {type(_e).__name__}: {_e}")
+                del _draw_ms[_n_draws:]
             _compute = list(_draw_ms)
             try:
                 _c.value = _orig
             except Exception:
                 pass
             _entry["controls"].append({"name": _cn, "type": type(_c).__name__, "ms": _times, "cpu_ms": _cpus,
-                                       "draw_ms": _compute, "new_png": _changed,
+                                       "draw_ms": _compute, "new_png": _changed, "not_as_fresh": _mismatch,
                                        "continuous": bool(getattr(_c, "continuous_update", False)),
                                        "errors": _errors[:3]})
         _lp.draw_fn = _draw0
@@ -182,7 +199,8 @@ def run_chapters(paths: "list[Path] | None" = None, log: Any = print, probe_valu
                     widgets.append({"chapter": r["name"], "widget": label, "type": c["type"], **stats(c["ms"]),
                                     "cpu": stats(c["cpu_ms"]), "continuous": c["continuous"],
                                     "draw": stats(c["draw_ms"]) if c.get("draw_ms") else None,
-                                    "new_png": c["new_png"], "changes": len(c["ms"]), "errors": c["errors"]})
+                                    "new_png": c["new_png"], "not_as_fresh": c.get("not_as_fresh"), "changes": len(c["ms"]),
+                                    "errors": c["errors"]})
     total_wall = sum(r["total_s"] for r in rows)
     total_cpu = sum(r["kernel_cpu_s"] or 0.0 for r in rows)
     return {"rows": rows, "widgets": widgets, "total_wall_s": total_wall, "total_cpu_s": total_cpu}

@@ -357,6 +357,7 @@ def mle_explorer(mu_data: float = 1.0, std_data: float = 0.6, m: int = 2000, see
     const = -0.5 * math.log(2 * math.pi * math.e * std_data**2)
     grid = torch.linspace(-3, 4, 300, dtype=torch.float64)
     mus = torch.linspace(-2, 3.5, 111, dtype=torch.float64)
+    heights, edges = np.histogram(x.numpy(), bins=40, density=True)  # once: the data never change
     state: dict[str, float] = {}
 
     def pdf(z: Tensor, mu: float, std: float) -> np.ndarray:
@@ -367,7 +368,7 @@ def mle_explorer(mu_data: float = 1.0, std_data: float = 0.6, m: int = 2000, see
         ll = float(gaussian_log_likelihood(x, mu, std))
         kl = float(gaussian_kl(mu_data, std_data, mu, std))
         state.update(L=ll, kl=kl, C=const, mu=mu, std=std)
-        ax1.hist(x.numpy(), bins=40, density=True, color="0.8", label="data $x^i$")
+        ax1.stairs(heights, edges, fill=True, color="0.8", label="data $x^i$")
         ax1.plot(grid, pdf(grid, mu_data, std_data), "k--", lw=1.5, label=r"$p_{data}$")
         ax1.plot(grid, pdf(grid, mu, std), color="tab:red", lw=2, label=r"$p_\theta$")
         peak = 1 / (min(std, std_data) * math.sqrt(2 * math.pi))
@@ -566,11 +567,14 @@ def flow_explorer(names: "list[str] | None" = None, n_start: int = 3, lim: Lim =
     x0 = (radius[:, None] * torch.stack([torch.cos(ang), torch.sin(ang)], 1)).double()
     fine = torch.linspace(0, 1, 201, dtype=torch.float64)
     state: dict[str, Any] = {}
+    exact_paths: dict[str, np.ndarray] = {}  # name -> exact flow on the fine grid, computed once per field
 
     def draw(fig: Figure, name: str, method: str, n_steps: int) -> str:
         ax = fig.axes[0]
         f = get_field(name)
-        exact = torch.stack([f.flow(x0, float(s)) for s in fine]).numpy()
+        if name not in exact_paths:
+            exact_paths[name] = torch.stack([f.flow(x0, float(s)) for s in fine]).numpy()
+        exact = exact_paths[name]
         sol = solve(f, x0, method=method, n_steps=n_steps, return_trajectory=True)
         num = sol.trajectory.numpy()
         err = float((sol.x - f.flow(x0, 1.0)).norm(dim=1).max())

@@ -166,10 +166,8 @@ def schedule_widget(x_0: Tensor, x_1: Tensor, schedulers: "tuple[str | Scheduler
     state: dict[str, Any] = {}
 
     def draw(fig: Any, t: float) -> str:
-        fig.clear()
-        axes = fig.subplots(1, len(scheds))
         rows = []
-        for ax, sc, ln in zip(np.atleast_1d(axes), scheds, lines):
+        for ax, sc, ln in zip(fig.axes, scheds, lines):
             o = sc(torch.tensor(t, dtype=torch.float64))
             xt = (o.sigma_t * x_0.double() + o.alpha_t * x_1.double()).numpy()
             ax.scatter(*x_1.numpy().T, s=2, color="0.8", label="data $x_1$")
@@ -181,7 +179,7 @@ def schedule_widget(x_0: Tensor, x_1: Tensor, schedulers: "tuple[str | Scheduler
         state["rows"] = rows
         return "<br>".join(f"<b>{n}</b>: α_t = {a:.3f}, σ_t = {s:.3f}, log SNR = {ls:.2f}" for n, a, s, ls in rows)
 
-    live = LivePlot(draw, {"t": slider}, figsize=(4 * len(scheds), 4.2), ncols=0)
+    live = LivePlot(draw, {"t": slider}, figsize=(4 * len(scheds), 4.2), ncols=len(scheds))
     live.state = state
     return live
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -62,3 +63,22 @@ def offline() -> Iterator[None]:
     guard.install()
     assert socket.socket.connect is not guard._ORIGINAL["connect"]
     yield
+
+
+# --- browsers (tests/ui and the ui-marked checks of tests/test_publish.py share one Chromium) -----------------
+CHROMIUM = os.environ.get("FMTUTOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# no background traffic (updates, sync, first-run pages): the machine is offline and the checks count requests
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """pytest-playwright's launch arguments, pointed at Debian's Chromium (never a downloaded browser).
+
+    One session-wide browser serves every ui test: a second Playwright started beside pytest-playwright's
+    would fail ("Sync API inside the asyncio loop").
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set FMTUTOR_CHROMIUM)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}

@@ -22,9 +22,6 @@ NOTEBOOKS = Path(os.environ.get("FMTUTOR_NOTEBOOKS", ROOT / "notebooks"))
 ARTIFACTS = ROOT / "test-artifacts" / "publish"
 CHROMIUM = os.environ.get("FMTUTOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHAPTERS = sorted(NOTEBOOKS.glob("*.ipynb"))
-# no background traffic (updates, sync, first-run pages): the machine is offline and the check counts requests
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 needs_chapters = pytest.mark.skipif(not CHAPTERS, reason="no chapter in notebooks/ yet")
 
 
@@ -136,18 +133,16 @@ class Offline:
 
 
 @pytest.fixture(scope="module")
-def chromium():
+def chromium(request: pytest.FixtureRequest):
+    """pytest-playwright's session browser (Debian's Chromium, launched as tests/conftest.py says)."""
     try:
-        from playwright.sync_api import sync_playwright
+        import pytest_playwright  # noqa: F401
     except ImportError:
-        _missing("playwright (pip install -e .[ui])")
+        _missing("playwright and pytest-playwright (pip install -e .[ui])")
     if not Path(CHROMIUM).exists():
         _missing(f"Chromium at {CHROMIUM} (apt-get install -y chromium)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    return request.getfixturevalue("browser")
 
 
 MATH_DONE = "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue && MathJax.Hub.queue.pending === 0"
