@@ -129,6 +129,10 @@ class LivePlot:
                 return figure_png(fig, self.dpi)
             finally:  # the draw function always sees a constrained figure (colorbars are made for it)
                 fig.set_layout_engine("constrained")
+        for ax in fig.axes:  # kept axes start the layout where new ones would: its result depends on the start
+            spec = ax.get_subplotspec()
+            if spec is not None and not hasattr(ax, "_colorbar"):
+                ax.set_position(spec.get_position(fig))
         png = figure_png(fig, self.dpi)
         self._layout = (signature, [ax.get_position(original=True) for ax in fig.axes])
         return png
