@@ -61,6 +61,7 @@ import ipywidgets as W
 import numpy as np
 import torch
 from matplotlib.collections import LineCollection
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -434,6 +435,8 @@ def _no_ticks(ax: Any, keep_labels: bool = False) -> None:
 
 def _render(fig: Figure, update: Callable[[int], None], n_frames: int, dpi: int) -> list[bytes]:
     """PNG bytes of frames 0..n_frames-1, calling update(i) on a figure whose artists persist."""
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)  # one renderer for every frame: its text and mathtext caches carry over
     frames = []
     for i in range(n_frames):
         update(i)

@@ -147,7 +147,6 @@ def schedule_widget(x_0: Tensor, x_1: Tensor, schedulers: "tuple[str | Scheduler
         lim: half-width of the square axes.
     """
     import ipywidgets as W
-    import numpy as np
 
     from .plots import style_axes
     from .widgets import LivePlot

@@ -16,13 +16,7 @@ ANG = torch.tensor([90.0, 210.0, 330.0]) * math.pi / 180
 GM = GaussianMixture(torch.stack([ANG.cos(), ANG.sin()], 1), 0.6)  # the chapter's three overlapping classes
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny 2-D tensors: one thread is much faster than two spinning on a loaded machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _x(n=32, seed=0):

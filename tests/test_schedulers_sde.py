@@ -16,13 +16,7 @@ SCHEDS = [paths.CondOTScheduler(), paths.CosineScheduler(), paths.PolynomialSche
 GM = eight_gaussians_mixture()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny 2-D tensors: one thread is much faster than two spinning on a loaded machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pts(n=64, seed=0, scale=2.0):

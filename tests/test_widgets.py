@@ -18,6 +18,8 @@ from PIL import Image
 from fmtutor import fields, schedules
 from fmtutor.widgets import LivePlot
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 class _Fixed(W.DOMWidget, W.ValueWidget):
     """A stand-in control that holds one value of any type."""
