@@ -70,6 +70,13 @@ _TEMPLATES = {
 <script>require.config({baseUrl: "{{ resources.fmtutor_static }}/html-manager/"});</script>
 {%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_css -%}<style>
+/* a slide is a fixed 960 x 700 canvas: long code lines wrap instead of running off its right edge, and a
+   slide taller than the canvas scrolls instead of being cut off at the bottom */
+.reveal .highlight pre, .reveal .jp-OutputArea-output pre {white-space: pre-wrap; overflow-wrap: anywhere}
+.reveal .slides section {max-height: 700px; overflow-y: auto}
+.reveal .jp-OutputArea-output img, .reveal .widget-image {max-height: 420px; width: auto}
+</style>{%- endblock html_head_css -%}
 {%- block html_head_js_mathjax -%}
 <script type="text/x-mathjax-config">
 // Slides are typeset while hidden (zero width): automatic line breaking would split inline math.

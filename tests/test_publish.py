@@ -160,13 +160,18 @@ def test_deck_offline_in_chromium(built: dict, chromium) -> None:
     stem = built["chapter"].stem
     page.screenshot(path=str(ARTIFACTS / f"{stem}_slide1.png"))
     shot = 1
+    overflow = """() => [...document.querySelectorAll('.reveal .slides section.present .highlight pre')]
+        .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.slice(0, 60))"""
+    cut = []
     for i in range(1, min(total, 40)):  # walk every top-level slide: each one renders without errors
+        cut += page.evaluate(overflow)
         page.keyboard.press("ArrowRight")
         page.wait_for_timeout(150)
         if shot < 4 and page.locator(".reveal .slides section.present .MathJax_CHTML, "
                                      ".reveal .slides section.present img").count():
             shot += 1
             page.screenshot(path=str(ARTIFACTS / f"{stem}_slide{shot}.png"))
+    assert not cut, f"code runs off the right edge of a slide (it should wrap): {cut}"
     page.wait_for_function(MATH_DONE, timeout=30_000)
     typeset = page.locator(".MathJax_CHTML").count()
     has_math = "$" in "".join(c.source for c in built["nb"].cells if c.cell_type == "markdown")
