@@ -22,9 +22,9 @@ from .data import make_generator
 from .exact import MarginalField
 from .metrics import wasserstein2
 from .paths import conditional_velocity
-from .plots import figure_png, quiver, scatter, style_axes
+from .plots import quiver, scatter, style_axes
 from .solvers import solve
-from .widgets import LivePlot
+from .widgets import KeptFigure, LivePlot
 
 Lim = tuple[float, float]
 MOONS_XLIM: Lim = (-2.0, 3.0)
@@ -104,7 +104,8 @@ class LossCurve:
         self.floor, self.dpi = floor, dpi
         self.losses: list[float] = []
         self.renders = 0
-        self.fig = Figure(figsize=figsize, layout="constrained")
+        self.kept = KeptFigure(figsize, ncols=1)
+        self.fig = self.kept.fig
         self.image = W.Image(format="png")
         self.text = W.HTML()
         self.widget = W.VBox([self.image, self.text])
@@ -127,8 +128,8 @@ class LossCurve:
         """Draw the curve (onto ``ax`` if given, else into the widget's PNG); returns the Axes."""
         own = ax is None
         if own:
-            self.fig.clear()
-            ax = self.fig.add_subplot()
+            self.kept.reset()
+            ax = self.fig.axes[0]
         x = np.arange(1, len(self.losses) + 1)
         sm = self.smoothed()
         ax.plot(x, self.losses, color="tab:blue", alpha=0.25, lw=0.6, label="loss per step")
@@ -144,7 +145,7 @@ class LossCurve:
         ax.legend(loc="upper right")
         ax.grid(alpha=0.3)
         if own:
-            self.image.value = figure_png(self.fig, self.dpi)
+            self.image.value = self.kept.png(self.dpi)
             self.renders += 1
             gap = "" if self.floor is None else f", {sm[-1] - self.floor:+.3f} above the floor"
             self.text.value = f"step {len(self.losses)} / {self.total}: running mean {sm[-1]:.3f}{gap}"

@@ -1,9 +1,9 @@
-"""Two widget patterns for the chapters, both testable without a browser.
+"""Widgets for the chapters, testable without a browser, and the cheap redraw behind them.
 
-* ``LivePlot``: controls that *recompute*. One matplotlib Figure is kept; each change calls your
-  ``draw(fig, **values)``, the figure is rendered to PNG bytes and pushed into an ``ipywidgets.Image``.
-  The layout (constrained) is computed on the first draw and reused while the figure keeps the same
-  axes, which roughly halves the cost of a redraw. Errors in ``draw`` appear in an Output below the plot.
+* ``LivePlot``: controls that *recompute*. Each change calls your ``draw(fig, **values)``; the figure
+  is rendered to PNG bytes and pushed into an ``ipywidgets.Image``. Its ``KeptFigure`` keeps the axes
+  and reuses the constrained layout between redraws, which about halves their cost. Errors in ``draw``
+  appear in an Output below the plot.
 * ``FramePlayer``: animations. Frames are rendered once into ``Image`` widgets inside a ``Stack``;
   a ``Play`` button and a slider are linked to it *in the browser* (``jslink``), so playback needs
   no kernel round-trip.
@@ -11,7 +11,7 @@
 Headless use: set ``control.value`` and read ``live.image.value`` (the PNG bytes) or ``live.calls``.
 """
 
-__all__ = ["LivePlot", "FramePlayer", "render_frames"]
+__all__ = ["LivePlot", "KeptFigure", "FramePlayer", "render_frames"]
 
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -48,16 +48,13 @@ class LivePlot:
             got = type(controls).__name__ if not isinstance(controls, dict) else {k: type(c).__name__ for k, c in controls.items()}
             raise TypeError(f"controls: expected a dict of name -> ipywidgets control, got {got}")
         self.draw_fn, self.controls, self.dpi, self.ncols = draw, controls, dpi, ncols
-        self.fig = Figure(figsize=figsize, layout="constrained")
-        # an Agg canvas of its own: savefig then reuses one renderer, whose mathtext cache survives redraws
-        FigureCanvasAgg(self.fig)
+        self.kept = KeptFigure(figsize, ncols)
+        self.fig = self.kept.fig
         # natural size: a VBox would otherwise stretch the PNG to the full output width (blurry, huge)
         self.image = W.Image(format="png", layout=W.Layout(align_self="flex-start", max_width="100%"))
         self.text = W.HTML()
         self.errors = W.Output()
         self.calls = 0
-        self._layout: "tuple[tuple, list] | None" = None  # (axes signature, their positions) of the last layout
-        self._own: list = []  # the axes LivePlot made for the draw function
         for c in controls.values():
             c.observe(self._on_change, names="value")
         self.widget = W.VBox([W.HBox(list(controls.values())), self.image, self.text, self.errors])
@@ -76,7 +73,7 @@ class LivePlot:
         self.calls += 1
         self.last_error: "BaseException | None" = None
         self.errors.outputs = ()
-        self._reset()
+        self.kept.reset()
         try:
             msg = self.draw_fn(self.fig, **self.values)
         except Exception as e:  # shown to the student instead of vanishing in the browser console
@@ -85,12 +82,42 @@ class LivePlot:
                 print(f"error while redrawing: {type(e).__name__}: {e}")
             return
         self.text.value = msg if isinstance(msg, str) else ""
-        self.image.value = self._render()
+        self.image.value = self.kept.png(self.dpi)
 
-    def _reset(self) -> None:
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class KeptFigure:
+    """A Figure drawn again and again, cheaply: kept axes, a reused constrained layout, one Agg renderer.
+
+    Before each drawing call ``reset()``, then draw on ``fig`` (into ``fig.axes`` when ``ncols`` > 0), then
+    ``png(dpi)``. The PNG is, pixel for pixel, what a new figure drawn the same way gives
+    (tests/test_widgets.py), in about half the time: the axes and their ticks are reused, and the
+    constrained layout (a measuring pass and a second draw) is redone only when text around the axes
+    changes size.
+
+    Args:
+        figsize: figure size in inches.
+        ncols: axes made for the drawing code in one row; 0 to let it make its own (then nothing is kept
+            but the layout).
+    """
+
+    def __init__(self, figsize: tuple[float, float], ncols: int = 1) -> None:
+        if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 0:
+            raise ValueError(f"ncols: expected an integer >= 0, got {ncols!r}")
+        self.fig = Figure(figsize=figsize, layout="constrained")
+        FigureCanvasAgg(self.fig)  # one renderer for every PNG: its text and mathtext caches survive redraws
+        self.ncols = ncols
+        self._layout: "tuple[tuple, list] | None" = None  # (text signature, axes positions) of the last layout
+        self._own: list = []  # the axes made here for the drawing code
+
+    def reset(self) -> None:
         """Empty the figure for the next draw.
 
-        When the figure holds just the ``ncols`` axes LivePlot made (no colorbar, no figure text), their
+        When the figure holds just the ``ncols`` axes made here (no colorbar, no figure text), their
         plotted artists, legends, titles and labels are removed but the axes and their ticks are kept, which
         is several times cheaper than building new axes; otherwise the figure is cleared.
         """
@@ -113,7 +140,7 @@ class LivePlot:
         fig.clear()
         self._own = [fig.add_subplot(1, self.ncols, i + 1) for i in range(self.ncols)]
 
-    def _render(self) -> bytes:
+    def png(self, dpi: int = 80) -> bytes:
         """PNG bytes of the figure, reusing the last constrained layout while nothing that sizes it changed.
 
         The layout depends on the axes and on the size of the text around them, so it is recomputed when
@@ -126,21 +153,16 @@ class LivePlot:
             try:
                 for ax, pos in zip(fig.axes, self._layout[1]):
                     ax.set_position(pos)  # both the original and the active box; aspect is applied at draw
-                return figure_png(fig, self.dpi)
-            finally:  # the draw function always sees a constrained figure (colorbars are made for it)
+                return figure_png(fig, dpi)
+            finally:  # drawing code always sees a constrained figure (colorbars are made for it)
                 fig.set_layout_engine("constrained")
         for ax in fig.axes:  # kept axes start the layout where new ones would: its result depends on the start
             spec = ax.get_subplotspec()
             if spec is not None and not hasattr(ax, "_colorbar"):
                 ax.set_position(spec.get_position(fig))
-        png = figure_png(fig, self.dpi)
+        png = figure_png(fig, dpi)
         self._layout = (signature, [ax.get_position(original=True) for ax in fig.axes])
         return png
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
 
 
 def _text_signature(ax: Any) -> tuple:
@@ -159,14 +181,12 @@ def render_frames(draw: Callable[[Figure, int], None], n_frames: int, figsize: t
         raise TypeError(f"draw: expected a callable draw(fig, i), got {type(draw).__name__}")
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
         raise ValueError(f"n_frames: expected an integer >= 1, got {n_frames!r}")
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
+    kept = KeptFigure(figsize, ncols=1)
     frames = []
     for i in range(n_frames):
-        fig.clear()
-        fig.add_subplot()
-        draw(fig, i)
-        frames.append(figure_png(fig, dpi))
+        kept.reset()
+        draw(kept.fig, i)
+        frames.append(kept.png(dpi))
     return frames
 
 

@@ -94,3 +94,24 @@ def test_draw_error_is_shown_and_the_next_change_recovers() -> None:
     live.controls["k"].value = 4
     assert live.last_error is None and live.text.value == "k=4"
     assert np.array_equal(_pixels(live.image.value), _pixels(_fresh(live).image.value))
+
+
+def test_loss_curve_redraw_equals_fresh_curve() -> None:
+    from fmtutor.views import LossCurve
+
+    rng = np.random.default_rng(0)
+    losses = 2 + np.exp(-np.arange(600) / 100) + 0.05 * rng.standard_normal(600)
+    curve = LossCurve(600, every=100)
+    for step, loss in enumerate(losses):
+        curve(step, loss)
+    assert curve.renders == 6
+    fresh = LossCurve(600, every=100)
+    fresh.losses = list(map(float, losses))
+    fresh.draw()
+    assert np.array_equal(_pixels(curve.image.value), _pixels(fresh.image.value))
+    curve.floor = fresh.floor = 1.95  # a floor line and a legend entry appear: the layout must follow
+    curve.draw(), fresh.draw()
+    fresh2 = LossCurve(600, floor=1.95)
+    fresh2.losses = list(map(float, losses))
+    fresh2.draw()
+    assert np.array_equal(_pixels(curve.image.value), _pixels(fresh2.image.value))
