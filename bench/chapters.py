@@ -58,8 +58,10 @@ def _same_as_fresh(lp, draw):
     from PIL import Image as _Im
     class _Fixed(_W.DOMWidget, _W.ValueWidget):
         value = _tl.Any()
+    _t0 = _time.process_time()
     fresh = _LP(draw, {k: _Fixed(value=c.value) for k, c in lp.controls.items()},
                 figsize=tuple(lp.fig.get_size_inches()), dpi=lp.dpi, ncols=lp.ncols)
+    _fresh_cpu.append((_time.process_time() - _t0) * 1e3)  # the same picture from a new figure: the old way
     px = lambda b: _np.asarray(_Im.open(_io.BytesIO(b)).convert("RGB"))
     a, b = px(lp.image.value), px(fresh.image.value)
     return a.shape == b.shape and bool((a == b).all())
@@ -85,7 +87,7 @@ if _LP is not None:
         for _cn, _c in _lp.controls.items():
             _orig = _c.value
             _draw_ms.clear()
-            _times, _cpus, _changed, _errors, _mismatch = [], [], 0, [], 0
+            _times, _cpus, _changed, _errors, _mismatch, _fresh_cpu = [], [], 0, [], 0, []
             for _val in _probe_values(_c):
                 _before, _calls = _lp.image.value, _lp.calls
                 _t0, _c0 = _time.perf_counter(), _time.process_time()
@@ -113,7 +115,7 @@ if _LP is not None:
             except Exception:
                 pass
             _entry["controls"].append({"name": _cn, "type": type(_c).__name__, "ms": _times, "cpu_ms": _cpus,
-                                       "draw_ms": _compute, "new_png": _changed, "not_as_fresh": _mismatch,
+                                       "draw_ms": _compute, "new_png": _changed, "not_as_fresh": _mismatch, "fresh_cpu_ms": _fresh_cpu,
                                        "continuous": bool(getattr(_c, "continuous_update", False)),
                                        "errors": _errors[:3]})
         _lp.draw_fn = _draw0
@@ -200,6 +202,7 @@ def run_chapters(paths: "list[Path] | None" = None, log: Any = print, probe_valu
                                     "cpu": stats(c["cpu_ms"]), "continuous": c["continuous"],
                                     "draw": stats(c["draw_ms"]) if c.get("draw_ms") else None,
                                     "new_png": c["new_png"], "not_as_fresh": c.get("not_as_fresh"), "changes": len(c["ms"]),
+                                    "fresh_cpu": stats(c["fresh_cpu_ms"]) if c.get("fresh_cpu_ms") else None,
                                     "errors": c["errors"]})
     total_wall = sum(r["total_s"] for r in rows)
     total_cpu = sum(r["kernel_cpu_s"] or 0.0 for r in rows)
