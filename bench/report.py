@@ -357,7 +357,12 @@ def write_figure(res: dict[str, Any], path: Path) -> None:
         y = np.arange(len(ws))
         med = np.array([w["median"] for w in ws])
         mx = np.array([w["max"] for w in ws])
-        ax.barh(y, med, color="tab:blue", label="median")
+        fresh = [w["fresh_cpu"]["median"] if w.get("fresh_cpu") else np.nan for w in ws]
+        if not np.all(np.isnan(fresh)):
+            ax.barh(y - 0.2, fresh, 0.4, color="tab:gray", label="same picture, new figure (CPU median)")
+            ax.barh(y + 0.2, med, 0.4, color="tab:blue", label="LivePlot redraw (median)")
+        else:
+            ax.barh(y, med, color="tab:blue", label="median")
         ax.scatter(mx, y, color="k", marker="|", s=80, label="max")
         ax.axvline(100, color="tab:red", ls="--", label="target 100 ms")
         labels = [f"{w['chapter'][:2]} {w['widget']}"[:38] for w in ws]
@@ -365,7 +370,7 @@ def write_figure(res: dict[str, Any], path: Path) -> None:
         ax.invert_yaxis()
         ax.set_xlabel("ms from value change to new PNG bytes")
         ax.set_title("4. Widget latency")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     else:
         ax.set_axis_off()
     fig.savefig(path, dpi=90)

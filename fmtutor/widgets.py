@@ -2,8 +2,8 @@
 
 * ``LivePlot``: controls that *recompute*. Each change calls your ``draw(fig, **values)``; the figure
   is rendered to PNG bytes and pushed into an ``ipywidgets.Image``. Its ``KeptFigure`` keeps the axes
-  and reuses the constrained layout between redraws, which about halves their cost. Errors in ``draw``
-  appear in an Output below the plot.
+  and reuses the constrained layout between redraws (a redraw costs about two thirds of a new figure's
+  CPU time, bench/RESULTS.md). Errors in ``draw`` appear in an Output below the plot.
 * ``FramePlayer``: animations. Frames are rendered once into ``Image`` widgets inside a ``Stack``;
   a ``Play`` button and a slider are linked to it *in the browser* (``jslink``), so playback needs
   no kernel round-trip.
@@ -95,9 +95,8 @@ class KeptFigure:
 
     Before each drawing call ``reset()``, then draw on ``fig`` (into ``fig.axes`` when ``ncols`` > 0), then
     ``png(dpi)``. The PNG is, pixel for pixel, what a new figure drawn the same way gives
-    (tests/test_widgets.py), in about half the time: the axes and their ticks are reused, and the
-    constrained layout (a measuring pass and a second draw) is redone only when text around the axes
-    changes size.
+    (tests/test_widgets.py), for less work: the axes and their ticks are reused, and the constrained
+    layout (a measuring pass and a second draw) is redone only when text around the axes changes size.
 
     Args:
         figsize: figure size in inches.
