@@ -50,7 +50,7 @@ def main(argv: "list[str] | None" = None) -> int:
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     p.add_argument("--seeds", type=int, default=3, help="seeds for the training comparison (default 3)")
     p.add_argument("--refs", type=int, default=6, help="reference sets per W2 score (default 6)")
-    p.add_argument("--floor-pairs", type=int, default=16, help="pairs averaged in the noise floor (default 16)")
+    p.add_argument("--floor-pairs", type=int, default=48, help="pairs averaged in the noise floor (default 48)")
     p.add_argument("--threads", type=int, default=1, help="torch threads in this process (default 1; see RESULTS.md)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default bench/, or bench/_quick/ with --quick)")
     args = p.parse_args(argv)
@@ -86,7 +86,7 @@ def main(argv: "list[str] | None" = None) -> int:
         _log("noise floors ...")
         res["floors"] = common.floors(refs, 4 if args.quick else args.floor_pairs)
         _log("  " + ", ".join(f"{k} {v['mean']:.4f}" for k, v in res["floors"].items()))
-    floor = res["floors"]["iid_vs_ref"]["mean"]
+    floor = res["floors"]["iid"]["mean"]
 
     model0 = None
     load0 = common.machine_info()["load_avg"]

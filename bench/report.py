@@ -115,29 +115,30 @@ def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png")
     L += _targets(res)
     fl = res.get("floors")
     if fl:
-        f0 = fl["iid_vs_ref"]
+        f0, fm = fl["iid"], fl["make_moons"]
         L += [
             "## The noise floor",
             "",
             "Every W2 is exact (scipy `linear_sum_assignment`), 2,000 points against 2,000 points. A model is scored"
-            f" against {res['n_refs']} fixed, fresh `make_moons(2000, noise=0.05)` reference sets (its own 2,000 samples"
-            " per set, midpoint rule with 100 steps), and the mean W2 is divided by the floor, the mean W2 a"
-            " *perfect* sampler scores in the same evaluation.",
+            f" against {res['n_refs']} fixed, fresh i.i.d. two-moons reference sets (`fmtutor.data.two_moons(2000)`, noise"
+            " 0.05; its own 2,000 samples per set, midpoint rule with 100 steps), and the mean W2 is divided by the"
+            " floor: the mean W2 between a fresh i.i.d. set and the same reference sets, which is what a *perfect*"
+            " sampler scores in this evaluation.",
             "",
-            "| floor (2,000 vs 2,000) | mean W2 | std | min–max | pairs |",
-            "|---|---:|---:|---:|---:|",
-            f"| i.i.d. samples vs make_moons reference (**used for every ratio**) | {f0['mean']:.4f} | {f0['std']:.4f} | {f0['min']:.4f}–{f0['max']:.4f} | {f0['n']} |",
-            f"| make_moons vs make_moons (`fmtutor.metrics.noise_floor`) | {fl['ref_vs_ref']['mean']:.4f} | {fl['ref_vs_ref']['std']:.4f} | {fl['ref_vs_ref']['min']:.4f}–{fl['ref_vs_ref']['max']:.4f} | {fl['ref_vs_ref']['n']} |",
-            f"| i.i.d. vs i.i.d. | {fl['iid_vs_iid']['mean']:.4f} | {fl['iid_vs_iid']['std']:.4f} | {fl['iid_vs_iid']['min']:.4f}–{fl['iid_vs_iid']['max']:.4f} | {fl['iid_vs_iid']['n']} |",
+            "| floor (2,000 vs 2,000) | mean W2 | std of one pair | std error of the mean | min–max | pairs |",
+            "|---|---:|---:|---:|---:|---:|",
+            f"| i.i.d. set vs reference set (**used for every ratio**) | {f0['mean']:.4f} | {f0['std']:.4f} | {f0['se']:.4f} | {f0['min']:.4f}–{f0['max']:.4f} | {f0['n']} |",
+            f"| scikit-learn `make_moons` vs `make_moons` (context) | {fm['mean']:.4f} | {fm['std']:.4f} | {fm['se']:.4f} | {fm['min']:.4f}–{fm['max']:.4f} | {fm['n']} |",
             "",
-            "`make_moons(n)` puts exactly n/2 points on each moon. Two such sets are much closer to each other"
-            " (about 0.028) than a sampler can ever be: a generative model draws each point independently, so"
-            " its moons hold Binomial(2000, 1/2) points, typically ±22 off 1000, and W2 must carry that surplus"
-            " from one moon to the other. That is why the floor the ratios use (i.i.d. against make_moons) is"
-            " about 1.6 times `noise_floor`'s, and why it varies so much from pair to pair. The issue quotes a floor"
-            " of about 0.068 from a protocol we could not reproduce exactly; a single i.i.d. pair ranges"
-            f" {fl['iid_vs_iid']['min']:.3f}–{fl['iid_vs_iid']['max']:.3f} here, so one pair can land there."
-            " Because the evaluation is noisy, each model's W2 is the mean over all reference sets, and the floor"
+            "Why i.i.d.: a generative model draws each point independently, so its moons hold Binomial(2000, 1/2)"
+            " points (typically ±22 off 1000) at random angles, and W2 must carry the surplus from one moon to the"
+            " other. scikit-learn's `make_moons(n)` is stratified (exactly n/2 points per moon, at evenly spaced angles),"
+            " so two of its sets sit much closer together than any sampler can come to one of them: a floor measured"
+            " on them, or references drawn that way, would put the target out of reach of a perfect model."
+            " `fmtutor.data.two_moons` therefore samples the same law i.i.d. (tests/test_metrics_data_models.py checks"
+            " both claims), and the course trains and scores on it. The deck's recipe keeps drawing its batches"
+            " from `make_moons`, as the deck does: same law. A single i.i.d. pair ranges"
+            f" {f0['min']:.3f}–{f0['max']:.3f}, so each model's W2 is the mean over all reference sets and the floor"
             " the mean over many pairs.",
             "",
         ]
@@ -149,13 +150,13 @@ def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png")
               " each step. fmtutor recipe: `fmtutor.training.train_2d(two_moons, seed)`, the default every chapter uses."
               " Times cover the whole call (data, model, training). How the recipe was chosen, with every"
               " setting tried: [TUNING.md](TUNING.md).", ""]
-        L += _training_md(tr["cpu"], res["floors"]["iid_vs_ref"]["mean"])
+        L += _training_md(tr["cpu"], res["floors"]["iid"]["mean"])
         rows = tr["cpu"]["rows"]
         L += ["", "Against the issue's quoted floor of 0.068 instead of ours, the same W2 values read "
               + ", ".join(f"{r['fmtutor']['w2'] / 0.068:.2f}" for r in rows) + " for fmtutor and "
               + ", ".join(f"{r['deck']['w2'] / 0.068:.2f}" for r in rows) + " for the deck (seeds in order).", ""]
         if tr.get("gpu"):
-            L += ["### The same on the GPU", ""] + _training_md(tr["gpu"], res["floors"]["iid_vs_ref"]["mean"]) + [""]
+            L += ["### The same on the GPU", ""] + _training_md(tr["gpu"], res["floors"]["iid"]["mean"]) + [""]
         else:
             L += [f"GPU: {tr.get('gpu_note', 'no GPU available')}; the harness picks the device with"
                   " `fmtutor.device.default_device()` and runs this table again on the GPU when there is one.", ""]
@@ -172,7 +173,7 @@ def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png")
         sp = res["sampling"]
         L += ["## 2. Sampling: accuracy against cost", ""] + _when(sp) + [
               "Trained model: the seed-0 fmtutor model from section 1. Exact field: `fmtutor.exact.MarginalField` of"
-              f" {sp['exact_pool']:,} make_moons points (the velocity that carries N(0, I) onto those points exactly)."
+              f" {sp['exact_pool']:,} two-moons points (the velocity that carries N(0, I) onto those points exactly)."
               " Reference: scipy `solve_ivp(DOP853, rtol=atol=1e-8)` in float64 from the same starting points."
               f" W2 / floor averaged over {sp['n_sets']} set(s) of 2,000 points for the trained model and"
               f" {sp['fields']['exact'].get('sets', 1)} for the exact field (each of its evaluations costs 2,000 x"
@@ -329,7 +330,7 @@ def write_figure(res: dict[str, Any], path: Path) -> None:
                 ax.plot(*zip(*pts), ls=ls, marker="o", ms=4, color=colors[meth],
                         label=f"{meth} (solid: trained model)" if fname == "model" else None)
         ax.plot([], [], "k--", label="dashed: exact field (to t = 0.999)")
-        ax.axhline(res["floors"]["iid_vs_ref"]["mean"], color="gray", lw=1, ls=":", label="noise floor (W2, for scale)")
+        ax.axhline(res["floors"]["iid"]["mean"], color="gray", lw=1, ls=":", label="noise floor (W2, for scale)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("velocity evaluations (NFE)")

@@ -3,7 +3,7 @@
 For each seed the two recipes are trained one after the other in this process (the order alternates
 from seed to seed so that a drift in the machine's load does not favour one of them), then each model
 draws 2,000 samples per reference set with the midpoint rule (100 steps) and is scored by exact W2
-against fresh make_moons(2000) sets, divided by the noise floor.
+against fresh i.i.d. two-moons sets of 2,000 points, divided by the noise floor.
 """
 
 __all__ = ["run_training", "run_threads"]

@@ -13,10 +13,13 @@ Headless use: set ``control.value`` and read ``live.image.value`` (the PNG bytes
 
 __all__ = ["LivePlot", "KeptFigure", "FramePlayer", "render_frames"]
 
+import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as W
+import matplotlib
+import matplotlib.image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -91,12 +94,18 @@ class LivePlot:
 
 
 class KeptFigure:
-    """A Figure drawn again and again, cheaply: kept axes, a reused constrained layout, one Agg renderer.
+    """A Figure drawn again and again, cheaply: kept axes, a reused layout, a cached background, one renderer.
 
     Before each drawing call ``reset()``, then draw on ``fig`` (into ``fig.axes`` when ``ncols`` > 0), then
     ``png(dpi)``. The PNG is, pixel for pixel, what a new figure drawn the same way gives
-    (tests/test_widgets.py), for less work: the axes and their ticks are reused, and the constrained
-    layout (a measuring pass and a second draw) is redone only when text around the axes changes size.
+    (tests/test_widgets.py), for less work:
+
+    * the axes and their ticks are reused, and the constrained layout (a measuring pass and a second
+      draw) is redone only when text around the axes changes size;
+    * when the axes' frames, ticks and tick labels come out as in the previous redraw (same limits, same
+      positions: a plot with fixed limits), their pixels are rendered once, kept, and each redraw pastes
+      them and draws only what the drawing code added (its lines, points, titles, legends), in the
+      order a full draw would (blitting). Most of a full draw is tick-label text, so this is the big saving.
 
     Args:
         figsize: figure size in inches.
@@ -112,6 +121,10 @@ class KeptFigure:
         self.ncols = ncols
         self._layout: "tuple[tuple, list] | None" = None  # (text signature, axes positions) of the last layout
         self._own: list = []  # the axes made here for the drawing code
+        self._kept = False  # did the last reset() keep the axes (else they are new, and nothing is blitted)
+        self._background: "tuple[tuple, Any, set] | None" = None  # (static key, background pixels, ids of axes drawn whole)
+        self._last_key: "tuple | None" = None  # the static key of the previous redraw
+        self.blits = 0  # redraws that pasted the kept background (for tests and benchmarks)
 
     def reset(self) -> None:
         """Empty the figure for the next draw.
@@ -135,7 +148,9 @@ class KeptFigure:
                 ax.relim()
                 ax.set_autoscale_on(True)
                 ax.set_prop_cycle(None)  # colours start again at C0, as on new axes
+            self._kept = True
             return
+        self._kept, self._background, self._last_key = False, None, None
         fig.clear()
         self._own = [fig.add_subplot(1, self.ncols, i + 1) for i in range(self.ncols)]
 
@@ -152,7 +167,7 @@ class KeptFigure:
             try:
                 for ax, pos in zip(fig.axes, self._layout[1]):
                     ax.set_position(pos)  # both the original and the active box; aspect is applied at draw
-                return figure_png(fig, dpi)
+                return self._blit_png(dpi) if self._kept else figure_png(fig, dpi)
             finally:  # drawing code always sees a constrained figure (colorbars are made for it)
                 fig.set_layout_engine("constrained")
         for ax in fig.axes:  # kept axes start the layout where new ones would: its result depends on the start
@@ -162,6 +177,167 @@ class KeptFigure:
         png = figure_png(fig, dpi)
         self._layout = (signature, [ax.get_position(original=True) for ax in fig.axes])
         return png
+
+
+    def _blit_png(self, dpi: int) -> bytes:
+        """PNG of the figure from the kept background plus the drawing code's artists, when that is exact.
+
+        The background is rendered (a full draw with the drawing code's artists hidden) only once a static
+        key, everything that decides those pixels, has come out the same in two redraws running, so plots
+        whose limits move with the data never pay for it.
+        """
+        fig = self.fig
+        if fig.dpi != dpi:
+            fig.set_dpi(dpi)
+            self._background = self._last_key = None
+        for ax in fig.axes:  # the active boxes a draw would use (equal aspect shrinks them)
+            ax.apply_aspect()
+        key = _static_key(fig)
+        if key is None:
+            return figure_png(fig, dpi)
+        if self._background is None or self._background[0] != key:
+            if key != self._last_key:
+                self._last_key = key
+                return figure_png(fig, dpi)
+            self._background = (key, *self._render_background())
+        canvas = fig.canvas
+        renderer = canvas.get_renderer()
+        _, pixels, whole = self._background
+        canvas.restore_region(pixels)
+        for ax in fig.axes:
+            ax._update_title_position(renderer)  # titles sit above the top tick labels, as Axes.draw places them
+            for artist in _frame_artists(ax, whole):
+                artist.draw(renderer)
+        self.blits += 1
+        buf = io.BytesIO()
+        matplotlib.image.imsave(buf, canvas.buffer_rgba(), format="png", origin="upper", dpi=fig.dpi)
+        return buf.getvalue()
+
+    def _render_background(self) -> "tuple[Any, set]":
+        """Draw the figure without the drawing code's artists and tick marks; return its pixels and the axes
+        (x or y of some Axes) that are left out of it too and drawn whole with the rest (see _overlapping_axes)."""
+        fig = self.fig
+        fig.canvas.draw()  # a full draw: the positions of everything, to find the overlaps
+        whole = _overlapping_axes(fig, fig.canvas.get_renderer())
+        for ax in fig.axes:
+            low_x, low_y, _ = _unclipped_below(ax)
+            whole += [axis for axis, low in ((ax.xaxis, low_x), (ax.yaxis, low_y)) if low]
+        hidden = [a for ax in fig.axes for a in _frame_artists(ax, whole) if not isinstance(a, _TickMarks)]
+        hidden += [line for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) for line in _TickMarks(axis).lines()]
+        hidden = [a for a in hidden if a.get_visible()]
+        for a in hidden:
+            a.set_visible(False)
+        try:
+            fig.canvas.draw()
+        finally:
+            for a in hidden:
+                a.set_visible(True)
+        return fig.canvas.copy_from_bbox(fig.bbox), {id(axis) for axis in whole}
+
+
+def _overlapping_axes(fig: Figure, renderer: Any, pad: float = 4.0) -> list:
+    """The axes (tick labels + label) that reach into an Axes drawn before them, or into its titles.
+
+    A full draw paints such labels over that earlier Axes' lines and spines; a blitted redraw would paint
+    them first (in the background), so they are drawn with the rest instead, in their place in the order.
+    """
+    regions, out = [], []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            box = axis.get_tightbbox(renderer)
+            if box is not None and any(box.overlaps(r) for r in regions):
+                out.append(axis)
+        regions.append(ax.bbox.padded(pad))
+        regions += [t.get_window_extent(renderer).padded(pad) for t in (ax.title, ax._left_title, ax._right_title)
+                    if t.get_visible() and t.get_text()]
+    return out
+
+
+class _TickMarks:
+    """The tick marks of one axis, drawn where Axes.draw draws that axis (its zorder) in a blitted redraw.
+
+    The background keeps the tick labels; the marks are drawn with the rest, so that an artist a full draw
+    puts under them (a scatter at zorder 1 under the axis' 1.5) is under them here too.
+    """
+
+    def __init__(self, axis: Any) -> None:
+        self.axis, self.zorder = axis, axis.get_zorder()
+
+    def get_zorder(self) -> float:
+        return self.zorder
+
+    def lines(self) -> list:
+        ticks = self.axis._update_ticks()  # the ticks a draw shows (makes them if needed)
+        return [line for tick in ticks for line in (tick.gridline, tick.tick1line, tick.tick2line)]
+
+    def draw(self, renderer: Any) -> None:
+        for line in self.lines():
+            line.draw(renderer)
+
+
+def _frame_artists(ax: Any, whole: "set[int] | list" = ()) -> list:
+    """What Axes.draw draws after its background patch, in its order; each axis is reduced to its tick marks
+    unless it is in ``whole`` (axes or their ids), which are drawn whole."""
+    ids = {i if isinstance(i, int) else id(i) for i in whole}
+    artists = [a for a in ax.get_children() if a is not ax.patch]
+    if not (ax.axison and ax.get_frame_on()):
+        artists = [a for a in artists if a not in ax.spines.values()]
+    if not ax.axison:
+        artists = [a for a in artists if a is not ax.xaxis and a is not ax.yaxis]
+    artists = [_TickMarks(a) if (a is ax.xaxis or a is ax.yaxis) and id(a) not in ids else a for a in artists]
+    return sorted(artists, key=lambda a: a.get_zorder())
+
+
+def _static_key(fig: Figure) -> "tuple | None":
+    """Everything that decides the background's pixels, or None when blitting could differ from a full draw.
+
+    The background holds the figure and axes patches and the axes' ticks, tick labels and axis labels.
+    Pasting it and drawing the rest on top equals a full draw when nothing else sits at figure level and
+    no tick or grid line reaches inside an axes box, where an artist the full draw puts under them could lie.
+    """
+    if fig.texts or fig.legends or fig.images or fig.lines or fig.patches or fig.artists or fig.subfigs:
+        return None
+    key: list = [tuple(fig.get_size_inches()), fig.dpi, fig.get_facecolor()]
+    for i, ax in enumerate(fig.axes):
+        below = _unclipped_below(ax)
+        if below[2] and i < len(fig.axes) - 1 and _spills(ax, below[2]):
+            return None  # it reaches beyond its Axes, where a later Axes' background would cover it in a full draw
+        key.append(below[:2])
+        if (ax.get_axes_locator() is not None or getattr(ax, "_rasterization_zorder", None) is not None
+                or not hasattr(ax.xaxis, "_update_ticks") or not hasattr(ax, "_update_title_position")):
+            return None
+        ticks = []
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            direction = axis.get_tick_params().get("direction", matplotlib.rcParams[f"{name}tick.direction"])
+            if ax.axison and (direction != "out" or any(line.get_visible() for line in axis.get_gridlines())):
+                return None
+            labels = tuple((t.get_text(), t.get_visible()) for t in axis.get_majorticklabels())
+            ticks.append((tuple(axis.get_majorticklocs()), labels, tuple(axis.get_minorticklocs()),
+                          axis.label.get_text(), axis.get_visible(), axis.get_scale()))
+        key.append((id(ax), ax.get_position().bounds, ax.viewLim.bounds, ax.axison, ax.get_frame_on(),
+                    ax.patch.get_facecolor(), ax.get_visible(), tuple(ticks)))
+    return tuple(key)
+
+
+def _unclipped_below(ax: Any) -> "tuple[bool, bool, list]":
+    """(x axis, y axis) flags: does an unclipped artist lie under that axis' zorder (then the axis is drawn
+    whole, over it, as a full draw does); and the Axes' unclipped artists besides its frame and titles."""
+    skip = {id(a) for a in (*ax.spines.values(), ax.title, ax._left_title, ax._right_title)}
+    loose = [a for a in _frame_artists(ax) if not isinstance(a, _TickMarks) and id(a) not in skip
+             and not (a.get_clip_on() and (a.get_clip_box() is not None or a.get_clip_path() is not None))]
+    return (any(a.get_zorder() < ax.xaxis.get_zorder() for a in loose),
+            any(a.get_zorder() < ax.yaxis.get_zorder() for a in loose), loose)
+
+
+def _spills(ax: Any, artists: list, pad: float = 4.0) -> bool:
+    """Does any of these artists reach outside the Axes box (padded)?"""
+    renderer = ax.figure.canvas.get_renderer()
+    box = ax.bbox.padded(pad)
+    for a in artists:
+        ext = a.get_window_extent(renderer)
+        if not (box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1):
+            return True
+    return False
 
 
 def _text_signature(ax: Any) -> tuple:

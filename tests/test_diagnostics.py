@@ -75,8 +75,8 @@ def test_loss_by_time_splits_cfm_into_floor_plus_fm():
     exact = F.exact.MarginalField(data)
     out = D.loss_by_time(exact, data, ts=(0.2, 0.5, 0.8), n=300)
     assert np.allclose(out["fm"], 0, atol=1e-9) and np.allclose(out["cfm"], out["floor"])
-    zero = D.loss_by_time(lambda x, t: torch.zeros_like(x), data, ts=(0.2, 0.5, 0.8), n=300)
-    assert np.allclose(zero["cfm"], zero["floor"] + zero["fm"], atol=0.15)
+    zero = D.loss_by_time(lambda x, t: torch.zeros_like(x), data, ts=(0.2, 0.5, 0.8), n=4000)
+    assert np.allclose(zero["cfm"], zero["floor"] + zero["fm"], atol=0.12)  # the cross term's noise: |.| < 0.08 on 5 seeds
     assert (zero["fm"] > 0.1).all()
 
 
