@@ -52,6 +52,20 @@ def _probe_values(c, k=__K__):
         out = [x for x in vals if x != v]
         return out[:k]
     return []
+def _drag_values(c, k=8):
+    """k neighbouring slider positions from the current one, one step apart: what dragging the handle sends."""
+    v, name = c.value, type(c).__name__
+    if name == "SelectionSlider":
+        opts = list(getattr(c, "_options_values", None) or [o[1] if isinstance(o, tuple) else o for o in c.options])
+        i = opts.index(v)
+        idx = list(range(i + 1, len(opts)))[:k] or list(range(i - 1, -1, -1))[:k]
+        return [opts[j] for j in idx]
+    if name not in ("FloatSlider", "IntSlider") or not getattr(c, "step", None):
+        return []
+    up = [v + c.step * (j + 1) for j in range(k)]
+    vals = [x for x in up if x <= c.max + 1e-12] if up[-1] <= c.max + 1e-12 else [v - c.step * (j + 1) for j in range(k)]
+    vals = [x for x in vals if c.min - 1e-12 <= x <= c.max + 1e-12]
+    return [int(round(x)) if isinstance(v, int) else round(x, 10) for x in vals]
 def _same_as_fresh(lp, draw):
     """Does lp's picture equal the first render of a new LivePlot at its values (fresh axes and layout)?"""
     import io as _io, numpy as _np, traitlets as _tl, ipywidgets as _W
@@ -110,12 +124,31 @@ if _LP is not None:
                     _errors.append(f"fresh render at {_val!r}: {type(_e).__name__}: {_e}")
                 del _draw_ms[_n_draws:]
             _compute = list(_draw_ms)
+            _drag, _drag_cpu, _blits0 = [], [], getattr(getattr(_lp, "kept", None), "blits", 0)
+            for _val in _drag_values(_c):  # a drag: small steps, each timed; then one check against a fresh plot
+                _calls = _lp.calls
+                _t0, _c0 = _time.perf_counter(), _time.process_time()
+                try:
+                    _c.value = _val
+                except Exception as _e:
+                    _errors.append(f"drag to {_val!r}: {type(_e).__name__}: {_e}")
+                    break
+                if _lp.calls > _calls:
+                    _drag.append((_time.perf_counter() - _t0) * 1e3)
+                    _drag_cpu.append((_time.process_time() - _c0) * 1e3)
+            _blits = getattr(getattr(_lp, "kept", None), "blits", 0) - _blits0
+            if _drag:
+                try:
+                    _mismatch += not _same_as_fresh(_lp, _draw0)
+                except Exception as _e:
+                    _errors.append(f"fresh render after the drag: {type(_e).__name__}: {_e}")
             try:
                 _c.value = _orig
             except Exception:
                 pass
             _entry["controls"].append({"name": _cn, "type": type(_c).__name__, "ms": _times, "cpu_ms": _cpus,
                                        "draw_ms": _compute, "new_png": _changed, "not_as_fresh": _mismatch, "fresh_cpu_ms": _fresh_cpu,
+                                       "drag_ms": _drag, "drag_cpu_ms": _drag_cpu, "drag_blits": _blits,
                                        "continuous": bool(getattr(_c, "continuous_update", False)),
                                        "errors": _errors[:3]})
         _lp.draw_fn = _draw0
@@ -203,6 +236,9 @@ def run_chapters(paths: "list[Path] | None" = None, log: Any = print, probe_valu
                                     "draw": stats(c["draw_ms"]) if c.get("draw_ms") else None,
                                     "new_png": c["new_png"], "not_as_fresh": c.get("not_as_fresh"), "changes": len(c["ms"]),
                                     "fresh_cpu": stats(c["fresh_cpu_ms"]) if c.get("fresh_cpu_ms") else None,
+                                    "drag": stats(c["drag_ms"]) if c.get("drag_ms") else None,
+                                    "drag_cpu": stats(c["drag_cpu_ms"]) if c.get("drag_cpu_ms") else None,
+                                    "drag_changes": len(c.get("drag_ms") or []), "drag_blits": c.get("drag_blits", 0),
                                     "errors": c["errors"]})
     total_wall = sum(r["total_s"] for r in rows)
     total_cpu = sum(r["kernel_cpu_s"] or 0.0 for r in rows)

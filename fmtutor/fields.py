@@ -687,6 +687,11 @@ def path_explorer(target: "GaussianMixture | None" = None, n: int = 4000, seed: 
     gy, gx = torch.meshgrid(centres, centres, indexing="ij")
     pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
     state: dict[str, Any] = {}
+    slider = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t")
+    # one y range for the 1-D panel over all slider times: fixed axes let every redraw reuse their pixels
+    peak = max(float(torch.exp(marginal_log_prob(pts, float(tt), target)).reshape(n_grid, n_grid).sum(0).max()) * cell
+               for tt in np.arange(slider.min, slider.max + slider.step / 2, slider.step))
+    top = max(0.45, 1.1 * peak)
 
     def draw(fig: Figure, t: float) -> str:
         a1, a2, a3 = fig.axes
@@ -703,7 +708,7 @@ def path_explorer(target: "GaussianMixture | None" = None, n: int = 4000, seed: 
         hist_1d, _ = np.histogram(xt[:, 0], bins=coarse, density=True)
         a3.plot(centres, exact_1d, color="black", lw=1.5, label="exact")
         a3.stairs(hist_1d, coarse, color="tab:orange", lw=1.5, label="samples")
-        a3.set(xlim=lim, ylim=(0, max(0.45, 1.1 * float(exact_1d.max()))), xlabel="$x^{(1)}$",
+        a3.set(xlim=lim, ylim=(0, top), xlabel="$x^{(1)}$",
                ylabel="density of $x^{(1)}$", title="first coordinate")
         a3.set_box_aspect(1)
         a3.legend(fontsize=8, loc="upper right")
@@ -712,8 +717,7 @@ def path_explorer(target: "GaussianMixture | None" = None, n: int = 4000, seed: 
         state.update(t=t, mass=mass, l1=l1)
         return f"t = {t:.2f}: ∫ p_t dx ≈ {mass:.3f} on the grid; L1 gap between the 1-D histogram and the exact density: {l1:.3f}"
 
-    controls = {"t": W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t")}
-    live = LivePlot(draw, controls, figsize=(11, 3.8), ncols=3)
+    live = LivePlot(draw, {"t": slider}, figsize=(12.5, 3.8), ncols=3)
     live.state = state  # type: ignore[attr-defined]
     live.samples = (x0, x1)  # type: ignore[attr-defined]
     return live

@@ -178,7 +178,7 @@ def schedule_widget(x_0: Tensor, x_1: Tensor, schedulers: "tuple[str | Scheduler
         state["rows"] = rows
         return "<br>".join(f"<b>{n}</b>: α_t = {a:.3f}, σ_t = {s:.3f}, log SNR = {ls:.2f}" for n, a, s, ls in rows)
 
-    live = LivePlot(draw, {"t": slider}, figsize=(4 * len(scheds), 4.2), ncols=len(scheds))
+    live = LivePlot(draw, {"t": slider}, figsize=(4.4 * len(scheds), 4.2), ncols=len(scheds))
     live.state = state
     return live
 

@@ -192,26 +192,42 @@ class KeptFigure:
             self._background = self._last_key = None
         for ax in fig.axes:  # the active boxes a draw would use (equal aspect shrinks them)
             ax.apply_aspect()
-        key = _static_key(fig)
-        if key is None:
+        found = _static_key(fig)
+        if found is None:
             return figure_png(fig, dpi)
+        key, ticks = found
         if self._background is None or self._background[0] != key:
             if key != self._last_key:
                 self._last_key = key
                 return figure_png(fig, dpi)
             self._background = (key, *self._render_background())
+            self._titles: dict = {}  # (Axes, title texts) -> title positions, valid with this background
         canvas = fig.canvas
         renderer = canvas.get_renderer()
         _, pixels, whole = self._background
         canvas.restore_region(pixels)
         for ax in fig.axes:
-            ax._update_title_position(renderer)  # titles sit above the top tick labels, as Axes.draw places them
-            for artist in _frame_artists(ax, whole):
+            self._place_titles(ax, renderer)
+            for artist in _frame_artists(ax, whole, ticks):
                 artist.draw(renderer)
         self.blits += 1
         buf = io.BytesIO()
-        matplotlib.image.imsave(buf, canvas.buffer_rgba(), format="png", origin="upper", dpi=fig.dpi)
+        matplotlib.image.imsave(buf, canvas.buffer_rgba(), format="png", origin="upper", dpi=fig.dpi,
+                                pil_kwargs={"compress_level": 1})  # the same pixels, encoded in about half the time
         return buf.getvalue()
+
+    def _place_titles(self, ax: Any, renderer: Any) -> None:
+        """Put the titles where Axes.draw would (above the top tick labels); remembered per title text,
+        since with a kept background only the titles' own text can move them."""
+        titles = (ax.title, ax._left_title, ax._right_title)
+        k = (id(ax), *((t.get_text(), t.get_fontsize()) for t in titles))
+        if k in self._titles:
+            for t, pos in zip(titles, self._titles[k]):
+                t.set_position(pos)
+            return
+        if not _titles_stay_up(ax, renderer):
+            ax._update_title_position(renderer)
+        self._titles[k] = [t.get_position() for t in titles]
 
     def _render_background(self) -> "tuple[Any, set]":
         """Draw the figure without the drawing code's artists and tick marks; return its pixels and the axes
@@ -223,7 +239,7 @@ class KeptFigure:
             low_x, low_y, _ = _unclipped_below(ax)
             whole += [axis for axis, low in ((ax.xaxis, low_x), (ax.yaxis, low_y)) if low]
         hidden = [a for ax in fig.axes for a in _frame_artists(ax, whole) if not isinstance(a, _TickMarks)]
-        hidden += [line for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) for line in _TickMarks(axis).lines()]
+        hidden += [line for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) for line in _TickMarks(axis, axis._update_ticks()).lines()]
         hidden = [a for a in hidden if a.get_visible()]
         for a in hidden:
             a.set_visible(False)
@@ -233,6 +249,32 @@ class KeptFigure:
             for a in hidden:
                 a.set_visible(True)
         return fig.canvas.copy_from_bbox(fig.bbox), {id(axis) for axis in whole}
+
+
+def _titles_stay_up(ax: Any, renderer: Any) -> bool:
+    """Place the titles at the top of a plain Axes, as Axes._update_title_position does; False where that
+    needs the general method: twins, child or aligned axes, ticks or an offset text that may reach the
+    titles, or a title that would dip below the Axes' top.
+
+    On a plain Axes that method puts every title at y = 1 (axes units) unless it dips below the top; it
+    also measures every y tick label for the offset text, which is the slow part this skips.
+    """
+    try:
+        if ax._autotitlepos is not None and not ax._autotitlepos:
+            return True  # placed by hand: left alone
+        plain = (not ax.child_axes and len(ax._twinned_axes.get_siblings(ax)) == 1
+                 and len(ax.figure._align_label_groups["title"].get_siblings(ax)) == 1)
+    except AttributeError:
+        return False
+    if not plain or ax.xaxis.get_ticks_position() in ("top", "unknown") or ax.xaxis.get_label_position() == "top":
+        return False
+    if ax.yaxis.offsetText.get_visible() and ax.yaxis.offsetText.get_text():
+        return False
+    titles = (ax.title, ax._left_title, ax._right_title)
+    for t in titles:
+        t.set_position((t.get_position()[0], 1.0))
+    top = ax.get_window_extent().ymax
+    return all(not t.get_text() or t.get_window_extent(renderer).ymin >= top for t in titles)
 
 
 def _overlapping_axes(fig: Figure, renderer: Any, pad: float = 4.0) -> list:
@@ -260,14 +302,14 @@ class _TickMarks:
     puts under them (a scatter at zorder 1 under the axis' 1.5) is under them here too.
     """
 
-    def __init__(self, axis: Any) -> None:
-        self.axis, self.zorder = axis, axis.get_zorder()
+    def __init__(self, axis: Any, ticks: "list | None" = None) -> None:
+        self.axis, self.zorder, self.ticks = axis, axis.get_zorder(), ticks
 
     def get_zorder(self) -> float:
         return self.zorder
 
     def lines(self) -> list:
-        ticks = self.axis._update_ticks()  # the ticks a draw shows (makes them if needed)
+        ticks = self.axis._update_ticks() if self.ticks is None else self.ticks  # the ticks a draw shows
         return [line for tick in ticks for line in (tick.gridline, tick.tick1line, tick.tick2line)]
 
     def draw(self, renderer: Any) -> None:
@@ -275,21 +317,24 @@ class _TickMarks:
             line.draw(renderer)
 
 
-def _frame_artists(ax: Any, whole: "set[int] | list" = ()) -> list:
+def _frame_artists(ax: Any, whole: "set[int] | list" = (), ticks: "dict | None" = None) -> list:
     """What Axes.draw draws after its background patch, in its order; each axis is reduced to its tick marks
-    unless it is in ``whole`` (axes or their ids), which are drawn whole."""
+    (``ticks``: id(axis) -> the ticks it shows, when known) unless it is in ``whole`` (axes or their ids),
+    which are drawn whole."""
     ids = {i if isinstance(i, int) else id(i) for i in whole}
     artists = [a for a in ax.get_children() if a is not ax.patch]
     if not (ax.axison and ax.get_frame_on()):
         artists = [a for a in artists if a not in ax.spines.values()]
     if not ax.axison:
         artists = [a for a in artists if a is not ax.xaxis and a is not ax.yaxis]
-    artists = [_TickMarks(a) if (a is ax.xaxis or a is ax.yaxis) and id(a) not in ids else a for a in artists]
+    artists = [_TickMarks(a, (ticks or {}).get(id(a))) if (a is ax.xaxis or a is ax.yaxis) and id(a) not in ids else a
+               for a in artists]
     return sorted(artists, key=lambda a: a.get_zorder())
 
 
-def _static_key(fig: Figure) -> "tuple | None":
-    """Everything that decides the background's pixels, or None when blitting could differ from a full draw.
+def _static_key(fig: Figure) -> "tuple[tuple, dict] | None":
+    """Everything that decides the background's pixels (and id(axis) -> the ticks each axis shows), or None
+    when blitting could differ from a full draw.
 
     The background holds the figure and axes patches and the axes' ticks, tick labels and axis labels.
     Pasting it and drawing the rest on top equals a full draw when nothing else sits at figure level and
@@ -298,6 +343,7 @@ def _static_key(fig: Figure) -> "tuple | None":
     if fig.texts or fig.legends or fig.images or fig.lines or fig.patches or fig.artists or fig.subfigs:
         return None
     key: list = [tuple(fig.get_size_inches()), fig.dpi, fig.get_facecolor()]
+    shown: dict = {}
     for i, ax in enumerate(fig.axes):
         below = _unclipped_below(ax)
         if below[2] and i < len(fig.axes) - 1 and _spills(ax, below[2]):
@@ -306,17 +352,18 @@ def _static_key(fig: Figure) -> "tuple | None":
         if (ax.get_axes_locator() is not None or getattr(ax, "_rasterization_zorder", None) is not None
                 or not hasattr(ax.xaxis, "_update_ticks") or not hasattr(ax, "_update_title_position")):
             return None
-        ticks = []
+        axes_key = []
         for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            shown[id(axis)] = ticks = axis._update_ticks()  # positions and labels, as a draw computes them
             direction = axis.get_tick_params().get("direction", matplotlib.rcParams[f"{name}tick.direction"])
-            if ax.axison and (direction != "out" or any(line.get_visible() for line in axis.get_gridlines())):
+            if ax.axison and (direction != "out" or any(t.gridline.get_visible() for t in ticks)):
                 return None
-            labels = tuple((t.get_text(), t.get_visible()) for t in axis.get_majorticklabels())
-            ticks.append((tuple(axis.get_majorticklocs()), labels, tuple(axis.get_minorticklocs()),
-                          axis.label.get_text(), axis.get_visible(), axis.get_scale()))
+            axes_key.append((tuple((t.get_loc(), t.label1.get_text(), t.label1.get_visible(), t.label2.get_text(),
+                                    t.label2.get_visible()) for t in ticks),
+                             axis.label.get_text(), axis.get_visible(), axis.get_scale()))
         key.append((id(ax), ax.get_position().bounds, ax.viewLim.bounds, ax.axison, ax.get_frame_on(),
-                    ax.patch.get_facecolor(), ax.get_visible(), tuple(ticks)))
-    return tuple(key)
+                    ax.patch.get_facecolor(), ax.get_visible(), tuple(axes_key)))
+    return tuple(key), shown
 
 
 def _unclipped_below(ax: Any) -> "tuple[bool, bool, list]":
