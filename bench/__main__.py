@@ -49,7 +49,7 @@ def main(argv: "list[str] | None" = None) -> int:
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2,000 deck steps, fewer sets; output in bench/_quick/")
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     p.add_argument("--seeds", type=int, default=3, help="seeds for the training comparison (default 3)")
-    p.add_argument("--refs", type=int, default=6, help="reference sets per W2 score (default 6)")
+    p.add_argument("--refs", type=int, default=12, help="reference sets per W2 score (default 12)")
     p.add_argument("--floor-pairs", type=int, default=48, help="pairs averaged in the noise floor (default 48)")
     p.add_argument("--threads", type=int, default=1, help="torch threads in this process (default 1; see RESULTS.md)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default bench/, or bench/_quick/ with --quick)")
@@ -112,7 +112,7 @@ def main(argv: "list[str] | None" = None) -> int:
             model0, _ = F.training.train_2d(F.data.two_moons, seed=0, progress=False, device="cpu")
         _log("sampling: solvers x NFE on the trained model and the exact field ...")
         load0 = common.machine_info()["load_avg"]
-        n_sets = 1 if args.quick else 2
+        n_sets = 1 if args.quick else 4
         pool = 500 if args.quick else 1000
         sp = run_sampling(model0.to("cpu"), refs, floor, n_sets=n_sets, time_repeats=2 if args.quick else 3,
                           exact_pool=pool, exact_sets=1, log=_log)
