@@ -1,6 +1,6 @@
 """fmtutor: the small flow-matching library behind the course's chapters."""
 
-__all__ = ["paths", "exact", "models", "solvers", "training", "data", "metrics", "plots", "widgets", "exercises",
+__all__ = ["paths", "exact", "models", "solvers", "training", "data", "metrics", "plots", "figures", "widgets", "exercises",
            "couplings", "guidance", "schedules", "sde", "likelihood", "fields",
            "io",
            "diagnostics",
@@ -8,7 +8,7 @@ __all__ = ["paths", "exact", "models", "solvers", "training", "data", "metrics",
            "images",
            "device", "default_device", "__version__"]
 
-from . import couplings, data, device, exact, exercises, guidance, metrics, models, paths, plots, solvers, training, widgets
+from . import couplings, data, device, exact, exercises, figures, guidance, metrics, models, paths, plots, solvers, training, widgets
 from . import fields
 from . import likelihood
 from . import schedules, sde

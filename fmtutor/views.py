@@ -24,7 +24,8 @@ from .metrics import wasserstein2
 from .paths import conditional_velocity
 from .plots import quiver, scatter, style_axes
 from .solvers import solve
-from .widgets import KeptFigure, LivePlot
+from .figures import KeptFigure
+from .widgets import LivePlot
 
 Lim = tuple[float, float]
 MOONS_XLIM: Lim = (-2.0, 3.0)

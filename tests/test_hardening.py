@@ -25,8 +25,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import fmtutor as F  # noqa: E402
-from fmtutor import (couplings, data, device, exact, exercises, fields, guidance, likelihood, metrics, models,  # noqa: E402
-                     paths, plots, schedules, sde, solvers, training, widgets)
+from fmtutor import (couplings, data, device, exact, exercises, fields, figures, guidance, likelihood, metrics,  # noqa: E402
+                     models, paths, plots, schedules, sde, solvers, training, widgets)
 
 
 @dataclass
@@ -255,6 +255,12 @@ BAD: list[Bad] = [
     Bad("plots", "grid xlim", lambda: plots.grid_points(xlim=(1.0,)), "xlim"),
     Bad("plots", "figure_png None", lambda: plots.figure_png(None), "fig"),
     # ---------------------------------------------------------------- widgets
+    Bad("figures", "KeptFigure ncols -1", lambda: figures.KeptFigure((4, 3), ncols=-1), "ncols"),
+    Bad("figures", "KeptFigure ncols 1.5", lambda: figures.KeptFigure((4, 3), ncols=1.5), "ncols"),
+    Bad("figures", "KeptFigure figsize zero", lambda: figures.KeptFigure((0, 3)), "figsize"),
+    Bad("figures", "KeptFigure figsize one number", lambda: figures.KeptFigure(4), "figsize"),
+    Bad("figures", "KeptFigure png dpi 0", lambda: figures.KeptFigure((4, 3)).png(0), "dpi"),
+    Bad("figures", "KeptFigure png dpi string", lambda: figures.KeptFigure((4, 3)).png("80"), "dpi"),
     Bad("widgets", "LivePlot draw", lambda: widgets.LivePlot("draw", {}), "draw"),
     Bad("widgets", "LivePlot controls list", lambda: widgets.LivePlot(lambda fig: None, [1]), "controls"),
     Bad("widgets", "LivePlot control a number", lambda: widgets.LivePlot(lambda fig, a: None, {"a": 3}), "controls"),
