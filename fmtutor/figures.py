@@ -56,6 +56,7 @@ class KeptFigure:
         self._kept = False  # did the last reset() keep the axes (else they are new, and nothing is blitted)
         self._background: "tuple[tuple, Any, set] | None" = None  # (static key, background pixels, ids of axes drawn whole)
         self._last_key: "tuple | None" = None  # the static key of the previous redraw
+        self._titles: dict = {}  # (Axes, title texts) -> title positions, valid with the current background
         self.blits = 0  # redraws that pasted the kept background (for tests and benchmarks)
 
     def reset(self) -> None:
@@ -112,7 +113,6 @@ class KeptFigure:
         self._layout = (signature, [ax.get_position(original=True) for ax in fig.axes])
         return png
 
-
     def _blit_png(self, dpi: int) -> bytes:
         """PNG of the figure from the kept background plus the drawing code's artists, when that is exact.
 
@@ -135,7 +135,7 @@ class KeptFigure:
                 self._last_key = key
                 return figure_png(fig, dpi)
             self._background = (key, *self._render_background())
-            self._titles: dict = {}  # (Axes, title texts) -> title positions, valid with this background
+            self._titles = {}
         canvas = fig.canvas
         renderer = canvas.get_renderer()
         _, pixels, whole = self._background
