@@ -55,7 +55,7 @@ def _fields(model: Any, pool_size: int) -> dict[str, Any]:
 
 @torch.no_grad()
 def run_sampling(model: Any, refs: list[torch.Tensor], floor: float, n_sets: int = 2, time_repeats: int = 3,
-                 exact_pool: int = 1000, exact_sets: int = 1, log: Any = print) -> dict[str, Any]:
+                 exact_pool: int = 1000, exact_sets: int = 1, log: Any = print, model_ot: Any = None) -> dict[str, Any]:
     """Score every (field, method, NFE); time the trained model per 10,000 samples.
 
     Args:
@@ -66,13 +66,16 @@ def run_sampling(model: Any, refs: list[torch.Tensor], floor: float, n_sets: int
         time_repeats: timing repeats per cell (min/median/max).
         exact_pool: points of the target whose exact marginal field is integrated.
         exact_sets: sample sets for the exact field (each of its evaluations costs 2,000 x exact_pool).
+        model_ot: optionally, the same recipe trained with minibatch-OT pairs (scored like ``model``).
     """
     fields = _fields(model, exact_pool)
+    if model_ot is not None:
+        fields["model_ot"] = copy.deepcopy(model_ot).double().eval()
     x0s = [torch.randn(N_EVAL, 2, generator=F.data.make_generator(60_000 + r), dtype=torch.float64) for r in range(n_sets)]
     out: dict[str, Any] = {"fields": {}, "nfes": list(NFES), "methods": list(METHODS)}
     for name, field in fields.items():
-        sets = x0s if name == "model" else x0s[:exact_sets]
-        t1 = 1.0 if name == "model" else EXACT_T1
+        sets = x0s[:exact_sets] if name == "exact" else x0s
+        t1 = EXACT_T1 if name == "exact" else 1.0
         ref_pts, ref_nfe, ref_s = [], [], 0.0
         for x0 in sets:
             start = time.perf_counter()
@@ -126,4 +129,7 @@ def run_sampling(model: Any, refs: list[torch.Tensor], floor: float, n_sets: int
     mid = out["fields"]["model"]["grid"]["midpoint/8"]["vs_adaptive"]
     out["target_midpoint8"] = {"vs_adaptive": mid, "met": bool(mid <= 1.05),
                                "exact_vs_adaptive": out["fields"]["exact"]["grid"]["midpoint/8"]["vs_adaptive"]}
+    if "model_ot" in out["fields"]:
+        ot = out["fields"]["model_ot"]["grid"]["midpoint/8"]["vs_adaptive"]
+        out["target_midpoint8"].update(ot_vs_adaptive=ot, ot_met=bool(ot <= 1.05))
     return out
