@@ -66,6 +66,15 @@ def _drag_values(c, k=8):
     vals = [x for x in up if x <= c.max + 1e-12] if up[-1] <= c.max + 1e-12 else [v - c.step * (j + 1) for j in range(k)]
     vals = [x for x in vals if c.min - 1e-12 <= x <= c.max + 1e-12]
     return [int(round(x)) if isinstance(v, int) else round(x, 10) for x in vals]
+def _timed_set(lp, c, val):
+    """Set c.value = val; return (redrew, wall ms, CPU ms, error text or None)."""
+    calls = lp.calls
+    t0, c0 = _time.perf_counter(), _time.process_time()
+    try:
+        c.value = val
+    except Exception as e:
+        return False, 0.0, 0.0, f"{type(e).__name__}: {e}"
+    return lp.calls > calls, (_time.perf_counter() - t0) * 1e3, (_time.process_time() - c0) * 1e3, None
 def _same_as_fresh(lp, draw):
     """Does lp's picture equal the first render of a new LivePlot at its values (fresh axes and layout)?"""
     import io as _io, numpy as _np, traitlets as _tl, ipywidgets as _W
@@ -103,17 +112,14 @@ if _LP is not None:
             _draw_ms.clear()
             _times, _cpus, _changed, _errors, _mismatch, _fresh_cpu = [], [], 0, [], 0, []
             for _val in _probe_values(_c):
-                _before, _calls = _lp.image.value, _lp.calls
-                _t0, _c0 = _time.perf_counter(), _time.process_time()
-                try:
-                    _c.value = _val
-                except Exception as _e:
-                    _errors.append(f"set {_val!r}: {type(_e).__name__}: {_e}")
+                _before = _lp.image.value
+                _redrew, _dt, _dc, _err = _timed_set(_lp, _c, _val)
+                if _err:
+                    _errors.append(f"set {_val!r}: {_err}")
                     continue
-                _dt, _dc = _time.perf_counter() - _t0, _time.process_time() - _c0
-                if _lp.calls > _calls:
-                    _times.append(_dt * 1e3)
-                    _cpus.append(_dc * 1e3)
+                if _redrew:
+                    _times.append(_dt)
+                    _cpus.append(_dc)
                     _changed += _lp.image.value != _before
                 if getattr(_lp, "last_error", None) is not None:
                     _errors.append(f"draw at {_val!r}: {type(_lp.last_error).__name__}: {_lp.last_error}")
@@ -126,16 +132,13 @@ if _LP is not None:
             _compute = list(_draw_ms)
             _drag, _drag_cpu, _blits0 = [], [], getattr(getattr(_lp, "kept", None), "blits", 0)
             for _val in _drag_values(_c):  # a drag: small steps, each timed; then one check against a fresh plot
-                _calls = _lp.calls
-                _t0, _c0 = _time.perf_counter(), _time.process_time()
-                try:
-                    _c.value = _val
-                except Exception as _e:
-                    _errors.append(f"drag to {_val!r}: {type(_e).__name__}: {_e}")
+                _redrew, _dt, _dc, _err = _timed_set(_lp, _c, _val)
+                if _err:
+                    _errors.append(f"drag to {_val!r}: {_err}")
                     break
-                if _lp.calls > _calls:
-                    _drag.append((_time.perf_counter() - _t0) * 1e3)
-                    _drag_cpu.append((_time.process_time() - _c0) * 1e3)
+                if _redrew:
+                    _drag.append(_dt)
+                    _drag_cpu.append(_dc)
             _blits = getattr(getattr(_lp, "kept", None), "blits", 0) - _blits0
             if _drag:
                 try:
