@@ -1,0 +1,138 @@
+"""Execute chapters and extract their checked outputs: shared by the determinism run and the snapshot check.
+
+``checked_outputs`` is what the determinism run compares between two runs; ``checked_lines`` flattens it to
+the lines a snapshot keeps (sanitized text lines and PNG hashes, in cell order). ``python -m tests._chapters
+--write`` executes every chapter once and writes tests/snapshots/checked_outputs.json.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+SNAPSHOT = ROOT / "tests" / "snapshots" / "checked_outputs.json"
+
+_SANITIZE = [
+    (re.compile(r"0x[0-9a-fA-F]{6,}"), "0xADDR"),
+    (re.compile(r"^.*\d+%\|.*\|.*$", re.M), "<progress>"),  # a tqdm bar that reached stdout
+    (re.compile(r"(loaded the trained model from|trained a model \(.*\) and saved it to) \S+"), "<cached model>"),
+    (re.compile(r"\d+(\.\d+)?\s*(it/s|s/it)"), "<rate>"),
+    (re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)?\s*(ms|µs|us|ns|s|sec|secs|seconds|min|minutes)\b"), "<duration>"),
+]
+
+
+def sanitize(text: str, root: "str | None" = None) -> str:
+    """Replace what legitimately changes between two runs (see test_determinism) by placeholders."""
+    if root:
+        text = text.replace(root, "<ROOT>")
+    for rx, rep in _SANITIZE:
+        text = rx.sub(rep, text)
+    return text.rstrip()
+
+
+def _skipped(cell) -> bool:
+    tags = set(cell.get("metadata", {}).get("tags", []))
+    return "NBVAL_IGNORE_OUTPUT" in cell.source or bool(tags & {"nbval-ignore-output", "determinism-skip"})
+
+
+def checked_outputs(nb, root: "str | None" = None) -> dict[str, object]:
+    """The checked outputs of an executed notebook: per-cell sanitized text and PNG hashes, plus widget PNG hashes."""
+    cells = {}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or _skipped(cell):
+            continue
+        outputs = cell.get("outputs", [])
+        stdout = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
+        parts = [sanitize(stdout, root)] if stdout.strip() else []  # one text: how it was split into messages varies
+        for o in outputs:
+            if o.output_type == "stream":
+                continue
+            elif o.output_type in ("execute_result", "display_data"):
+                data = o.get("data", {})
+                if "application/vnd.jupyter.widget-view+json" in data:
+                    continue
+                if "image/png" in data:
+                    parts.append("png " + hashlib.sha256("".join(data["image/png"].split()).encode()).hexdigest()[:16])
+                elif "text/plain" in data:
+                    parts.append(sanitize(data["text/plain"], root))
+            elif o.output_type == "error":
+                parts.append(f"error {o.ename}: {o.evalue}")
+        cells[f"cell {i}"] = "\n".join(parts)
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    images = sorted(hashlib.sha256(b["data"].encode()).hexdigest()[:16] for m in state.values()
+                    if m.get("model_name") == "ImageModel" for b in m.get("buffers", []) if "data" in b)
+    cells["widget images"] = images
+    return cells
+
+
+def checked_lines(outputs: dict[str, object]) -> list[str]:
+    """The non-empty lines of every cell's checked text (PNG hashes included), in cell order."""
+    return [line for key, text in outputs.items() if key != "widget images"
+            for line in str(text).splitlines() if line.strip()]
+
+
+def missing_lines(expected: list[str], got: list[str]) -> list[str]:
+    """The lines of ``expected`` that ``got`` lacks, counted as multisets (cells may move or split)."""
+    from collections import Counter
+
+    return list((Counter(expected) - Counter(got)).elements())
+
+
+def execute(path: Path, timeout: int = 600):
+    """Execute a notebook in a fresh kernel (its folder as working directory); return (notebook, seconds)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False, store_widget_state=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return nb, time.perf_counter() - start
+
+
+def run_all(paths: list[Path], jobs: int, timeout: int = 600) -> dict[str, tuple[object, float]]:
+    """Execute notebooks, ``jobs`` kernels at a time; {file name: (notebook, seconds)}."""
+    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {p.name: pool.submit(execute, p, timeout) for p in paths}
+        return {name: f.result() for name, f in futures.items()}
+
+
+def snapshot(executed: dict[str, tuple[object, float]], root: str) -> dict[str, dict[str, list[str]]]:
+    """{chapter: {"lines": checked lines, "widget images": hashes}} of executed chapters."""
+    out = {}
+    for name, (nb, _) in sorted(executed.items()):
+        c = checked_outputs(nb, root)
+        out[name] = {"lines": checked_lines(c), "widget images": list(c["widget images"])}
+    return out
+
+
+def main() -> None:
+    """Execute every chapter once in a throwaway copy of notebooks/ and write the snapshot file."""
+    import shutil
+    import tempfile
+
+    if "--write" not in sys.argv:
+        sys.exit("usage: python -m tests._chapters --write   (executes every chapter, rewrites " + str(SNAPSHOT) + ")")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "notebooks"
+        shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns(".cache", ".ipynb_checkpoints", "__pycache__"))
+        chapters = sorted(work.glob("*.ipynb"))
+        executed = run_all(chapters, int(os.environ.get("FMTUTOR_DET_JOBS", "2")))
+        snap = snapshot(executed, str(work))
+    SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SNAPSHOT.write_text(json.dumps(snap, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {SNAPSHOT}: {sum(len(v['lines']) for v in snap.values())} lines from {len(snap)} chapters")
+
+
+if __name__ == "__main__":
+    main()
