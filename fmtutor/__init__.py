@@ -1,21 +1,32 @@
-"""fmtutor: the small flow-matching library behind the course's chapters."""
+"""fmtutor: the math of flow matching (paths, exact fields, solvers, training) that the course imports.
 
-__all__ = ["paths", "exact", "models", "solvers", "training", "data", "metrics", "plots", "figures", "widgets", "exercises",
-           "couplings", "guidance", "schedules", "sde", "likelihood", "fields",
-           "io",
-           "diagnostics",
-           "views",
-           "images",
-           "device", "default_device", "__version__"]
+The course around it (live figures, exercises, one module per chapter) is ``fmtutor.course``; it is
+not imported here, so ``import fmtutor`` needs only torch, numpy and scipy.
+"""
 
-from . import couplings, data, device, exact, exercises, figures, guidance, metrics, models, paths, plots, solvers, training, widgets
-from . import fields
-from . import likelihood
-from . import schedules, sde
-from . import io
-from . import diagnostics
-from . import views
-from . import images
+from . import (
+    couplings,
+    data,
+    device,
+    diagnostics,
+    exact,
+    fields,
+    guidance,
+    images,
+    io,
+    likelihood,
+    metrics,
+    models,
+    paths,
+    schedules,
+    sde,
+    solvers,
+    training,
+    trajectories,
+)
+from ._version import __version__
 from .device import default_device
 
-__version__ = "0.1.0"
+__all__ = ["paths", "schedules", "sde", "exact", "fields", "trajectories", "solvers", "models", "training",
+           "couplings", "guidance", "likelihood", "metrics", "data", "images", "diagnostics", "io", "device",
+           "default_device", "__version__"]

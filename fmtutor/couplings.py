@@ -8,29 +8,18 @@ coupling: draw (x_0, x_1) ~ pi, put x_t = (1 - t) x_0 + t x_1 and regress onto x
 
 This module also measures what OT changes: the mean squared pair distance (``transport_cost``), how
 many straight segments x_0 -> x_1 cross (``count_crossings``), and the straightness of a learned
-flow, S = E[ int_0^1 ||u_t(x_t)||^2 dt ] - E ||x_1 - x_0||^2 >= 0 (``straightness``).
+flow, S = E[ int_0^1 ||u_t(x_t)||^2 dt ] - E ||x_1 - x_0||^2 >= 0 (``flow_straightness``; for a stored trajectory see
+``fmtutor.trajectories.straightness``).
 
 >>> x_0 = torch.tensor([[0.0, 0.0], [1.0, 0.0]]); x_1 = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
 >>> ot_assignment(x_0, x_1).tolist(), count_crossings(x_0, x_1)
 ([1, 0], 1)
 """
 
-__all__ = [
-    "independent_coupling",
-    "ot_assignment",
-    "minibatch_ot_coupling",
-    "brute_force_assignment",
-    "transport_cost",
-    "count_crossings",
-    "coupling_stats",
-    "Straightness",
-    "straightness",
-    "plot_pairs",
-    "pairing_widget",
-]
+__all__ = ["independent_coupling", "ot_assignment", "minibatch_ot_coupling", "brute_force_assignment", "transport_cost", "count_crossings", "coupling_stats", "Straightness", "flow_straightness"]
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +27,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validate import check_callable, check_points, check_positive_int, check_same_shape
+from ._validate import (
+    check_callable,
+    check_points,
+    check_positive_int,
+    check_same_shape,
+)
 from .solvers import solve
-from .training import independent_coupling
+
+
+def independent_coupling(x_0: Tensor, x_1: Tensor) -> tuple[Tensor, Tensor]:
+    """Pairs noise and data as drawn: the independent coupling p(x_0) q(x_1)."""
+    return x_0, x_1
 
 
 def _pair(x_0: Any, x_1: Any) -> tuple[Tensor, Tensor]:
@@ -167,7 +165,7 @@ class Straightness:
     x_1: Tensor
 
 
-def straightness(model: Callable[[Tensor, Any], Tensor], x_0: Tensor, n_steps: int = 100,
+def flow_straightness(model: Callable[[Tensor, Any], Tensor], x_0: Tensor, n_steps: int = 100,
                  method: str = "midpoint") -> Straightness:
     """How far the flow of ``model`` is from straight lines, S = E[int ||u_t(x_t)||^2 dt] - E||x_1 - x_0||^2.
 
@@ -201,81 +199,3 @@ def straightness(model: Callable[[Tensor, Any], Tensor], x_0: Tensor, n_steps: i
     per = (kinetic - disp).detach().cpu()
     return Straightness(float(per.mean()), float(kinetic.mean()), float(disp.mean()), per, x_1.detach().cpu())
 
-
-def plot_pairs(x_0: Tensor, x_1: Tensor, ax: Any = None, title: "str | None" = None, lim: float = 4.0,
-               legend: bool = False) -> Any:
-    """Draw each pair as a grey segment from x_0[i] (black dot, noise) to x_1[i] (red dot, data).
-
-    Args:
-        x_0, x_1: paired points, shape (B, 2).
-        ax: matplotlib Axes (a new one when None).
-        title: axes title. lim: half-width of the square box. legend: add a legend.
-
-    Returns:
-        The Axes.
-    """
-    from matplotlib.collections import LineCollection
-
-    from .plots import new_axes, style_axes
-
-    x_0, x_1 = _pair(x_0, x_1)
-    if x_0.shape[1] != 2:
-        raise ValueError(f"x_0: expected 2-D points of shape (B, 2), got {tuple(x_0.shape)}")
-    ax = new_axes(ax)
-    a, b = x_0.detach().cpu().numpy(), x_1.detach().cpu().numpy()
-    n = a.shape[0]
-    size, alpha = min(10.0, 2000.0 / n), max(0.15, min(0.6, 64.0 / n))  # thinner marks for big batches
-    ax.add_collection(LineCollection(np.stack([a, b], 1), colors="tab:gray", linewidths=0.7, alpha=alpha))
-    ax.scatter(a[:, 0], a[:, 1], s=size, color="black", label="$x_0$ (noise)", zorder=3)
-    ax.scatter(b[:, 0], b[:, 1], s=size, color="tab:red", label="$x_1$ (data)", zorder=3)
-    if legend:
-        ax.legend(loc="lower right", fontsize=8)
-    return style_axes(ax, (-lim, lim), title=title)
-
-
-def pairing_widget(sampler: Callable[..., Tensor], sizes: Sequence[int] = (4, 8, 16, 32, 64, 128, 256, 512),
-                   value: int = 32, seed: int = 0, lim: float = 4.0) -> Any:
-    """A LivePlot: pick a batch size; a fresh batch is paired independently and by OT, and both are drawn.
-
-    Each change draws B noise points and B data points (seeded by ``seed`` and B), solves the OT
-    assignment, draws the two pairings side by side and reports ``coupling_stats`` under the plot
-    (the numbers are kept in ``live.stats``).
-
-    Args:
-        sampler: data sampler ``sampler(n, seed=...)`` returning (n, 2) points.
-        sizes: the batch sizes offered by the slider.
-        value: the initial batch size (one of sizes).
-        seed: base seed of the batches.
-        lim: half-width of the plotted box.
-
-    Returns:
-        fmtutor.widgets.LivePlot with control 'batch_size' and attribute ``stats`` (the coupling_stats of
-        the batch on show, plus its batch_size).
-    """
-    import ipywidgets as W
-
-    from .data import make_generator
-    from .widgets import LivePlot
-
-    check_callable(sampler, "sampler", "a data sampler sampler(n, seed=...), e.g. fmtutor.data.two_moons")
-    sizes = [check_positive_int(int(s), "sizes") for s in sizes]
-    if value not in sizes:
-        raise ValueError(f"value: expected one of sizes {sizes}, got {value}")
-    stats: dict[str, float] = {}
-
-    def draw(fig: Any, batch_size: int) -> str:
-        x_1 = sampler(batch_size, seed=seed + batch_size)
-        x_0 = torch.randn(x_1.shape, generator=make_generator(seed + 7 * batch_size + 1))
-        stats.clear()
-        stats.update(coupling_stats(x_0, x_1), batch_size=batch_size)
-        plot_pairs(x_0, x_1, fig.axes[0], f"independent: {stats['crossings_independent']} crossings", lim)
-        plot_pairs(x_0, x_1[ot_assignment(x_0, x_1)], fig.axes[1], f"minibatch OT: {stats['crossings_ot']} crossings", lim,
-                   legend=True)
-        return (f"B = {batch_size}: mean ||x<sub>1</sub> - x<sub>0</sub>||² = {stats['cost_independent']:.2f} (independent) "
-                f"vs {stats['cost_ot']:.2f} (OT); crossing pairs {stats['crossings_independent']} vs {stats['crossings_ot']}")
-
-    slider = W.SelectionSlider(options=sizes, value=value, description="batch size", continuous_update=False)
-
-    live = LivePlot(draw, {"batch_size": slider}, figsize=(9, 4.6), ncols=2)
-    live.stats = stats  # the same dict, refreshed by every redraw
-    return live

@@ -15,9 +15,10 @@ This is the field a perfectly trained network would learn. At t = 1 for a point 
 floored at EPS: the velocity stays finite and the posterior snaps to the nearest data point.
 """
 
-__all__ = ["posterior", "marginal_velocity", "marginal_log_prob", "marginal_score", "MarginalField", "cfm_loss_floor"]
+__all__ = ["posterior", "marginal_velocity", "marginal_log_prob", "marginal_score", "MarginalField", "cfm_loss_floor", "field_error"]
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -186,3 +187,11 @@ def cfm_loss_floor(target: Any, sample_x1: Any, n: int = 20000, scheduler: "str 
     tgt = target if isinstance(target, GaussianMixture) else as_tensor(target, "target", dtype=torch.float64)
     u = torch.cat([marginal_velocity(ps.x_t[i : i + 2000], t[i : i + 2000], tgt, scheduler) for i in range(0, n, 2000)])
     return float(((ps.dx_t - u) ** 2).sum(1).mean())
+
+
+def field_error(model: Callable[..., Tensor], target: Any, t: float, x: Tensor) -> float:
+    """Relative squared error sum ||u_theta(x_i) - u_t(x_i)||^2 / sum ||u_t(x_i)||^2 at points x (B, d)."""
+    with torch.no_grad():
+        u = MarginalField(target)(x, t)
+        v = model(x, t)
+    return float(((v - u) ** 2).sum() / (u**2).sum().clamp_min(1e-30))

@@ -10,8 +10,7 @@ so guidance sharpens p_t(y | x), the implicit classifier. The module also has an
 field for Gaussian mixtures (the oracle), guided sampling, the fidelity/diversity metrics, and a widget.
 """
 
-__all__ = ["cfg_velocity", "CFGVelocity", "ExactConditionalField", "guided_sample", "guidance_metrics",
-           "guidance_table", "guidance_widget"]
+__all__ = ["cfg_velocity", "CFGVelocity", "ExactConditionalField", "guided_sample", "guidance_metrics", "guidance_table"]
 
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,7 +19,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._validate import as_tensor, check_callable, check_number, check_points, check_positive_int
+from ._validate import (
+    as_tensor,
+    check_callable,
+    check_number,
+    check_points,
+    check_positive_int,
+)
 from .data import GaussianMixture, make_generator
 from .exact import marginal_velocity
 from .paths import Scheduler, get_scheduler
@@ -190,59 +195,3 @@ def guidance_table(model: Callable[..., Tensor], mixture: GaussianMixture, ws: S
     return rows
 
 
-def guidance_widget(model: Callable[..., Tensor], mixture: GaussianMixture, table: "list[dict[str, float]] | None" = None,
-                    w: float = 1.0, y: int = 0, n: int = 400, n_steps: int = 16, lim: float = 3.5) -> Any:
-    """A LivePlot: sliders for w and the class y; samples are regenerated and measured on every change.
-
-    Left: the guided samples (red) over the data (grey, coloured by class). Right: accuracy and spread
-    against w from ``table`` (guidance_table rows), with the live measurement marked. ``live.state``
-    holds the last metrics (keys of guidance_metrics plus 'w' and 'y').
-
-    Args:
-        model: ``model(x, t, y)``. mixture: the data's GaussianMixture.
-        table: rows of guidance_table for the background curves (optional).
-        w, y: initial values. n, n_steps: samples and midpoint steps per redraw. lim: axes half-width.
-    """
-    import ipywidgets as W
-
-    from .plots import style_axes
-    from .widgets import LivePlot
-
-    k = len(mixture.weights)
-    data, labels = mixture.sample(1500, seed=11, return_labels=True)
-    ws = W.FloatSlider(value=w, min=0.0, max=8.0, step=0.25, description="w", continuous_update=False)
-    ys = W.Dropdown(options=list(range(k)), value=y, description="class y")
-    state: dict[str, Any] = {}
-    colors = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
-
-    def draw(fig: Any, w: float, y: int) -> str:
-        fig.clear()
-        ax, ax2 = fig.subplots(1, 2, width_ratios=(1.1, 1))
-        x = guided_sample(model, y, w, n, n_steps, seed=y)
-        m = guidance_metrics(x, y, mixture, seed=100 + y)
-        state.clear()
-        state.update(m, w=w, y=y)
-        for c in range(k):
-            ax.scatter(*data[labels == c].numpy().T, s=2, alpha=0.25, color=colors[c % len(colors)])
-        ax.scatter(*x.numpy().T, s=3, color="tab:red", label=f"guided, y={y}")
-        style_axes(ax, (-lim, lim), title=f"w = {w:.2f}")
-        ax.legend(loc="upper right", fontsize=8)
-        if table:
-            tw = [r["w"] for r in table]
-            ax2.plot(tw, [r["accuracy"] for r in table], "o-", color="tab:blue", label="accuracy (fidelity)")
-            ax2.plot(tw, [r["spread"] for r in table], "s-", color="tab:green", label="spread (diversity)")
-        ax2.plot([w], [m["accuracy"]], "*", ms=14, color="tab:blue")
-        ax2.plot([w], [m["spread"]], "*", ms=14, color="tab:green")
-        ax2.axhline(1.0, color="0.6", lw=0.8, ls="--")
-        ax2.set_xlabel("guidance weight w")
-        top = max([1.0, m["spread"]] + [r["spread"] for r in (table or [])])
-        ax2.set_ylim(0, top + 0.1)
-        ax2.set_title("measured (★ = this class, now)")
-        if table:
-            ax2.legend(loc="lower right", fontsize=8)
-        return (f"class {y}, w = {w:.2f}: accuracy {m['accuracy']:.3f}, class log-lik {m['class_loglik']:.2f}, "
-                f"spread {m['spread']:.2f}, W2 to the class {m['w2']:.3f}")
-
-    live = LivePlot(draw, {"w": ws, "y": ys}, figsize=(9, 4.2), ncols=0)
-    live.state = state
-    return live

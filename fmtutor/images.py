@@ -18,9 +18,7 @@ Quality of generated digits of requested classes y_i is measured three ways (``s
 ((17, 17), True)
 """
 
-__all__ = ["SIDE", "DIGITS_RECIPE", "DigitSplit", "split_digits", "to_images", "tile_images", "image_grid", "show_grid",
-           "DigitClassifier", "fit_digit_classifier", "digit_model", "sample_digits", "sample_quality", "evaluate_sampler",
-           "DigitRun", "train_digits", "digit_explorer"]
+__all__ = ["SIDE", "DIGITS_RECIPE", "DigitSplit", "split_digits", "to_images", "tile_images", "DigitClassifier", "fit_digit_classifier", "digit_model", "sample_digits", "sample_quality", "evaluate_sampler", "DigitRun", "train_digits"]
 
 import time
 from collections.abc import Sequence
@@ -29,10 +27,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.axes import Axes
 from torch import Tensor, nn
 
-from ._validate import as_tensor, check_finite, check_number, check_positive_int
+from ._validate import as_tensor, check_number, check_positive_int
 from .data import load_digits, make_generator
 
 #: Side length of the digit images (8 x 8 = 64 pixels).
@@ -104,81 +101,8 @@ def tile_images(x: Any, rows: int, cols: int, side: int = SIDE) -> Tensor:
     return x.reshape(rows, cols, side, side).permute(0, 2, 1, 3).reshape(rows * side, cols * side)
 
 
-def image_grid(x: Any, ncols: "int | None" = None, pad: int = 1, side: int = SIDE, fill: float = float("nan")) -> np.ndarray:
-    """Arrange B flattened images in a grid with ``pad`` pixels between them (a NumPy array for imshow).
-
-    Image k sits at grid row k // ncols and grid column k % ncols; its top-left pixel is at
-    (row * (side + pad), column * (side + pad)). Empty cells and the padding hold ``fill`` (NaN by
-    default, drawn in the "bad" colour by show_grid).
-
-    Args:
-        x: images, shape (B, side * side).
-        ncols: images per row (default: ceil(sqrt(B))).
-        pad: pixels between images.
-        side: image side length.
-        fill: value of the padding and of empty cells.
-
-    Returns:
-        Array of shape (nrows * (side + pad) - pad, ncols * (side + pad) - pad), nrows = ceil(B / ncols).
-    """
-    x = check_finite(_check_batch(x, "x", side), "x").detach().cpu().double().numpy()
-    b = x.shape[0]
-    if b == 0:
-        raise ValueError("x: expected at least one image, got an empty batch")
-    ncols = int(np.ceil(np.sqrt(b))) if ncols is None else check_positive_int(ncols, "ncols")
-    pad = check_positive_int(pad, "pad", minimum=0)
-    nrows = -(-b // ncols)
-    step = side + pad
-    out = np.full((nrows * step - pad, ncols * step - pad), fill, dtype=float)
-    for k in range(b):
-        r, c = divmod(k, ncols)
-        out[r * step:r * step + side, c * step:c * step + side] = x[k].reshape(side, side)
-    return out
 
 
-def show_grid(x: Any, ncols: "int | None" = None, ax: "Axes | None" = None, title: "str | None" = None,
-              row_labels: "Sequence[str] | None" = None, col_labels: "Sequence[str] | None" = None, pad: int = 1,
-              side: int = SIDE, figsize: "tuple[float, float] | None" = None) -> Axes:
-    """Draw flattened images as a grid (ink dark on white, values clipped to [-1, 1]); returns the Axes.
-
-    Args:
-        x: images, shape (B, side * side), in [-1, 1].
-        ncols: images per row (default ceil(sqrt(B))).
-        ax: where to draw (a new figure if None).
-        title: the Axes title.
-        row_labels, col_labels: text for each grid row / column (as tick labels), e.g. the class or the step.
-        pad: pixels between images. side: image side.
-        figsize: size of a new figure (when ax is None).
-    """
-    from matplotlib import colormaps
-
-    from .plots import new_axes
-
-    grid = image_grid(x, ncols, pad, side)
-    b = _check_batch(x, "x", side).shape[0]
-    ncols = int(np.ceil(np.sqrt(b))) if ncols is None else ncols
-    nrows = -(-b // ncols)
-    if ax is None:
-        figsize = figsize or (0.55 * ncols + 0.8, 0.55 * nrows + 0.6)
-    ax = new_axes(ax, figsize=figsize or (4.5, 4.5))
-    cmap = colormaps["gray_r"].with_extremes(bad="#b8c4d6")
-    ax.imshow(np.clip(grid, -1, 1), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
-    centres = lambda n: [i * (side + pad) + (side - 1) / 2 for i in range(n)]  # noqa: E731
-    for labels, n, setter, ticks, what in ((row_labels, nrows, ax.set_yticks, ax.set_yticklabels, "row_labels"),
-                                          (col_labels, ncols, ax.set_xticks, ax.set_xticklabels, "col_labels")):
-        if labels is None:
-            setter([])
-            continue
-        if len(labels) != n:
-            raise ValueError(f"{what}: expected {n} labels, got {len(labels)}")
-        setter(centres(n))
-        ticks(list(labels))
-    ax.tick_params(length=0)
-    for s in ax.spines.values():
-        s.set_visible(False)
-    if title:
-        ax.set_title(title)
-    return ax
 
 
 # ----------------------------------------------------------------------------------------- classifier
@@ -436,49 +360,3 @@ def train_digits(x: Any, y: Any, steps: "int | None" = None, snapshot_steps: Seq
 
 
 # --------------------------------------------------------------------------------------------- widget
-def digit_explorer(model: nn.Module, classifier: "DigitClassifier | None" = None, digit: int = 3, w: float = 1.0,
-                   n_steps: int = 8, method: str = "midpoint", n: int = 16, seed: int = 0) -> Any:
-    """A LivePlot that regenerates a 4x4 grid of digits whenever the class, w, steps or solver change.
-
-    The noise x_0 is fixed (seed), so moving a slider shows the effect of that setting alone. The text
-    under the grid gives the NFE and, with a classifier, how many digits it reads as the requested class.
-    ``live.state`` holds the last images ('x'), predictions and settings.
-
-    Args:
-        model: class-conditional network. classifier: optional DigitClassifier.
-        digit, w, n_steps, method: initial settings. n: number of digits (a square grid if n is a square).
-        seed: seeds x_0.
-    """
-    import ipywidgets as W
-
-    from .widgets import LivePlot
-
-    n = check_positive_int(n, "n")
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a class-conditional torch.nn.Module, got {type(model).__name__}")
-    ncols = int(np.ceil(np.sqrt(n)))
-    controls = {
-        "digit": W.IntSlider(value=digit, min=0, max=9, description="digit"),
-        "w": W.FloatSlider(value=w, min=0.0, max=5.0, step=0.25, description="guidance w"),
-        "n_steps": W.IntSlider(value=n_steps, min=1, max=20, description="steps"),
-        "method": W.ToggleButtons(options=["euler", "midpoint"], value=method, description="solver"),
-    }
-
-    def draw(fig: Any, digit: int, w: float, n_steps: int, method: str) -> str:
-        sol = sample_digits(model, torch.full((n,), digit), w, n_steps, method, seed=seed, return_solution=True)
-        x = sol.x
-        ax = show_grid(x, ncols, ax=fig.axes[0])
-        ax.set_title(f"digit {digit}, w = {w:g}, {method} x {n_steps} (NFE {sol.nfe})", fontsize=10)
-        state.clear()
-        state.update(x=x, digit=digit, w=w, n_steps=n_steps, method=method, nfe=sol.nfe)
-        msg = f"NFE = {sol.nfe} velocity evaluations ({sol.nfe * (1 if w == 1 else 2)} network passes)"
-        if classifier is not None:
-            pred = classifier.predict(x)
-            state["pred"] = pred
-            msg += f"; the classifier reads {int((pred == digit).sum())} of {n} as the digit {digit}"
-        return msg
-
-    state: dict[str, Any] = {}
-    live = LivePlot(draw, controls, figsize=(4.2, 4.4), dpi=80)
-    live.state = state
-    return live

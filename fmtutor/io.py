@@ -1,4 +1,4 @@
-"""Save, load and cache trained velocity models, with checks that never return a silently wrong model.
+"""Save and load trained velocity models, with checks that never return a silently wrong model.
 
 A model file is a ``torch.save`` dictionary holding the format name and version, the fmtutor version
 that wrote it, the model's class name, its constructor ``config`` (``MLP.config``), its ``state_dict``
@@ -6,8 +6,7 @@ and any extra values (a training configuration, a loss history). Loading rebuild
 config and loads the state *strictly*: a missing, truncated or mismatched file raises a
 ``ModelFileError`` (a ``ValueError``) that names the file and says what is wrong.
 
-``cached_model`` is the chapters' cache: it reloads a model when the file matches the training
-configuration and retrains (and rewrites the file) when the file is missing, unreadable or stale.
+The chapters' model cache, built on these two functions, is ``fmtutor.course.cache``.
 
 >>> import tempfile, pathlib
 >>> from fmtutor.models import MLP
@@ -18,15 +17,11 @@ configuration and retrains (and rewrites the file) when the file is missing, unr
 ('MLP', 'demo')
 """
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MODEL_CLASSES", "ModelFileError", "save_model", "load_model", "read_header",
-           "CachedModel", "cached_model", "canonical_config", "recipe_config"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MODEL_CLASSES", "ModelFileError", "save_model", "load_model", "read_header"]
 
 import hashlib
 import inspect
-import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._version import __version__
 from .models import MLP
 
 #: Name written into every file, so that an unrelated ``.pt`` file is recognised as such.
@@ -51,8 +47,6 @@ class ModelFileError(ValueError):
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
@@ -218,107 +212,11 @@ def load_model(path: "str | os.PathLike[str]", check_version: bool = True,
     return model.eval(), payload["extra"]
 
 
-def canonical_config(config: Any) -> str:
-    """A canonical JSON string of a (nested) configuration, used to compare a cache with a request.
-
-    Tuples and lists compare equal, dictionary order does not matter, and non-JSON values (e.g. a
-    function) are compared through their ``repr``.
-    """
-    return json.dumps(_plain_json(config), sort_keys=True)
 
 
-def _plain_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_json(v) for v in value]
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if callable(value) and hasattr(value, "__qualname__"):
-        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
-    return repr(value)
 
 
-def recipe_config(sampler: "str | Callable[..., Any]", seed: int = 0, **overrides: Any) -> dict[str, Any]:
-    """The configuration that determines a model trained by ``training.train_2d(sampler, seed, **overrides)``.
-
-    It includes the current ``training.DEFAULT_2D``, so a cache made before the recipe changed is stale.
-
-    >>> recipe_config("two_moons", seed=1, steps=10)["overrides"]
-    {'steps': 10}
-    """
-    from .training import DEFAULT_2D
-
-    name = sampler if isinstance(sampler, str) else getattr(sampler, "__name__", repr(sampler))
-    return {"sampler": name, "seed": seed, "recipe": json.loads(canonical_config(DEFAULT_2D)),
-            "overrides": json.loads(canonical_config(overrides))}
 
 
-@dataclass
-class CachedModel:
-    """What cached_model returns: the model, the extra values stored with it, and what happened.
-
-    Attributes:
-        model: the model (eval mode).
-        extra: the extra values saved with it (including ``train_config``).
-        status: 'loaded', or 'trained' when the cache was (re)built.
-        reason: why it was retrained ('' when loaded): missing, unreadable, stale, forced.
-        path: the cache file.
-    """
-
-    model: nn.Module
-    extra: dict[str, Any] = field(default_factory=dict)
-    status: str = "loaded"
-    reason: str = ""
-    path: "Path | None" = None
-
-    def __iter__(self):  # model, extra = cached_model(...)
-        return iter((self.model, self.extra))
 
 
-def cached_model(path: "str | os.PathLike[str]", train_fn: Callable[[], Any], config: Any, retrain: bool = False,
-                 verbose: bool = True) -> CachedModel:
-    """Load a trained model from ``path`` if it was trained with ``config``; otherwise train and save it.
-
-    The file is used only when it loads cleanly (see load_model) and its stored ``train_config``
-    equals ``config`` (compared with canonical_config). Otherwise ``train_fn()`` is called and its
-    result written to ``path`` with ``train_config=config``.
-
-    Args:
-        path: the cache file (the chapters use ``notebooks/.cache/*.pt``, which git ignores).
-        train_fn: no-argument function returning a model, or ``(model, extra_dict)``.
-        config: everything that determines the trained model (data, seed, recipe): a nested dict.
-        retrain: train even when the cache is valid.
-        verbose: print one line saying what happened.
-
-    Returns:
-        CachedModel(model, extra, status, reason, path); unpacks as ``model, extra``.
-    """
-    if not callable(train_fn):
-        raise TypeError(f"train_fn: expected a function returning a model, got {type(train_fn).__name__}")
-    path = _path(path)
-    key = canonical_config(config)
-    reason = "forced" if retrain else ""
-    if not retrain:
-        try:
-            model, extra = load_model(path)
-        except ModelFileError as e:
-            reason = "missing" if not path.exists() else f"unreadable ({e})"
-        else:
-            if canonical_config(extra.get("train_config")) == key:
-                if verbose:
-                    print(f"loaded the trained model from {path}")
-                return CachedModel(model, extra, "loaded", "", path)
-            reason = "stale (trained with another configuration)"
-    with torch.random.fork_rng(devices=[]):  # training reseeds the global RNG; loading does not. Keep them alike,
-        out = train_fn()                     # so a chapter's later draws do not depend on whether the cache was hit.
-    model, extra = (out if isinstance(out, tuple) else (out, {}))
-    if not isinstance(extra, dict):
-        raise TypeError(f"train_fn: expected it to return a model or (model, dict), got a {type(extra).__name__} second")
-    extra = {**extra, "train_config": json.loads(key)}
-    save_model(model, path, **extra)
-    if verbose:
-        print(f"trained a model ({reason}) and saved it to {path}")
-    return CachedModel(model.eval(), _plain(extra, "extra"), "trained", reason, path)

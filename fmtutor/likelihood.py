@@ -18,20 +18,10 @@ z^T (du/dx) z with E[z z^T] = I (one backward pass per probe).
 [-2.0, -2.0, -2.0, -2.0]
 """
 
-__all__ = [
-    "jacobian",
-    "divergence_exact",
-    "divergence_hutchinson",
-    "hutchinson_variance",
-    "standard_normal_log_prob",
-    "LogLikelihood",
-    "log_likelihood",
-    "log_prob_fn",
-    "likelihood_widget",
-]
+__all__ = ["jacobian", "divergence_exact", "divergence_hutchinson", "hutchinson_variance", "standard_normal_log_prob", "LogLikelihood", "log_likelihood", "log_prob_fn"]
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,67 +237,3 @@ def log_prob_fn(model: Field, chunk: int = 4096, **kwargs: Any) -> Callable[[Ten
     return fn
 
 
-def likelihood_widget(target: Any, x: Tensor, steps: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
-                      estimators: Sequence[str] = ("exact", "1 probe", "4 probes", "16 probes"),
-                      method: str = "midpoint", n_steps: int = 8, estimator: str = "exact", seed: int = 0) -> Any:
-    """A LivePlot: choose solver steps and divergence estimator; log p_1(x) is recomputed for the exact
-    marginal field of ``target`` and compared with the target's true log-density.
-
-    Args:
-        target: a fmtutor.data.GaussianMixture (its MarginalField is the flow, its log_prob the truth).
-        x: evaluation points, shape (B, d); float64 recommended.
-        steps: the solver step counts offered.
-        estimators: 'exact' or 'K probe(s)' (Hutchinson with K Rademacher probes).
-        method: solver.
-        n_steps, estimator: initial values.
-        seed: seed of the Hutchinson probes.
-
-    Returns:
-        fmtutor.widgets.LivePlot with controls 'n_steps' and 'estimator' and a dict ``stats``
-        (mean_abs, bias, max_abs, nfe, n_steps, estimator) refreshed at each redraw.
-    """
-    import ipywidgets as W
-
-    from .data import GaussianMixture
-    from .exact import MarginalField
-    from .widgets import LivePlot
-
-    if not isinstance(target, GaussianMixture):
-        raise TypeError(f"target: expected a fmtutor.data.GaussianMixture, got {type(target).__name__}")
-    x = check_points(x, "x", dim=target.dim)
-    field, truth = MarginalField(target), target.log_prob(x)
-    errors: dict[str, Any] = {}
-
-    def draw(fig: Any, n_steps: int, estimator: str) -> str:
-        kw: dict[str, Any] = {"estimator": "exact"}
-        if estimator != "exact":
-            kw = {"estimator": "hutchinson", "n_probes": int(estimator.split()[0]), "seed": seed}
-        res = log_likelihood(field, x, n_steps=n_steps, method=method, details=True, **kw)
-        err = (res.log_p1 - truth).double()
-        errors.clear()
-        errors.update(mean_abs=float(err.abs().mean()), bias=float(err.mean()), max_abs=float(err.abs().max()),
-                      nfe=res.nfe, n_steps=n_steps, estimator=estimator)
-        ax0, ax1 = fig.axes
-        tr, est = truth.double().numpy(), res.log_p1.double().numpy()
-        lo, hi = min(tr.min(), est.min()), max(tr.max(), est.max())
-        ax0.plot([lo, hi], [lo, hi], color="black", lw=0.8, label="equal")
-        ax0.scatter(tr, est, s=6, alpha=0.6, color="tab:blue")
-        ax0.set_xlabel("true log q(x)")
-        ax0.set_ylabel("computed log $p_1(x)$")
-        ax0.set_title(f"{n_steps} {method} steps, {estimator}")
-        ax0.legend(loc="upper left", fontsize=8)
-        ax1.hist(err.numpy(), bins=30, color="tab:orange")
-        ax1.axvline(0, color="black", lw=0.8)
-        ax1.set_xlabel("error = computed - true")
-        ax1.set_ylabel("number of points")
-        ax1.set_title(f"mean |error| = {errors['mean_abs']:.3g}")
-        return (f"{method}, {n_steps} steps ({res.nfe} velocity evaluations), divergence: {estimator}. "
-                f"Mean |error| {errors['mean_abs']:.4f}, bias {errors['bias']:+.4f}, max |error| {errors['max_abs']:.3f}")
-
-    controls = {
-        "n_steps": W.SelectionSlider(options=list(steps), value=n_steps, description="solver steps", continuous_update=False),
-        "estimator": W.Dropdown(options=list(estimators), value=estimator, description="divergence"),
-    }
-    live = LivePlot(draw, controls, figsize=(9, 4.2), ncols=2)
-    live.stats = errors  # the same dict, refreshed by every redraw
-    return live

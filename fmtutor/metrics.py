@@ -1,4 +1,4 @@
-"""Distances between sample sets: exact and sliced 2-Wasserstein, MMD, and a target's noise floor.
+"""Distances between distributions: exact and sliced 2-Wasserstein, MMD, noise floors, Gaussian KL and W2.
 
 A finite sample is never at distance 0 from its own distribution: compare a model's samples against
 ``noise_floor`` (the same distance between two fresh sample sets of the target, same size).
@@ -9,8 +9,9 @@ A finite sample is never at distance 0 from its own distribution: compare a mode
 1.414214
 """
 
-__all__ = ["wasserstein2", "sliced_wasserstein2", "mmd", "noise_floor", "gaussian_w2"]
+__all__ = ["wasserstein2", "sliced_wasserstein2", "mmd", "noise_floor", "gaussian_w2", "gaussian_kl", "gaussian_log_likelihood"]
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validate import check_callable, check_number, check_points, check_positive_int
+from ._validate import (
+    as_tensor,
+    check_callable,
+    check_number,
+    check_points,
+    check_positive_int,
+)
 from .data import make_generator
 
 MAX_EXACT = 4000
@@ -135,3 +142,28 @@ def gaussian_w2(m1: Any, cov1: Any, m2: Any, cov2: Any) -> float:
     r2 = np.real(sqrtm(s2))
     cross = np.real(sqrtm(r2 @ s1 @ r2))
     return float(np.sqrt(max(np.sum((m1 - m2) ** 2) + np.trace(s1 + s2 - 2 * cross), 0.0)))
+
+
+def gaussian_kl(mu_p: Any, std_p: Any, mu_q: Any, std_q: Any) -> Tensor:
+    """KL(N(mu_p, std_p^2) || N(mu_q, std_q^2)) = log(std_q / std_p) + (std_p^2 + (mu_p - mu_q)^2) / (2 std_q^2) - 1/2.
+
+    All arguments broadcast (floats or tensors); standard deviations must be positive.
+    """
+    mu_p, std_p, mu_q, std_q = (as_tensor(v, n, dtype=torch.float64) for v, n in
+                                ((mu_p, "mu_p"), (std_p, "std_p"), (mu_q, "mu_q"), (std_q, "std_q")))
+    for nm, s in (("std_p", std_p), ("std_q", std_q)):
+        if not (s > 0).all():
+            raise ValueError(f"{nm}: expected positive standard deviations, got {s}")
+    return torch.log(std_q / std_p) + (std_p**2 + (mu_p - mu_q) ** 2) / (2 * std_q**2) - 0.5
+
+
+def gaussian_log_likelihood(x: Any, mu: Any, std: Any) -> Tensor:
+    """The average log-likelihood L = (1/m) sum_i log N(x^i; mu, std^2) of a 1-D sample x of shape (m,)."""
+    x = as_tensor(x, "x", dtype=torch.float64)
+    if x.ndim != 1 or x.numel() == 0:
+        raise ValueError(f"x: expected a non-empty 1-D sample of shape (m,), got shape {tuple(x.shape)}")
+    mu, std = as_tensor(mu, "mu", dtype=torch.float64), as_tensor(std, "std", dtype=torch.float64)
+    if not (std > 0).all():
+        raise ValueError(f"std: expected a positive standard deviation, got {std}")
+    return (-0.5 * ((x[:, None] - mu.reshape(1, -1)) / std.reshape(1, -1)) ** 2 - torch.log(std.reshape(1, -1))
+            - 0.5 * math.log(2 * math.pi)).mean(0).reshape(mu.shape if mu.ndim else ())

@@ -21,7 +21,7 @@ For sampling with noise in course time, any g_t >= 0 gives an SDE with the same 
 integrates it, taking score_t from the velocity itself via paths.convert.
 """
 
-__all__ = ["vp_beta", "vp_sde_coefficients", "pf_ode_drift", "sde_drift", "euler_maruyama", "sde_widget"]
+__all__ = ["vp_beta", "vp_sde_coefficients", "pf_ode_drift", "sde_drift", "euler_maruyama"]
 
 from collections.abc import Callable
 from typing import Any
@@ -160,48 +160,4 @@ def euler_maruyama(model: Callable[..., Tensor], x_init: Tensor, diffusion: Any 
     return Solution(x, times, torch.stack(traj) if traj is not None else None, n_steps)
 
 
-def sde_widget(model: Callable[..., Tensor], target_sampler: Callable[..., Tensor], scheduler: "str | Any" = "condot",
-               n: int = 500, n_steps: int = 60, gamma: float = 0.0, lim: float = 4.5) -> Any:
-    """A LivePlot with a slider over the noise level gamma (g_t = gamma sigma_t) of the SDE sampler.
-
-    Left: samples and a few paths from the same x_0 and Brownian seed; the text reports the exact W2 of the
-    samples to fresh target samples. ``live.state['w2']`` holds the last W2.
-
-    Args:
-        model: velocity field ``model(x, t)``.
-        target_sampler: ``sampler(n, seed=...)`` of the target, for the W2.
-        scheduler: the model's scheduler.
-        n: number of particles. n_steps: Euler-Maruyama steps.
-        gamma: initial slider value.
-        lim: half-width of the axes.
-    """
-    import ipywidgets as W
-
-    from .metrics import wasserstein2
-    from .plots import style_axes
-    from .widgets import LivePlot
-
-    n = check_positive_int(n, "n")
-    x0 = torch.randn(n, 2, generator=make_generator(0))
-    ref = target_sampler(n, seed=7)
-    slider = W.FloatSlider(value=gamma, min=0.0, max=3.0, step=0.25, description="γ (noise)", continuous_update=False)
-    state: dict[str, Any] = {}
-
-    def draw(fig: Any, gamma: float) -> str:
-        fig.clear()
-        ax = fig.add_subplot()
-        sol = euler_maruyama(model, x0, gamma, n_steps, scheduler, seed=1, return_trajectory=True)
-        tr = sol.trajectory[:, :15].numpy()
-        ax.scatter(*ref.numpy().T, s=3, color="0.8", label="target")
-        ax.plot(tr[:, :, 0], tr[:, :, 1], color="tab:blue", lw=0.7, alpha=0.6)
-        ax.scatter(*sol.x.numpy().T, s=3, color="tab:red", label="samples")
-        w2 = wasserstein2(sol.x, ref)
-        state["w2"], state["x"] = w2, sol.x
-        style_axes(ax, (-lim, lim), title=f"Euler-Maruyama, γ = {gamma:.2f}")
-        ax.legend(loc="upper right", fontsize=8)
-        return f"W2(samples, target) = {w2:.3f} with {n} points, {n_steps} steps"
-
-    live = LivePlot(draw, {"gamma": slider}, figsize=(4.6, 4.4), ncols=0)
-    live.state = state
-    return live
 

@@ -6,7 +6,7 @@ with X_t = sigma_t X_0 + alpha_t X_1 and dX_t = d_sigma_t X_0 + d_alpha_t X_1 (C
 The squared norm is summed over coordinates and averaged over the batch.
 """
 
-__all__ = ["cfm_loss", "independent_coupling", "TrainResult", "train_cfm", "sample_model", "DEFAULT_2D", "train_2d"]
+__all__ = ["cfm_loss", "TrainResult", "train_cfm", "sample_model", "DEFAULT_2D", "train_2d"]
 
 import time
 from collections.abc import Callable
@@ -17,7 +17,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._validate import as_tensor, check_callable, check_finite, check_number, check_positive_int
+from ._validate import (
+    as_tensor,
+    check_callable,
+    check_finite,
+    check_number,
+    check_positive_int,
+)
+from .couplings import independent_coupling
 from .data import make_generator
 from .device import default_device
 from .paths import AffinePath, CondOTScheduler
@@ -50,9 +57,6 @@ def cfm_loss(model: Callable[..., Tensor], x_0: Tensor, x_1: Tensor, t: Tensor, 
     return ((pred - ps.dx_t) ** 2).flatten(1).sum(1).mean()
 
 
-def independent_coupling(x_0: Tensor, x_1: Tensor) -> tuple[Tensor, Tensor]:
-    """Pairs noise and data as drawn: the independent coupling q(x_0) q(x_1)."""
-    return x_0, x_1
 
 
 @dataclass

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ._validate import check_callable, check_points, check_positive_int
+from fmtutor._validate import check_callable, check_points, check_positive_int
 
 Lim = tuple[float, float]
 DEFAULT_LIM: Lim = (-3.0, 3.0)
@@ -157,3 +157,9 @@ def figure_png(fig: Figure, dpi: int = 80) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+MOONS_XLIM: Lim = (-2.0, 3.0)
+
+
+MOONS_YLIM: Lim = (-2.0, 2.5)

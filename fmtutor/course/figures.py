@@ -19,7 +19,7 @@ import matplotlib.image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .plots import figure_png
+from fmtutor.course.plots import figure_png
 
 
 class KeptFigure:

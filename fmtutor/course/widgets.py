@@ -20,7 +20,7 @@ from typing import Any
 import ipywidgets as W
 from matplotlib.figure import Figure
 
-from .figures import KeptFigure
+from fmtutor.course.figures import KeptFigure
 
 
 class LivePlot:

@@ -1,0 +1,254 @@
+"""Chapter 2 (flows and ODEs): the flow explorer, deforming-grid animations, the Euler exercises."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from fmtutor._validate import check_positive_int
+from fmtutor.course.animation import Trails, angle_colors, no_ticks, render_frames_of
+from fmtutor.course.exercises import ExerciseResult, cases_step, check_function
+from fmtutor.course.plots import style_axes
+from fmtutor.course.widgets import LivePlot
+from fmtutor.data import make_generator
+from fmtutor.fields import FIELDS, ExampleField, get_field
+from fmtutor.solvers import solve
+
+__all__ = [
+    "reference_euler_step",
+    "check_euler_step",
+    "reference_euler_solver",
+    "check_euler_solver",
+    "flow_explorer",
+    "FlowDemo",
+    "flow_frames",
+    "grid_lines",
+]
+
+Lim = tuple[float, float]
+
+
+def reference_euler_step(
+    u: Callable[[Tensor, Tensor], Tensor], x: Tensor, t: Tensor, h: Tensor
+) -> Tensor:
+    """x + h u(x, t)."""
+    return x + h * u(x, t)
+
+
+def check_euler_step(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check step(u, x, t, h) = x + h u(x, t)."""
+    mistakes = {
+        "you returned only the increment h u(x, t): add it to x.": lambda u, x, t, h: h * u(x, t),
+        "the step size h is missing.": lambda u, x, t, h: x + u(x, t),
+        "you evaluated u at the end time t + h; Euler uses the start time t.": lambda u, x, t, h: (
+            x + h * u(x, t + h)
+        ),
+    }
+    return check_function(student, reference_euler_step, cases_step(), mistakes, verbose=verbose)
+
+
+def reference_euler_solver(
+    u: Callable[[Tensor, Tensor], Tensor], x0: Tensor, n_steps: int
+) -> Tensor:
+    """Euler from t = 0 to 1 in n_steps steps of h = 1 / n_steps; all states, shape (n_steps + 1, B, d)."""
+    h = 1.0 / n_steps
+    xs = [x0]
+    for k in range(n_steps):
+        xs.append(xs[-1] + h * u(xs[-1], torch.tensor(k * h, dtype=x0.dtype)))
+    return torch.stack(xs)
+
+
+def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check euler_solver(u, x0, n_steps): the (n_steps + 1, B, d) Euler trajectory from t = 0 to 1, x0 included."""
+
+    def wrong(
+        time: Callable[[int, float], float], step: Callable[[int], float] = lambda n: 1.0 / n
+    ) -> Callable[..., Tensor]:
+        def solver(u: Callable[..., Tensor], x0: Tensor, n: int) -> Tensor:
+            xs, h = [x0], step(n)
+            for k in range(n):
+                xs.append(xs[-1] + h * u(xs[-1], torch.tensor(time(k, h), dtype=x0.dtype)))
+            return torch.stack(xs)
+
+        return solver
+
+    mistakes = {
+        "u was evaluated at the step number k; it needs the time t = k h.": wrong(
+            lambda k, h: float(k)
+        ),
+        "each step must use the velocity at its start time t = k h, not at its end (k + 1) h.": wrong(
+            lambda k, h: (k + 1) * h
+        ),
+        "the step size is h = 1 / n_steps, so that n_steps steps end at t = 1.": wrong(
+            lambda k, h: k * h, lambda n: 1.0
+        ),
+        "with n_steps steps the grid has n_steps + 1 points: h = 1 / n_steps, not 1 / (n_steps - 1).": wrong(
+            lambda k, h: k * h, lambda n: 1.0 / max(n - 1, 1)
+        ),
+    }
+    field, x, _, _ = cases_step()[0]
+    try:  # two shape mistakes deserve a specific hint before the value checks
+        got = student(field, x.clone(), 5)
+    except Exception:
+        got = None
+    if isinstance(got, Tensor) and got.shape in ((5, 2), (5, 5, 2)):
+        msg = (
+            "return every state, stacked: shape (n_steps + 1, B, d) with x0 first (torch.stack(states))."
+            if got.shape == (5, 2)
+            else "the trajectory must start with x0: n_steps steps give n_steps + 1 states."
+        )
+        result = ExerciseResult(False, msg, "mistake")
+        if verbose:
+            print("❌ " + msg)
+        return result
+    return check_function(
+        student,
+        reference_euler_solver,
+        [(field, x, 5), (field, x[:2], 3)],
+        mistakes,
+        verbose=verbose,
+    )
+
+
+def flow_explorer(
+    names: "list[str] | None" = None, n_start: int = 3, lim: Lim = (-3.0, 3.0)
+) -> LivePlot:
+    """Numerical vs exact flow: pick a field, a solver and a number of steps; the error at t = 1 is reported.
+
+    Solid: the exact flow t -> psi_t(x_0) from n_start points (black; radii 2.6, 2.0, 1.4, ...), ending at a star.
+    Dashed with dots, same colour: the solver's states at its grid times. ``live.state`` holds the max error at t = 1 and the number of evaluations.
+    """
+    names = list(FIELDS) if names is None else names
+    n_start = check_positive_int(n_start, "n_start")
+    ang = torch.arange(n_start) * (2 * math.pi / n_start) + 0.3
+    radius = 2.6 - 0.6 * torch.arange(n_start) % 2.4
+    x0 = (radius[:, None] * torch.stack([torch.cos(ang), torch.sin(ang)], 1)).double()
+    fine = torch.linspace(0, 1, 201, dtype=torch.float64)
+    state: dict[str, Any] = {}
+    exact_paths: dict[
+        str, np.ndarray
+    ] = {}  # name -> exact flow on the fine grid, computed once per field
+
+    def draw(fig: Figure, name: str, method: str, n_steps: int) -> str:
+        ax = fig.axes[0]
+        f = get_field(name)
+        if name not in exact_paths:
+            exact_paths[name] = torch.stack([f.flow(x0, float(s)) for s in fine]).numpy()
+        exact = exact_paths[name]
+        sol = solve(f, x0, method=method, n_steps=n_steps, return_trajectory=True)
+        num = sol.trajectory.numpy()
+        err = float((sol.x - f.flow(x0, 1.0)).norm(dim=1).max())
+        state.update(name=name, method=method, n_steps=n_steps, error=err, nfe=sol.nfe)
+        for j in range(x0.shape[0]):
+            c = f"C{j}"
+            ax.plot(exact[:, j, 0], exact[:, j, 1], color=c, lw=1.5, alpha=0.6)
+            ax.plot(num[:, j, 0], num[:, j, 1], "--o", color=c, ms=3.5, lw=1)
+            ax.plot(*exact[-1, j], marker="*", ms=11, color=c, markeredgecolor="black", zorder=4)
+        ax.scatter(x0[:, 0], x0[:, 1], s=30, color="black", zorder=3)
+        style_axes(
+            ax,
+            lim,
+            lim,
+            f"{name}: {method}, {n_steps} steps\nsolid: exact $\\psi_t(x_0)$, star: $\\psi_1(x_0)$",
+        )
+        return f"{method} with {n_steps} steps ({sol.nfe} evaluations of u): max |error| at t = 1 is {err:.2e}"
+
+    controls = {
+        "name": W.Dropdown(
+            options=names, value="spiral" if "spiral" in names else names[0], description="field"
+        ),
+        "method": W.Dropdown(
+            options=["euler", "midpoint", "rk4"], value="euler", description="method"
+        ),
+        "n_steps": W.IntSlider(value=4, min=1, max=40, description="steps"),
+    }
+    live = LivePlot(draw, controls, figsize=(5.0, 4.6))
+    live.state = state  # type: ignore[attr-defined]
+    return live
+
+
+@dataclass
+class FlowDemo:
+    """Particles and grid lines carried by a flow: times (T + 1,), particles (T + 1, B, 2), grid (T + 1, L, P, 2)."""
+
+    times: Tensor
+    particles: Tensor
+    grid: Tensor
+    frames: list[bytes] = dc_field(repr=False)
+
+
+def flow_frames(
+    field: "str | ExampleField | Callable[[Tensor, Any], Tensor]",
+    n: int = 300,
+    n_frames: int = 32,
+    substeps: int = 2,
+    seed: int = 0,
+    lim: Lim = (-3.0, 3.0),
+    dpi: int = 66,
+    grid_lim: Lim = (-2.0, 2.0),
+    title: "str | None" = None,
+) -> FlowDemo:
+    """Frames of a flow: left, particles x_0 ~ N(0, I) with their paths; right, a grid deformed by psi_t.
+
+    Both are integrated with RK4 (substeps per frame) from t = 0 to 1. grid_lim: the square the grid
+    lines start on. title: the field's name in the panel title (default: ``field.name``).
+    """
+    f = get_field(field) if isinstance(field, str) else field
+    if not callable(f):
+        raise TypeError(
+            f"field: expected a field name or a callable field(x, t), got {type(field).__name__}"
+        )
+    n_frames = check_positive_int(n_frames, "n_frames", 2)
+    x0 = torch.randn(check_positive_int(n, "n"), 2, generator=make_generator(seed))
+    lines = grid_lines(grid_lim, n_points=100)
+    pts = torch.cat([x0, lines.reshape(-1, 2)])
+    sol = solve(f, pts, method="rk4", n_steps=(n_frames - 1) * substeps, return_trajectory=True)
+    tr = sol.trajectory[::substeps]
+    particles, grid = tr[:, :n], tr[:, n:].reshape(n_frames, *lines.shape)
+    times = sol.times[::substeps]
+    p_np, g_np = particles.numpy(), grid.numpy()
+    colors = angle_colors(p_np[0])
+    title = title or getattr(f, "name", "field")
+
+    fig = Figure(figsize=(8.4, 4.3))
+    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.07, top=0.92, wspace=0.1)
+    a1, a2 = fig.subplots(1, 2)
+    trails = Trails(a1, p_np, colors, lim)
+    k = g_np.shape[1] // 2
+    curves = [
+        a2.plot(line[:, 0], line[:, 1], color="tab:blue" if j < k else "tab:orange", lw=1)[0]
+        for j, line in enumerate(g_np[0])
+    ]
+    style_axes(a2, lim, lim)
+    no_ticks(a1, keep_labels=True), no_ticks(a2, keep_labels=True)
+
+    def update(i: int) -> None:
+        trails.show(i, f"{title}: particles, t = {times[i]:.2f}")
+        for c, line in zip(curves, g_np[i]):
+            c.set_data(line[:, 0], line[:, 1])
+        a2.set_title(f"grid moved by the flow, t = {times[i]:.2f}", fontsize=10)
+
+    frames = render_frames_of(fig, update, n_frames, dpi)
+    return FlowDemo(times, particles, grid, frames)
+
+
+def grid_lines(lim: Lim = (-2.0, 2.0), n_lines: int = 9, n_points: int = 60) -> Tensor:
+    """The lines of a square grid as polylines: shape (2 n_lines, n_points, 2) (horizontal, then vertical)."""
+    n_lines, n_points = (
+        check_positive_int(n_lines, "n_lines", 2),
+        check_positive_int(n_points, "n_points", 2),
+    )
+    a = torch.linspace(*lim, n_lines)
+    s = torch.linspace(*lim, n_points)
+    horiz = torch.stack([s[None].expand(n_lines, -1), a[:, None].expand(-1, n_points)], -1)
+    vert = torch.stack([a[:, None].expand(-1, n_points), s[None].expand(n_lines, -1)], -1)
+    return torch.cat([horiz, vert])

@@ -1,0 +1,264 @@
+"""Chapter 3 (probability paths): the path explorer and animation, the x_t and log-density exercises."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from fmtutor._validate import check_positive_int
+from fmtutor.course.animation import no_ticks, render_frames_of
+from fmtutor.course.exercises import ExerciseResult, cases_xt, check_function
+from fmtutor.course.plots import style_axes
+from fmtutor.course.widgets import LivePlot
+from fmtutor.data import GaussianMixture, eight_gaussians_mixture, make_generator
+from fmtutor.exact import MarginalField, marginal_log_prob
+from fmtutor.solvers import solve
+
+__all__ = [
+    "reference_sample_xt",
+    "check_sample_xt",
+    "reference_conditional_log_prob",
+    "check_conditional_log_prob",
+    "path_explorer",
+    "PathDemo",
+    "path_frames",
+]
+
+Lim = tuple[float, float]
+
+
+def reference_sample_xt(x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+    """X_t = t x1 + (1 - t) x0: a draw from p_{t|1}(. | x1) = N(t x1, (1 - t)^2 I). x0, x1 (B, d); t (B, 1)."""
+    return t * x1 + (1 - t) * x0
+
+
+def check_sample_xt(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check sample_xt(x0, x1, t) = t x1 + (1 - t) x0 for x0, x1 of shape (B, d) and t of shape (B, 1)."""
+    cases = [(x0, x1, t) for x0, x1, t in cases_xt()]
+    mistakes = {
+        "time is reversed: at t = 0 the sample must be the noise x0, at t = 1 the data point x1.": lambda x0, x1, t: (
+            t * x0 + (1 - t) * x1
+        ),
+        "(1 - t)^2 is the variance of p_{t|1}; the noise is scaled by the standard deviation 1 - t.": lambda x0, x1, t: (
+            t * x1 + (1 - t) ** 2 * x0
+        ),
+        "the noise x0 must shrink as t grows: multiply it by (1 - t).": lambda x0, x1, t: (
+            t * x1 + x0
+        ),
+        "the data point must be scaled by t: the mean of p_{t|1}(. | x1) is t x1.": lambda x0, x1, t: (
+            x1 + (1 - t) * x0
+        ),
+        "you returned the velocity x1 - x0 of the straight line, not the point on it.": lambda x0, x1, t: (
+            x1 - x0
+        ),
+    }
+    return check_function(student, reference_sample_xt, cases, mistakes, verbose=verbose)
+
+
+def reference_conditional_log_prob(x: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+    """log p_{t|1}(x | x1) = log N(x; t x1, (1 - t)^2 I) = -|x - t x1|^2 / (2 (1 - t)^2) - d log(1 - t) - (d/2) log(2 pi).
+
+    Shapes: x, x1 (B, d); t (B, 1) with t < 1. Returns (B,).
+    """
+    d = x.shape[1]
+    s = (1 - t)[:, 0]
+    return (
+        -((x - t * x1) ** 2).sum(1) / (2 * s**2)
+        - d * torch.log(s)
+        - 0.5 * d * math.log(2 * math.pi)
+    )
+
+
+def check_conditional_log_prob(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check log_prob(x, x1, t) = log N(x; t x1, (1 - t)^2 I), shape (B,), for x, x1 (B, d) and t (B, 1)."""
+    ref = reference_conditional_log_prob
+
+    def with_(
+        mean: Callable[..., Tensor],
+        std: Callable[..., Tensor],
+        logdet: float = 1.0,
+        const: bool = True,
+    ) -> Callable[..., Tensor]:
+        def f(x: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+            d, s = x.shape[1], std(t)[:, 0]
+            c = 0.5 * d * math.log(2 * math.pi) if const else 0.0
+            return -((x - mean(x1, t)) ** 2).sum(1) / (2 * s**2) - logdet * d * torch.log(s) - c
+
+        return f
+
+    good_mean, good_std = (lambda x1, t: t * x1), (lambda t: 1 - t)
+    mistakes = {
+        "the mean of p_{t|1}(. | x1) is t x1, not x1.": with_(lambda x1, t: x1, good_std),
+        "(1 - t)^2 is the variance: the standard deviation is 1 - t (you squared it twice).": with_(
+            good_mean, lambda t: (1 - t) ** 2
+        ),
+        "time is reversed: the mean is t x1 and the standard deviation 1 - t (noise at t = 0).": with_(
+            lambda x1, t: (1 - t) * x1, lambda t: t
+        ),
+        "the log-determinant has one log(1 - t) per coordinate: - d log(1 - t), not - log(1 - t).": with_(
+            good_mean, good_std, 1.0 / 2
+        ),
+        "the normalising constant - (d/2) log(2 pi) is missing.": with_(
+            good_mean, good_std, const=False
+        ),
+    }
+    g = torch.Generator().manual_seed(6)
+    cases = []
+    for x, x1, t in cases_xt():
+        cases.append((x + 0.3 * torch.randn(x.shape, generator=g), x1, t))
+    cases.append(
+        (torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), torch.full((4, 1), 0.4))
+    )
+    return check_function(student, ref, cases, mistakes, verbose=verbose)
+
+
+def path_explorer(
+    target: "GaussianMixture | None" = None,
+    n: int = 4000,
+    seed: int = 0,
+    lim: Lim = (-4.5, 4.5),
+    n_grid: int = 90,
+) -> LivePlot:
+    """A time slider over the CondOT probability path p_t: exact density vs a histogram of sampled X_t.
+
+    Left: p_t(x) from F.exact.marginal_log_prob on an n_grid x n_grid grid. Middle: 2-D histogram of
+    X_t = t X_1 + (1 - t) X_0 (n fixed draws of X_0 ~ N(0, I), X_1 ~ target). Right: the first
+    coordinate's density, exact (the grid integrated over x^(2)) vs the samples' histogram.
+    ``live.state`` holds t, the grid's total mass (about 1) and the L1 gap of the 1-D comparison.
+    """
+    target = target or eight_gaussians_mixture()
+    g = make_generator(seed)
+    x0 = torch.randn(check_positive_int(n, "n"), 2, generator=g)
+    x1 = target.sample(n, seed=g)
+    if n_grid % 2:
+        raise ValueError(
+            f"n_grid: expected an even number (histograms use every other grid edge), got {n_grid}"
+        )
+    edges = np.linspace(*lim, n_grid + 1)
+    coarse = edges[::2]
+    centres = torch.as_tensor((edges[:-1] + edges[1:]) / 2, dtype=torch.float64)
+    cell = float(edges[1] - edges[0])
+    gy, gx = torch.meshgrid(centres, centres, indexing="ij")
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
+    state: dict[str, Any] = {}
+    slider = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t")
+    # one y range for the 1-D panel over all slider times: fixed axes let every redraw reuse their pixels
+    peak = max(
+        float(
+            torch.exp(marginal_log_prob(pts, float(tt), target))
+            .reshape(n_grid, n_grid)
+            .sum(0)
+            .max()
+        )
+        * cell
+        for tt in np.arange(slider.min, slider.max + slider.step / 2, slider.step)
+    )
+    top = max(0.45, 1.1 * peak)
+
+    def draw(fig: Figure, t: float) -> str:
+        a1, a2, a3 = fig.axes
+        dens = torch.exp(marginal_log_prob(pts, t, target)).reshape(n_grid, n_grid).numpy()
+        xt = ((1 - t) * x0 + t * x1).numpy()
+        hist, _, _ = np.histogram2d(xt[:, 1], xt[:, 0], bins=[coarse, coarse], density=True)
+        vmax = dens.max()
+        a1.imshow(dens, origin="lower", extent=(*lim, *lim), cmap="magma", vmin=0, vmax=vmax)
+        style_axes(a1, lim, lim, f"exact $p_t(x)$, $t$ = {t:.2f}")
+        a2.imshow(hist, origin="lower", extent=(*lim, *lim), cmap="magma", vmin=0, vmax=vmax)
+        style_axes(a2, lim, lim, f"histogram of {n} samples $X_t$")
+        exact_1d = dens.sum(0) * cell
+        exact_coarse = exact_1d.reshape(-1, 2).mean(1)
+        hist_1d, _ = np.histogram(xt[:, 0], bins=coarse, density=True)
+        a3.plot(centres, exact_1d, color="black", lw=1.5, label="exact")
+        a3.stairs(hist_1d, coarse, color="tab:orange", lw=1.5, label="samples")
+        a3.set(
+            xlim=lim,
+            ylim=(0, top),
+            xlabel="$x^{(1)}$",
+            ylabel="density of $x^{(1)}$",
+            title="first coordinate",
+        )
+        a3.set_box_aspect(1)
+        a3.legend(fontsize=8, loc="upper right")
+        mass = float(dens.sum() * cell**2)
+        l1 = float(np.abs(hist_1d - exact_coarse).sum() * 2 * cell)
+        state.update(t=t, mass=mass, l1=l1)
+        return f"t = {t:.2f}: ∫ p_t dx ≈ {mass:.3f} on the grid; L1 gap between the 1-D histogram and the exact density: {l1:.3f}"
+
+    live = LivePlot(draw, {"t": slider}, figsize=(12.5, 3.8), ncols=3)
+    live.state = state  # type: ignore[attr-defined]
+    live.samples = (x0, x1)  # type: ignore[attr-defined]
+    return live
+
+
+@dataclass
+class PathDemo:
+    """Particles carried by the exact marginal field: times (T + 1,), trajectory (T + 1, B, 2), frames."""
+
+    times: Tensor
+    trajectory: Tensor
+    frames: list[bytes] = dc_field(repr=False)
+
+
+def path_frames(
+    target: "GaussianMixture | None" = None,
+    n: int = 300,
+    n_frames: int = 31,
+    substeps: int = 3,
+    seed: int = 0,
+    lim: Lim = (-4.5, 4.5),
+    n_grid: int = 80,
+    dpi: int = 72,
+) -> PathDemo:
+    """Particles pushed by the exact marginal CondOT field over the heat map of p_t: u_t generates p_t."""
+    target = target or eight_gaussians_mixture()
+    n_frames = check_positive_int(n_frames, "n_frames", 2)
+    x0 = torch.randn(check_positive_int(n, "n"), 2, generator=make_generator(seed))
+    sol = solve(
+        MarginalField(target),
+        x0,
+        method="midpoint",
+        n_steps=(n_frames - 1) * substeps,
+        return_trajectory=True,
+    )
+    traj, times = sol.trajectory[::substeps], sol.times[::substeps]
+    tr = traj.numpy()
+    centres = torch.linspace(*lim, n_grid, dtype=torch.float64)
+    gy, gx = torch.meshgrid(centres, centres, indexing="ij")
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
+
+    fig = Figure(figsize=(4.4, 4.4))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.07, top=0.93)
+    ax = fig.add_subplot()
+    img = ax.imshow(
+        np.zeros((n_grid, n_grid)),
+        origin="lower",
+        extent=(*lim, *lim),
+        cmap="Blues",
+        interpolation="bilinear",
+    )
+    dots = ax.scatter(tr[0, :, 0], tr[0, :, 1], s=5, color="tab:red", linewidths=0)
+    style_axes(ax, lim, lim)
+    no_ticks(ax, keep_labels=True)
+
+    def update(i: int) -> None:
+        dens = (
+            torch.exp(marginal_log_prob(pts, float(times[i]), target))
+            .reshape(n_grid, n_grid)
+            .numpy()
+        )
+        img.set_data(dens)
+        img.set_clim(0, dens.max())
+        dots.set_offsets(tr[i])
+        ax.set_title(f"density p_t and particles, t = {times[i]:.2f}", fontsize=10)
+
+    frames = render_frames_of(fig, update, n_frames, dpi)
+    return PathDemo(times, traj, frames)

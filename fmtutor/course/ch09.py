@@ -1,0 +1,215 @@
+"""Chapter 9 (schedulers and diffusion): the schedule and SDE explorers, the conversion exercises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from fmtutor._validate import as_tensor, check_positive_int
+from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.data import make_generator
+from fmtutor.paths import Scheduler, get_scheduler
+from fmtutor.schedules import log_snr
+from fmtutor.sde import euler_maruyama
+
+__all__ = [
+    "reference_x1_from_velocity",
+    "check_x1_from_velocity",
+    "reference_score_from_velocity",
+    "check_score_from_velocity",
+    "schedule_widget",
+    "sde_widget",
+]
+
+Lim = tuple[float, float]
+
+
+def _cases_vt() -> list[tuple[Tensor, Tensor, Tensor]]:
+    g = torch.Generator().manual_seed(9)
+    v, x = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
+    t = torch.tensor([0.05, 0.2, 0.35, 0.5, 0.7, 0.9])[:, None]
+    return [(v, x, t), (v[:1], x[:1], torch.tensor([[0.6]]))]
+
+
+def reference_x1_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
+    """CondOT x_1-prediction from a velocity: E[X_1 | x_t] = x + (1 - t) v. v, x (B, d); t (B, 1)."""
+    return x + (1 - t) * v
+
+
+def check_x1_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check x1(v, x, t) = x + (1 - t) v (CondOT: the point reached by moving at speed v for the remaining time)."""
+    mistakes = {
+        "time runs backwards: the time left until t = 1 is 1 - t, not t.": lambda v, x, t: (
+            x + t * v
+        ),
+        "the sign is flipped: move forward along v, x + (1 - t) v.": lambda v, x, t: (
+            x - (1 - t) * v
+        ),
+        "you returned only the displacement (1 - t) v: add it to x.": lambda v, x, t: (1 - t) * v,
+        "the factor (1 - t) is missing: x + v is a full unit step, but only 1 - t of time is left.": lambda v, x, t: (
+            x + v
+        ),
+        "that is the noise prediction x - t v (E[X_0 | x_t]); the data prediction moves forward.": lambda v, x, t: (
+            x - t * v
+        ),
+    }
+    return check_function(
+        student, reference_x1_from_velocity, _cases_vt(), mistakes, verbose=verbose
+    )
+
+
+def reference_score_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
+    """CondOT score from a velocity: -E[X_0 | x_t] / sigma_t = (t v - x) / (1 - t). v, x (B, d); t (B, 1)."""
+    return (t * v - x) / (1 - t)
+
+
+def check_score_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check score(v, x, t) = (t v - x) / (1 - t): epsilon = x - t v, score = -epsilon / sigma_t, sigma_t = 1 - t."""
+    mistakes = {
+        "the sign is flipped: the score is MINUS epsilon / sigma_t (it points back towards the data).": lambda v, x, t: (
+            (x - t * v) / (1 - t)
+        ),
+        "you forgot to divide by sigma_t = 1 - t.": lambda v, x, t: t * v - x,
+        "divide by sigma_t = 1 - t, not by the variance (1 - t)^2.": lambda v, x, t: (
+            (t * v - x) / (1 - t) ** 2
+        ),
+        "you used the data prediction x + (1 - t) v; the score needs the noise prediction x - t v.": lambda v, x, t: (
+            -(x + (1 - t) * v) / (1 - t)
+        ),
+        "sigma_t is 1 - t for CondOT, not t.": lambda v, x, t: (t * v - x) / t,
+    }
+    return check_function(
+        student, reference_score_from_velocity, _cases_vt(), mistakes, verbose=verbose
+    )
+
+
+def schedule_widget(
+    x_0: Tensor,
+    x_1: Tensor,
+    schedulers: "tuple[str | Scheduler, ...]" = ("condot", "cosine", "vp"),
+    t: float = 0.5,
+    n_lines: int = 12,
+    lim: float = 4.0,
+) -> Any:
+    """A LivePlot with a slider over t: x_t = sigma_t x_0 + alpha_t x_1 under each scheduler, side by side.
+
+    The same pairs (x_0, x_1) are used in every panel, so only the schedule differs. The text under the plot
+    lists alpha_t, sigma_t and log SNR for each scheduler; ``live.state['rows']`` holds (name, alpha_t, sigma_t, log SNR) per panel.
+
+    Args:
+        x_0: source points, shape (B, 2). x_1: data points, shape (B, 2).
+        schedulers: Schedulers or names, one panel each.
+        t: initial slider value.
+        n_lines: how many pairs to draw with their whole path x_s, s in [0, 1].
+        lim: half-width of the square axes.
+    """
+    import ipywidgets as W
+
+    from .plots import style_axes
+    from .widgets import LivePlot
+
+    x_0, x_1 = as_tensor(x_0, "x_0"), as_tensor(x_1, "x_1")
+    if x_0.ndim != 2 or x_0.shape[1] != 2 or x_0.shape != x_1.shape:
+        raise ValueError(
+            f"x_0, x_1: expected two (B, 2) tensors, got {tuple(x_0.shape)} and {tuple(x_1.shape)}"
+        )
+    scheds = [get_scheduler(s) for s in schedulers]
+    grid = torch.linspace(0, 1, 101, dtype=torch.float64)
+    lines = []
+    for sc in scheds:
+        o = sc(grid)
+        lines.append(
+            (
+                o.sigma_t[:, None, None] * x_0[None, :n_lines].double()
+                + o.alpha_t[:, None, None] * x_1[None, :n_lines].double()
+            ).numpy()
+        )
+    slider = W.FloatSlider(
+        value=t, min=0.0, max=1.0, step=0.01, description="t", continuous_update=True
+    )
+    state: dict[str, Any] = {}
+
+    def draw(fig: Any, t: float) -> str:
+        rows = []
+        for ax, sc, ln in zip(fig.axes, scheds, lines):
+            o = sc(torch.tensor(t, dtype=torch.float64))
+            xt = (o.sigma_t * x_0.double() + o.alpha_t * x_1.double()).numpy()
+            ax.scatter(*x_1.numpy().T, s=2, color="0.8", label="data $x_1$")
+            ax.plot(ln[:, :, 0], ln[:, :, 1], color="tab:blue", lw=0.8, alpha=0.7)
+            ax.scatter(*xt.T, s=3, color="tab:red", label="$x_t$")
+            ls = float(log_snr(torch.tensor(t, dtype=torch.float64), sc))
+            rows.append((sc.name, float(o.alpha_t), float(o.sigma_t), ls))
+            style_axes(
+                ax,
+                (-lim, lim),
+                title=f"{_NAMES.get(sc.name, sc.name)}: α={float(o.alpha_t):.2f}, σ={float(o.sigma_t):.2f}",
+            )
+        state["rows"] = rows
+        return "<br>".join(
+            f"<b>{n}</b>: α_t = {a:.3f}, σ_t = {s:.3f}, log SNR = {ls:.2f}" for n, a, s, ls in rows
+        )
+
+    live = LivePlot(draw, {"t": slider}, figsize=(4.4 * len(scheds), 4.2), ncols=len(scheds))
+    live.state = state
+    return live
+
+
+def sde_widget(
+    model: Callable[..., Tensor],
+    target_sampler: Callable[..., Tensor],
+    scheduler: "str | Any" = "condot",
+    n: int = 500,
+    n_steps: int = 60,
+    gamma: float = 0.0,
+    lim: float = 4.5,
+) -> Any:
+    """A LivePlot with a slider over the noise level gamma (g_t = gamma sigma_t) of the SDE sampler.
+
+    Left: samples and a few paths from the same x_0 and Brownian seed; the text reports the exact W2 of the
+    samples to fresh target samples. ``live.state['w2']`` holds the last W2.
+
+    Args:
+        model: velocity field ``model(x, t)``.
+        target_sampler: ``sampler(n, seed=...)`` of the target, for the W2.
+        scheduler: the model's scheduler.
+        n: number of particles. n_steps: Euler-Maruyama steps.
+        gamma: initial slider value.
+        lim: half-width of the axes.
+    """
+    import ipywidgets as W
+
+    from .metrics import wasserstein2
+    from .plots import style_axes
+    from .widgets import LivePlot
+
+    n = check_positive_int(n, "n")
+    x0 = torch.randn(n, 2, generator=make_generator(0))
+    ref = target_sampler(n, seed=7)
+    slider = W.FloatSlider(
+        value=gamma, min=0.0, max=3.0, step=0.25, description="γ (noise)", continuous_update=False
+    )
+    state: dict[str, Any] = {}
+
+    def draw(fig: Any, gamma: float) -> str:
+        fig.clear()
+        ax = fig.add_subplot()
+        sol = euler_maruyama(model, x0, gamma, n_steps, scheduler, seed=1, return_trajectory=True)
+        tr = sol.trajectory[:, :15].numpy()
+        ax.scatter(*ref.numpy().T, s=3, color="0.8", label="target")
+        ax.plot(tr[:, :, 0], tr[:, :, 1], color="tab:blue", lw=0.7, alpha=0.6)
+        ax.scatter(*sol.x.numpy().T, s=3, color="tab:red", label="samples")
+        w2 = wasserstein2(sol.x, ref)
+        state["w2"], state["x"] = w2, sol.x
+        style_axes(ax, (-lim, lim), title=f"Euler-Maruyama, γ = {gamma:.2f}")
+        ax.legend(loc="upper right", fontsize=8)
+        return f"W2(samples, target) = {w2:.3f} with {n} points, {n_steps} steps"
+
+    live = LivePlot(draw, {"gamma": slider}, figsize=(4.6, 4.4), ncols=0)
+    live.state = state
+    return live
+
+
+_NAMES = {"condot": "CondOT", "cosine": "cosine", "vp": "VP", "polynomial": "polynomial"}
