@@ -45,14 +45,38 @@ def _jsonable(obj: Any) -> Any:
 
 
 def main(argv: "list[str] | None" = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2,000 deck steps, fewer sets; output in bench/_quick/")
-    p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
-    p.add_argument("--seeds", type=int, default=3, help="seeds for the training comparison (default 3)")
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 1 seed, 2,000 deck steps, fewer sets; output in bench/_quick/",
+    )
+    p.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}"
+    )
+    p.add_argument(
+        "--seeds", type=int, default=3, help="seeds for the training comparison (default 3)"
+    )
     p.add_argument("--refs", type=int, default=12, help="reference sets per W2 score (default 12)")
-    p.add_argument("--floor-pairs", type=int, default=48, help="pairs averaged in the noise floor (default 48)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads in this process (default 1; see RESULTS.md)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default bench/, or bench/_quick/ with --quick)")
+    p.add_argument(
+        "--floor-pairs", type=int, default=48, help="pairs averaged in the noise floor (default 48)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads in this process (default 1; see RESULTS.md)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default bench/, or bench/_quick/ with --quick)",
+    )
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = [s for s in only if s not in SECTIONS]
@@ -67,13 +91,28 @@ def main(argv: "list[str] | None" = None) -> int:
 
     store = out / "results.json"
     res: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
-    cmd = "python -m bench" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(sys.argv[1:] if argv is None else argv))
-    res.update({"command": cmd.strip(), "date": time.strftime("%Y-%m-%d %H:%M %Z"), "quick": args.quick,
-                "machine": common.machine_info(), "n_refs": n_refs})
+    cmd = "python -m bench" + (
+        ""
+        if argv is None and len(sys.argv) == 1
+        else " " + " ".join(sys.argv[1:] if argv is None else argv)
+    )
+    res.update(
+        {
+            "command": cmd.strip(),
+            "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "quick": args.quick,
+            "machine": common.machine_info(),
+            "n_refs": n_refs,
+        }
+    )
 
     def stamp(section: str, load0: list) -> None:
-        res[section]["run"] = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "command": res["command"],
-                               "load_start": load0, "load_end": common.machine_info()["load_avg"]}
+        res[section]["run"] = {
+            "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "command": res["command"],
+            "load_start": load0,
+            "load_end": common.machine_info()["load_avg"],
+        }
 
     def save() -> None:
         res["load_end"] = common.machine_info()["load_avg"]
@@ -92,7 +131,9 @@ def main(argv: "list[str] | None" = None) -> int:
     load0 = common.machine_info()["load_avg"]
     if "training" in only:
         _log("training: deck recipe vs fmtutor's default, side by side (CPU) ...")
-        tr: dict[str, Any] = {"cpu": run_training(seeds, refs, floor, torch.device("cpu"), deck_steps, _log)}
+        tr: dict[str, Any] = {
+            "cpu": run_training(seeds, refs, floor, torch.device("cpu"), deck_steps, _log)
+        }
         model0 = tr["cpu"]["_models"][("fmtutor", seeds[0])]
         dev = F.default_device()
         if dev.type != "cpu":
@@ -112,20 +153,47 @@ def main(argv: "list[str] | None" = None) -> int:
             model0, _ = F.training.train_2d(F.data.two_moons, seed=0, progress=False, device="cpu")
         _log("sampling: the same recipe with minibatch-OT pairs (chapter 7's coupling), seed 0 ...")
         with common.Clock() as ot_clock:
-            model_ot, _ = F.training.train_2d(F.data.two_moons, seed=0, progress=False, device="cpu",
-                                              steps=300 if args.quick else F.training.DEFAULT_2D["train"]["steps"],
-                                              coupling=F.couplings.minibatch_ot_coupling)
+            model_ot, _ = F.training.train_2d(
+                F.data.two_moons,
+                seed=0,
+                progress=False,
+                device="cpu",
+                steps=300 if args.quick else F.training.DEFAULT_2D["train"]["steps"],
+                coupling=F.couplings.minibatch_ot_coupling,
+            )
         ot_score = common.score(model_ot, refs, floor, seed=0)
-        _log(f"  trained in {ot_clock.cpu_s:.0f} s CPU; W2 {ot_score['w2']:.4f} = {ot_score['ratio']:.2f} x floor")
+        _log(
+            f"  trained in {ot_clock.cpu_s:.0f} s CPU; W2 {ot_score['w2']:.4f} = {ot_score['ratio']:.2f} x floor"
+        )
         _log("sampling: solvers x NFE on the trained models and the exact field ...")
         load0 = common.machine_info()["load_avg"]
         n_sets = 1 if args.quick else 4
         pool = 500 if args.quick else 1000
-        sp = run_sampling(model0.to("cpu"), refs, floor, n_sets=n_sets, time_repeats=2 if args.quick else 3,
-                          exact_pool=pool, exact_sets=1, log=_log, model_ot=model_ot)
-        sp.update({"n_sets": n_sets, "exact_pool": pool, "threads": torch.get_num_threads(), "time_repeats": 2 if args.quick else 3,
-                   "ot_training": {"cpu_s": ot_clock.cpu_s, "wall_s": ot_clock.wall_s, "w2": ot_score["w2"],
-                                   "ratio": ot_score["ratio"]}})
+        sp = run_sampling(
+            model0.to("cpu"),
+            refs,
+            floor,
+            n_sets=n_sets,
+            time_repeats=2 if args.quick else 3,
+            exact_pool=pool,
+            exact_sets=1,
+            log=_log,
+            model_ot=model_ot,
+        )
+        sp.update(
+            {
+                "n_sets": n_sets,
+                "exact_pool": pool,
+                "threads": torch.get_num_threads(),
+                "time_repeats": 2 if args.quick else 3,
+                "ot_training": {
+                    "cpu_s": ot_clock.cpu_s,
+                    "wall_s": ot_clock.wall_s,
+                    "w2": ot_score["w2"],
+                    "ratio": ot_score["ratio"],
+                },
+            }
+        )
         res["sampling"] = sp
         stamp("sampling", load0)
         save()

@@ -179,8 +179,13 @@ def run_chapter(path: Path, timeout: int = 600, probe_values: int = 5) -> dict[s
     nb = nbformat.read(path, as_version=4)
     n_cells = len(nb.cells)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE.replace("__K__", str(probe_values))))
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     error = None
     start = time.time()
     try:
@@ -191,7 +196,9 @@ def run_chapter(path: Path, timeout: int = 600, probe_values: int = 5) -> dict[s
         error = f"{type(e).__name__}: {str(e)[:300]}"
     end = time.time()
     code = [c for c in nb.cells[:n_cells] if c.cell_type == "code"]
-    first = next((_ts(c, "iopub.execute_input") for c in code if _ts(c, "iopub.execute_input")), None)
+    first = next(
+        (_ts(c, "iopub.execute_input") for c in code if _ts(c, "iopub.execute_input")), None
+    )
     last = max((t for t in (_ts(c, "shell.execute_reply") for c in code) if t), default=None)
     per_cell = []
     for i, c in enumerate(nb.cells[:n_cells]):
@@ -207,7 +214,7 @@ def run_chapter(path: Path, timeout: int = 600, probe_values: int = 5) -> dict[s
         "name": path.name,
         "cells": len(code),
         "error": error,
-        "total_s": (last - start) if last else end - start,   # kernel start + every cell
+        "total_s": (last - start) if last else end - start,  # kernel start + every cell
         "cells_s": (last - first) if (first and last) else None,
         "slowest_cells": sorted(per_cell, key=lambda p: -p[1])[:3],
         "kernel_cpu_s": report.get("kernel_cpu_s"),
@@ -217,16 +224,21 @@ def run_chapter(path: Path, timeout: int = 600, probe_values: int = 5) -> dict[s
     }
 
 
-def run_chapters(paths: "list[Path] | None" = None, log: Any = print, probe_values: int = 5) -> dict[str, Any]:
+def run_chapters(
+    paths: "list[Path] | None" = None, log: Any = print, probe_values: int = 5
+) -> dict[str, Any]:
     """Run every chapter once; summarise times against the budgets and widget latencies against 100 ms."""
     paths = find_notebooks() if paths is None else paths
     rows = []
     for p in paths:
         r = run_chapter(p, probe_values=probe_values)
         lat = [m for lp in r["live"] for c in lp["controls"] for m in c["ms"]]
-        log(f"  {r['name']}: {r['total_s']:.1f} s wall (cells {r['cells_s'] or float('nan'):.1f} s),"
+        log(
+            f"  {r['name']}: {r['total_s']:.1f} s wall (cells {r['cells_s'] or float('nan'):.1f} s),"
             f" kernel cpu {r['kernel_cpu_s'] or float('nan'):.1f} s, {len(r['live'])} live plots,"
-            f" widget median {stats(lat)['median'] if lat else float('nan'):.0f} ms" + (f"  ERROR {r['error']}" if r["error"] else ""))
+            f" widget median {stats(lat)['median'] if lat else float('nan'):.0f} ms"
+            + (f"  ERROR {r['error']}" if r["error"] else "")
+        )
         rows.append(r)
     widgets = []
     for r in rows:
@@ -234,15 +246,28 @@ def run_chapters(paths: "list[Path] | None" = None, log: Any = print, probe_valu
             for c in lp["controls"]:
                 if c["ms"]:
                     label = (lp["names"][0] if lp["names"] else lp["draw"]) + "." + c["name"]
-                    widgets.append({"chapter": r["name"], "widget": label, "type": c["type"], **stats(c["ms"]),
-                                    "cpu": stats(c["cpu_ms"]), "continuous": c["continuous"],
-                                    "draw": stats(c["draw_ms"]) if c.get("draw_ms") else None,
-                                    "new_png": c["new_png"], "not_as_fresh": c.get("not_as_fresh"), "changes": len(c["ms"]),
-                                    "fresh_cpu": stats(c["fresh_cpu_ms"]) if c.get("fresh_cpu_ms") else None,
-                                    "drag": stats(c["drag_ms"]) if c.get("drag_ms") else None,
-                                    "drag_cpu": stats(c["drag_cpu_ms"]) if c.get("drag_cpu_ms") else None,
-                                    "drag_changes": len(c.get("drag_ms") or []), "drag_blits": c.get("drag_blits", 0),
-                                    "errors": c["errors"]})
+                    widgets.append(
+                        {
+                            "chapter": r["name"],
+                            "widget": label,
+                            "type": c["type"],
+                            **stats(c["ms"]),
+                            "cpu": stats(c["cpu_ms"]),
+                            "continuous": c["continuous"],
+                            "draw": stats(c["draw_ms"]) if c.get("draw_ms") else None,
+                            "new_png": c["new_png"],
+                            "not_as_fresh": c.get("not_as_fresh"),
+                            "changes": len(c["ms"]),
+                            "fresh_cpu": stats(c["fresh_cpu_ms"])
+                            if c.get("fresh_cpu_ms")
+                            else None,
+                            "drag": stats(c["drag_ms"]) if c.get("drag_ms") else None,
+                            "drag_cpu": stats(c["drag_cpu_ms"]) if c.get("drag_cpu_ms") else None,
+                            "drag_changes": len(c.get("drag_ms") or []),
+                            "drag_blits": c.get("drag_blits", 0),
+                            "errors": c["errors"],
+                        }
+                    )
     total_wall = sum(r["total_s"] for r in rows)
     total_cpu = sum(r["kernel_cpu_s"] or 0.0 for r in rows)
     return {"rows": rows, "widgets": widgets, "total_wall_s": total_wall, "total_cpu_s": total_cpu}

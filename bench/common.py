@@ -1,7 +1,17 @@
 """Shared pieces of the benchmark: the evaluation protocol (W2 over the noise floor), timers, statistics."""
 
-__all__ = ["N_EVAL", "Clock", "stats", "fmt_stats", "make_moons_set", "reference_sets", "floors", "score", "machine_info",
-           "sample_with"]
+__all__ = [
+    "N_EVAL",
+    "Clock",
+    "stats",
+    "fmt_stats",
+    "make_moons_set",
+    "reference_sets",
+    "floors",
+    "score",
+    "machine_info",
+    "sample_with",
+]
 
 import os
 import platform
@@ -48,7 +58,12 @@ class Clock:
 def stats(values: Any) -> dict[str, float]:
     """min / median / max (and n) of a list of numbers."""
     v = np.asarray(list(values), dtype=float)
-    return {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max()), "n": int(v.size)}
+    return {
+        "min": float(v.min()),
+        "median": float(np.median(v)),
+        "max": float(v.max()),
+        "n": int(v.size),
+    }
 
 
 def fmt_stats(s: dict[str, float], digits: int = 2, unit: str = "") -> str:
@@ -63,7 +78,9 @@ def make_moons_set(n: int, seed: int) -> torch.Tensor:
     Not an i.i.d. sample (``fmtutor.data.two_moons`` is): two such sets are closer to each other than
     any sampler's output can be, so they only show, for context, how strict a stratified floor would be.
     """
-    return torch.as_tensor(make_moons(n, noise=0.05, random_state=seed % 2**32)[0], dtype=torch.float32)
+    return torch.as_tensor(
+        make_moons(n, noise=0.05, random_state=seed % 2**32)[0], dtype=torch.float32
+    )
 
 
 def reference_sets(k: int) -> list[torch.Tensor]:
@@ -81,18 +98,27 @@ def floors(refs: list[torch.Tensor], repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     pairs = {
         "iid": lambda r: (F.data.two_moons(N_EVAL, seed=70_000 + r), refs[r % len(refs)]),
-        "make_moons": lambda r: (make_moons_set(N_EVAL, 80_000 + 2 * r), make_moons_set(N_EVAL, 80_001 + 2 * r)),
+        "make_moons": lambda r: (
+            make_moons_set(N_EVAL, 80_000 + 2 * r),
+            make_moons_set(N_EVAL, 80_001 + 2 * r),
+        ),
     }
     for name, make in pairs.items():
         n = repeats if name == "iid" else max(2, repeats // 2)
         vals = [F.metrics.wasserstein2(*make(r)) for r in range(n)]
-        out[name] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "se": float(np.std(vals) / np.sqrt(n)),
-                     **stats(vals)}
+        out[name] = {
+            "mean": float(np.mean(vals)),
+            "std": float(np.std(vals)),
+            "se": float(np.std(vals) / np.sqrt(n)),
+            **stats(vals),
+        }
     return out
 
 
 @torch.no_grad()
-def sample_with(model: Any, n: int, seed: int, method: str = "midpoint", n_steps: int = 100) -> torch.Tensor:
+def sample_with(
+    model: Any, n: int, seed: int, method: str = "midpoint", n_steps: int = 100
+) -> torch.Tensor:
     """n samples of ``model`` from x_0 ~ N(0, I) (seeded) with a fixed-grid solver, on the CPU."""
     return F.training.sample_model(model, n, method=method, n_steps=n_steps, seed=seed).cpu()
 
@@ -102,7 +128,10 @@ def score(model: Any, refs: list[torch.Tensor], floor: float, seed: int = 0) -> 
 
     Samples: midpoint rule, 100 steps (the deck's sampler), 2,000 points per reference set.
     """
-    vals = [F.metrics.wasserstein2(sample_with(model, N_EVAL, 50_000 + 97 * seed + r), ref) for r, ref in enumerate(refs)]
+    vals = [
+        F.metrics.wasserstein2(sample_with(model, N_EVAL, 50_000 + 97 * seed + r), ref)
+        for r, ref in enumerate(refs)
+    ]
     w2 = float(np.mean(vals))
     return {"w2": w2, "ratio": w2 / floor, "w2_each": vals}
 
@@ -115,8 +144,14 @@ def machine_info() -> dict[str, Any]:
         load = (float("nan"),) * 3
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
-        "cpus": os.cpu_count(), "load_avg": [round(x, 2) for x in load], "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(), "gpu": gpu, "device": str(F.default_device()),
+        "cpus": os.cpu_count(),
+        "load_avg": [round(x, 2) for x in load],
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "gpu": gpu,
+        "device": str(F.default_device()),
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

@@ -17,8 +17,16 @@ from sklearn.datasets import make_moons
 from torch import Tensor, nn
 
 #: The deck's settings.
-DECK = {"hidden": 64, "depth": 3, "activation": "elu", "lr": 1e-2, "batch_size": 256, "steps": 10_000,
-        "noise": 0.05, "sampler": "midpoint"}
+DECK = {
+    "hidden": 64,
+    "depth": 3,
+    "activation": "elu",
+    "lr": 1e-2,
+    "batch_size": 256,
+    "steps": 10_000,
+    "noise": 0.05,
+    "sampler": "midpoint",
+}
 
 
 class DeckFlow(nn.Module):
@@ -37,7 +45,9 @@ class DeckFlow(nn.Module):
         return self.net(torch.cat([t, x], dim=1))
 
 
-def train_deck(seed: int = 0, steps: int = DECK["steps"], device: "str | torch.device" = "cpu") -> tuple[DeckFlow, dict]:
+def train_deck(
+    seed: int = 0, steps: int = DECK["steps"], device: "str | torch.device" = "cpu"
+) -> tuple[DeckFlow, dict]:
     """Train the deck's recipe; returns (model in eval mode, {'wall_s', 'cpu_s', 'steps', 'final_loss'}).
 
     Seeds torch and NumPy's global generator (the deck's ``make_moons`` calls draw from it).
@@ -50,7 +60,11 @@ def train_deck(seed: int = 0, steps: int = DECK["steps"], device: "str | torch.d
     mse = nn.MSELoss()
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
-        x_1 = torch.tensor(make_moons(DECK["batch_size"], noise=DECK["noise"])[0], dtype=torch.float32, device=device)
+        x_1 = torch.tensor(
+            make_moons(DECK["batch_size"], noise=DECK["noise"])[0],
+            dtype=torch.float32,
+            device=device,
+        )
         x_0 = torch.randn_like(x_1)
         t = torch.rand(x_1.shape[0], 1, device=device)
         x_t = (1 - t) * x_0 + t * x_1
@@ -60,6 +74,10 @@ def train_deck(seed: int = 0, steps: int = DECK["steps"], device: "str | torch.d
         opt.step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    info = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "steps": steps,
-            "final_loss": float(loss.detach())}
+    info = {
+        "wall_s": time.perf_counter() - wall,
+        "cpu_s": time.process_time() - cpu,
+        "steps": steps,
+        "final_loss": float(loss.detach()),
+    }
     return model.eval(), info

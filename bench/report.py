@@ -25,9 +25,11 @@ def _training_md(tr: dict[str, Any], floor: float) -> list[str]:
     ]
     for r in tr["rows"]:
         d, f = r["deck"], r["fmtutor"]
-        lines.append(f"| {r['seed']} | {d['wall_s']:.1f} | {d['cpu_s']:.1f} | {d['w2']:.4f} | {d['ratio']:.2f} | {f['wall_s']:.1f} | "
-                     f"{f['cpu_s']:.1f} | {f['w2']:.4f} | {f['ratio']:.2f} | {r['wall_ratio']:.3f} | {r['cpu_ratio']:.3f} | "
-                     f"{r['load_avg'][0]}, {r['load_avg'][1]} |")
+        lines.append(
+            f"| {r['seed']} | {d['wall_s']:.1f} | {d['cpu_s']:.1f} | {d['w2']:.4f} | {d['ratio']:.2f} | {f['wall_s']:.1f} | "
+            f"{f['cpu_s']:.1f} | {f['w2']:.4f} | {f['ratio']:.2f} | {r['wall_ratio']:.3f} | {r['cpu_ratio']:.3f} | "
+            f"{r['load_avg'][0]}, {r['load_avg'][1]} |"
+        )
     lines += [
         "",
         "Median (min–max) over seeds:",
@@ -49,8 +51,11 @@ def _when(sec: dict[str, Any]) -> list[str]:
     run = sec.get("run")
     if not run:
         return []
-    return [f"*Ran {run['date']} (`{run['command']}`); 1/5/15-minute load averages of the machine: {run['load_start']} at the"
-            f" start, {run['load_end']} at the end (2 cores).*", ""]
+    return [
+        f"*Ran {run['date']} (`{run['command']}`); 1/5/15-minute load averages of the machine: {run['load_start']} at the"
+        f" start, {run['load_end']} at the end (2 cores).*",
+        "",
+    ]
 
 
 def _targets(res: dict[str, Any]) -> list[str]:
@@ -59,41 +64,86 @@ def _targets(res: dict[str, Any]) -> list[str]:
     tr = res.get("training", {}).get("cpu")
     if tr:
         s = tr["summary"]
-        rows.append(("fmtutor's recipe within 1.10 x the noise floor on every seed",
-                     f"{fmt_stats(s['fmtutor_ratio'])} x (deck: {fmt_stats(s['deck_ratio'])} x)", s["quality_met"]))
-        rows.append(("in at most 1/4 of the deck recipe's time (CPU seconds)", f"{fmt_stats(s['cpu_ratio'], 3)}", s["speed_met_cpu"]))
-        rows.append(("... and in wall time", f"{fmt_stats(s['wall_ratio'], 3)}", s["speed_met_wall"]))
+        rows.append(
+            (
+                "fmtutor's recipe within 1.10 x the noise floor on every seed",
+                f"{fmt_stats(s['fmtutor_ratio'])} x (deck: {fmt_stats(s['deck_ratio'])} x)",
+                s["quality_met"],
+            )
+        )
+        rows.append(
+            (
+                "in at most 1/4 of the deck recipe's time (CPU seconds)",
+                f"{fmt_stats(s['cpu_ratio'], 3)}",
+                s["speed_met_cpu"],
+            )
+        )
+        rows.append(
+            ("... and in wall time", f"{fmt_stats(s['wall_ratio'], 3)}", s["speed_met_wall"])
+        )
     sp = res.get("sampling")
     if sp:
         tm = sp["target_midpoint8"]
-        rows.append(("midpoint at 8 NFE within 5% of the adaptive reference's W2 (trained model)",
-                     f"{tm['vs_adaptive']:.3f} x (16 NFE: {sp['fields']['model']['grid']['midpoint/16']['vs_adaptive']:.3f} x)", tm["met"]))
+        rows.append(
+            (
+                "midpoint at 8 NFE within 5% of the adaptive reference's W2 (trained model)",
+                f"{tm['vs_adaptive']:.3f} x (16 NFE: {sp['fields']['model']['grid']['midpoint/16']['vs_adaptive']:.3f} x)",
+                tm["met"],
+            )
+        )
         if "ot_vs_adaptive" in tm:
-            rows.append(("... the same recipe trained with minibatch-OT pairs (chapter 7)",
-                         f"{tm['ot_vs_adaptive']:.3f} x (4 NFE: {sp['fields']['model_ot']['grid']['midpoint/4']['vs_adaptive']:.3f} x)",
-                         tm["ot_met"]))
+            rows.append(
+                (
+                    "... the same recipe trained with minibatch-OT pairs (chapter 7)",
+                    f"{tm['ot_vs_adaptive']:.3f} x (4 NFE: {sp['fields']['model_ot']['grid']['midpoint/4']['vs_adaptive']:.3f} x)",
+                    tm["ot_met"],
+                )
+            )
     ch = res.get("chapters")
     if ch and ch["rows"]:
         worst = max(ch["rows"], key=lambda r: r["total_s"])
-        rows.append(("each chapter <= 45 s (cold kernel, wall)", f"slowest {worst['name']}: {worst['total_s']:.1f} s",
-                     all(r["total_s"] <= 45 and not r["error"] for r in ch["rows"])))
-        rows.append(("whole course <= 3 minutes", f"{ch['total_wall_s']:.0f} s wall, {ch['total_cpu_s']:.0f} s kernel CPU",
-                     ch["total_wall_s"] <= 180))
+        rows.append(
+            (
+                "each chapter <= 45 s (cold kernel, wall)",
+                f"slowest {worst['name']}: {worst['total_s']:.1f} s",
+                all(r["total_s"] <= 45 and not r["error"] for r in ch["rows"]),
+            )
+        )
+        rows.append(
+            (
+                "whole course <= 3 minutes",
+                f"{ch['total_wall_s']:.0f} s wall, {ch['total_cpu_s']:.0f} s kernel CPU",
+                ch["total_wall_s"] <= 180,
+            )
+        )
         ws = ch["widgets"]
         if ws:
             live = [w for w in ws if w.get("continuous") and w.get("drag")]
             if live:
-                rows.append(("live sliders (continuous_update) <= 100 ms per step while dragged",
-                             f"{sum(w['drag']['median'] <= 100 for w in live)} of {len(live)} (median); medians "
-                             f"{min(w['drag']['median'] for w in live):.0f}–{max(w['drag']['median'] for w in live):.0f} ms",
-                             all(w["drag"]["median"] <= 100 for w in live)))
-            rows.append(("every control <= 100 ms from value change to new figure (jumps across its range)",
-                         f"{sum(w['median'] <= 100 for w in ws)} of {len(ws)} controls (median); medians "
-                         f"{min(w['median'] for w in ws):.0f}–{max(w['median'] for w in ws):.0f} ms",
-                         all(w["max"] <= 100 for w in ws)))
+                rows.append(
+                    (
+                        "live sliders (continuous_update) <= 100 ms per step while dragged",
+                        f"{sum(w['drag']['median'] <= 100 for w in live)} of {len(live)} (median); medians "
+                        f"{min(w['drag']['median'] for w in live):.0f}–{max(w['drag']['median'] for w in live):.0f} ms",
+                        all(w["drag"]["median"] <= 100 for w in live),
+                    )
+                )
+            rows.append(
+                (
+                    "every control <= 100 ms from value change to new figure (jumps across its range)",
+                    f"{sum(w['median'] <= 100 for w in ws)} of {len(ws)} controls (median); medians "
+                    f"{min(w['median'] for w in ws):.0f}–{max(w['median'] for w in ws):.0f} ms",
+                    all(w["max"] <= 100 for w in ws),
+                )
+            )
     if not rows:
         return []
-    out = ["## Targets at a glance", "", "| target | measured: median (min–max) | |", "|---|---|---|"]
+    out = [
+        "## Targets at a glance",
+        "",
+        "| target | measured: median (min–max) | |",
+        "|---|---|---|",
+    ]
     out += [f"| {a} | {b} | {_yes(c)} |" for a, b, c in rows]
     return out + [""]
 
@@ -154,166 +204,276 @@ def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png")
         ]
     if "training" in res:
         tr = res["training"]
-        L += ["## 1. Training: time to quality", ""] + _when(res["training"]) + [
-              "Deck recipe (re-implemented in `bench/deck.py` from the stated settings): MLP 3 x 64 ELU on [t, x],"
-              " Adam at a constant 1e-2, MSE, batch 256, 10,000 steps, a fresh `make_moons(256, noise=0.05)`"
-              " each step. fmtutor recipe: `fmtutor.training.train_2d(two_moons, seed)`, the default every chapter uses."
-              " Times cover the whole call (data, model, training). How the recipe was chosen, with every"
-              " setting tried: [TUNING.md](TUNING.md).", ""]
+        L += (
+            ["## 1. Training: time to quality", ""]
+            + _when(res["training"])
+            + [
+                "Deck recipe (re-implemented in `bench/deck.py` from the stated settings): MLP 3 x 64 ELU on [t, x],"
+                " Adam at a constant 1e-2, MSE, batch 256, 10,000 steps, a fresh `make_moons(256, noise=0.05)`"
+                " each step. fmtutor recipe: `fmtutor.training.train_2d(two_moons, seed)`, the default every chapter uses."
+                " Times cover the whole call (data, model, training). How the recipe was chosen, with every"
+                " setting tried: [TUNING.md](TUNING.md).",
+                "",
+            ]
+        )
         L += _training_md(tr["cpu"], res["floors"]["iid"]["mean"])
         rows = tr["cpu"]["rows"]
-        L += ["", "Against the issue's quoted floor of 0.068 instead of ours, the same W2 values read "
-              + ", ".join(f"{r['fmtutor']['w2'] / 0.068:.2f}" for r in rows) + " for fmtutor and "
-              + ", ".join(f"{r['deck']['w2'] / 0.068:.2f}" for r in rows) + " for the deck (seeds in order).", ""]
+        L += [
+            "",
+            "Against the issue's quoted floor of 0.068 instead of ours, the same W2 values read "
+            + ", ".join(f"{r['fmtutor']['w2'] / 0.068:.2f}" for r in rows)
+            + " for fmtutor and "
+            + ", ".join(f"{r['deck']['w2'] / 0.068:.2f}" for r in rows)
+            + " for the deck (seeds in order).",
+            "",
+        ]
         if tr.get("gpu"):
-            L += ["### The same on the GPU", ""] + _training_md(tr["gpu"], res["floors"]["iid"]["mean"]) + [""]
+            L += (
+                ["### The same on the GPU", ""]
+                + _training_md(tr["gpu"], res["floors"]["iid"]["mean"])
+                + [""]
+            )
         else:
-            L += [f"GPU: {tr.get('gpu_note', 'no GPU available')}; the harness picks the device with"
-                  " `fmtutor.device.default_device()` and runs this table again on the GPU when there is one.", ""]
+            L += [
+                f"GPU: {tr.get('gpu_note', 'no GPU available')}; the harness picks the device with"
+                " `fmtutor.device.default_device()` and runs this table again on the GPU when there is one.",
+                "",
+            ]
         th = tr.get("threads")
         if th:
             one, two = th["ms_per_step"]["1"], th["ms_per_step"]["2"]
-            L += ["Why fmtutor trains small networks on one thread: the deck's training step timed with 1 and with"
-                  f" 2 torch threads ({th['steps']} steps, interleaved, repeated): {fmt_stats(one, 2, ' ms')} per step"
-                  f" with 1 thread against {fmt_stats(two, 2, ' ms')} with 2; ratio 2/1 = {fmt_stats(th['ratio_2_over_1'])}."
-                  " Every operation here is tiny, so extra threads only add synchronisation, and on a busy machine a"
-                  " thread waiting for a descheduled partner wastes whole time slices. The side-by-side table above runs"
-                  " both recipes on one thread, so its ratios measure the recipes, not the thread setting.", ""]
+            L += [
+                "Why fmtutor trains small networks on one thread: the deck's training step timed with 1 and with"
+                f" 2 torch threads ({th['steps']} steps, interleaved, repeated): {fmt_stats(one, 2, ' ms')} per step"
+                f" with 1 thread against {fmt_stats(two, 2, ' ms')} with 2; ratio 2/1 = {fmt_stats(th['ratio_2_over_1'])}."
+                " Every operation here is tiny, so extra threads only add synchronisation, and on a busy machine a"
+                " thread waiting for a descheduled partner wastes whole time slices. The side-by-side table above runs"
+                " both recipes on one thread, so its ratios measure the recipes, not the thread setting.",
+                "",
+            ]
     if "sampling" in res:
         sp = res["sampling"]
-        L += ["## 2. Sampling: accuracy against cost", ""] + _when(sp) + [
-              "Trained model: the seed-0 fmtutor model from section 1. Exact field: `fmtutor.exact.MarginalField` of"
-              f" {sp['exact_pool']:,} two-moons points (the velocity that carries N(0, I) onto those points exactly)."
-              " Reference: scipy `solve_ivp(DOP853, rtol=atol=1e-8)` in float64 from the same starting points."
-              f" W2 / floor averaged over {sp['n_sets']} set(s) of 2,000 points for the trained model and"
-              f" {sp['fields']['exact'].get('sets', 1)} for the exact field (each of its evaluations costs 2,000 x"
-              f" {sp['exact_pool']:,} kernel terms); `err` = RMS distance of the end points to the reference's."
-              " The exact field of a finite point set carries every sample onto one of those points, so its W2/floor"
-              " is above 1 even when solved exactly: compare each cell with its own adaptive reference.", ""]
+        L += (
+            ["## 2. Sampling: accuracy against cost", ""]
+            + _when(sp)
+            + [
+                "Trained model: the seed-0 fmtutor model from section 1. Exact field: `fmtutor.exact.MarginalField` of"
+                f" {sp['exact_pool']:,} two-moons points (the velocity that carries N(0, I) onto those points exactly)."
+                " Reference: scipy `solve_ivp(DOP853, rtol=atol=1e-8)` in float64 from the same starting points."
+                f" W2 / floor averaged over {sp['n_sets']} set(s) of 2,000 points for the trained model and"
+                f" {sp['fields']['exact'].get('sets', 1)} for the exact field (each of its evaluations costs 2,000 x"
+                f" {sp['exact_pool']:,} kernel terms); `err` = RMS distance of the end points to the reference's."
+                " The exact field of a finite point set carries every sample onto one of those points, so its W2/floor"
+                " is above 1 even when solved exactly: compare each cell with its own adaptive reference.",
+                "",
+            ]
+        )
         nfes = sp["nfes"]
-        named = [("model", "trained model"), ("model_ot", "the same recipe trained with minibatch-OT pairs (chapter 7's coupling)"),
-                 ("exact", "exact marginal field")]
+        named = [
+            ("model", "trained model"),
+            ("model_ot", "the same recipe trained with minibatch-OT pairs (chapter 7's coupling)"),
+            ("exact", "exact marginal field"),
+        ]
         if "ot_training" in sp:
             o = sp["ot_training"]
-            L += [f"The minibatch-OT model (seed 0) trained in {o['cpu_s']:.0f} s CPU (scipy's assignment on every batch of"
-                  f" 512) and scores W2 = {o['w2']:.4f} = {o['ratio']:.2f} x floor with 100 midpoint steps: no better"
-                  " samples, but straighter paths, which few steps follow closely.", ""]
+            L += [
+                f"The minibatch-OT model (seed 0) trained in {o['cpu_s']:.0f} s CPU (scipy's assignment on every batch of"
+                f" 512) and scores W2 = {o['w2']:.4f} = {o['ratio']:.2f} x floor with 100 midpoint steps: no better"
+                " samples, but straighter paths, which few steps follow closely.",
+                "",
+            ]
         for fname, title in named:
             if fname not in sp["fields"]:
                 continue
             fr = sp["fields"][fname]
             a = fr["adaptive"]
-            L += [f"**{title}** (integrated from t = 0 to t = {fr.get('t1', 1.0):g}): adaptive reference W2/floor = {a['ratio']:.3f}"
-                  f" (NFE {', '.join(map(str, a['nfe']))}).", "",
-                  "| method | " + " | ".join(f"NFE {n}" for n in nfes) + " |", "|---|" + "---:|" * len(nfes)]
+            L += [
+                f"**{title}** (integrated from t = 0 to t = {fr.get('t1', 1.0):g}): adaptive reference W2/floor = {a['ratio']:.3f}"
+                f" (NFE {', '.join(map(str, a['nfe']))}).",
+                "",
+                "| method | " + " | ".join(f"NFE {n}" for n in nfes) + " |",
+                "|---|" + "---:|" * len(nfes),
+            ]
             for meth in sp["methods"]:
                 cells = []
                 for n in nfes:
                     g = fr["grid"].get(f"{meth}/{n}")
-                    cells.append("–" if g is None else f"{g['ratio']:.3f} ({g['vs_adaptive']:.3f}; err {g['err']:.3f})")
+                    cells.append(
+                        "–"
+                        if g is None
+                        else f"{g['ratio']:.3f} ({g['vs_adaptive']:.3f}; err {g['err']:.3f})"
+                    )
                 L.append(f"| {meth} | " + " | ".join(cells) + " |")
             L += ["", "Cells: W2/floor (W2 / adaptive reference's W2; err).", ""]
-        L += ["**Cost**: wall time per 10,000 samples of the trained model (float32, "
-              f"{sp.get('threads', '?')} torch thread(s)), median (min–max) of {sp.get('time_repeats', 3)} repeats:", "",
-              "| method | " + " | ".join(f"NFE {n}" for n in nfes) + " |", "|---|" + "---:|" * len(nfes)]
+        L += [
+            "**Cost**: wall time per 10,000 samples of the trained model (float32, "
+            f"{sp.get('threads', '?')} torch thread(s)), median (min–max) of {sp.get('time_repeats', 3)} repeats:",
+            "",
+            "| method | " + " | ".join(f"NFE {n}" for n in nfes) + " |",
+            "|---|" + "---:|" * len(nfes),
+        ]
         for meth in sp["methods"]:
             cells = []
             for n in nfes:
                 t = sp["timing_ms_per_10k"].get(f"{meth}/{n}")
-                cells.append("–" if t is None else f"{t['median']:.0f} ms ({t['min']:.0f}–{t['max']:.0f})")
+                cells.append(
+                    "–" if t is None else f"{t['median']:.0f} ms ({t['min']:.0f}–{t['max']:.0f})"
+                )
             L.append(f"| {meth} | " + " | ".join(cells) + " |")
         L.append("")
         sing = sp.get("exact_to_t1")
         if sing:
-            L += ["", "Sent all the way to t = 1, where the exact field of a point set is singular, Heun and RK4 (which"
-                  " evaluate the field at t = 1 in their last step) land far off: W2/floor at 8 NFE = "
-                  + ", ".join(f"{k.split('/')[0]} {v:.3g}" for k, v in sing.items())
-                  + ". Even stopped at t = 0.999 the exact field is stiff there (its rate is about 1 / (1 - t)):"
-                  " with the largest budget, 64 NFE, Heun and RK4 still score "
-                  + ", ".join(f"{sp['fields']['exact']['grid'][m + '/64']['ratio']:.2f}" for m in ("heun", "rk4"))
-                  + f" x floor against the reference's {sp['fields']['exact']['adaptive']['ratio']:.2f}. Euler and midpoint never evaluate the field at the end of a"
-                  " step, which is why they stay bounded. A trained network is smooth near t = 1, so this concerns"
-                  " exact fields only.", ""]
+            L += [
+                "",
+                "Sent all the way to t = 1, where the exact field of a point set is singular, Heun and RK4 (which"
+                " evaluate the field at t = 1 in their last step) land far off: W2/floor at 8 NFE = "
+                + ", ".join(f"{k.split('/')[0]} {v:.3g}" for k, v in sing.items())
+                + ". Even stopped at t = 0.999 the exact field is stiff there (its rate is about 1 / (1 - t)):"
+                " with the largest budget, 64 NFE, Heun and RK4 still score "
+                + ", ".join(
+                    f"{sp['fields']['exact']['grid'][m + '/64']['ratio']:.2f}"
+                    for m in ("heun", "rk4")
+                )
+                + f" x floor against the reference's {sp['fields']['exact']['adaptive']['ratio']:.2f}. Euler and midpoint never evaluate the field at the end of a"
+                " step, which is why they stay bounded. A trained network is smooth near t = 1, so this concerns"
+                " exact fields only.",
+                "",
+            ]
         tm = sp["target_midpoint8"]
-        L += [f"Target: midpoint at 8 NFE within 5% of the adaptive reference's W2: {_yes(tm['met'])}"
-              f" (trained model {tm['vs_adaptive']:.3f} x the reference's W2; exact field {tm['exact_vs_adaptive']:.3f} x"
-              + (f"; the minibatch-OT model {tm['ot_vs_adaptive']:.3f} x, {_yes(tm['ot_met'])}" if "ot_vs_adaptive" in tm else "")
-              + ")."]
+        L += [
+            f"Target: midpoint at 8 NFE within 5% of the adaptive reference's W2: {_yes(tm['met'])}"
+            f" (trained model {tm['vs_adaptive']:.3f} x the reference's W2; exact field {tm['exact_vs_adaptive']:.3f} x"
+            + (
+                f"; the minibatch-OT model {tm['ot_vs_adaptive']:.3f} x, {_yes(tm['ot_met'])}"
+                if "ot_vs_adaptive" in tm
+                else ""
+            )
+            + ")."
+        ]
         warped = sp["fields"]["model"].get("warped_midpoint")
         if warped:
-            L[-1] += (" Midpoint on a grid with shorter steps near t = 1 (t_k = 1 - (1 - k/K)^1.5), same budgets: "
-                      + ", ".join(f"{n} NFE {w['vs_adaptive']:.3f} x" for n, w in warped.items()) + " the reference's W2.")
+            L[-1] += (
+                " Midpoint on a grid with shorter steps near t = 1 (t_k = 1 - (1 - k/K)^1.5), same budgets: "
+                + ", ".join(f"{n} NFE {w['vs_adaptive']:.3f} x" for n, w in warped.items())
+                + " the reference's W2."
+            )
         L += [""]
     if "chapters" in res:
         ch = res["chapters"]
         rows = ch["rows"]
-        L += ["## 3. Chapter budgets", ""] + _when(ch) + [
-              "Each `notebooks/*.ipynb` run top to bottom, headless, in a fresh kernel (nbclient). *Wall* counts"
-              " from the kernel's start to the end of the last cell; *kernel CPU* is the kernel process's own CPU"
-              " seconds (all threads) at the end, the better estimate of the time on an idle machine.", ""]
+        L += (
+            ["## 3. Chapter budgets", ""]
+            + _when(ch)
+            + [
+                "Each `notebooks/*.ipynb` run top to bottom, headless, in a fresh kernel (nbclient). *Wall* counts"
+                " from the kernel's start to the end of the last cell; *kernel CPU* is the kernel process's own CPU"
+                " seconds (all threads) at the end, the better estimate of the time on an idle machine.",
+                "",
+            ]
+        )
         if not rows:
             L += ["No notebooks found in `notebooks/`.", ""]
         else:
-            L += ["| chapter | code cells | wall s | cells s | kernel CPU s | slowest cells (index: s) | <= 45 s | error |",
-                  "|---|---:|---:|---:|---:|---|---|---|"]
+            L += [
+                "| chapter | code cells | wall s | cells s | kernel CPU s | slowest cells (index: s) | <= 45 s | error |",
+                "|---|---:|---:|---:|---:|---|---|---|",
+            ]
             for r in rows:
                 slow = ", ".join(f"{i}: {s:.1f}" for i, s in r["slowest_cells"])
                 cpu = r["kernel_cpu_s"]
                 ok = (cpu if cpu is not None else r["total_s"]) <= 45
-                L.append(f"| {r['name']} | {r['cells']} | {r['total_s']:.1f} | {r['cells_s'] or float('nan'):.1f} | "
-                         f"{cpu if cpu is not None else float('nan'):.1f} | {slow} | {'yes' if ok else 'no'} (CPU), "
-                         f"{'yes' if r['total_s'] <= 45 else 'no'} (wall) | {r['error'] or ''} |")
-            L += ["", f"Total for the course: {ch['total_wall_s']:.0f} s wall, {ch['total_cpu_s']:.0f} s kernel CPU"
-                  f" over {len(rows)} chapters (target 180 s: {'met' if ch['total_cpu_s'] <= 180 else 'missed'} by CPU time,"
-                  f" {'met' if ch['total_wall_s'] <= 180 else 'missed'} by wall time).", ""]
+                L.append(
+                    f"| {r['name']} | {r['cells']} | {r['total_s']:.1f} | {r['cells_s'] or float('nan'):.1f} | "
+                    f"{cpu if cpu is not None else float('nan'):.1f} | {slow} | {'yes' if ok else 'no'} (CPU), "
+                    f"{'yes' if r['total_s'] <= 45 else 'no'} (wall) | {r['error'] or ''} |"
+                )
+            L += [
+                "",
+                f"Total for the course: {ch['total_wall_s']:.0f} s wall, {ch['total_cpu_s']:.0f} s kernel CPU"
+                f" over {len(rows)} chapters (target 180 s: {'met' if ch['total_cpu_s'] <= 180 else 'missed'} by CPU time,"
+                f" {'met' if ch['total_wall_s'] <= 180 else 'missed'} by wall time).",
+                "",
+            ]
     if "chapters" in res:
         ws = res["chapters"]["widgets"]
-        L += ["## 4. Widget latency", "",
-              "Every `LivePlot` alive in a chapter's kernel after it ran, every control: the value set to a few"
-              " points across its range, each timed from the assignment until the new PNG bytes are in the widget"
-              " (the draw and the render; the browser's share, about 5 ms for an Image, is not included)."
-              " *Draw* is the time inside the chapter's draw function; the rest is matplotlib laying out the figure and"
-              " encoding the PNG. *(live)* marks sliders with continuous_update, which redraw while being dragged."
-              " *Drag*: then the handle moved one step at a time, 8 steps (what dragging sends), each timed; *blitted*"
-              " counts the steps that pasted LivePlot's kept background (fixed axes) instead of drawing everything.", ""]
+        L += [
+            "## 4. Widget latency",
+            "",
+            "Every `LivePlot` alive in a chapter's kernel after it ran, every control: the value set to a few"
+            " points across its range, each timed from the assignment until the new PNG bytes are in the widget"
+            " (the draw and the render; the browser's share, about 5 ms for an Image, is not included)."
+            " *Draw* is the time inside the chapter's draw function; the rest is matplotlib laying out the figure and"
+            " encoding the PNG. *(live)* marks sliders with continuous_update, which redraw while being dragged."
+            " *Drag*: then the handle moved one step at a time, 8 steps (what dragging sends), each timed; *blitted*"
+            " counts the steps that pasted LivePlot's kept background (fixed axes) instead of drawing everything.",
+            "",
+        ]
         if not ws:
             L += ["No live widgets found.", ""]
         else:
-            L += ["| chapter | widget.control | type | changes | wall median ms | wall max ms | CPU median ms | CPU max ms | of which draw (median ms) | new figure, CPU median ms | ratio | <= 100 ms (wall median, max) | drag: steps (blitted) | drag wall median (max) ms |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+            L += [
+                "| chapter | widget.control | type | changes | wall median ms | wall max ms | CPU median ms | CPU max ms | of which draw (median ms) | new figure, CPU median ms | ratio | <= 100 ms (wall median, max) | drag: steps (blitted) | drag wall median (max) ms |",
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
+            ]
             for w in ws:
                 c, d, f, g = w["cpu"], w.get("draw"), w.get("fresh_cpu"), w.get("drag")
-                L.append(f"| {w['chapter']} | `{w['widget']}` | {w['type']}{' (live)' if w.get('continuous') else ''} | {w['changes']} | {w['median']:.0f} | "
-                         f"{w['max']:.0f} | {c['median']:.0f} | {c['max']:.0f} | {d['median'] if d else float('nan'):.0f} | "
-                         f"{f['median'] if f else float('nan'):.0f} | {c['median'] / f['median'] if f else float('nan'):.2f} | "
-                         f"{'yes' if w['median'] <= 100 else 'no'}, {'yes' if w['max'] <= 100 else 'no'} | "
-                         + (f"{w['drag_changes']} ({w['drag_blits']}) | {g['median']:.0f} ({g['max']:.0f}) |" if g else "– | – |"))
+                L.append(
+                    f"| {w['chapter']} | `{w['widget']}` | {w['type']}{' (live)' if w.get('continuous') else ''} | {w['changes']} | {w['median']:.0f} | "
+                    f"{w['max']:.0f} | {c['median']:.0f} | {c['max']:.0f} | {d['median'] if d else float('nan'):.0f} | "
+                    f"{f['median'] if f else float('nan'):.0f} | {c['median'] / f['median'] if f else float('nan'):.2f} | "
+                    f"{'yes' if w['median'] <= 100 else 'no'}, {'yes' if w['max'] <= 100 else 'no'} | "
+                    + (
+                        f"{w['drag_changes']} ({w['drag_blits']}) | {g['median']:.0f} ({g['max']:.0f}) |"
+                        if g
+                        else "– | – |"
+                    )
+                )
             draws = [w["draw"]["median"] for w in ws if w.get("draw")]
-            share = sum(draws) / sum(w["median"] for w in ws if w.get("draw")) if draws else float("nan")
-            L += ["", f"The chapters' draw functions take {100 * share:.0f}% of the summed median latencies; the rest is"
-                  " matplotlib drawing the axes, their text and the PNG. LivePlot keeps its axes (and their ticks) and"
-                  " reuses the last constrained layout while no title, label or tick label changes size, so a redraw"
-                  " skips the layout pass and its second draw; and once the frames, ticks and tick labels have come out"
-                  " the same twice running (fixed limits), it keeps their pixels and draws only the rest on top (the"
-                  " first such redraw pays for rendering that background)."]
+            share = (
+                sum(draws) / sum(w["median"] for w in ws if w.get("draw"))
+                if draws
+                else float("nan")
+            )
+            L += [
+                "",
+                f"The chapters' draw functions take {100 * share:.0f}% of the summed median latencies; the rest is"
+                " matplotlib drawing the axes, their text and the PNG. LivePlot keeps its axes (and their ticks) and"
+                " reuses the last constrained layout while no title, label or tick label changes size, so a redraw"
+                " skips the layout pass and its second draw; and once the frames, ticks and tick labels have come out"
+                " the same twice running (fixed limits), it keeps their pixels and draws only the rest on top (the"
+                " first such redraw pays for rendering that background).",
+            ]
             fr = [(w["cpu"]["median"], w["fresh_cpu"]["median"]) for w in ws if w.get("fresh_cpu")]
             if fr:
                 import statistics
+
                 ratios = sorted(a / b for a, b in fr)
-                L += ["", f"*New figure* times, in the same kernel right after each change, the same picture made the way"
-                      f" LivePlot used to make every redraw (a new figure, new axes, a full constrained layout): the kept"
-                      f" figure takes {statistics.median(ratios):.2f} (min {ratios[0]:.2f}, max {ratios[-1]:.2f}) of that"
-                      f" CPU time, median over the {len(ratios)} controls."]
+                L += [
+                    "",
+                    f"*New figure* times, in the same kernel right after each change, the same picture made the way"
+                    f" LivePlot used to make every redraw (a new figure, new axes, a full constrained layout): the kept"
+                    f" figure takes {statistics.median(ratios):.2f} (min {ratios[0]:.2f}, max {ratios[-1]:.2f}) of that"
+                    f" CPU time, median over the {len(ratios)} controls.",
+                ]
             checked = [w for w in ws if w.get("not_as_fresh") is not None]
             if checked:
-                bad = [f"`{w['widget']}` ({w['not_as_fresh']})" for w in checked if w["not_as_fresh"]]
-                L += ["", f"After every change the picture was also compared, pixel for pixel, with the first render of a"
-                      f" new LivePlot at the same values (new axes, layout from scratch), and once more at the end of each drag:"
-                      f" {sum(w['changes'] + (1 if w.get('drag') else 0) for w in checked)}"
-                      f" pictures, {'all identical' if not bad else 'different for ' + ', '.join(bad)}."]
-            L += ["", f"By the kernel's CPU time, {sum(w['cpu']['median'] <= 100 for w in ws)} of {len(ws)} controls redraw"
-                  f" within 100 ms at the median and {sum(w['cpu']['max'] <= 100 for w in ws)} of {len(ws)} at their worst;"
-                  f" by wall time, {sum(w['median'] <= 100 for w in ws)} and {sum(w['max'] <= 100 for w in ws)}.", ""]
+                bad = [
+                    f"`{w['widget']}` ({w['not_as_fresh']})" for w in checked if w["not_as_fresh"]
+                ]
+                L += [
+                    "",
+                    f"After every change the picture was also compared, pixel for pixel, with the first render of a"
+                    f" new LivePlot at the same values (new axes, layout from scratch), and once more at the end of each drag:"
+                    f" {sum(w['changes'] + (1 if w.get('drag') else 0) for w in checked)}"
+                    f" pictures, {'all identical' if not bad else 'different for ' + ', '.join(bad)}.",
+                ]
+            L += [
+                "",
+                f"By the kernel's CPU time, {sum(w['cpu']['median'] <= 100 for w in ws)} of {len(ws)} controls redraw"
+                f" within 100 ms at the median and {sum(w['cpu']['max'] <= 100 for w in ws)} of {len(ws)} at their worst;"
+                f" by wall time, {sum(w['median'] <= 100 for w in ws)} and {sum(w['max'] <= 100 for w in ws)}.",
+                "",
+            ]
     notes = res.get("notes")
     if notes:
         L += ["## Notes", "", notes, ""]
@@ -339,7 +499,13 @@ def write_figure(res: dict[str, Any], path: Path) -> None:
                 y = [r[name]["ratio"] for r in tr["rows"]]
                 ax.scatter(x, y, c=color, marker=marker, s=50, label=f"{name} ({dev}, CPU seconds)")
         deck_cpu = res["training"]["cpu"]["summary"]["deck_cpu"]["median"]
-        ax.axvline(deck_cpu / 4, color="tab:green", lw=1, ls="-.", label="target: 1/4 of the deck's median time")
+        ax.axvline(
+            deck_cpu / 4,
+            color="tab:green",
+            lw=1,
+            ls="-.",
+            label="target: 1/4 of the deck's median time",
+        )
         ax.axhline(1.0, color="k", lw=1, ls=":", label="noise floor")
         ax.axhline(1.1, color="tab:green", lw=1, ls="--", label="target 1.10 x floor")
         ax.set_xlabel("training time (CPU seconds of the process)")
@@ -353,11 +519,27 @@ def write_figure(res: dict[str, Any], path: Path) -> None:
         for fname, ls in (("model", "-"), ("exact", "--")):
             fr = sp["fields"][fname]
             for meth in sp["methods"]:
-                pts = [(n, max(fr["grid"][f"{meth}/{n}"]["err"], 1e-7)) for n in sp["nfes"] if f"{meth}/{n}" in fr["grid"]]
-                ax.plot(*zip(*pts), ls=ls, marker="o", ms=4, color=colors[meth],
-                        label=f"{meth} (solid: trained model)" if fname == "model" else None)
+                pts = [
+                    (n, max(fr["grid"][f"{meth}/{n}"]["err"], 1e-7))
+                    for n in sp["nfes"]
+                    if f"{meth}/{n}" in fr["grid"]
+                ]
+                ax.plot(
+                    *zip(*pts),
+                    ls=ls,
+                    marker="o",
+                    ms=4,
+                    color=colors[meth],
+                    label=f"{meth} (solid: trained model)" if fname == "model" else None,
+                )
         ax.plot([], [], "k--", label="dashed: exact field (to t = 0.999)")
-        ax.axhline(res["floors"]["iid"]["mean"], color="gray", lw=1, ls=":", label="noise floor (W2, for scale)")
+        ax.axhline(
+            res["floors"]["iid"]["mean"],
+            color="gray",
+            lw=1,
+            ls=":",
+            label="noise floor (W2, for scale)",
+        )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("velocity evaluations (NFE)")
@@ -370,7 +552,13 @@ def write_figure(res: dict[str, Any], path: Path) -> None:
         names = [r["name"].removesuffix(".ipynb") for r in rows]
         y = np.arange(len(rows))
         ax.barh(y - 0.2, [r["total_s"] for r in rows], 0.4, label="wall", color="tab:gray")
-        ax.barh(y + 0.2, [r["kernel_cpu_s"] or 0 for r in rows], 0.4, label="kernel CPU", color="tab:blue")
+        ax.barh(
+            y + 0.2,
+            [r["kernel_cpu_s"] or 0 for r in rows],
+            0.4,
+            label="kernel CPU",
+            color="tab:blue",
+        )
         ax.axvline(45, color="tab:red", ls="--", label="budget 45 s")
         ax.set_yticks(y, names, fontsize=8)
         ax.invert_yaxis()
@@ -387,14 +575,24 @@ def write_figure(res: dict[str, Any], path: Path) -> None:
         mx = np.array([w["max"] for w in ws])
         fresh = [w["fresh_cpu"]["median"] if w.get("fresh_cpu") else np.nan for w in ws]
         if not np.all(np.isnan(fresh)):
-            ax.barh(y - 0.2, fresh, 0.4, color="tab:gray", label="same picture, new figure (CPU median)")
+            ax.barh(
+                y - 0.2, fresh, 0.4, color="tab:gray", label="same picture, new figure (CPU median)"
+            )
             ax.barh(y + 0.2, med, 0.4, color="tab:blue", label="LivePlot redraw (median)")
         else:
             ax.barh(y, med, color="tab:blue", label="median")
         ax.scatter(mx, y, color="k", marker="|", s=80, label="max")
         drag = np.array([w["drag"]["median"] if w.get("drag") else np.nan for w in ws])
         if not np.all(np.isnan(drag)):
-            ax.scatter(drag, y + 0.2, color="tab:orange", marker="D", s=14, zorder=3, label="dragged one step (median)")
+            ax.scatter(
+                drag,
+                y + 0.2,
+                color="tab:orange",
+                marker="D",
+                s=14,
+                zorder=3,
+                label="dragged one step (median)",
+            )
         ax.axvline(100, color="tab:red", ls="--", label="target 100 ms")
         labels = [f"{w['chapter'][:2]} {w['widget']}"[:38] for w in ws]
         ax.set_yticks(y, labels, fontsize=7)

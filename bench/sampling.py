@@ -30,7 +30,9 @@ NFES = (2, 4, 8, 16, 32, 64)
 EXACT_T1 = 1.0 - 1e-3
 
 
-def adaptive_solve(model: Any, x0: torch.Tensor, rtol: float = 1e-8, atol: float = 1e-8, t1: float = 1.0) -> tuple[torch.Tensor, int]:
+def adaptive_solve(
+    model: Any, x0: torch.Tensor, rtol: float = 1e-8, atol: float = 1e-8, t1: float = 1.0
+) -> tuple[torch.Tensor, int]:
     """Integrate dx/dt = model(x, t) from t=0 to t1 with scipy's DOP853 (float64); returns (x_t1, nfe)."""
     from scipy.integrate import solve_ivp
 
@@ -41,7 +43,9 @@ def adaptive_solve(model: Any, x0: torch.Tensor, rtol: float = 1e-8, atol: float
         x = torch.from_numpy(y).reshape(shape)
         return model(x, torch.tensor(t, dtype=torch.float64)).reshape(-1).numpy()
 
-    sol = solve_ivp(f, (0.0, t1), x0.double().reshape(-1).numpy(), method="DOP853", rtol=rtol, atol=atol)
+    sol = solve_ivp(
+        f, (0.0, t1), x0.double().reshape(-1).numpy(), method="DOP853", rtol=rtol, atol=atol
+    )
     if not sol.success:
         raise RuntimeError(f"adaptive reference failed: {sol.message}")
     return torch.from_numpy(sol.y[:, -1]).reshape(shape), int(sol.nfev)
@@ -54,8 +58,17 @@ def _fields(model: Any, pool_size: int) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def run_sampling(model: Any, refs: list[torch.Tensor], floor: float, n_sets: int = 2, time_repeats: int = 3,
-                 exact_pool: int = 1000, exact_sets: int = 1, log: Any = print, model_ot: Any = None) -> dict[str, Any]:
+def run_sampling(
+    model: Any,
+    refs: list[torch.Tensor],
+    floor: float,
+    n_sets: int = 2,
+    time_repeats: int = 3,
+    exact_pool: int = 1000,
+    exact_sets: int = 1,
+    log: Any = print,
+    model_ot: Any = None,
+) -> dict[str, Any]:
     """Score every (field, method, NFE); time the trained model per 10,000 samples.
 
     Args:
@@ -71,7 +84,10 @@ def run_sampling(model: Any, refs: list[torch.Tensor], floor: float, n_sets: int
     fields = _fields(model, exact_pool)
     if model_ot is not None:
         fields["model_ot"] = copy.deepcopy(model_ot).double().eval()
-    x0s = [torch.randn(N_EVAL, 2, generator=F.data.make_generator(60_000 + r), dtype=torch.float64) for r in range(n_sets)]
+    x0s = [
+        torch.randn(N_EVAL, 2, generator=F.data.make_generator(60_000 + r), dtype=torch.float64)
+        for r in range(n_sets)
+    ]
     out: dict[str, Any] = {"fields": {}, "nfes": list(NFES), "methods": list(METHODS)}
     for name, field in fields.items():
         sets = x0s[:exact_sets] if name == "exact" else x0s
@@ -84,9 +100,15 @@ def run_sampling(model: Any, refs: list[torch.Tensor], floor: float, n_sets: int
             ref_pts.append(x)
             ref_nfe.append(nfe)
         ref_w2 = float(np.mean([F.metrics.wasserstein2(x, r) for x, r in zip(ref_pts, refs)]))
-        res: dict[str, Any] = {"adaptive": {"w2": ref_w2, "ratio": ref_w2 / floor, "nfe": ref_nfe, "seconds": ref_s},
-                               "grid": {}, "sets": len(sets), "t1": t1}
-        log(f"  {name}: adaptive DOP853 W2 {ref_w2:.4f} = {ref_w2 / floor:.2f} x floor, NFE {ref_nfe}")
+        res: dict[str, Any] = {
+            "adaptive": {"w2": ref_w2, "ratio": ref_w2 / floor, "nfe": ref_nfe, "seconds": ref_s},
+            "grid": {},
+            "sets": len(sets),
+            "t1": t1,
+        }
+        log(
+            f"  {name}: adaptive DOP853 W2 {ref_w2:.4f} = {ref_w2 / floor:.2f} x floor, NFE {ref_nfe}"
+        )
         for method, per in METHODS.items():
             for nfe in NFES:
                 if nfe < per:
@@ -97,20 +119,44 @@ def run_sampling(model: Any, refs: list[torch.Tensor], floor: float, n_sets: int
                     w2s.append(F.metrics.wasserstein2(x, r))
                     errs.append(float(((x - xr) ** 2).sum(1).mean().sqrt()))
                 w2 = float(np.mean(w2s))
-                res["grid"][f"{method}/{nfe}"] = {"method": method, "nfe": nfe, "w2": w2, "ratio": w2 / floor,
-                                                  "vs_adaptive": w2 / ref_w2, "err": float(np.mean(errs))}
-        if name == "model":  # the same budget on a grid that takes shorter steps near t = 1: t = 1 - (1 - s)^1.5
+                res["grid"][f"{method}/{nfe}"] = {
+                    "method": method,
+                    "nfe": nfe,
+                    "w2": w2,
+                    "ratio": w2 / floor,
+                    "vs_adaptive": w2 / ref_w2,
+                    "err": float(np.mean(errs)),
+                }
+        if (
+            name == "model"
+        ):  # the same budget on a grid that takes shorter steps near t = 1: t = 1 - (1 - s)^1.5
             res["warped_midpoint"] = {}
             for nfe in (4, 8, 16):
                 grid = 1 - (1 - torch.linspace(0, 1, nfe // 2 + 1, dtype=torch.float64)) ** 1.5
-                w2 = float(np.mean([F.metrics.wasserstein2(F.solvers.solve(field, x0, method="midpoint", time_grid=grid).x, r)
-                                    for x0, r in zip(sets, refs)]))
-                res["warped_midpoint"][str(nfe)] = {"w2": w2, "ratio": w2 / floor, "vs_adaptive": w2 / ref_w2}
+                w2 = float(
+                    np.mean(
+                        [
+                            F.metrics.wasserstein2(
+                                F.solvers.solve(field, x0, method="midpoint", time_grid=grid).x, r
+                            )
+                            for x0, r in zip(sets, refs)
+                        ]
+                    )
+                )
+                res["warped_midpoint"][str(nfe)] = {
+                    "w2": w2,
+                    "ratio": w2 / floor,
+                    "vs_adaptive": w2 / ref_w2,
+                }
         out["fields"][name] = res
     singular = {}
     for method in ("heun", "rk4"):
         x = F.solvers.solve(fields["exact"], x0s[0], method=method, n_steps=8 // METHODS[method]).x
-        singular[f"{method}/8"] = F.metrics.wasserstein2(x, refs[0]) / floor if bool(torch.isfinite(x).all()) else float("inf")
+        singular[f"{method}/8"] = (
+            F.metrics.wasserstein2(x, refs[0]) / floor
+            if bool(torch.isfinite(x).all())
+            else float("inf")
+        )
     out["exact_to_t1"] = singular
     # cost: the trained model (float32, as the chapters use it), 10,000 samples
     x0 = torch.randn(10_000, 2, generator=F.data.make_generator(1))
@@ -127,8 +173,11 @@ def run_sampling(model: Any, refs: list[torch.Tensor], floor: float, n_sets: int
             timing[f"{method}/{nfe}"] = stats(ts)
     out["timing_ms_per_10k"] = timing
     mid = out["fields"]["model"]["grid"]["midpoint/8"]["vs_adaptive"]
-    out["target_midpoint8"] = {"vs_adaptive": mid, "met": bool(mid <= 1.05),
-                               "exact_vs_adaptive": out["fields"]["exact"]["grid"]["midpoint/8"]["vs_adaptive"]}
+    out["target_midpoint8"] = {
+        "vs_adaptive": mid,
+        "met": bool(mid <= 1.05),
+        "exact_vs_adaptive": out["fields"]["exact"]["grid"]["midpoint/8"]["vs_adaptive"],
+    }
     if "model_ot" in out["fields"]:
         ot = out["fields"]["model_ot"]["grid"]["midpoint/8"]["vs_adaptive"]
         out["target_midpoint8"].update(ot_vs_adaptive=ot, ot_met=bool(ot <= 1.05))

@@ -24,7 +24,12 @@ from .deck import DeckFlow, train_deck
 def _fmtutor(seed: int, device: torch.device) -> tuple[Any, dict]:
     with Clock() as c:
         model, res = F.training.train_2d(F.data.two_moons, seed=seed, progress=False, device=device)
-    return model, {"wall_s": c.wall_s, "cpu_s": c.cpu_s, "steps": res.steps, "final_loss": float(res.losses[-50:].mean())}
+    return model, {
+        "wall_s": c.wall_s,
+        "cpu_s": c.cpu_s,
+        "steps": res.steps,
+        "final_loss": float(res.losses[-50:].mean()),
+    }
 
 
 def _deck(seed: int, device: torch.device, steps: int) -> tuple[Any, dict]:
@@ -33,8 +38,14 @@ def _deck(seed: int, device: torch.device, steps: int) -> tuple[Any, dict]:
     return model, {**info, "wall_s": c.wall_s, "cpu_s": c.cpu_s}
 
 
-def run_training(seeds: list[int], refs: list[torch.Tensor], floor: float, device: torch.device,
-                 deck_steps: int = 10_000, log: Any = print) -> dict[str, Any]:
+def run_training(
+    seeds: list[int],
+    refs: list[torch.Tensor],
+    floor: float,
+    device: torch.device,
+    deck_steps: int = 10_000,
+    log: Any = print,
+) -> dict[str, Any]:
     """Train both recipes on every seed (alternating order) and score them.
 
     Returns per-seed rows and min/median/max of W2/floor and of the time ratio fmtutor / deck.
@@ -48,13 +59,17 @@ def run_training(seeds: list[int], refs: list[torch.Tensor], floor: float, devic
         out: dict[str, Any] = {"seed": seed}
         load0 = _load()
         for name in order:
-            model, info = _deck(seed, device, deck_steps) if name == "deck" else _fmtutor(seed, device)
+            model, info = (
+                _deck(seed, device, deck_steps) if name == "deck" else _fmtutor(seed, device)
+            )
             model = model.to("cpu")
             info.update(score_model(model, refs, floor, seed))
             out[name] = info
             models[(name, seed)] = model
-            log(f"  [{device.type}] seed {seed} {name:8s}: {info['wall_s']:6.1f} s wall, {info['cpu_s']:6.1f} s cpu,"
-                f" W2 {info['w2']:.4f} = {info['ratio']:.2f} x floor")
+            log(
+                f"  [{device.type}] seed {seed} {name:8s}: {info['wall_s']:6.1f} s wall, {info['cpu_s']:6.1f} s cpu,"
+                f" W2 {info['w2']:.4f} = {info['ratio']:.2f} x floor"
+            )
         out["load_avg"] = [load0, _load()]
         out["wall_ratio"] = out["fmtutor"]["wall_s"] / out["deck"]["wall_s"]
         out["cpu_ratio"] = out["fmtutor"]["cpu_s"] / out["deck"]["cpu_s"]
@@ -72,8 +87,14 @@ def run_training(seeds: list[int], refs: list[torch.Tensor], floor: float, devic
     summary["quality_met"] = bool(summary["fmtutor_ratio"]["max"] <= 1.10)
     summary["speed_met_wall"] = bool(summary["wall_ratio"]["max"] <= 0.25)
     summary["speed_met_cpu"] = bool(summary["cpu_ratio"]["max"] <= 0.25)
-    return {"device": str(device), "rows": rows, "summary": summary, "deck_steps": deck_steps,
-            "recipe": F.training.DEFAULT_2D, "_models": models}
+    return {
+        "device": str(device),
+        "rows": rows,
+        "summary": summary,
+        "deck_steps": deck_steps,
+        "recipe": F.training.DEFAULT_2D,
+        "_models": models,
+    }
 
 
 def _load() -> float:
@@ -102,8 +123,11 @@ def run_threads(steps: int = 100, repeats: int = 3) -> dict[str, Any]:
                 out.setdefault(str(n), []).append((time.perf_counter() - start) / steps * 1e3)
     finally:
         torch.set_num_threads(before)
-    return {"ms_per_step": {k: stats(v) for k, v in out.items()}, "steps": steps,
-            "ratio_2_over_1": stats(np.array(out["2"]) / np.array(out["1"]))}
+    return {
+        "ms_per_step": {k: stats(v) for k, v in out.items()},
+        "steps": steps,
+        "ratio_2_over_1": stats(np.array(out["2"]) / np.array(out["1"])),
+    }
 
 
 __all__ += ["DeckFlow"]

@@ -27,6 +27,25 @@ from . import (
 from ._version import __version__
 from .device import default_device
 
-__all__ = ["paths", "schedules", "sde", "exact", "fields", "trajectories", "solvers", "models", "training",
-           "couplings", "guidance", "likelihood", "metrics", "data", "images", "diagnostics", "io", "device",
-           "default_device", "__version__"]
+__all__ = [
+    "paths",
+    "schedules",
+    "sde",
+    "exact",
+    "fields",
+    "trajectories",
+    "solvers",
+    "models",
+    "training",
+    "couplings",
+    "guidance",
+    "likelihood",
+    "metrics",
+    "data",
+    "images",
+    "diagnostics",
+    "io",
+    "device",
+    "default_device",
+    "__version__",
+]

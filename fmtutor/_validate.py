@@ -1,7 +1,15 @@
 """Input checks shared by every public function: clear errors that name the argument."""
 
-__all__ = ["as_tensor", "check_finite", "check_points", "check_time", "check_same_shape", "check_positive_int",
-           "check_callable", "check_number"]
+__all__ = [
+    "as_tensor",
+    "check_finite",
+    "check_points",
+    "check_time",
+    "check_same_shape",
+    "check_positive_int",
+    "check_callable",
+    "check_number",
+]
 
 from typing import Any
 
@@ -10,8 +18,13 @@ import torch
 from torch import Tensor
 
 
-def as_tensor(value: Any, name: str, like: Tensor | None = None, dtype: torch.dtype | None = None,
-              finite: bool = False) -> Tensor:
+def as_tensor(
+    value: Any,
+    name: str,
+    like: Tensor | None = None,
+    dtype: torch.dtype | None = None,
+    finite: bool = False,
+) -> Tensor:
     """Turn a tensor, NumPy array, list or number into a floating tensor.
 
     Args:
@@ -25,16 +38,22 @@ def as_tensor(value: Any, name: str, like: Tensor | None = None, dtype: torch.dt
         A floating-point tensor (float32 unless the input was float64 or ``like`` says otherwise).
     """
     if value is None:
-        raise TypeError(f"{name}: expected a tensor or array, got None (did an exercise function forget to return?)")
+        raise TypeError(
+            f"{name}: expected a tensor or array, got None (did an exercise function forget to return?)"
+        )
     if isinstance(value, Tensor):
         out = value
     elif isinstance(value, (np.ndarray, list, tuple, float, int, np.floating, np.integer)):
         arr = np.asarray(value)
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"{name}: expected numbers, got an array of dtype {arr.dtype}")
-        out = torch.as_tensor(arr, device=like.device if like is not None else "cpu")  # NumPy data lives on the CPU
+        out = torch.as_tensor(
+            arr, device=like.device if like is not None else "cpu"
+        )  # NumPy data lives on the CPU
     else:
-        raise TypeError(f"{name}: expected a torch.Tensor or NumPy array, got {type(value).__name__}")
+        raise TypeError(
+            f"{name}: expected a torch.Tensor or NumPy array, got {type(value).__name__}"
+        )
     if out.is_complex():
         raise TypeError(f"{name}: expected real numbers, got dtype {out.dtype}")
     if dtype is None:
@@ -55,13 +74,21 @@ def check_finite(x: Tensor, name: str) -> Tensor:
     """Raise a ValueError naming ``name`` if x holds NaN or inf (e.g. a diverged training run); return x."""
     if x.device.type != "meta" and x.numel() and not bool(torch.isfinite(x).all()):
         n_nan, n_inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
-        raise ValueError(f"{name}: expected finite numbers, got {n_nan} NaN and {n_inf} infinite entries "
-                         f"of {x.numel()} (shape {tuple(x.shape)}); did something diverge or divide by zero?")
+        raise ValueError(
+            f"{name}: expected finite numbers, got {n_nan} NaN and {n_inf} infinite entries "
+            f"of {x.numel()} (shape {tuple(x.shape)}); did something diverge or divide by zero?"
+        )
     return x
 
 
-def check_points(x: Any, name: str = "x", dim: int | None = None, like: Tensor | None = None,
-                 finite: bool = True, min_points: int = 0) -> Tensor:
+def check_points(
+    x: Any,
+    name: str = "x",
+    dim: int | None = None,
+    like: Tensor | None = None,
+    finite: bool = True,
+    min_points: int = 0,
+) -> Tensor:
     """Check a batch of points of shape (B, d) and return it as a floating tensor.
 
     Args:
@@ -74,15 +101,23 @@ def check_points(x: Any, name: str = "x", dim: int | None = None, like: Tensor |
     """
     x = as_tensor(x, name, like=like)
     if x.ndim != 2:
-        raise ValueError(f"{name}: expected a batch of points of shape (B, d), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name}: expected a batch of points of shape (B, d), got shape {tuple(x.shape)}"
+        )
     if x.shape[0] < min_points:
-        raise ValueError(f"{name}: expected at least {min_points} point(s), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name}: expected at least {min_points} point(s), got shape {tuple(x.shape)}"
+        )
     if dim is not None and x.shape[1] != dim:
-        raise ValueError(f"{name}: expected points of dimension d={dim}, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name}: expected points of dimension d={dim}, got shape {tuple(x.shape)}"
+        )
     return check_finite(x, name) if finite else x
 
 
-def check_time(t: Any, batch: int | None = None, like: Tensor | None = None, name: str = "t") -> Tensor:
+def check_time(
+    t: Any, batch: int | None = None, like: Tensor | None = None, name: str = "t"
+) -> Tensor:
     """Check a time (a float, a (B,) or a (B, 1) tensor) in [0, 1]; return it with shape (B, 1) or (1, 1).
 
     Args:
@@ -100,15 +135,21 @@ def check_time(t: Any, batch: int | None = None, like: Tensor | None = None, nam
     elif t.ndim == 1:
         t = t[:, None]
     elif not (t.ndim == 2 and t.shape[1] == 1):
-        raise ValueError(f"{name}: expected a float, a (B,) or a (B, 1) tensor, got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name}: expected a float, a (B,) or a (B, 1) tensor, got shape {tuple(t.shape)}"
+        )
     if batch is not None and t.shape[0] not in (1, batch):
-        raise ValueError(f"{name}: expected {batch} times (one per point) or a single time, got {t.shape[0]}")
+        raise ValueError(
+            f"{name}: expected {batch} times (one per point) or a single time, got {t.shape[0]}"
+        )
     if t.device.type == "meta":  # shapes only (meta tensors have no values to check)
         return t
     if torch.isnan(t).any():
         raise ValueError(f"{name}: expected times in [0, 1], got NaN")
     if (t < 0).any() or (t > 1).any():
-        raise ValueError(f"{name}: expected times in [0, 1], got values from {t.min().item():.4g} to {t.max().item():.4g}")
+        raise ValueError(
+            f"{name}: expected times in [0, 1], got values from {t.min().item():.4g} to {t.max().item():.4g}"
+        )
     return t
 
 
@@ -119,7 +160,9 @@ def check_callable(value: Any, name: str, what: str = "a function f(x, t)") -> A
     return value
 
 
-def check_number(value: Any, name: str, minimum: float | None = None, strict: bool = False) -> float:
+def check_number(
+    value: Any, name: str, minimum: float | None = None, strict: bool = False
+) -> float:
     """Return ``value`` as a float if it is a finite real number (>= or > minimum), else raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r:.60}")
@@ -127,14 +170,18 @@ def check_number(value: Any, name: str, minimum: float | None = None, strict: bo
     if not np.isfinite(v):
         raise ValueError(f"{name}: expected a finite number, got {v}")
     if minimum is not None and (v <= minimum if strict else v < minimum):
-        raise ValueError(f"{name}: expected a number {'>' if strict else '>='} {minimum:g}, got {v:g}")
+        raise ValueError(
+            f"{name}: expected a number {'>' if strict else '>='} {minimum:g}, got {v:g}"
+        )
     return v
 
 
 def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     """Raise a ValueError naming both arguments when their shapes differ."""
     if a.shape != b.shape:
-        raise ValueError(f"{name_a} and {name_b}: expected the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"{name_a} and {name_b}: expected the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:

@@ -16,7 +16,17 @@ flow, S = E[ int_0^1 ||u_t(x_t)||^2 dt ] - E ||x_1 - x_0||^2 >= 0 (``flow_straig
 ([1, 0], 1)
 """
 
-__all__ = ["independent_coupling", "ot_assignment", "minibatch_ot_coupling", "brute_force_assignment", "transport_cost", "count_crossings", "coupling_stats", "Straightness", "flow_straightness"]
+__all__ = [
+    "independent_coupling",
+    "ot_assignment",
+    "minibatch_ot_coupling",
+    "brute_force_assignment",
+    "transport_cost",
+    "count_crossings",
+    "coupling_stats",
+    "Straightness",
+    "flow_straightness",
+]
 
 import itertools
 from collections.abc import Callable
@@ -165,8 +175,12 @@ class Straightness:
     x_1: Tensor
 
 
-def flow_straightness(model: Callable[[Tensor, Any], Tensor], x_0: Tensor, n_steps: int = 100,
-                 method: str = "midpoint") -> Straightness:
+def flow_straightness(
+    model: Callable[[Tensor, Any], Tensor],
+    x_0: Tensor,
+    n_steps: int = 100,
+    method: str = "midpoint",
+) -> Straightness:
     """How far the flow of ``model`` is from straight lines, S = E[int ||u_t(x_t)||^2 dt] - E||x_1 - x_0||^2.
 
     Since x_1 - x_0 = int_0^1 u_t(x_t) dt, Jensen's inequality gives ||x_1 - x_0||^2 <= int ||u_t||^2 dt,
@@ -197,5 +211,6 @@ def flow_straightness(model: Callable[[Tensor, Any], Tensor], x_0: Tensor, n_ste
     x_1, kinetic = y1[:, :d], y1[:, d]
     disp = ((x_1 - x_0) ** 2).sum(1)
     per = (kinetic - disp).detach().cpu()
-    return Straightness(float(per.mean()), float(kinetic.mean()), float(disp.mean()), per, x_1.detach().cpu())
-
+    return Straightness(
+        float(per.mean()), float(kinetic.mean()), float(disp.mean()), per, x_1.detach().cpu()
+    )

@@ -69,7 +69,9 @@ def two_moons(n: int, noise: float = 0.05, seed: "int | torch.Generator | None" 
     return (torch.stack([x, y], 1) + noise * torch.randn(n, 2, generator=g, device=g.device)).cpu()
 
 
-def circles(n: int, noise: float = 0.05, factor: float = 0.5, seed: "int | torch.Generator | None" = None) -> Tensor:
+def circles(
+    n: int, noise: float = 0.05, factor: float = 0.5, seed: "int | torch.Generator | None" = None
+) -> Tensor:
     """Two concentric circles of radii 2 and 2 * factor, drawn i.i.d., shape (n, 2).
 
     Each point picks a circle with probability 1/2 and an angle theta ~ U[0, 2 pi), then gets
@@ -79,7 +81,9 @@ def circles(n: int, noise: float = 0.05, factor: float = 0.5, seed: "int | torch
     noise = check_number(noise, "noise", minimum=0.0)
     factor = check_number(factor, "factor", minimum=0.0, strict=True)
     if factor >= 1:
-        raise ValueError(f"factor: expected the inner radius as a fraction of the outer one, in (0, 1), got {factor}")
+        raise ValueError(
+            f"factor: expected the inner radius as a fraction of the outer one, in (0, 1), got {factor}"
+        )
     g = make_generator(seed)
     theta = 2 * math.pi * torch.rand(n, generator=g, device=g.device)
     r = torch.where(torch.rand(n, generator=g, device=g.device) < 0.5, factor, 1.0)
@@ -131,17 +135,34 @@ class GaussianMixture:
             if std.shape[0] != k:
                 raise ValueError(f"covs: expected {k} standard deviations, got {c.shape[0]}")
             if not bool((std >= 0).all()) or not bool(torch.isfinite(std).all()):
-                raise ValueError(f"covs: expected finite standard deviations >= 0, got {std.tolist()}")
+                raise ValueError(
+                    f"covs: expected finite standard deviations >= 0, got {std.tolist()}"
+                )
             c = std[:, None, None] ** 2 * torch.eye(d, dtype=torch.float64, device=std.device)
         if c.shape != (k, d, d):
-            raise ValueError(f"covs: expected shape ({k}, {d}, {d}), (K,) or a float, got {tuple(c.shape)}")
-        if (not bool(torch.isfinite(c).all()) or not torch.allclose(c, c.transpose(1, 2))
-                or float(torch.linalg.eigvalsh(c).min()) < -1e-9 * (1 + float(c.abs().max()))):
-            raise ValueError(f"covs: expected symmetric positive semi-definite covariance matrices, got {c.tolist()}"[:300])
+            raise ValueError(
+                f"covs: expected shape ({k}, {d}, {d}), (K,) or a float, got {tuple(c.shape)}"
+            )
+        if (
+            not bool(torch.isfinite(c).all())
+            or not torch.allclose(c, c.transpose(1, 2))
+            or float(torch.linalg.eigvalsh(c).min()) < -1e-9 * (1 + float(c.abs().max()))
+        ):
+            raise ValueError(
+                f"covs: expected symmetric positive semi-definite covariance matrices, got {c.tolist()}"[
+                    :300
+                ]
+            )
         self.covs = c
-        w = torch.full((k,), 1.0 / k, dtype=torch.float64, device=self.means.device) if weights is None else as_tensor(weights, "weights", dtype=torch.float64)
+        w = (
+            torch.full((k,), 1.0 / k, dtype=torch.float64, device=self.means.device)
+            if weights is None
+            else as_tensor(weights, "weights", dtype=torch.float64)
+        )
         if w.shape != (k,) or (w < 0).any() or w.sum() <= 0:
-            raise ValueError(f"weights: expected {k} non-negative numbers with a positive sum, got {w.tolist()}")
+            raise ValueError(
+                f"weights: expected {k} non-negative numbers with a positive sum, got {w.tolist()}"
+            )
         self.weights = w / w.sum()
 
     @property
@@ -149,13 +170,19 @@ class GaussianMixture:
         """The dimension d."""
         return self.means.shape[1]
 
-    def sample(self, n: int, seed: "int | torch.Generator | None" = None, return_labels: bool = False) -> "Tensor | tuple[Tensor, Tensor]":
+    def sample(
+        self, n: int, seed: "int | torch.Generator | None" = None, return_labels: bool = False
+    ) -> "Tensor | tuple[Tensor, Tensor]":
         """Draw n points (float32, shape (n, d)); with return_labels, also their component indices (n,)."""
         n = check_positive_int(n, "n")
         g = make_generator(seed)
         k = torch.multinomial(self.weights, n, replacement=True, generator=g)
-        z = torch.randn(n, self.dim, generator=g, dtype=torch.float64, device=g.device).to(self.means.device)
-        chol = torch.linalg.cholesky(self.covs + 1e-12 * torch.eye(self.dim, dtype=torch.float64, device=self.covs.device))
+        z = torch.randn(n, self.dim, generator=g, dtype=torch.float64, device=g.device).to(
+            self.means.device
+        )
+        chol = torch.linalg.cholesky(
+            self.covs + 1e-12 * torch.eye(self.dim, dtype=torch.float64, device=self.covs.device)
+        )
         x = (self.means[k] + (chol[k] @ z[:, :, None])[:, :, 0]).to(torch.float32)
         return (x, k) if return_labels else x
 

@@ -13,8 +13,20 @@
 1
 """
 
-__all__ = ["marginal_velocity_mc", "GradientComparison", "compare_cfm_fm", "loss_by_time", "loss_floor", "fit_order", "ConvergenceStudy",
-           "convergence_study", "as_float64", "NFEStudy", "quality_vs_nfe", "STAGES"]
+__all__ = [
+    "marginal_velocity_mc",
+    "GradientComparison",
+    "compare_cfm_fm",
+    "loss_by_time",
+    "loss_floor",
+    "fit_order",
+    "ConvergenceStudy",
+    "convergence_study",
+    "as_float64",
+    "NFEStudy",
+    "quality_vs_nfe",
+    "STAGES",
+]
 
 import copy
 from collections.abc import Callable, Sequence
@@ -36,7 +48,9 @@ from .solvers import SOLVERS, solve
 STAGES = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
 
 
-def marginal_velocity_mc(x: Tensor, t: float, x1_samples: Tensor, scheduler: "str | Scheduler" = "condot") -> Tensor:
+def marginal_velocity_mc(
+    x: Tensor, t: float, x1_samples: Tensor, scheduler: "str | Scheduler" = "condot"
+) -> Tensor:
     """Monte-Carlo estimate of u_t(x) = E[u_t(x | X_1) | X_t = x] by self-normalised importance weights.
 
     With X_1^(j) ~ q (j = 1..M), the posterior p(x_1 | X_t = x) is proportional to p_{t|1}(x | x_1) q(x_1), so
@@ -57,7 +71,9 @@ def marginal_velocity_mc(x: Tensor, t: float, x1_samples: Tensor, scheduler: "st
     if not isinstance(t, (int, float)) or not 0 <= t < 1:
         raise ValueError(f"t: expected one time in [0, 1), got {t!r}")
     s = get_scheduler(scheduler)(torch.tensor(float(t), dtype=x.dtype, device=x.device))
-    log_w = -((x[:, None, :] - s.alpha_t * x1[None]) ** 2).sum(-1) / (2 * s.sigma_t.clamp_min(EPS) ** 2)  # (B, M)
+    log_w = -((x[:, None, :] - s.alpha_t * x1[None]) ** 2).sum(-1) / (
+        2 * s.sigma_t.clamp_min(EPS) ** 2
+    )  # (B, M)
     w = torch.softmax(log_w, dim=1)
     out = torch.empty_like(x)
     for i in range(x.shape[0]):  # u_t(x_i | x_1^(j)) for all j, weighted
@@ -91,8 +107,13 @@ class GradientComparison:
     n: int
 
 
-def compare_cfm_fm(model: nn.Module, data: Tensor, n: int = 20000, seed: int = 0,
-                   scheduler: "str | Scheduler" = "condot") -> GradientComparison:
+def compare_cfm_fm(
+    model: nn.Module,
+    data: Tensor,
+    n: int = 20000,
+    seed: int = 0,
+    scheduler: "str | Scheduler" = "condot",
+) -> GradientComparison:
     """Measure that L_CFM and L_FM have the same gradient (and differ by a constant) for a finite data set.
 
     The data distribution is the empirical one on ``data``, so the marginal field u_t is exact
@@ -121,12 +142,18 @@ def compare_cfm_fm(model: nn.Module, data: Tensor, n: int = 20000, seed: int = 0
     t = torch.rand(n, generator=g, device=g.device).to(x1.device)
     ps = AffinePath(scheduler).sample(x0, x1, t)
     with torch.no_grad():
-        u = torch.cat([marginal_velocity(ps.x_t[i : i + 4096], t[i : i + 4096], data, scheduler)
-                       for i in range(0, n, 4096)])
+        u = torch.cat(
+            [
+                marginal_velocity(ps.x_t[i : i + 4096], t[i : i + 4096], data, scheduler)
+                for i in range(0, n, 4096)
+            ]
+        )
     pred = model(ps.x_t, t)
     loss_cfm = ((pred - ps.dx_t) ** 2).sum(1).mean()
     loss_fm = ((pred - u) ** 2).sum(1).mean()
-    g_cfm = torch.cat([v.reshape(-1) for v in torch.autograd.grad(loss_cfm, params, retain_graph=True)])
+    g_cfm = torch.cat(
+        [v.reshape(-1) for v in torch.autograd.grad(loss_cfm, params, retain_graph=True)]
+    )
     g_fm = torch.cat([v.reshape(-1) for v in torch.autograd.grad(loss_fm, params)])
     cos = float(torch.nn.functional.cosine_similarity(g_cfm, g_fm, dim=0))
     rel = float((g_cfm - g_fm).norm() / g_fm.norm().clamp_min(1e-30))
@@ -135,8 +162,13 @@ def compare_cfm_fm(model: nn.Module, data: Tensor, n: int = 20000, seed: int = 0
     return GradientComparison(g_cfm, g_fm, l_cfm, l_fm, cos, rel, l_cfm - l_fm, floor, n)
 
 
-def loss_by_time(model: "Callable[..., Tensor]", data: Tensor, ts: Sequence[float] = tuple(np.linspace(0.05, 0.95, 10)),
-                 n: int = 500, seed: int = 0) -> dict[str, np.ndarray]:
+def loss_by_time(
+    model: "Callable[..., Tensor]",
+    data: Tensor,
+    ts: Sequence[float] = tuple(np.linspace(0.05, 0.95, 10)),
+    n: int = 500,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """Where the CFM loss comes from: at each time t, the model's loss, the floor and the model's FM loss.
 
     On n draws X_0 ~ N(0, I), X_1 ~ data at fixed t (CondOT, dX_t = X_1 - X_0, u_t exact for the
@@ -163,14 +195,23 @@ def loss_by_time(model: "Callable[..., Tensor]", data: Tensor, ts: Sequence[floa
             t = float(t)
             xt, dx = t * x1 + (1 - t) * x0, x1 - x0
             u, v = marginal_velocity(xt, t, data), model(xt, t)
-            for k, val in (("t", t), ("cfm", ((v - dx) ** 2).sum(1).mean()), ("floor", ((dx - u) ** 2).sum(1).mean()),
-                           ("fm", ((v - u) ** 2).sum(1).mean())):
+            for k, val in (
+                ("t", t),
+                ("cfm", ((v - dx) ** 2).sum(1).mean()),
+                ("floor", ((dx - u) ** 2).sum(1).mean()),
+                ("fm", ((v - u) ** 2).sum(1).mean()),
+            ):
                 out[k].append(float(val))
     return {k: np.array(v) for k, v in out.items()}
 
 
-def loss_floor(data: Tensor, n: int = 4000, seed: int = 0, scheduler: "str | Scheduler" = "condot",
-               chunk: int = 1024) -> tuple[float, float]:
+def loss_floor(
+    data: Tensor,
+    n: int = 4000,
+    seed: int = 0,
+    scheduler: "str | Scheduler" = "condot",
+    chunk: int = 1024,
+) -> tuple[float, float]:
     """The CFM loss floor of a finite data set, with its standard error (a low-noise estimate).
 
     The floor is C = E ||dX_t - u_t(X_t)||^2 = E_{t, X_t} tr Cov[dX_t | X_t]. Instead of averaging
@@ -206,7 +247,9 @@ def loss_floor(data: Tensor, n: int = 4000, seed: int = 0, scheduler: "str | Sch
     for i in range(0, n, chunk):
         x, s = ps.x_t[i : i + chunk], get_scheduler(scheduler)(t[i : i + chunk])
         a, sig = s.alpha_t[:, None], s.sigma_t.clamp_min(EPS)[:, None]
-        lhs = torch.cat([x * (a / sig**2), -0.5 * a**2 / sig**2], 1)  # log-weights up to a per-row constant
+        lhs = torch.cat(
+            [x * (a / sig**2), -0.5 * a**2 / sig**2], 1
+        )  # log-weights up to a per-row constant
         w = torch.softmax(lhs @ rhs, dim=1)  # (B, N) posterior over the data points
         m1 = w @ data
         var = ((w @ sq)[:, 0] - (m1**2).sum(1)).clamp_min(0)
@@ -225,10 +268,14 @@ def fit_order(h: Any, errors: Any) -> float:
     """
     h, e = np.asarray(h, float), np.asarray(errors, float)
     if h.ndim != 1 or h.shape != e.shape or h.size < 2:
-        raise ValueError(f"h and errors: expected two 1-D arrays of the same length >= 2, got {h.shape} and {e.shape}")
+        raise ValueError(
+            f"h and errors: expected two 1-D arrays of the same length >= 2, got {h.shape} and {e.shape}"
+        )
     if (h <= 0).any() or (e <= 0).any() or not np.isfinite(e).all():
-        raise ValueError(f"h and errors: expected positive finite values (an error of exactly 0 has no logarithm), "
-                         f"got h = {h.tolist()} and errors = {e.tolist()}"[:300])
+        raise ValueError(
+            f"h and errors: expected positive finite values (an error of exactly 0 has no logarithm), "
+            f"got h = {h.tolist()} and errors = {e.tolist()}"[:300]
+        )
     return float(np.polyfit(np.log(h), np.log(e), 1)[0])
 
 
@@ -259,10 +306,17 @@ def as_float64(field_fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return field_fn
 
 
-def convergence_study(field_fn: Callable[..., Tensor], x_init: Tensor, exact: "Tensor | None" = None,
-                      methods: Sequence[str] = ("euler", "midpoint", "rk4"), n_steps: Sequence[int] = (4, 8, 16, 32, 64),
-                      reference_steps: int = 1024, t0: float = 0.0, t1: float = 1.0,
-                      dtype: torch.dtype = torch.float64) -> ConvergenceStudy:
+def convergence_study(
+    field_fn: Callable[..., Tensor],
+    x_init: Tensor,
+    exact: "Tensor | None" = None,
+    methods: Sequence[str] = ("euler", "midpoint", "rk4"),
+    n_steps: Sequence[int] = (4, 8, 16, 32, 64),
+    reference_steps: int = 1024,
+    t0: float = 0.0,
+    t1: float = 1.0,
+    dtype: torch.dtype = torch.float64,
+) -> ConvergenceStudy:
     """Integrate dx/dt = field(x, t) with each method and step count; fit the order of convergence.
 
     Error(h) = mean_i ||x_i(t1; h) - x_i(t1)||; for a method of order p, Error ~ C h^p as h -> 0, so
@@ -290,7 +344,9 @@ def convergence_study(field_fn: Callable[..., Tensor], x_init: Tensor, exact: "T
         exact = solve(f, x0, "rk4", n_steps=reference_steps, t0=t0, t1=t1).x
     exact = torch.as_tensor(exact).to(dtype)
     if exact.shape != x0.shape:
-        raise ValueError(f"exact: expected the shape of x_init {tuple(x0.shape)}, got {tuple(exact.shape)}")
+        raise ValueError(
+            f"exact: expected the shape of x_init {tuple(x0.shape)}, got {tuple(exact.shape)}"
+        )
     study = ConvergenceStudy(steps, abs(t1 - t0) / steps, reference=exact)
     for m in methods:
         errs, nfes = [], []
@@ -319,9 +375,14 @@ class NFEStudy:
     samples: dict[tuple[str, int], Tensor] = field(default_factory=dict)
 
 
-def quality_vs_nfe(field_fn: Callable[..., Tensor], reference: Tensor, nfe: Sequence[int] = (4, 8, 16, 32),
-                   methods: Sequence[str] = ("euler", "midpoint", "rk4"), seed: int = 0,
-                   metric: Callable[[Tensor, Tensor], float] = wasserstein2) -> NFEStudy:
+def quality_vs_nfe(
+    field_fn: Callable[..., Tensor],
+    reference: Tensor,
+    nfe: Sequence[int] = (4, 8, 16, 32),
+    methods: Sequence[str] = ("euler", "midpoint", "rk4"),
+    seed: int = 0,
+    metric: Callable[[Tensor, Tensor], float] = wasserstein2,
+) -> NFEStudy:
     """Draw len(reference) samples per method and NFE budget (n_steps = nfe / STAGES[method]); score each.
 
     Every method starts from the same noise x_0 ~ N(0, I) (seeded), so the differences are the solvers'.

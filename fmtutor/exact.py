@@ -15,7 +15,15 @@ This is the field a perfectly trained network would learn. At t = 1 for a point 
 floored at EPS: the velocity stays finite and the posterior snaps to the nearest data point.
 """
 
-__all__ = ["posterior", "marginal_velocity", "marginal_log_prob", "marginal_score", "MarginalField", "cfm_loss_floor", "field_error"]
+__all__ = [
+    "posterior",
+    "marginal_velocity",
+    "marginal_log_prob",
+    "marginal_score",
+    "MarginalField",
+    "cfm_loss_floor",
+    "field_error",
+]
 
 import math
 from collections.abc import Callable
@@ -37,10 +45,16 @@ def _target(target: Any, like: Tensor) -> tuple[Tensor, "Tensor | None", Tensor]
         kw = dict(dtype=like.dtype, device=like.device)
         return target.means.to(**kw), target.covs.to(**kw), torch.log(target.weights).to(**kw)
     pts = check_points(target, "target", like=like, min_points=1)
-    return pts, None, torch.full((pts.shape[0],), -math.log(pts.shape[0]), dtype=like.dtype, device=like.device)
+    return (
+        pts,
+        None,
+        torch.full((pts.shape[0],), -math.log(pts.shape[0]), dtype=like.dtype, device=like.device),
+    )
 
 
-def posterior(x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot") -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def posterior(
+    x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot"
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Per-component posterior quantities at x_t = x.
 
     Args:
@@ -57,7 +71,9 @@ def posterior(x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "co
     x = check_points(x, "x")
     means, covs, logw = _target(target, x)
     if means.shape[1] != x.shape[1]:
-        raise ValueError(f"x: expected points of dimension {means.shape[1]} (the target's), got {tuple(x.shape)}")
+        raise ValueError(
+            f"x: expected points of dimension {means.shape[1]} (the target's), got {tuple(x.shape)}"
+        )
     s = get_scheduler(scheduler)(_time_like(t, x))  # each (B, 1) or 0-d
     a, sig = s.alpha_t.reshape(-1, 1, 1), s.sigma_t.clamp_min(EPS).reshape(-1, 1, 1)
     d = x.shape[1]
@@ -80,7 +96,9 @@ def posterior(x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "co
     return log_joint, mean_x1, sig * cinv_r, torch.logsumexp(log_joint, 1)
 
 
-def marginal_velocity(x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot") -> Tensor:
+def marginal_velocity(
+    x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot"
+) -> Tensor:
     """Exact marginal velocity u_t(x) = E[d_alpha_t X_1 + d_sigma_t X_0 | X_t = x], shape (B, d).
 
     Args:
@@ -106,23 +124,33 @@ def _point_velocity(x: Tensor, t: Any, points: Tensor, scheduler: "str | Schedul
     E[X_0 | x] = (x - alpha_t E[X_1 | x]) / sigma_t.
     """
     if points.shape[1] != x.shape[1]:
-        raise ValueError(f"x: expected points of dimension {points.shape[1]} (the target's), got {tuple(x.shape)}")
+        raise ValueError(
+            f"x: expected points of dimension {points.shape[1]} (the target's), got {tuple(x.shape)}"
+        )
     s = get_scheduler(scheduler)(_time_like(t, x))
     a, sig = s.alpha_t.reshape(-1, 1).double(), s.sigma_t.clamp_min(EPS).reshape(-1, 1).double()
     m, xd = points.to(device=x.device, dtype=torch.float64), x.double()
-    lhs = torch.cat([xd * (a / sig**2), (-0.5 * a**2 / sig**2).expand(x.shape[0], 1)], 1)  # (B, d + 1)
-    w = torch.softmax(lhs @ torch.cat([m, (m**2).sum(1, keepdim=True)], 1).T, dim=1)  # one matmul: (B, N)
+    lhs = torch.cat(
+        [xd * (a / sig**2), (-0.5 * a**2 / sig**2).expand(x.shape[0], 1)], 1
+    )  # (B, d + 1)
+    w = torch.softmax(
+        lhs @ torch.cat([m, (m**2).sum(1, keepdim=True)], 1).T, dim=1
+    )  # one matmul: (B, N)
     m1 = w @ m
     m0 = (xd - a * m1) / sig
     return (s.d_alpha_t.reshape(-1, 1) * m1 + s.d_sigma_t.reshape(-1, 1) * m0).to(x.dtype)
 
 
-def marginal_log_prob(x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot") -> Tensor:
+def marginal_log_prob(
+    x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot"
+) -> Tensor:
     """Exact log p_t(x) of the marginal path, shape (B,). At t = 1 and a mixture target: log q(x)."""
     return posterior(x, t, target, scheduler)[3]
 
 
-def marginal_score(x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot") -> Tensor:
+def marginal_score(
+    x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot"
+) -> Tensor:
     """Exact score grad_x log p_t(x) = -E[X_0 | X_t = x] / sigma_t, shape (B, d) (sigma_t floored at EPS)."""
     x = check_points(x, "x")
     log_joint, _, m0, log_p = posterior(x, t, target, scheduler)
@@ -160,7 +188,13 @@ class MarginalField(torch.nn.Module):
         return marginal_log_prob(x, t, self.target, self.scheduler)
 
 
-def cfm_loss_floor(target: Any, sample_x1: Any, n: int = 20000, scheduler: "str | Scheduler" = "condot", seed: int = 0) -> float:
+def cfm_loss_floor(
+    target: Any,
+    sample_x1: Any,
+    n: int = 20000,
+    scheduler: "str | Scheduler" = "condot",
+    seed: int = 0,
+) -> float:
     """Monte-Carlo estimate of the smallest reachable CFM loss, E ||dx_t - u_t(X_t)||^2.
 
     The CFM loss of any model equals this floor plus E ||u_theta(X_t) - u_t(X_t)||^2, so even the exact
@@ -179,13 +213,24 @@ def cfm_loss_floor(target: Any, sample_x1: Any, n: int = 20000, scheduler: "str 
         x1 = as_tensor(sample_x1(n, seed=g), "sample_x1(n)")
     else:
         pool = check_points(sample_x1, "sample_x1")
-        x1 = pool[torch.randint(0, pool.shape[0], (n,), generator=g, device=g.device).to(pool.device)]
+        x1 = pool[
+            torch.randint(0, pool.shape[0], (n,), generator=g, device=g.device).to(pool.device)
+        ]
     x1 = x1.to(torch.float64)
     x0 = torch.randn(x1.shape, generator=g, dtype=torch.float64, device=g.device).to(x1.device)
     t = torch.rand(n, generator=g, dtype=torch.float64, device=g.device).to(x1.device)
     ps = AffinePath(scheduler).sample(x0, x1, t)
-    tgt = target if isinstance(target, GaussianMixture) else as_tensor(target, "target", dtype=torch.float64)
-    u = torch.cat([marginal_velocity(ps.x_t[i : i + 2000], t[i : i + 2000], tgt, scheduler) for i in range(0, n, 2000)])
+    tgt = (
+        target
+        if isinstance(target, GaussianMixture)
+        else as_tensor(target, "target", dtype=torch.float64)
+    )
+    u = torch.cat(
+        [
+            marginal_velocity(ps.x_t[i : i + 2000], t[i : i + 2000], tgt, scheduler)
+            for i in range(0, n, 2000)
+        ]
+    )
     return float(((ps.dx_t - u) ** 2).sum(1).mean())
 
 

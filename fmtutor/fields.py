@@ -22,8 +22,18 @@ tensor([[0., 1.]])
 -2.0
 """
 
-__all__ = ["ExampleField", "LinearField", "MassMover", "RotationToSink", "rotation", "sink", "source", "spiral",
-           "FIELDS", "get_field"]
+__all__ = [
+    "ExampleField",
+    "LinearField",
+    "MassMover",
+    "RotationToSink",
+    "rotation",
+    "sink",
+    "source",
+    "spiral",
+    "FIELDS",
+    "get_field",
+]
 
 from collections.abc import Callable
 from typing import Any
@@ -44,7 +54,9 @@ def _time(t: Any, x: Tensor) -> Tensor:
     elif t.ndim == 1:
         t = t[:, None]
     if t.ndim != 2 or t.shape[1] != 1 or t.shape[0] not in (1, x.shape[0]):
-        raise ValueError(f"t: expected a float, a (B,) or a (B, 1) tensor with B = {x.shape[0]}, got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"t: expected a float, a (B,) or a (B, 1) tensor with B = {x.shape[0]}, got shape {tuple(t.shape)}"
+        )
     if not torch.isfinite(t).all():
         raise ValueError(f"t: expected finite times, got {t.flatten()[:5].tolist()}")
     return t
@@ -144,7 +156,9 @@ def source(rate: float = 1.0) -> LinearField:
 def spiral(omega: float = 2.0, rate: float = 0.5) -> LinearField:
     """u(x) = (omega J - rate I) x: a rotation and a sink at once, psi_t(x) = exp(-rate t) R(omega t) x."""
     omega, rate = check_number(omega, "omega"), check_number(rate, "rate")
-    return LinearField(omega * _J - rate * torch.eye(2, device="cpu"), "spiral", f"({omega:g} J - {rate:g} I) x")
+    return LinearField(
+        omega * _J - rate * torch.eye(2, device="cpu"), "spiral", f"({omega:g} J - {rate:g} I) x"
+    )
 
 
 class MassMover(ExampleField):

@@ -10,7 +10,14 @@ so guidance sharpens p_t(y | x), the implicit classifier. The module also has an
 field for Gaussian mixtures (the oracle), guided sampling, the fidelity/diversity metrics, and a widget.
 """
 
-__all__ = ["cfg_velocity", "CFGVelocity", "ExactConditionalField", "guided_sample", "guidance_metrics", "guidance_table"]
+__all__ = [
+    "cfg_velocity",
+    "CFGVelocity",
+    "ExactConditionalField",
+    "guided_sample",
+    "guidance_metrics",
+    "guidance_table",
+]
 
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,7 +57,9 @@ def cfg_velocity(u_cond: Tensor, u_uncond: Tensor, w: float) -> Tensor:
     u_cond = as_tensor(u_cond, "u_cond")
     u_uncond = as_tensor(u_uncond, "u_uncond", like=u_cond)
     if u_cond.shape != u_uncond.shape:
-        raise ValueError(f"u_cond and u_uncond: expected the same shape, got {tuple(u_cond.shape)} and {tuple(u_uncond.shape)}")
+        raise ValueError(
+            f"u_cond and u_uncond: expected the same shape, got {tuple(u_cond.shape)} and {tuple(u_uncond.shape)}"
+        )
     return u_uncond + w * (u_cond - u_uncond)
 
 
@@ -97,10 +106,15 @@ class ExactConditionalField(nn.Module):
     def __init__(self, mixture: GaussianMixture, scheduler: "str | Scheduler" = "condot") -> None:
         super().__init__()
         if not isinstance(mixture, GaussianMixture):
-            raise TypeError(f"mixture: expected a fmtutor.data.GaussianMixture, got {type(mixture).__name__}")
+            raise TypeError(
+                f"mixture: expected a fmtutor.data.GaussianMixture, got {type(mixture).__name__}"
+            )
         self.mixture, self.scheduler = mixture, get_scheduler(scheduler)
         self.num_classes = len(mixture.weights)
-        self.components = [GaussianMixture(mixture.means[k:k + 1], mixture.covs[k:k + 1]) for k in range(self.num_classes)]
+        self.components = [
+            GaussianMixture(mixture.means[k : k + 1], mixture.covs[k : k + 1])
+            for k in range(self.num_classes)
+        ]
 
     def forward(self, x: Tensor, t: Any, y: Any = None) -> Tensor:
         """u_t(x | y), shape (B, d); x (B, d), t a float / (B,) / (B, 1), y None / int / (B,) ints in 0..K."""
@@ -111,9 +125,13 @@ class ExactConditionalField(nn.Module):
         if y.ndim == 0:
             y = y.expand(x.shape[0])
         if y.shape != (x.shape[0],) or y.dtype.is_floating_point:
-            raise ValueError(f"y: expected {x.shape[0]} integer labels, got {tuple(y.shape)} of {y.dtype}")
+            raise ValueError(
+                f"y: expected {x.shape[0]} integer labels, got {tuple(y.shape)} of {y.dtype}"
+            )
         if (y < 0).any() or (y > self.num_classes).any():
-            raise ValueError(f"y: expected labels in 0..{self.num_classes} ({self.num_classes} = no label), got {y.tolist()[:5]}...")
+            raise ValueError(
+                f"y: expected labels in 0..{self.num_classes} ({self.num_classes} = no label), got {y.tolist()[:5]}..."
+            )
         tt = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1)
         tt = tt.expand(x.shape[0]) if tt.numel() == 1 else tt
         out = torch.empty_like(x)
@@ -124,8 +142,17 @@ class ExactConditionalField(nn.Module):
         return out
 
 
-def guided_sample(model: Callable[..., Tensor], y: int, w: float, n: int = 500, n_steps: int = 20,
-                  method: str = "midpoint", seed: int = 0, dim: int = 2, return_trajectory: bool = False) -> Any:
+def guided_sample(
+    model: Callable[..., Tensor],
+    y: int,
+    w: float,
+    n: int = 500,
+    n_steps: int = 20,
+    method: str = "midpoint",
+    seed: int = 0,
+    dim: int = 2,
+    return_trajectory: bool = False,
+) -> Any:
     """Samples of class y with guidance weight w: integrate CFGVelocity(model, y, w) from x_0 ~ N(0, I).
 
     Args:
@@ -141,16 +168,28 @@ def guided_sample(model: Callable[..., Tensor], y: int, w: float, n: int = 500, 
     n = check_positive_int(n, "n")
     if isinstance(y, bool) or not isinstance(y, (int, np.integer)):
         raise TypeError(f"y: expected an integer class label, got {y!r}")
-    params = [p for p in model.parameters() if p.is_floating_point()] if isinstance(model, nn.Module) else []
+    params = (
+        [p for p in model.parameters() if p.is_floating_point()]
+        if isinstance(model, nn.Module)
+        else []
+    )
     g = make_generator(seed)
     x0 = torch.randn(n, dim, generator=g, device=g.device)
     if params:  # the noise goes where the model is
         x0 = x0.to(device=params[0].device, dtype=params[0].dtype)
-    sol = solve(CFGVelocity(model, int(y), w), x0, method=method, n_steps=n_steps, return_trajectory=return_trajectory)
+    sol = solve(
+        CFGVelocity(model, int(y), w),
+        x0,
+        method=method,
+        n_steps=n_steps,
+        return_trajectory=return_trajectory,
+    )
     return sol if return_trajectory else sol.x.cpu()
 
 
-def guidance_metrics(samples: Tensor, y: int, mixture: GaussianMixture, seed: int = 0) -> dict[str, float]:
+def guidance_metrics(
+    samples: Tensor, y: int, mixture: GaussianMixture, seed: int = 0
+) -> dict[str, float]:
     """Fidelity and diversity of samples that were asked to be of class y (class k = mixture component k).
 
     Fidelity:
@@ -168,7 +207,9 @@ def guidance_metrics(samples: Tensor, y: int, mixture: GaussianMixture, seed: in
     from .metrics import wasserstein2
 
     if not isinstance(mixture, GaussianMixture):
-        raise TypeError(f"mixture: expected a fmtutor.data.GaussianMixture, got {type(mixture).__name__}")
+        raise TypeError(
+            f"mixture: expected a fmtutor.data.GaussianMixture, got {type(mixture).__name__}"
+        )
     x = check_points(samples, "samples", dim=mixture.dim).double().cpu()
     k = len(mixture.weights)
     if not isinstance(y, int) or not 0 <= y < k:
@@ -176,22 +217,38 @@ def guidance_metrics(samples: Tensor, y: int, mixture: GaussianMixture, seed: in
     dist = torch.distributions.MultivariateNormal(mixture.means, covariance_matrix=mixture.covs)
     logp = dist.log_prob(x[:, None, :])  # (n, K)
     pred = (logp + torch.log(mixture.weights)).argmax(1)
-    comp = GaussianMixture(mixture.means[y:y + 1], mixture.covs[y:y + 1])
+    comp = GaussianMixture(mixture.means[y : y + 1], mixture.covs[y : y + 1])
     ref = comp.sample(x.shape[0], seed=seed).double()
     spread = torch.sqrt(torch.trace(torch.cov(x.T)) / torch.trace(mixture.covs[y]))
-    return {"accuracy": float((pred == y).double().mean()), "class_loglik": float(logp[:, y].mean()),
-            "spread": float(spread), "w2": wasserstein2(x, ref)}
+    return {
+        "accuracy": float((pred == y).double().mean()),
+        "class_loglik": float(logp[:, y].mean()),
+        "spread": float(spread),
+        "w2": wasserstein2(x, ref),
+    }
 
 
-def guidance_table(model: Callable[..., Tensor], mixture: GaussianMixture, ws: Sequence[float],
-                   classes: "Sequence[int] | None" = None, n: int = 500, n_steps: int = 20, seed: int = 0) -> list[dict[str, float]]:
+def guidance_table(
+    model: Callable[..., Tensor],
+    mixture: GaussianMixture,
+    ws: Sequence[float],
+    classes: "Sequence[int] | None" = None,
+    n: int = 500,
+    n_steps: int = 20,
+    seed: int = 0,
+) -> list[dict[str, float]]:
     """guidance_metrics averaged over classes, for each w in ws: a list of dicts with key 'w' added."""
     classes = list(range(len(mixture.weights))) if classes is None else list(classes)
     rows = []
     for w in ws:
-        ms = [guidance_metrics(guided_sample(model, c, w, n, n_steps, seed=seed + c), c, mixture, seed=seed + 100 + c)
-              for c in classes]
+        ms = [
+            guidance_metrics(
+                guided_sample(model, c, w, n, n_steps, seed=seed + c),
+                c,
+                mixture,
+                seed=seed + 100 + c,
+            )
+            for c in classes
+        ]
         rows.append({"w": float(w), **{key: sum(m[key] for m in ms) / len(ms) for key in ms[0]}})
     return rows
-
-

@@ -18,7 +18,22 @@ Quality of generated digits of requested classes y_i is measured three ways (``s
 ((17, 17), True)
 """
 
-__all__ = ["SIDE", "DIGITS_RECIPE", "DigitSplit", "split_digits", "to_images", "tile_images", "DigitClassifier", "fit_digit_classifier", "digit_model", "sample_digits", "sample_quality", "evaluate_sampler", "DigitRun", "train_digits"]
+__all__ = [
+    "SIDE",
+    "DIGITS_RECIPE",
+    "DigitSplit",
+    "split_digits",
+    "to_images",
+    "tile_images",
+    "DigitClassifier",
+    "fit_digit_classifier",
+    "digit_model",
+    "sample_digits",
+    "sample_quality",
+    "evaluate_sampler",
+    "DigitRun",
+    "train_digits",
+]
 
 import time
 from collections.abc import Sequence
@@ -38,7 +53,13 @@ SIDE = 8
 #: The chapter's recipe: a class-conditional MLP on the 64-d vectors, trained ~20 s on two CPU cores.
 DIGITS_RECIPE: dict[str, dict[str, Any]] = {
     "model": {"hidden": 256, "depth": 3, "activation": "silu", "n_frequencies": 4},
-    "train": {"steps": 1500, "batch_size": 256, "lr": 5e-3, "lr_schedule": "cosine", "label_dropout": 0.2},
+    "train": {
+        "steps": 1500,
+        "batch_size": 256,
+        "lr": 5e-3,
+        "lr_schedule": "cosine",
+        "label_dropout": 0.2,
+    },
 }
 
 
@@ -46,8 +67,10 @@ def _check_batch(x: Any, name: str = "x", side: int = SIDE) -> Tensor:
     """A (B, side * side) floating tensor of finite values (or raise naming ``name``)."""
     x = as_tensor(x, name, finite=True)
     if x.ndim != 2 or x.shape[1] != side * side:
-        raise ValueError(f"{name}: expected a batch of flattened {side}x{side} images of shape (B, {side * side}), "
-                         f"got {tuple(x.shape)}")
+        raise ValueError(
+            f"{name}: expected a batch of flattened {side}x{side} images of shape (B, {side * side}), "
+            f"got {tuple(x.shape)}"
+        )
     return x
 
 
@@ -101,10 +124,6 @@ def tile_images(x: Any, rows: int, cols: int, side: int = SIDE) -> Tensor:
     return x.reshape(rows, cols, side, side).permute(0, 2, 1, 3).reshape(rows * side, cols * side)
 
 
-
-
-
-
 # ----------------------------------------------------------------------------------------- classifier
 class DigitClassifier:
     """A logistic-regression digit classifier (scikit-learn) used to score generated digits.
@@ -145,7 +164,11 @@ class DigitClassifier:
     def accuracy(self, x: Any, y: Any) -> float:
         """Fraction of images x whose predicted label equals y (y an int or (B,) labels)."""
         pred = self.predict(x)
-        y = torch.as_tensor(y).expand(pred.shape[0]) if torch.as_tensor(y).ndim == 0 else torch.as_tensor(y)
+        y = (
+            torch.as_tensor(y).expand(pred.shape[0])
+            if torch.as_tensor(y).ndim == 0
+            else torch.as_tensor(y)
+        )
         if y.shape != pred.shape:
             raise ValueError(f"y: expected {pred.shape[0]} labels, got shape {tuple(y.shape)}")
         return float((pred == y.cpu()).double().mean())
@@ -164,7 +187,9 @@ class DigitClassifier:
 def fit_digit_classifier(split: DigitSplit, C: float = 1.0) -> DigitClassifier:
     """A DigitClassifier trained on split's training images."""
     if not isinstance(split, DigitSplit):
-        raise TypeError(f"split: expected a DigitSplit (see split_digits), got {type(split).__name__}")
+        raise TypeError(
+            f"split: expected a DigitSplit (see split_digits), got {type(split).__name__}"
+        )
     return DigitClassifier(split.x_train, split.y_train, C)
 
 
@@ -175,7 +200,9 @@ def digit_model(seed: int = 0, **overrides: Any) -> nn.Module:
 
     unknown = set(overrides) - set(DIGITS_RECIPE["model"])
     if unknown:
-        raise ValueError(f"overrides: expected keys of {sorted(DIGITS_RECIPE['model'])}, got unknown model settings {sorted(unknown)}")
+        raise ValueError(
+            f"overrides: expected keys of {sorted(DIGITS_RECIPE['model'])}, got unknown model settings {sorted(unknown)}"
+        )
     torch.manual_seed(seed)
     return MLP(dim=SIDE * SIDE, num_classes=10, **{**DIGITS_RECIPE["model"], **overrides})
 
@@ -183,12 +210,21 @@ def digit_model(seed: int = 0, **overrides: Any) -> nn.Module:
 def _labels(labels: Any, name: str = "labels") -> Tensor:
     y = torch.as_tensor(labels)
     if y.ndim != 1 or y.numel() == 0 or y.dtype.is_floating_point or y.dtype == torch.bool:
-        raise ValueError(f"{name}: expected a non-empty 1-D sequence of integer labels, got {tuple(y.shape)} of {y.dtype}")
+        raise ValueError(
+            f"{name}: expected a non-empty 1-D sequence of integer labels, got {tuple(y.shape)} of {y.dtype}"
+        )
     return y.long()
 
 
-def sample_digits(model: nn.Module, labels: Any, w: float = 1.0, n_steps: int = 10, method: str = "midpoint",
-                  seed: int = 0, return_solution: bool = False) -> Any:
+def sample_digits(
+    model: nn.Module,
+    labels: Any,
+    w: float = 1.0,
+    n_steps: int = 10,
+    method: str = "midpoint",
+    seed: int = 0,
+    return_solution: bool = False,
+) -> Any:
     """Generate one digit per requested label by integrating the guided velocity from t = 0 to t = 1.
 
     The field is u_w(x, t | y) = u(x, t | null) + w (u(x, t | y) - u(x, t | null))
@@ -218,15 +254,27 @@ def sample_digits(model: nn.Module, labels: Any, w: float = 1.0, n_steps: int = 
     if was_training:
         model.eval()
     try:
-        sol = solve(CFGVelocity(model, y, w), x0, method=method, n_steps=n_steps, return_trajectory=return_solution)
+        sol = solve(
+            CFGVelocity(model, y, w),
+            x0,
+            method=method,
+            n_steps=n_steps,
+            return_trajectory=return_solution,
+        )
     finally:
         if was_training:
             model.train()
     return sol if return_solution else sol.x.cpu()
 
 
-def sample_quality(samples: Any, labels: Any, classifier: DigitClassifier, reference: Any,
-                   n_projections: int = 256, seed: int = 0) -> dict[str, float]:
+def sample_quality(
+    samples: Any,
+    labels: Any,
+    classifier: DigitClassifier,
+    reference: Any,
+    n_projections: int = 256,
+    seed: int = 0,
+) -> dict[str, float]:
     """Quality of generated digits that were asked to be of classes ``labels``.
 
     Returns a dict with
@@ -241,20 +289,32 @@ def sample_quality(samples: Any, labels: Any, classifier: DigitClassifier, refer
     """
     from .metrics import sliced_wasserstein2
 
-    x = _check_batch(samples, "samples").detach().cpu().float()  # not clipped: overshoot is an error too
+    x = (
+        _check_batch(samples, "samples").detach().cpu().float()
+    )  # not clipped: overshoot is an error too
     ref = _check_batch(reference, "reference").detach().cpu().float()
     y = _labels(labels)
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"labels: expected {x.shape[0]} labels (one per sample), got {y.shape[0]}")
     if not isinstance(classifier, DigitClassifier):
         raise TypeError(f"classifier: expected a DigitClassifier, got {type(classifier).__name__}")
-    return {"accuracy": classifier.accuracy(x, y),
-            "sliced_w2": sliced_wasserstein2(x, ref, n_projections=n_projections, seed=seed),
-            "nn_distance": float(torch.cdist(x, ref).min(1).values.mean())}
+    return {
+        "accuracy": classifier.accuracy(x, y),
+        "sliced_w2": sliced_wasserstein2(x, ref, n_projections=n_projections, seed=seed),
+        "nn_distance": float(torch.cdist(x, ref).min(1).values.mean()),
+    }
 
 
-def evaluate_sampler(model: nn.Module, classifier: DigitClassifier, reference: Any, w: float = 1.0,
-                     method: str = "midpoint", n_steps: int = 10, per_class: int = 50, seed: int = 0) -> dict[str, Any]:
+def evaluate_sampler(
+    model: nn.Module,
+    classifier: DigitClassifier,
+    reference: Any,
+    w: float = 1.0,
+    method: str = "midpoint",
+    n_steps: int = 10,
+    per_class: int = 50,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Generate per_class digits of each class 0..9 and measure them (sample_quality).
 
     Returns:
@@ -263,10 +323,18 @@ def evaluate_sampler(model: nn.Module, classifier: DigitClassifier, reference: A
     """
     per_class = check_positive_int(per_class, "per_class")
     y = torch.arange(10).repeat_interleave(per_class)
-    sol = sample_digits(model, y, w=w, n_steps=n_steps, method=method, seed=seed, return_solution=True)
+    sol = sample_digits(
+        model, y, w=w, n_steps=n_steps, method=method, seed=seed, return_solution=True
+    )
     x = sol.x.cpu()
     out = sample_quality(x, y, classifier, reference, seed=seed)
-    out.update(w=float(w), method=method, n_steps=n_steps, nfe=sol.nfe, per_class=classifier.per_class_accuracy(x, y))
+    out.update(
+        w=float(w),
+        method=method,
+        n_steps=n_steps,
+        nfe=sol.nfe,
+        per_class=classifier.per_class_accuracy(x, y),
+    )
     return out
 
 
@@ -293,19 +361,39 @@ class DigitRun:
 
     def extra(self) -> dict[str, Any]:
         """The run without the model, as plain values (for fmtutor.io.save_model / cached_model)."""
-        return {"losses": self.losses, "seconds": self.seconds, "snapshot_steps": list(self.snapshot_steps),
-                "snapshots": self.snapshots, "snapshot_labels": self.snapshot_labels}
+        return {
+            "losses": self.losses,
+            "seconds": self.seconds,
+            "snapshot_steps": list(self.snapshot_steps),
+            "snapshots": self.snapshots,
+            "snapshot_labels": self.snapshot_labels,
+        }
 
     @classmethod
     def from_extra(cls, model: nn.Module, extra: dict[str, Any]) -> "DigitRun":
         """Rebuild a run from a model and the dict written by extra()."""
-        return cls(model, np.asarray(extra["losses"]), float(extra["seconds"]), [int(s) for s in extra["snapshot_steps"]],
-                   torch.as_tensor(extra["snapshots"]), torch.as_tensor(extra["snapshot_labels"]))
+        return cls(
+            model,
+            np.asarray(extra["losses"]),
+            float(extra["seconds"]),
+            [int(s) for s in extra["snapshot_steps"]],
+            torch.as_tensor(extra["snapshots"]),
+            torch.as_tensor(extra["snapshot_labels"]),
+        )
 
 
-def train_digits(x: Any, y: Any, steps: "int | None" = None, snapshot_steps: Sequence[int] = (), snapshot_labels: Any = None,
-                 snapshot_n_steps: int = 10, seed: int = 0, progress: bool = True, model: "nn.Module | None" = None,
-                 **train_overrides: Any) -> DigitRun:
+def train_digits(
+    x: Any,
+    y: Any,
+    steps: "int | None" = None,
+    snapshot_steps: Sequence[int] = (),
+    snapshot_labels: Any = None,
+    snapshot_n_steps: int = 10,
+    seed: int = 0,
+    progress: bool = True,
+    model: "nn.Module | None" = None,
+    **train_overrides: Any,
+) -> DigitRun:
     """Train a class-conditional velocity network on digit vectors with the CFM loss and label dropout.
 
     Uses fmtutor.training.train_cfm with DIGITS_RECIPE['train'] (overridable). At each step s in
@@ -335,14 +423,18 @@ def train_digits(x: Any, y: Any, steps: "int | None" = None, snapshot_steps: Seq
     wanted = sorted({int(s) for s in snapshot_steps})
     if any(s < 0 or s > steps for s in wanted):
         raise ValueError(f"snapshot_steps: expected steps in 0..{steps}, got {wanted}")
-    labels = torch.arange(10) if snapshot_labels is None else _labels(snapshot_labels, "snapshot_labels")
+    labels = (
+        torch.arange(10) if snapshot_labels is None else _labels(snapshot_labels, "snapshot_labels")
+    )
     model = digit_model(seed) if model is None else model
     shots: list[Tensor] = []
     spent = [0.0]
 
     def snap() -> None:
         t0 = time.perf_counter()
-        shots.append(sample_digits(model, labels, 1.0, snapshot_n_steps, "midpoint", seed=seed + 777))
+        shots.append(
+            sample_digits(model, labels, 1.0, snapshot_n_steps, "midpoint", seed=seed + 777)
+        )
         spent[0] += time.perf_counter() - t0
 
     if 0 in wanted:
@@ -354,7 +446,9 @@ def train_digits(x: Any, y: Any, steps: "int | None" = None, snapshot_steps: Seq
             snap()
 
     cfg.pop("steps", None)
-    res = train_cfm(model, (x, y), steps=steps, seed=seed, progress=progress, callback=callback, **cfg)
+    res = train_cfm(
+        model, (x, y), steps=steps, seed=seed, progress=progress, callback=callback, **cfg
+    )
     snaps = torch.stack(shots) if shots else torch.zeros(0, labels.shape[0], SIDE * SIDE)
     return DigitRun(model.eval(), res.losses, res.seconds - spent[0], wanted, snaps, labels)
 

@@ -17,7 +17,15 @@ The chapters' model cache, built on these two functions, is ``fmtutor.course.cac
 ('MLP', 'demo')
 """
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MODEL_CLASSES", "ModelFileError", "save_model", "load_model", "read_header"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MODEL_CLASSES",
+    "ModelFileError",
+    "save_model",
+    "load_model",
+    "read_header",
+]
 
 import hashlib
 import inspect
@@ -39,7 +47,15 @@ FORMAT_VERSION = 1
 #: Classes that ``load_model`` may rebuild: name -> class taking ``**config``.
 MODEL_CLASSES: dict[str, type[nn.Module]] = {"MLP": MLP}
 
-_REQUIRED = ("format", "format_version", "fmtutor_version", "class", "config", "state_dict", "extra")
+_REQUIRED = (
+    "format",
+    "format_version",
+    "fmtutor_version",
+    "class",
+    "config",
+    "state_dict",
+    "extra",
+)
 
 
 class ModelFileError(ValueError):
@@ -62,12 +78,16 @@ def _plain(value: Any, name: str) -> Any:
         return value
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
-            raise TypeError(f"{name}: dictionary keys must be strings, got {sorted(map(repr, value))}")
+            raise TypeError(
+                f"{name}: dictionary keys must be strings, got {sorted(map(repr, value))}"
+            )
         return {k: _plain(v, f"{name}[{k!r}]") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v, f"{name}[{i}]") for i, v in enumerate(value)]
-    raise TypeError(f"{name}: cannot store a {type(value).__name__}; use numbers, strings, lists, dicts, "
-                    "tensors or NumPy arrays")
+    raise TypeError(
+        f"{name}: cannot store a {type(value).__name__}; use numbers, strings, lists, dicts, "
+        "tensors or NumPy arrays"
+    )
 
 
 def save_model(model: nn.Module, path: "str | os.PathLike[str]", **extra: Any) -> None:
@@ -86,15 +106,23 @@ def save_model(model: nn.Module, path: "str | os.PathLike[str]", **extra: Any) -
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     name = type(model).__name__
     if MODEL_CLASSES.get(name) is not type(model):
-        raise TypeError(f"model: cannot save a {name}; known classes are {sorted(MODEL_CLASSES)} (add yours to MODEL_CLASSES)")
+        raise TypeError(
+            f"model: cannot save a {name}; known classes are {sorted(MODEL_CLASSES)} (add yours to MODEL_CLASSES)"
+        )
     config = getattr(model, "config", None)
     if not isinstance(config, dict):
-        raise TypeError(f"model: a {name} needs a `config` dict (its constructor arguments) to be saved")
+        raise TypeError(
+            f"model: a {name} needs a `config` dict (its constructor arguments) to be saved"
+        )
     path = _path(path)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    bad = [
+        k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
     if bad:
-        raise ValueError(f"model: expected finite weights, got NaN or inf in {bad} (did training diverge?)")
+        raise ValueError(
+            f"model: expected finite weights, got NaN or inf in {bad} (did training diverge?)"
+        )
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -113,7 +141,9 @@ def save_model(model: nn.Module, path: "str | os.PathLike[str]", **extra: Any) -
 
 def _path(path: Any) -> Path:
     if not isinstance(path, (str, os.PathLike)) or str(path) == "":
-        raise TypeError(f"path: expected a file path (a str or pathlib.Path), got {type(path).__name__} {path!r:.60}")
+        raise TypeError(
+            f"path: expected a file path (a str or pathlib.Path), got {type(path).__name__} {path!r:.60}"
+        )
     return Path(path)
 
 
@@ -140,23 +170,32 @@ def read_header(path: "str | os.PathLike[str]", check_version: bool = True) -> d
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # zip errors, EOF, unpickling errors: all mean "not a readable file"
-        raise ModelFileError(f"{path}: cannot read the model file (truncated or corrupted?): {type(e).__name__}: {e}") from e
+        raise ModelFileError(
+            f"{path}: cannot read the model file (truncated or corrupted?): {type(e).__name__}: {e}"
+        ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an fmtutor model file (no '{FORMAT}' marker)")
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise ModelFileError(f"{path}: incomplete model file, missing entries {missing}")
     if payload["format_version"] != FORMAT_VERSION:
-        raise ModelFileError(f"{path}: written in file format version {payload['format_version']}, "
-                             f"this fmtutor reads version {FORMAT_VERSION}; re-create the file")
+        raise ModelFileError(
+            f"{path}: written in file format version {payload['format_version']}, "
+            f"this fmtutor reads version {FORMAT_VERSION}; re-create the file"
+        )
     if check_version and payload["fmtutor_version"] != _version():
-        raise ModelFileError(f"{path}: written by fmtutor {payload['fmtutor_version']}, this is fmtutor {_version()}; "
-                             "re-create the file (or pass check_version=False)")
+        raise ModelFileError(
+            f"{path}: written by fmtutor {payload['fmtutor_version']}, this is fmtutor {_version()}; "
+            "re-create the file (or pass check_version=False)"
+        )
     return payload
 
 
-def load_model(path: "str | os.PathLike[str]", check_version: bool = True,
-               device: "torch.device | str | None" = None) -> tuple[nn.Module, dict[str, Any]]:
+def load_model(
+    path: "str | os.PathLike[str]",
+    check_version: bool = True,
+    device: "torch.device | str | None" = None,
+) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a model saved by save_model.
 
     Args:
@@ -175,32 +214,60 @@ def load_model(path: "str | os.PathLike[str]", check_version: bool = True,
     payload = read_header(path, check_version)
     name, config = payload["class"], payload["config"]
     if name not in MODEL_CLASSES:
-        raise ModelFileError(f"{path}: unknown model class {name!r}; known classes are {sorted(MODEL_CLASSES)}")
+        raise ModelFileError(
+            f"{path}: unknown model class {name!r}; known classes are {sorted(MODEL_CLASSES)}"
+        )
     if not isinstance(config, dict):
-        raise ModelFileError(f"{path}: the model config should be a dict, got {type(config).__name__}")
-    params = [p.name for p in inspect.signature(MODEL_CLASSES[name]).parameters.values()
-              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    if sorted(set(params) - set(config)):  # a default filled in silently could differ from what was trained
-        raise ModelFileError(f"{path}: incomplete model config, missing {sorted(set(params) - set(config))} of {name}")
+        raise ModelFileError(
+            f"{path}: the model config should be a dict, got {type(config).__name__}"
+        )
+    params = [
+        p.name
+        for p in inspect.signature(MODEL_CLASSES[name]).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if sorted(
+        set(params) - set(config)
+    ):  # a default filled in silently could differ from what was trained
+        raise ModelFileError(
+            f"{path}: incomplete model config, missing {sorted(set(params) - set(config))} of {name}"
+        )
     try:
-        with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten: do not consume the global RNG
+        with torch.random.fork_rng(
+            devices=[]
+        ):  # the initial weights are overwritten: do not consume the global RNG
             model = MODEL_CLASSES[name](**config)
     except (TypeError, ValueError) as e:
-        raise ModelFileError(f"{path}: {name}(**config) rejected the stored config {config}: {e}") from e
+        raise ModelFileError(
+            f"{path}: {name}(**config) rejected the stored config {config}: {e}"
+        ) from e
     state = payload["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelFileError(f"{path}: the stored weights should be a dict of tensors, got {type(state).__name__}")
+        raise ModelFileError(
+            f"{path}: the stored weights should be a dict of tensors, got {type(state).__name__}"
+        )
     want, got = set(model.state_dict()), set(state)
     if want != got:
-        raise ModelFileError(f"{path}: the stored weights do not fit {name}(**{config}): "
-                             f"missing {sorted(want - got)}, unexpected {sorted(got - want)}")
-    bad = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in model.state_dict().items()
-           if tuple(state[k].shape) != tuple(v.shape)]
+        raise ModelFileError(
+            f"{path}: the stored weights do not fit {name}(**{config}): "
+            f"missing {sorted(want - got)}, unexpected {sorted(got - want)}"
+        )
+    bad = [
+        f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in model.state_dict().items()
+        if tuple(state[k].shape) != tuple(v.shape)
+    ]
     if bad:
-        raise ModelFileError(f"{path}: the stored weights have the wrong shapes for {name}(**{config}): {bad}")
+        raise ModelFileError(
+            f"{path}: the stored weights have the wrong shapes for {name}(**{config}): {bad}"
+        )
     if "checksum" in payload and payload["checksum"] != _checksum(state):
-        raise ModelFileError(f"{path}: the stored weights do not match their checksum: the file is corrupted; re-create it")
-    nonfinite = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        raise ModelFileError(
+            f"{path}: the stored weights do not match their checksum: the file is corrupted; re-create it"
+        )
+    nonfinite = [
+        k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
     if nonfinite:
         raise ModelFileError(f"{path}: the stored weights contain NaN or inf in {nonfinite}")
     dtypes = {v.dtype for v in state.values() if v.is_floating_point()}
@@ -210,13 +277,3 @@ def load_model(path: "str | os.PathLike[str]", check_version: bool = True,
     if device is not None:
         model.to(device)
     return model.eval(), payload["extra"]
-
-
-
-
-
-
-
-
-
-

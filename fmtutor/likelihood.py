@@ -18,7 +18,16 @@ z^T (du/dx) z with E[z z^T] = I (one backward pass per probe).
 [-2.0, -2.0, -2.0, -2.0]
 """
 
-__all__ = ["jacobian", "divergence_exact", "divergence_hutchinson", "hutchinson_variance", "standard_normal_log_prob", "LogLikelihood", "log_likelihood", "log_prob_fn"]
+__all__ = [
+    "jacobian",
+    "divergence_exact",
+    "divergence_hutchinson",
+    "hutchinson_variance",
+    "standard_normal_log_prob",
+    "LogLikelihood",
+    "log_likelihood",
+    "log_prob_fn",
+]
 
 import math
 from collections.abc import Callable
@@ -88,7 +97,9 @@ def divergence_exact(model: Field, x: Tensor, t: Any) -> Tensor:
     return _vel_div_exact(model, check_points(x, "x"), t)[1]
 
 
-def _probes(shape: tuple[int, ...], noise: str, seed: Any, dtype: torch.dtype, device: Any) -> Tensor:
+def _probes(
+    shape: tuple[int, ...], noise: str, seed: Any, dtype: torch.dtype, device: Any
+) -> Tensor:
     if noise not in NOISES:
         raise ValueError(f"noise: expected one of {NOISES}, got {noise!r}")
     g = make_generator(seed)
@@ -110,8 +121,15 @@ def _vel_div_hutchinson(model: Field, x: Tensor, t: Any, z: Tensor) -> tuple[Ten
     return u.detach(), (est / z.shape[0]).detach()
 
 
-def divergence_hutchinson(model: Field, x: Tensor, t: Any, n_probes: int = 1, noise: str = "rademacher",
-                          seed: Any = None, z: "Tensor | None" = None) -> Tensor:
+def divergence_hutchinson(
+    model: Field,
+    x: Tensor,
+    t: Any,
+    n_probes: int = 1,
+    noise: str = "rademacher",
+    seed: Any = None,
+    z: "Tensor | None" = None,
+) -> Tensor:
     """Hutchinson's estimate (1/K) sum_k z_k^T (du/dx) z_k of div u_t(x), shape (B,); unbiased since E[z z^T] = I.
 
     Args:
@@ -130,7 +148,9 @@ def divergence_hutchinson(model: Field, x: Tensor, t: Any, n_probes: int = 1, no
     else:
         z = as_tensor(z, "z", like=x)
         if z.ndim != 3 or z.shape[1:] != x.shape:
-            raise ValueError(f"z: expected probes of shape (K, {x.shape[0]}, {x.shape[1]}), got {tuple(z.shape)}")
+            raise ValueError(
+                f"z: expected probes of shape (K, {x.shape[0]}, {x.shape[1]}), got {tuple(z.shape)}"
+            )
     return _vel_div_hutchinson(model, x, t, z)[1]
 
 
@@ -143,7 +163,9 @@ def hutchinson_variance(jac: Tensor, noise: str = "rademacher") -> Tensor:
     """
     jac = as_tensor(jac, "jac")
     if jac.ndim < 2 or jac.shape[-1] != jac.shape[-2]:
-        raise ValueError(f"jac: expected square matrices of shape (..., d, d), got {tuple(jac.shape)}")
+        raise ValueError(
+            f"jac: expected square matrices of shape (..., d, d), got {tuple(jac.shape)}"
+        )
     if noise not in NOISES:
         raise ValueError(f"noise: expected one of {NOISES}, got {noise!r}")
     s = 0.5 * (jac + jac.transpose(-1, -2))
@@ -178,9 +200,18 @@ class LogLikelihood:
     nfe: int
 
 
-def log_likelihood(model: Field, x: Tensor, n_steps: int = 32, method: str = "midpoint", estimator: str = "exact",
-                   n_probes: int = 1, noise: str = "rademacher", seed: Any = 0,
-                   log_p0: "Callable[[Tensor], Tensor] | None" = None, details: bool = False) -> "Tensor | LogLikelihood":
+def log_likelihood(
+    model: Field,
+    x: Tensor,
+    n_steps: int = 32,
+    method: str = "midpoint",
+    estimator: str = "exact",
+    n_probes: int = 1,
+    noise: str = "rademacher",
+    seed: Any = 0,
+    log_p0: "Callable[[Tensor], Tensor] | None" = None,
+    details: bool = False,
+) -> "Tensor | LogLikelihood":
     """log p_1(x) of the flow of ``model`` from the source p_0 (N(0, I) by default), shape (B,).
 
     Integrates d/dt [x, f] = [u_t(x), div u_t(x)] from [x, 0] at t = 1 back to t = 0 with
@@ -205,7 +236,9 @@ def log_likelihood(model: Field, x: Tensor, n_steps: int = 32, method: str = "mi
     d = x.shape[1]
     z = None
     if estimator == "hutchinson":
-        z = _probes((check_positive_int(n_probes, "n_probes"), *x.shape), noise, seed, x.dtype, x.device)
+        z = _probes(
+            (check_positive_int(n_probes, "n_probes"), *x.shape), noise, seed, x.dtype, x.device
+        )
 
     def augmented(y: Tensor, t: Tensor) -> Tensor:
         xs = y[:, :d]
@@ -232,8 +265,8 @@ def log_prob_fn(model: Field, chunk: int = 4096, **kwargs: Any) -> Callable[[Ten
 
     def fn(x: Tensor) -> Tensor:
         x = check_points(x, "x")
-        return torch.cat([log_likelihood(model, x[i : i + chunk], **kwargs) for i in range(0, x.shape[0], chunk)])
+        return torch.cat(
+            [log_likelihood(model, x[i : i + chunk], **kwargs) for i in range(0, x.shape[0], chunk)]
+        )
 
     return fn
-
-

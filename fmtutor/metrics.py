@@ -9,7 +9,15 @@ A finite sample is never at distance 0 from its own distribution: compare a mode
 1.414214
 """
 
-__all__ = ["wasserstein2", "sliced_wasserstein2", "mmd", "noise_floor", "gaussian_w2", "gaussian_kl", "gaussian_log_likelihood"]
+__all__ = [
+    "wasserstein2",
+    "sliced_wasserstein2",
+    "mmd",
+    "noise_floor",
+    "gaussian_w2",
+    "gaussian_kl",
+    "gaussian_log_likelihood",
+]
 
 import math
 from collections.abc import Callable
@@ -31,7 +39,9 @@ from .data import make_generator
 MAX_EXACT = 4000
 
 
-def wasserstein2(a: Any, b: Any, method: str = "auto", n_projections: int = 512, seed: int = 0) -> float:
+def wasserstein2(
+    a: Any, b: Any, method: str = "auto", n_projections: int = 512, seed: int = 0
+) -> float:
     """2-Wasserstein distance between the empirical measures of two point sets.
 
     Exact: W2^2 = min over one-to-one matchings s of (1/n) sum_i ||a_i - b_s(i)||^2, solved with
@@ -50,7 +60,9 @@ def wasserstein2(a: Any, b: Any, method: str = "auto", n_projections: int = 512,
         raise ValueError(f"method: expected 'auto', 'exact' or 'sliced', got {method!r}")
     exact_ok = a.shape[0] == b.shape[0] and a.shape[0] <= MAX_EXACT
     if method == "exact" and not exact_ok:
-        raise ValueError(f"a and b: the exact method needs equal sizes <= {MAX_EXACT}, got {a.shape[0]} and {b.shape[0]}")
+        raise ValueError(
+            f"a and b: the exact method needs equal sizes <= {MAX_EXACT}, got {a.shape[0]} and {b.shape[0]}"
+        )
     if method == "sliced" or not exact_ok:
         return sliced_wasserstein2(a, b, n_projections, seed)
     from scipy.optimize import linear_sum_assignment
@@ -70,7 +82,9 @@ def sliced_wasserstein2(a: Any, b: Any, n_projections: int = 512, seed: int = 0)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b: expected the same dimension, got {a.shape[1]} and {b.shape[1]}")
     n_projections = check_positive_int(n_projections, "n_projections")
-    theta = torch.randn(a.shape[1], n_projections, generator=make_generator(seed), dtype=torch.float64, device="cpu")
+    theta = torch.randn(
+        a.shape[1], n_projections, generator=make_generator(seed), dtype=torch.float64, device="cpu"
+    )
     theta /= theta.norm(dim=0, keepdim=True)
     pa, pb = torch.sort(a @ theta, 0)[0], torch.sort(b @ theta, 0)[0]
     if pa.shape[0] != pb.shape[0]:
@@ -89,7 +103,9 @@ def mmd(a: Any, b: Any, bandwidths: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)) ->
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b: expected the same dimension, got {a.shape[1]} and {b.shape[1]}")
     if a.shape[0] < 2 or b.shape[0] < 2:
-        raise ValueError(f"a and b: expected at least 2 points each, got {a.shape[0]} and {b.shape[0]}")
+        raise ValueError(
+            f"a and b: expected at least 2 points each, got {a.shape[0]} and {b.shape[0]}"
+        )
     bandwidths = tuple(check_number(h, "bandwidths", minimum=0.0, strict=True) for h in bandwidths)
 
     def k(x: Tensor, y: Tensor) -> Tensor:
@@ -103,8 +119,13 @@ def mmd(a: Any, b: Any, bandwidths: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)) ->
     return float(offdiag_mean(k(a, a)) + offdiag_mean(k(b, b)) - 2 * k(a, b).mean())
 
 
-def noise_floor(sampler: Callable[..., Tensor], n: int = 2000, metric: Callable[..., float] = wasserstein2,
-                seed: int = 0, repeats: int = 3) -> float:
+def noise_floor(
+    sampler: Callable[..., Tensor],
+    n: int = 2000,
+    metric: Callable[..., float] = wasserstein2,
+    seed: int = 0,
+    repeats: int = 3,
+) -> float:
     """The distance between two fresh sample sets of the target: what a perfect model would score.
 
     Args:
@@ -118,8 +139,12 @@ def noise_floor(sampler: Callable[..., Tensor], n: int = 2000, metric: Callable[
     repeats = check_positive_int(repeats, "repeats")
     check_callable(sampler, "sampler", "a sampler(n, seed=...), e.g. fmtutor.data.two_moons")
     check_callable(metric, "metric", "a distance metric(a, b)")
-    vals = [metric(sampler(n, seed=1_000_001 + 2 * (seed + r)), sampler(n, seed=1_000_002 + 2 * (seed + r)))
-            for r in range(repeats)]
+    vals = [
+        metric(
+            sampler(n, seed=1_000_001 + 2 * (seed + r)), sampler(n, seed=1_000_002 + 2 * (seed + r))
+        )
+        for r in range(repeats)
+    ]
     return float(np.mean(vals))
 
 
@@ -133,12 +158,20 @@ def gaussian_w2(m1: Any, cov1: Any, m2: Any, cov2: Any) -> float:
     s1, s2 = np.atleast_2d(np.asarray(cov1, float)), np.atleast_2d(np.asarray(cov2, float))
     d = m1.shape[0]
     if m1.ndim != 1 or m2.shape != (d,):
-        raise ValueError(f"m2: expected a mean of shape ({d},) like m1, got m1 {m1.shape} and m2 {m2.shape}")
+        raise ValueError(
+            f"m2: expected a mean of shape ({d},) like m1, got m1 {m1.shape} and m2 {m2.shape}"
+        )
     for name, s in (("cov1", s1), ("cov2", s2)):
         if s.shape != (d, d):
             raise ValueError(f"{name}: expected shape ({d}, {d}) to match the means, got {s.shape}")
-        if not np.isfinite(s).all() or not np.allclose(s, s.T) or np.linalg.eigvalsh(s).min() < -1e-9 * (1 + np.abs(s).max()):
-            raise ValueError(f"{name}: expected a symmetric positive semi-definite matrix, got {s.tolist()}")
+        if (
+            not np.isfinite(s).all()
+            or not np.allclose(s, s.T)
+            or np.linalg.eigvalsh(s).min() < -1e-9 * (1 + np.abs(s).max())
+        ):
+            raise ValueError(
+                f"{name}: expected a symmetric positive semi-definite matrix, got {s.tolist()}"
+            )
     r2 = np.real(sqrtm(s2))
     cross = np.real(sqrtm(r2 @ s1 @ r2))
     return float(np.sqrt(max(np.sum((m1 - m2) ** 2) + np.trace(s1 + s2 - 2 * cross), 0.0)))
@@ -149,8 +182,10 @@ def gaussian_kl(mu_p: Any, std_p: Any, mu_q: Any, std_q: Any) -> Tensor:
 
     All arguments broadcast (floats or tensors); standard deviations must be positive.
     """
-    mu_p, std_p, mu_q, std_q = (as_tensor(v, n, dtype=torch.float64) for v, n in
-                                ((mu_p, "mu_p"), (std_p, "std_p"), (mu_q, "mu_q"), (std_q, "std_q")))
+    mu_p, std_p, mu_q, std_q = (
+        as_tensor(v, n, dtype=torch.float64)
+        for v, n in ((mu_p, "mu_p"), (std_p, "std_p"), (mu_q, "mu_q"), (std_q, "std_q"))
+    )
     for nm, s in (("std_p", std_p), ("std_q", std_q)):
         if not (s > 0).all():
             raise ValueError(f"{nm}: expected positive standard deviations, got {s}")
@@ -161,9 +196,18 @@ def gaussian_log_likelihood(x: Any, mu: Any, std: Any) -> Tensor:
     """The average log-likelihood L = (1/m) sum_i log N(x^i; mu, std^2) of a 1-D sample x of shape (m,)."""
     x = as_tensor(x, "x", dtype=torch.float64)
     if x.ndim != 1 or x.numel() == 0:
-        raise ValueError(f"x: expected a non-empty 1-D sample of shape (m,), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"x: expected a non-empty 1-D sample of shape (m,), got shape {tuple(x.shape)}"
+        )
     mu, std = as_tensor(mu, "mu", dtype=torch.float64), as_tensor(std, "std", dtype=torch.float64)
     if not (std > 0).all():
         raise ValueError(f"std: expected a positive standard deviation, got {std}")
-    return (-0.5 * ((x[:, None] - mu.reshape(1, -1)) / std.reshape(1, -1)) ** 2 - torch.log(std.reshape(1, -1))
-            - 0.5 * math.log(2 * math.pi)).mean(0).reshape(mu.shape if mu.ndim else ())
+    return (
+        (
+            -0.5 * ((x[:, None] - mu.reshape(1, -1)) / std.reshape(1, -1)) ** 2
+            - torch.log(std.reshape(1, -1))
+            - 0.5 * math.log(2 * math.pi)
+        )
+        .mean(0)
+        .reshape(mu.shape if mu.ndim else ())
+    )

@@ -36,21 +36,38 @@ class MLP(nn.Module):
     Shapes: x (B, d), t float / (B,) / (B, 1), y (B,) int64 or None -> (B, d).
     """
 
-    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, activation: str = "silu",
-                 n_frequencies: int = 0, num_classes: "int | None" = None) -> None:
+    def __init__(
+        self,
+        dim: int = 2,
+        hidden: int = 128,
+        depth: int = 3,
+        activation: str = "silu",
+        n_frequencies: int = 0,
+        num_classes: "int | None" = None,
+    ) -> None:
         super().__init__()
         check_positive_int(dim, "dim")
         check_positive_int(hidden, "hidden")
         check_positive_int(depth, "depth")
         check_positive_int(n_frequencies, "n_frequencies", minimum=0)
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {activation!r}")
+            raise ValueError(
+                f"activation: expected one of {sorted(ACTIVATIONS)}, got {activation!r}"
+            )
         if num_classes is not None:
             check_positive_int(num_classes, "num_classes")
-        self.config = dict(dim=dim, hidden=hidden, depth=depth, activation=activation,
-                           n_frequencies=n_frequencies, num_classes=num_classes)
+        self.config = dict(
+            dim=dim,
+            hidden=hidden,
+            depth=depth,
+            activation=activation,
+            n_frequencies=n_frequencies,
+            num_classes=num_classes,
+        )
         self.dim, self.num_classes = dim, num_classes
-        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(n_frequencies, dtype=torch.float32))
+        self.register_buffer(
+            "freqs", math.pi * 2.0 ** torch.arange(n_frequencies, dtype=torch.float32)
+        )
         emb = 0 if num_classes is None else hidden // 4
         self.label = nn.Embedding(num_classes + 1, emb) if num_classes is not None else None
         layers: list[nn.Module] = []
@@ -64,18 +81,24 @@ class MLP(nn.Module):
     def forward(self, x: Tensor, t: Any, y: "Tensor | None" = None) -> Tensor:
         """The velocity at (x, t) (given label y), shape (B, d)."""
         if not isinstance(x, Tensor):
-            raise TypeError(f"x: expected a torch.Tensor of shape (B, {self.dim}), got {type(x).__name__}")
+            raise TypeError(
+                f"x: expected a torch.Tensor of shape (B, {self.dim}), got {type(x).__name__}"
+            )
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x: expected shape (B, {self.dim}), got {tuple(x.shape)}")
         w = self.net[0].weight
         if x.device != w.device:
-            raise ValueError(f"x: is on {x.device} but the model is on {w.device}; move one with .to(...)")
+            raise ValueError(
+                f"x: is on {x.device} but the model is on {w.device}; move one with .to(...)"
+            )
         x = check_finite(x.to(w.dtype), "x")
         tc = time_column(t, x)
         if self.label is not None:
             y = self._labels(y, x.shape[0], x.device)
         elif y is not None:
-            raise ValueError(f"y: this model was built without num_classes, so it takes no label; got {type(y).__name__}")
+            raise ValueError(
+                f"y: this model was built without num_classes, so it takes no label; got {type(y).__name__}"
+            )
         return self._velocity(x, tc, y)
 
     def _velocity(self, x: Tensor, tc: Tensor, y: "Tensor | None" = None) -> Tensor:
@@ -98,7 +121,11 @@ class MLP(nn.Module):
         if y.ndim == 0:
             y = y.expand(batch)
         if y.shape != (batch,) or y.dtype.is_floating_point:
-            raise ValueError(f"y: expected {batch} integer labels, got {tuple(y.shape)} of {y.dtype}")
+            raise ValueError(
+                f"y: expected {batch} integer labels, got {tuple(y.shape)} of {y.dtype}"
+            )
         if y.device.type != "meta" and ((y < 0).any() or (y > null).any()):
-            raise ValueError(f"y: expected labels in 0..{null - 1} (or {null} for 'no label'), got {y.min().item()}..{y.max().item()}")
+            raise ValueError(
+                f"y: expected labels in 0..{null - 1} (or {null} for 'no label'), got {y.min().item()}..{y.max().item()}"
+            )
         return y.long()

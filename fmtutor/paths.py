@@ -68,7 +68,9 @@ class Scheduler:
         """
         t = as_tensor(t, "t")
         if torch.isnan(t).any() or (t < 0).any() or (t > 1).any():
-            raise ValueError(f"t: expected times in [0, 1], got {t.min().item():.4g} .. {t.max().item():.4g}")
+            raise ValueError(
+                f"t: expected times in [0, 1], got {t.min().item():.4g} .. {t.max().item():.4g}"
+            )
         return self._evaluate(t)
 
     def _evaluate(self, t: Tensor) -> SchedulerOutput:
@@ -94,7 +96,9 @@ class CosineScheduler(Scheduler):
 
     def _evaluate(self, t: Tensor) -> SchedulerOutput:
         a = 0.5 * math.pi * t
-        b = 0.5 * math.pi * (1 - t)  # cos(a) = sin(b), written so that sigma_1 = 0 exactly (float32 cos(pi/2) < 0)
+        b = (
+            0.5 * math.pi * (1 - t)
+        )  # cos(a) = sin(b), written so that sigma_1 = 0 exactly (float32 cos(pi/2) < 0)
         h = 0.5 * math.pi
         return SchedulerOutput(torch.sin(a), torch.sin(b), h * torch.sin(b), -h * torch.sin(a))
 
@@ -131,10 +135,16 @@ class VPScheduler(Scheduler):
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0) -> None:
         for name, beta in (("beta_min", beta_min), ("beta_max", beta_max)):
-            if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
+            if (
+                isinstance(beta, bool)
+                or not isinstance(beta, (int, float))
+                or not math.isfinite(beta)
+            ):
                 raise ValueError(f"{name}: expected a finite number, got {beta!r}")
         if not 0 <= beta_min < beta_max:
-            raise ValueError(f"beta_min, beta_max: expected 0 <= beta_min < beta_max, got {beta_min}, {beta_max}")
+            raise ValueError(
+                f"beta_min, beta_max: expected 0 <= beta_min < beta_max, got {beta_min}, {beta_max}"
+            )
         self.beta_min, self.beta_max = float(beta_min), float(beta_max)
 
     def _evaluate(self, t: Tensor) -> SchedulerOutput:
@@ -164,7 +174,9 @@ def get_scheduler(scheduler: "str | Scheduler", **kwargs: Any) -> Scheduler:
     if isinstance(scheduler, Scheduler):
         return scheduler
     if not isinstance(scheduler, str) or scheduler.lower() not in SCHEDULERS:
-        raise ValueError(f"scheduler: expected one of {sorted(SCHEDULERS)} or a Scheduler, got {scheduler!r}")
+        raise ValueError(
+            f"scheduler: expected one of {sorted(SCHEDULERS)} or a Scheduler, got {scheduler!r}"
+        )
     return SCHEDULERS[scheduler.lower()](**kwargs)
 
 
@@ -174,11 +186,17 @@ def _time_like(t: Any, x: Tensor, name: str = "t") -> Tensor:
     if t.ndim == 2 and t.shape[1] == 1:
         t = t[:, 0]
     if t.ndim > 1:
-        raise ValueError(f"{name}: expected a float, a (B,) or a (B, 1) tensor, got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name}: expected a float, a (B,) or a (B, 1) tensor, got shape {tuple(t.shape)}"
+        )
     if t.ndim == 1 and t.shape[0] not in (1, x.shape[0]):
-        raise ValueError(f"{name}: expected {x.shape[0]} times (one per point) or one, got {t.shape[0]}")
+        raise ValueError(
+            f"{name}: expected {x.shape[0]} times (one per point) or one, got {t.shape[0]}"
+        )
     if torch.isnan(t).any() or (t < 0).any() or (t > 1).any():
-        raise ValueError(f"{name}: expected times in [0, 1], got {t.min().item():.4g} .. {t.max().item():.4g}")
+        raise ValueError(
+            f"{name}: expected times in [0, 1], got {t.min().item():.4g} .. {t.max().item():.4g}"
+        )
     return t.reshape(-1, *([1] * (x.ndim - 1))) if t.ndim == 1 else t
 
 
@@ -231,7 +249,9 @@ class AffinePath:
         return f"AffinePath({self.scheduler!r})"
 
 
-def conditional_velocity(x: Tensor, x_1: Tensor, t: Any, scheduler: "str | Scheduler" = "condot") -> Tensor:
+def conditional_velocity(
+    x: Tensor, x_1: Tensor, t: Any, scheduler: "str | Scheduler" = "condot"
+) -> Tensor:
     """The conditional velocity u_t(x | x_1) of the Gaussian path N(alpha_t x_1, sigma_t^2 I).
 
     u_t(x | x_1) = d_alpha_t x_1 + (d_sigma_t / sigma_t) (x - alpha_t x_1);
@@ -269,10 +289,14 @@ def _coefficients(kind: str, s: SchedulerOutput) -> tuple[Tensor, Tensor]:
         return zero, one
     if kind == "epsilon":
         return one, zero
-    return -1 / s.sigma_t.clamp_min(EPS), zero  # score of N(0, I)-source path: -E[x_0 | x_t] / sigma_t
+    return -1 / s.sigma_t.clamp_min(
+        EPS
+    ), zero  # score of N(0, I)-source path: -E[x_0 | x_t] / sigma_t
 
 
-def convert(value: Tensor, x: Tensor, t: Any, src: str, dst: str, scheduler: "str | Scheduler" = "condot") -> Tensor:
+def convert(
+    value: Tensor, x: Tensor, t: Any, src: str, dst: str, scheduler: "str | Scheduler" = "condot"
+) -> Tensor:
     """Convert a prediction between parametrizations: velocity, x1, epsilon (= x_0) and score.
 
     Each is linear in the posterior means (E[x_0 | x_t], E[x_1 | x_t]) =: (e, m), with x_t = sigma_t e + alpha_t m:
@@ -310,7 +334,9 @@ def convert(value: Tensor, x: Tensor, t: Any, src: str, dst: str, scheduler: "st
     a, sg = s.alpha_t, s.sigma_t
     det = c0 * a - c1 * sg
     small = det.abs() < EPS
-    if bool(small.any()):  # singular: floor alpha_t, sigma_t (not only det) so the part value determines stays exact
+    if bool(
+        small.any()
+    ):  # singular: floor alpha_t, sigma_t (not only det) so the part value determines stays exact
         a, sg = torch.where(small, a.clamp_min(EPS), a), torch.where(small, sg.clamp_min(EPS), sg)
         det = c0 * a - c1 * sg
     det = torch.where(det < 0, -1.0, 1.0) * det.abs().clamp_min(EPS)

@@ -54,7 +54,9 @@ def _rho(t: Tensor, scheduler: Scheduler) -> Tensor:
     return s.alpha_t / s.sigma_t.clamp_min(EPS)
 
 
-def snr_time_map(r: Any, src: "str | Scheduler", dst: "str | Scheduler", iters: int = 60) -> tuple[Tensor, Tensor]:
+def snr_time_map(
+    r: Any, src: "str | Scheduler", dst: "str | Scheduler", iters: int = 60
+) -> tuple[Tensor, Tensor]:
     """Where and how much to scale: the time t_r of scheduler ``dst`` with the same SNR as ``src`` at r.
 
     t_r = rho_dst^{-1}(rho_src(r)) (by bisection; rho is increasing) and s_r = sigma_src(r) / sigma_dst(t_r),
@@ -72,7 +74,9 @@ def snr_time_map(r: Any, src: "str | Scheduler", dst: "str | Scheduler", iters: 
     iters = check_positive_int(iters, "iters")
     r = as_tensor(r, "r", dtype=torch.float64)
     if torch.isnan(r).any() or (r < 0).any() or (r > 1).any():
-        raise ValueError(f"r: expected times in [0, 1], got {r.min().item():.4g} .. {r.max().item():.4g}")
+        raise ValueError(
+            f"r: expected times in [0, 1], got {r.min().item():.4g} .. {r.max().item():.4g}"
+        )
     target = _rho(r, src)
     lo, hi = torch.zeros_like(r), torch.ones_like(r)
     for _ in range(iters):
@@ -85,12 +89,3 @@ def snr_time_map(r: Any, src: "str | Scheduler", dst: "str | Scheduler", iters: 
     at_end = src(r).sigma_t < 1e-12
     s_r = torch.where(at_end, src(r).alpha_t / dst(t_r).alpha_t.clamp_min(EPS), s_r)
     return t_r, s_r
-
-
-
-
-
-
-
-
-

@@ -49,11 +49,15 @@ def vp_beta(s: Any, scheduler: "str | VPScheduler" = "vp") -> Tensor:
     if torch.isnan(s).any():
         raise ValueError("s: expected diffusion times in [0, 1], got NaN")
     if (s < 0).any() or (s > 1).any():
-        raise ValueError(f"s: expected diffusion times in [0, 1], got {s.min().item():.4g} .. {s.max().item():.4g}")
+        raise ValueError(
+            f"s: expected diffusion times in [0, 1], got {s.min().item():.4g} .. {s.max().item():.4g}"
+        )
     return sc.beta_min + (sc.beta_max - sc.beta_min) * s
 
 
-def vp_sde_coefficients(x: Tensor, s: Any, scheduler: "str | VPScheduler" = "vp") -> tuple[Tensor, Tensor]:
+def vp_sde_coefficients(
+    x: Tensor, s: Any, scheduler: "str | VPScheduler" = "vp"
+) -> tuple[Tensor, Tensor]:
     """Drift f(x, s) = -beta(s) x / 2 (shape (B, d)) and diffusion g(s) = sqrt(beta(s)) of the forward VP-SDE.
 
     Args:
@@ -95,7 +99,9 @@ def _diffusion_fn(diffusion: Any, scheduler: Any) -> Callable[[Tensor], Tensor]:
     return lambda t: float(diffusion) * sc(t).sigma_t
 
 
-def sde_drift(model: Callable[..., Tensor], x: Tensor, t: Any, g_t: Any, scheduler: "str | Any" = "condot") -> Tensor:
+def sde_drift(
+    model: Callable[..., Tensor], x: Tensor, t: Any, g_t: Any, scheduler: "str | Any" = "condot"
+) -> Tensor:
     """The drift u_t(x) + g_t^2 score_t(x) / 2, with score_t obtained from u_t by paths.convert.
 
     Args:
@@ -117,8 +123,15 @@ def sde_drift(model: Callable[..., Tensor], x: Tensor, t: Any, g_t: Any, schedul
     return u + 0.5 * g_t**2 * score
 
 
-def euler_maruyama(model: Callable[..., Tensor], x_init: Tensor, diffusion: Any = 1.0, n_steps: int = 100,
-                   scheduler: "str | Any" = "condot", seed: int = 0, return_trajectory: bool = False) -> Solution:
+def euler_maruyama(
+    model: Callable[..., Tensor],
+    x_init: Tensor,
+    diffusion: Any = 1.0,
+    n_steps: int = 100,
+    scheduler: "str | Any" = "condot",
+    seed: int = 0,
+    return_trajectory: bool = False,
+) -> Solution:
     """Sample dx = [u_t(x) + g_t^2 score_t(x) / 2] dt + g_t dW from t = 0 to 1 with Euler-Maruyama.
 
     x_{k+1} = x_k + h [u + g^2 score / 2](x_k, t_k) + g_{t_k} sqrt(h) z_k,  z_k ~ N(0, I), on a uniform grid.
@@ -153,11 +166,10 @@ def euler_maruyama(model: Callable[..., Tensor], x_init: Tensor, diffusion: Any 
             g = as_tensor(g_fn(t0), "diffusion(t)", like=x)
             x = x + h * sde_drift(model, x, t0, g, scheduler)
             if float(g.abs().max()) > 0:
-                z = torch.randn(x.shape, generator=gen, dtype=x.dtype, device=gen.device).to(x.device)
+                z = torch.randn(x.shape, generator=gen, dtype=x.dtype, device=gen.device).to(
+                    x.device
+                )
                 x = x + g * torch.sqrt(h) * z
             if traj is not None:
                 traj.append(x)
     return Solution(x, times, torch.stack(traj) if traj is not None else None, n_steps)
-
-
-

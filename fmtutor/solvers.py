@@ -10,7 +10,18 @@ callable ``model(x, t)``; it receives t as a 0-d tensor in x's dtype and device.
 (0.36788, 40)
 """
 
-__all__ = ["Solver", "Euler", "Midpoint", "Heun", "RK4", "SOLVERS", "get_solver", "Solution", "make_time_grid", "solve"]
+__all__ = [
+    "Solver",
+    "Euler",
+    "Midpoint",
+    "Heun",
+    "RK4",
+    "SOLVERS",
+    "get_solver",
+    "Solution",
+    "make_time_grid",
+    "solve",
+]
 
 import math
 from collections.abc import Callable
@@ -52,7 +63,9 @@ class Solver:
         """Advance x from time t to t + h (h may be negative) and return the new state."""
         raise NotImplementedError
 
-    def integrate(self, model: Velocity, x_init: Tensor, times: Tensor, keep_trajectory: bool = False) -> Solution:
+    def integrate(
+        self, model: Velocity, x_init: Tensor, times: Tensor, keep_trajectory: bool = False
+    ) -> Solution:
         """Integrate dx/dt = model(x, t) over the grid ``times`` starting from x_init.
 
         Args:
@@ -69,10 +82,14 @@ class Solver:
             v = model(x, t)
             if not isinstance(v, Tensor) or v.shape != x.shape:
                 got = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
-                raise ValueError(f"model: expected model(x, t) to return a tensor of shape {tuple(x.shape)}, got {got}")
+                raise ValueError(
+                    f"model: expected model(x, t) to return a tensor of shape {tuple(x.shape)}, got {got}"
+                )
             if v.device.type != "meta" and not bool(torch.isfinite(v).all()):
-                raise ValueError(f"model: expected finite velocities, got NaN or inf at t = {float(t):.4g} (after {nfe} "
-                                 "evaluations): the solution diverged (try more steps) or the field divides by zero")
+                raise ValueError(
+                    f"model: expected finite velocities, got NaN or inf at t = {float(t):.4g} (after {nfe} "
+                    "evaluations): the solution diverged (try more steps) or the field divides by zero"
+                )
             return v
 
         x, traj = x_init, [x_init] if keep_trajectory else None
@@ -151,20 +168,34 @@ def make_time_grid(
     With step_size, the number of steps is ceil(|t1 - t0| / step_size) and the grid is uniform and ends
     exactly at t1. t1 < t0 integrates backwards in time.
     """
-    kw = dict(dtype=like.dtype if like is not None and like.is_floating_point() else torch.get_default_dtype(),
-              device=like.device if like is not None else None)
-    given = [name for name, v in (("step_size", step_size), ("n_steps", n_steps), ("time_grid", time_grid)) if v is not None]
+    kw = dict(
+        dtype=like.dtype
+        if like is not None and like.is_floating_point()
+        else torch.get_default_dtype(),
+        device=like.device if like is not None else None,
+    )
+    given = [
+        name
+        for name, v in (("step_size", step_size), ("n_steps", n_steps), ("time_grid", time_grid))
+        if v is not None
+    ]
     if len(given) != 1:
-        raise ValueError(f"step_size, n_steps, time_grid: give exactly one of them, got {given or 'none'}")
+        raise ValueError(
+            f"step_size, n_steps, time_grid: give exactly one of them, got {given or 'none'}"
+        )
     if time_grid is not None:
         grid = as_tensor(time_grid, "time_grid").to(**kw)
         if grid.ndim != 1 or grid.numel() < 2:
-            raise ValueError(f"time_grid: expected a 1-D grid of at least 2 times, got shape {tuple(grid.shape)}")
+            raise ValueError(
+                f"time_grid: expected a 1-D grid of at least 2 times, got shape {tuple(grid.shape)}"
+            )
         if not torch.isfinite(grid).all():
             raise ValueError(f"time_grid: expected finite times, got {grid.tolist()}")
         dt = grid[1:] - grid[:-1]
         if not ((dt > 0).all() or (dt < 0).all()):
-            raise ValueError(f"time_grid: expected strictly increasing or strictly decreasing times, got {grid.tolist()}")
+            raise ValueError(
+                f"time_grid: expected strictly increasing or strictly decreasing times, got {grid.tolist()}"
+            )
         return grid
     for name, v in (("t0", t0), ("t1", t1)):
         if not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -213,7 +244,9 @@ def solve(
     solver = get_solver(method)
     x_init = as_tensor(x_init, "x_init", finite=True)
     if x_init.ndim < 1 or x_init.shape[0] == 0:
-        raise ValueError(f"x_init: expected a non-empty batch of shape (B, ...), got shape {tuple(x_init.shape)}")
+        raise ValueError(
+            f"x_init: expected a non-empty batch of shape (B, ...), got shape {tuple(x_init.shape)}"
+        )
     times = make_time_grid(t0, t1, step_size, n_steps, time_grid, like=x_init)
     with torch.set_grad_enabled(enable_grad):
         return solver.integrate(model, x_init, times, keep_trajectory=return_trajectory)

@@ -33,8 +33,14 @@ from .solvers import solve
 Coupling = Callable[[Tensor, Tensor], "tuple[Tensor, Tensor]"]
 
 
-def cfm_loss(model: Callable[..., Tensor], x_0: Tensor, x_1: Tensor, t: Tensor, path: "AffinePath | None" = None,
-             y: "Tensor | None" = None) -> Tensor:
+def cfm_loss(
+    model: Callable[..., Tensor],
+    x_0: Tensor,
+    x_1: Tensor,
+    t: Tensor,
+    path: "AffinePath | None" = None,
+    y: "Tensor | None" = None,
+) -> Tensor:
     """The CFM loss on one batch: mean_i || model(x_t_i, t_i) - dx_t_i ||^2.
 
     Args:
@@ -51,12 +57,14 @@ def cfm_loss(model: Callable[..., Tensor], x_0: Tensor, x_1: Tensor, t: Tensor, 
     ps = (path or AffinePath()).sample(x_0, x_1, t)
     pred = model(ps.x_t, ps.t) if y is None else model(ps.x_t, ps.t, y)
     if not isinstance(pred, Tensor):
-        raise TypeError(f"model: expected model(x, t) to return a tensor of shape {tuple(ps.dx_t.shape)}, got {type(pred).__name__}")
+        raise TypeError(
+            f"model: expected model(x, t) to return a tensor of shape {tuple(ps.dx_t.shape)}, got {type(pred).__name__}"
+        )
     if pred.shape != ps.dx_t.shape:
-        raise ValueError(f"model: expected an output of shape {tuple(ps.dx_t.shape)}, got {tuple(pred.shape)}")
+        raise ValueError(
+            f"model: expected an output of shape {tuple(ps.dx_t.shape)}, got {tuple(pred.shape)}"
+        )
     return ((pred - ps.dx_t) ** 2).flatten(1).sum(1).mean()
-
-
 
 
 @dataclass
@@ -74,7 +82,7 @@ def _draw(data: Any, n: int, g: torch.Generator) -> tuple[Tensor, "Tensor | None
     """A batch of x_1 (and labels) from a pool tensor, a (pool, labels) pair or a sampler callable."""
     if callable(data):
         out = data(n, seed=g)
-        x1, y = (out if isinstance(out, tuple) else (out, None))
+        x1, y = out if isinstance(out, tuple) else (out, None)
         return as_tensor(x1, "data(n)"), y
     pool, labels = data if isinstance(data, tuple) else (data, None)
     idx = torch.randint(0, pool.shape[0], (n,), generator=g, device=g.device)
@@ -130,7 +138,9 @@ def train_cfm(
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     if lr_schedule not in ("cosine", "linear", "constant"):
-        raise ValueError(f"lr_schedule: expected 'cosine', 'linear' or 'constant', got {lr_schedule!r}")
+        raise ValueError(
+            f"lr_schedule: expected 'cosine', 'linear' or 'constant', got {lr_schedule!r}"
+        )
     if not 0.0 <= label_dropout < 1.0:
         raise ValueError(f"label_dropout: expected a probability in [0, 1), got {label_dropout}")
     if not isinstance(model, nn.Module):
@@ -143,21 +153,35 @@ def train_cfm(
         pool = data[0] if isinstance(data, tuple) else data
         if not isinstance(pool, Tensor) or pool.ndim < 2 or pool.shape[0] == 0:
             got = f"shape {tuple(pool.shape)}" if isinstance(pool, Tensor) else type(pool).__name__
-            raise ValueError(f"data: expected a pool tensor (N, d), a (pool, labels) pair or a sampler callable, got {got}")
+            raise ValueError(
+                f"data: expected a pool tensor (N, d), a (pool, labels) pair or a sampler callable, got {got}"
+            )
         check_finite(pool, "data")
-        if isinstance(getattr(model, "dim", None), int) and pool.ndim == 2 and pool.shape[1] != model.dim:
-            raise ValueError(f"data: expected points of dimension {model.dim} (the model's dim), got shape {tuple(pool.shape)}")
+        if (
+            isinstance(getattr(model, "dim", None), int)
+            and pool.ndim == 2
+            and pool.shape[1] != model.dim
+        ):
+            raise ValueError(
+                f"data: expected points of dimension {model.dim} (the model's dim), got shape {tuple(pool.shape)}"
+            )
     if num_threads is not None:
         num_threads = check_positive_int(num_threads, "num_threads")
     if time_sampling not in ("uniform", "stratified"):
-        raise ValueError(f"time_sampling: expected 'uniform' or 'stratified', got {time_sampling!r}")
+        raise ValueError(
+            f"time_sampling: expected 'uniform' or 'stratified', got {time_sampling!r}"
+        )
     device = torch.device(device) if device is not None else default_device()
     path = path or AffinePath()
     g = make_generator(seed)
     torch.manual_seed(seed)
     model.to(device).train()
     if not callable(data):  # move the pool once, not one batch per step
-        data = tuple(d.to(device) if d is not None else None for d in data) if isinstance(data, tuple) else data.to(device)
+        data = (
+            tuple(d.to(device) if d is not None else None for d in data)
+            if isinstance(data, tuple)
+            else data.to(device)
+        )
     opt = optimizer or _adam(model, lr)
     base_lrs = [group["lr"] for group in opt.param_groups]
     factors = _lr_factors(lr_schedule, steps)
@@ -182,14 +206,21 @@ def train_cfm(
                 t = (torch.arange(batch_size, dtype=t.dtype, device=t.device) + t) / batch_size
             t = t.to(x1.device)
             if y is not None and label_dropout > 0:
-                drop = (torch.rand(batch_size, generator=g, device=g.device) < label_dropout).to(y.device)
+                drop = (torch.rand(batch_size, generator=g, device=g.device) < label_dropout).to(
+                    y.device
+                )
                 y = torch.where(drop, torch.full_like(y, model.num_classes), y)
             x0, x1, t = x0.to(device), x1.to(device), t.to(device)
             y = None if y is None else y.to(device)
             if condot and direct is not None and x1.ndim == 2:
                 tc = t[:, None]
                 dx = x1 - x0
-                loss = (direct(x0 + tc * dx, tc, None if y is None else y.long()) - dx).square().sum(1).mean()
+                loss = (
+                    (direct(x0 + tc * dx, tc, None if y is None else y.long()) - dx)
+                    .square()
+                    .sum(1)
+                    .mean()
+                )
             else:
                 loss = cfm_loss(model, x0, x1, t, path, y)
             for group, base in zip(opt.param_groups, base_lrs):
@@ -233,8 +264,16 @@ def _mlp_forward() -> Any:
     return MLP.forward
 
 
-def sample_model(model: Callable[..., Tensor], n: int, dim: "int | None" = None, method: str = "midpoint", n_steps: int = 20,
-                 seed: int = 0, return_trajectory: bool = False, device: "torch.device | str | None" = None) -> Any:
+def sample_model(
+    model: Callable[..., Tensor],
+    n: int,
+    dim: "int | None" = None,
+    method: str = "midpoint",
+    n_steps: int = 20,
+    seed: int = 0,
+    return_trajectory: bool = False,
+    device: "torch.device | str | None" = None,
+) -> Any:
     """Draw n samples by integrating model from x_0 ~ N(0, I) at t = 0 to t = 1.
 
     ``dim`` defaults to ``model.dim`` (2 for a plain function). The noise is drawn on the CPU from ``seed``
@@ -248,7 +287,11 @@ def sample_model(model: Callable[..., Tensor], n: int, dim: "int | None" = None,
     check_callable(model, "model", "a velocity model(x, t)")
     if isinstance(getattr(model, "dim", None), int) and model.dim != dim:
         raise ValueError(f"dim: expected the model's dimension {model.dim}, got {dim}")
-    params = [p for p in model.parameters() if p.is_floating_point()] if isinstance(model, nn.Module) else []
+    params = (
+        [p for p in model.parameters() if p.is_floating_point()]
+        if isinstance(model, nn.Module)
+        else []
+    )
     if device is None:
         device = params[0].device if params else torch.device("cpu")
     dtype = params[0].dtype if params else torch.get_default_dtype()
@@ -264,12 +307,20 @@ def sample_model(model: Callable[..., Tensor], n: int, dim: "int | None" = None,
 #: the scatter a constant rate leaves, and stratified times lowered W2 on each of 3 seeds.
 DEFAULT_2D: dict[str, dict[str, Any]] = {
     "model": {"hidden": 64, "depth": 3, "activation": "silu"},
-    "train": {"steps": 3000, "batch_size": 512, "lr": 1e-2, "lr_schedule": "cosine", "time_sampling": "stratified"},
+    "train": {
+        "steps": 3000,
+        "batch_size": 512,
+        "lr": 1e-2,
+        "lr_schedule": "cosine",
+        "time_sampling": "stratified",
+    },
     "pool_size": 20000,
 }
 
 
-def train_2d(sampler: Callable[..., Tensor], seed: int = 0, progress: bool = True, **overrides: Any) -> tuple[nn.Module, TrainResult]:
+def train_2d(
+    sampler: Callable[..., Tensor], seed: int = 0, progress: bool = True, **overrides: Any
+) -> tuple[nn.Module, TrainResult]:
     """Train an MLP on a 2-D target with the course's default recipe (DEFAULT_2D).
 
     A pool of DEFAULT_2D['pool_size'] points is drawn once from ``sampler(n, seed=...)`` and
@@ -288,12 +339,18 @@ def train_2d(sampler: Callable[..., Tensor], seed: int = 0, progress: bool = Tru
 
     from .models import MLP
 
-    check_callable(sampler, "sampler", "a data sampler sampler(n, seed=...), e.g. fmtutor.data.two_moons")
+    check_callable(
+        sampler, "sampler", "a data sampler sampler(n, seed=...), e.g. fmtutor.data.two_moons"
+    )
     model_keys = set(DEFAULT_2D["model"]) | {"hidden", "depth", "activation", "n_frequencies"}
-    known = model_keys | (set(inspect.signature(train_cfm).parameters) - {"model", "data", "seed", "progress"})
+    known = model_keys | (
+        set(inspect.signature(train_cfm).parameters) - {"model", "data", "seed", "progress"}
+    )
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise TypeError(f"overrides: expected settings among {sorted(known)}, got unknown {unknown}")
+        raise TypeError(
+            f"overrides: expected settings among {sorted(known)}, got unknown {unknown}"
+        )
     mcfg = {**DEFAULT_2D["model"], **{k: v for k, v in overrides.items() if k in model_keys}}
     tcfg = {**DEFAULT_2D["train"], **{k: v for k, v in overrides.items() if k not in model_keys}}
     pool = sampler(DEFAULT_2D["pool_size"], seed=seed + 12345)

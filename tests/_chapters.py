@@ -23,9 +23,15 @@ SNAPSHOT = ROOT / "tests" / "snapshots" / "checked_outputs.json"
 _SANITIZE = [
     (re.compile(r"0x[0-9a-fA-F]{6,}"), "0xADDR"),
     (re.compile(r"^.*\d+%\|.*\|.*$", re.M), "<progress>"),  # a tqdm bar that reached stdout
-    (re.compile(r"(loaded the trained model from|trained a model \(.*\) and saved it to) \S+"), "<cached model>"),
+    (
+        re.compile(r"(loaded the trained model from|trained a model \(.*\) and saved it to) \S+"),
+        "<cached model>",
+    ),
     (re.compile(r"\d+(\.\d+)?\s*(it/s|s/it)"), "<rate>"),
-    (re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)?\s*(ms|µs|us|ns|s|sec|secs|seconds|min|minutes)\b"), "<duration>"),
+    (
+        re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)?\s*(ms|µs|us|ns|s|sec|secs|seconds|min|minutes)\b"),
+        "<duration>",
+    ),
 ]
 
 
@@ -40,7 +46,9 @@ def sanitize(text: str, root: "str | None" = None) -> str:
 
 def _skipped(cell) -> bool:
     tags = set(cell.get("metadata", {}).get("tags", []))
-    return "NBVAL_IGNORE_OUTPUT" in cell.source or bool(tags & {"nbval-ignore-output", "determinism-skip"})
+    return "NBVAL_IGNORE_OUTPUT" in cell.source or bool(
+        tags & {"nbval-ignore-output", "determinism-skip"}
+    )
 
 
 def checked_outputs(nb, root: "str | None" = None) -> dict[str, object]:
@@ -50,8 +58,12 @@ def checked_outputs(nb, root: "str | None" = None) -> dict[str, object]:
         if cell.cell_type != "code" or _skipped(cell):
             continue
         outputs = cell.get("outputs", [])
-        stdout = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
-        parts = [sanitize(stdout, root)] if stdout.strip() else []  # one text: how it was split into messages varies
+        stdout = "".join(
+            o.text for o in outputs if o.output_type == "stream" and o.name == "stdout"
+        )
+        parts = (
+            [sanitize(stdout, root)] if stdout.strip() else []
+        )  # one text: how it was split into messages varies
         for o in outputs:
             if o.output_type == "stream":
                 continue
@@ -60,23 +72,42 @@ def checked_outputs(nb, root: "str | None" = None) -> dict[str, object]:
                 if "application/vnd.jupyter.widget-view+json" in data:
                     continue
                 if "image/png" in data:
-                    parts.append("png " + hashlib.sha256("".join(data["image/png"].split()).encode()).hexdigest()[:16])
+                    parts.append(
+                        "png "
+                        + hashlib.sha256("".join(data["image/png"].split()).encode()).hexdigest()[
+                            :16
+                        ]
+                    )
                 elif "text/plain" in data:
                     parts.append(sanitize(data["text/plain"], root))
             elif o.output_type == "error":
                 parts.append(f"error {o.ename}: {o.evalue}")
         cells[f"cell {i}"] = "\n".join(parts)
-    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
-    images = sorted(hashlib.sha256(b["data"].encode()).hexdigest()[:16] for m in state.values()
-                    if m.get("model_name") == "ImageModel" for b in m.get("buffers", []) if "data" in b)
+    state = (
+        nb.metadata.get("widgets", {})
+        .get("application/vnd.jupyter.widget-state+json", {})
+        .get("state", {})
+    )
+    images = sorted(
+        hashlib.sha256(b["data"].encode()).hexdigest()[:16]
+        for m in state.values()
+        if m.get("model_name") == "ImageModel"
+        for b in m.get("buffers", [])
+        if "data" in b
+    )
     cells["widget images"] = images
     return cells
 
 
 def checked_lines(outputs: dict[str, object]) -> list[str]:
     """The non-empty lines of every cell's checked text (PNG hashes included), in cell order."""
-    return [line for key, text in outputs.items() if key != "widget images"
-            for line in str(text).splitlines() if line.strip()]
+    return [
+        line
+        for key, text in outputs.items()
+        if key != "widget images"
+        for line in str(text).splitlines()
+        if line.strip()
+    ]
 
 
 def missing_lines(expected: list[str], got: list[str]) -> list[str]:
@@ -93,8 +124,14 @@ def execute(path: Path, timeout: int = 600):
 
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False, store_widget_state=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=False,
+        store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     return nb, time.perf_counter() - start
 
 
@@ -105,7 +142,9 @@ def run_all(paths: list[Path], jobs: int, timeout: int = 600) -> dict[str, tuple
         return {name: f.result() for name, f in futures.items()}
 
 
-def snapshot(executed: dict[str, tuple[object, float]], root: str) -> dict[str, dict[str, list[str]]]:
+def snapshot(
+    executed: dict[str, tuple[object, float]], root: str
+) -> dict[str, dict[str, list[str]]]:
     """{chapter: {"lines": checked lines, "widget images": hashes}} of executed chapters."""
     out = {}
     for name, (nb, _) in sorted(executed.items()):
@@ -114,24 +153,53 @@ def snapshot(executed: dict[str, tuple[object, float]], root: str) -> dict[str, 
     return out
 
 
-def main() -> None:
-    """Execute every chapter once in a throwaway copy of notebooks/ and write the snapshot file."""
+def _execute_copies(only: list[str]) -> tuple[dict, str, object]:
     import shutil
     import tempfile
 
-    if "--write" not in sys.argv:
-        sys.exit("usage: python -m tests._chapters --write   (executes every chapter, rewrites " + str(SNAPSHOT) + ")")
+    tmp = tempfile.TemporaryDirectory()
+    work = Path(tmp.name) / "notebooks"
+    shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns(".cache", ".ipynb_checkpoints", "__pycache__"))
+    chapters = sorted(p for p in work.glob("*.ipynb") if not only or any(s in p.name for s in only))
+    return run_all(chapters, int(os.environ.get("FMTUTOR_DET_JOBS", "2"))), str(work), tmp
+
+
+def compare(snap: dict, expected: dict) -> list[str]:
+    """What a new snapshot lacks of an expected one: missing lines and changed widget images, per chapter."""
+    problems = []
+    for name, want in expected.items():
+        got = snap.get(name)
+        if got is None:
+            continue
+        lost = missing_lines(want["lines"], got["lines"])
+        if lost:
+            problems.append(f"{name}: {len(lost)} expected line(s) missing, e.g. " + " | ".join(lost[:5]))
+        if sorted(want["widget images"]) != sorted(got["widget images"]):
+            problems.append(f"{name}: widget images differ ({len(want['widget images'])} expected, "
+                            f"{len(got['widget images'])} now, {len(set(want['widget images']) & set(got['widget images']))} alike)")
+    return problems
+
+
+def main() -> None:
+    """``--write``: execute every chapter once and rewrite the snapshot; ``--check [NN ...]``: compare with it."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp) / "notebooks"
-        shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns(".cache", ".ipynb_checkpoints", "__pycache__"))
-        chapters = sorted(work.glob("*.ipynb"))
-        executed = run_all(chapters, int(os.environ.get("FMTUTOR_DET_JOBS", "2")))
-        snap = snapshot(executed, str(work))
-    SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
-    SNAPSHOT.write_text(json.dumps(snap, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote {SNAPSHOT}: {sum(len(v['lines']) for v in snap.values())} lines from {len(snap)} chapters")
+    args = sys.argv[1:]
+    if not args or args[0] not in ("--write", "--check"):
+        sys.exit("usage: python -m tests._chapters --write | --check [NN ...]")
+    executed, root, tmp = _execute_copies(args[1:] if args[0] == "--check" else [])
+    snap = snapshot(executed, root)
+    tmp.cleanup()
+    if args[0] == "--write":
+        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(snap, indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote {SNAPSHOT}: {sum(len(v['lines']) for v in snap.values())} lines from {len(snap)} chapters")
+        return
+    for name, (_, seconds) in sorted(executed.items()):
+        print(f"{name}: ran in {seconds:.1f} s")
+    problems = compare(snap, json.loads(SNAPSHOT.read_text()))
+    print("\n".join(problems) if problems else "every checked output of the snapshot is still there")
+    sys.exit(1 if problems else 0)
 
 
 if __name__ == "__main__":

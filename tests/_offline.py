@@ -23,7 +23,14 @@ import socket
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NetworkBlockedError", "BLOCKED", "install", "uninstall", "is_local", "kernel_startup_dir"]
+__all__ = [
+    "NetworkBlockedError",
+    "BLOCKED",
+    "install",
+    "uninstall",
+    "is_local",
+    "kernel_startup_dir",
+]
 
 LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 BLOCKED: list[str] = []
@@ -59,16 +66,22 @@ def is_local(address: Any, family: int | None = None) -> bool:
 
 def _refuse(address: Any) -> None:
     BLOCKED.append(repr(address))
-    raise NetworkBlockedError(f"network access is blocked while testing fmtutor: refused a connection to {address!r} "
-                              "(only loopback is allowed; nothing may download at run time)")
+    raise NetworkBlockedError(
+        f"network access is blocked while testing fmtutor: refused a connection to {address!r} "
+        "(only loopback is allowed; nothing may download at run time)"
+    )
 
 
 def install() -> None:
     """Patch the socket module (idempotent)."""
     if _ORIGINAL:
         return
-    _ORIGINAL.update(connect=socket.socket.connect, connect_ex=socket.socket.connect_ex,
-                     sendto=socket.socket.sendto, create_connection=socket.create_connection)
+    _ORIGINAL.update(
+        connect=socket.socket.connect,
+        connect_ex=socket.socket.connect_ex,
+        sendto=socket.socket.sendto,
+        create_connection=socket.create_connection,
+    )
 
     def connect(self: socket.socket, address: Any) -> Any:
         if not is_local(address, self.family):
@@ -108,18 +121,20 @@ def uninstall() -> None:
     _ORIGINAL.clear()
 
 
-STARTUP = '''\
+STARTUP = """\
 # Written by the fmtutor test suite (tests/_offline.py): makes this IPython kernel offline.
 import os as _os, runpy as _runpy
 _runpy.run_path({path!r})["install"]()
 _os.environ["FMTUTOR_OFFLINE"] = "1"
 del _os, _runpy
-'''
+"""
 
 
 def kernel_startup_dir(root: Path) -> Path:
     """Create an IPYTHONDIR under root whose default profile installs the guard at startup; return it."""
     startup = Path(root) / "profile_default" / "startup"
     startup.mkdir(parents=True, exist_ok=True)
-    (startup / "00-fmtutor-offline.py").write_text(STARTUP.format(path=str(Path(__file__).resolve())))
+    (startup / "00-fmtutor-offline.py").write_text(
+        STARTUP.format(path=str(Path(__file__).resolve()))
+    )
     return Path(root)

@@ -68,8 +68,16 @@ def offline() -> Iterator[None]:
 # --- browsers (tests/ui and the ui-marked checks of tests/test_publish.py share one Chromium) -----------------
 CHROMIUM = os.environ.get("FMTUTOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # no background traffic (updates, sync, first-run pages): the machine is offline and the checks count requests
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +88,9 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     would fail ("Sync API inside the asyncio loop").
     """
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set FMTUTOR_CHROMIUM)")
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set FMTUTOR_CHROMIUM)"
+        )
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 

@@ -34,9 +34,13 @@ def test_ot_matches_brute_force(seed):
     x0, x1 = _batch(seed, b)
     s = C.ot_assignment(x0, x1)
     cost = torch.cdist(x0.double(), x1.double()) ** 2
-    best = min(float(cost[torch.arange(b), list(p)].sum()) for p in itertools.permutations(range(b)))
+    best = min(
+        float(cost[torch.arange(b), list(p)].sum()) for p in itertools.permutations(range(b))
+    )
     assert float(cost[torch.arange(b), s].sum()) == pytest.approx(best, rel=1e-12, abs=1e-12)
-    assert torch.equal(C.brute_force_assignment(x0, x1), s)  # unique minimiser for continuous random points
+    assert torch.equal(
+        C.brute_force_assignment(x0, x1), s
+    )  # unique minimiser for continuous random points
 
 
 def test_ot_known_answer_and_cyclical_monotonicity():
@@ -52,9 +56,24 @@ def test_ot_known_answer_and_cyclical_monotonicity():
 
 def test_count_crossings_truths():
     # an X: two segments that cross; a parallel pair and a touching pair do not count
-    assert C.count_crossings(torch.tensor([[0.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 1.0], [1.0, 0.0]])) == 1
-    assert C.count_crossings(torch.tensor([[0.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 0.0], [1.0, 1.0]])) == 0
-    assert C.count_crossings(torch.tensor([[0.0, 0.0], [1.0, 0.0]]), torch.tensor([[1.0, 0.0], [2.0, 0.0]])) == 0
+    assert (
+        C.count_crossings(
+            torch.tensor([[0.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+        )
+        == 1
+    )
+    assert (
+        C.count_crossings(
+            torch.tensor([[0.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+        )
+        == 0
+    )
+    assert (
+        C.count_crossings(
+            torch.tensor([[0.0, 0.0], [1.0, 0.0]]), torch.tensor([[1.0, 0.0], [2.0, 0.0]])
+        )
+        == 0
+    )
     # brute-force comparison on random segments
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(30, 2, generator=g), torch.randn(30, 2, generator=g)
@@ -62,8 +81,13 @@ def test_count_crossings_truths():
     def side(p, q, r):
         return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
 
-    n = sum(1 for i in range(30) for j in range(i + 1, 30)
-            if side(a[i], b[i], a[j]) * side(a[i], b[i], b[j]) < 0 and side(a[j], b[j], a[i]) * side(a[j], b[j], b[i]) < 0)
+    n = sum(
+        1
+        for i in range(30)
+        for j in range(i + 1, 30)
+        if side(a[i], b[i], a[j]) * side(a[i], b[i], b[j]) < 0
+        and side(a[j], b[j], a[i]) * side(a[j], b[j], b[i]) < 0
+    )
     assert C.count_crossings(a, b) == n > 0
 
 
@@ -85,7 +109,11 @@ def test_straightness_truths():
     rot = lambda x, t: torch.stack([-x[:, 1], x[:, 0]], 1)  # noqa: E731
     s = C.straightness(rot, x0, n_steps=200, method="rk4")
     r2 = (x0**2).sum(1)
-    assert torch.allclose(s.per_sample, r2 * (1 - 2 * (1 - torch.cos(torch.tensor(1.0, dtype=torch.float64)))), atol=1e-8)
+    assert torch.allclose(
+        s.per_sample,
+        r2 * (1 - 2 * (1 - torch.cos(torch.tensor(1.0, dtype=torch.float64)))),
+        atol=1e-8,
+    )
     # Euler: S from the augmented solve equals the discrete formula on the Euler trajectory
     sol = F.solvers.solve(rot, x0, method="euler", n_steps=8, return_trajectory=True)
     s8 = C.straightness(rot, x0, n_steps=8, method="euler")
@@ -101,7 +129,10 @@ def test_pairing_widget_recomputes():
     x0 = torch.randn(x1.shape, generator=F.data.make_generator(7 * 64 + 1))
     want = C.coupling_stats(x0, x1)
     assert live.stats["batch_size"] == 64 and live.calls == 2
-    assert live.stats["cost_ot"] == pytest.approx(want["cost_ot"]) and live.stats["cost_ot"] <= live.stats["cost_independent"]
+    assert (
+        live.stats["cost_ot"] == pytest.approx(want["cost_ot"])
+        and live.stats["cost_ot"] <= live.stats["cost_independent"]
+    )
     assert str(want["crossings_ot"]) in live.text.value
     with pytest.raises(ValueError, match="value"):
         C.pairing_widget(F.data.eight_gaussians, value=3)
@@ -118,7 +149,6 @@ def test_validation_names_the_argument():
         C.transport_cost(torch.zeros(3), torch.zeros(3))
 
 
-
 def test_exercise_ot_pairing():
     assert E.check_ot_pairing(E.reference_ot_pairing, verbose=False)
     assert E.check_ot_pairing(C.ot_assignment, verbose=False)
@@ -129,7 +159,9 @@ def test_exercise_ot_pairing():
     assert not res and "inverse permutation" in res.message
     res = E.check_ot_pairing(lambda x0, x1: E._best_permutation(x0, x1, power=1), verbose=False)
     assert not res and "squared distance" in res.message
-    res = E.check_ot_pairing(lambda x0, x1: E._best_permutation(x0, x1, largest=True), verbose=False)
+    res = E.check_ot_pairing(
+        lambda x0, x1: E._best_permutation(x0, x1, largest=True), verbose=False
+    )
     assert not res and "maximised" in res.message
     res = E.check_ot_pairing(lambda x0, x1: x1[C.ot_assignment(x0, x1)], verbose=False)
     assert not res and "index tensor" in res.message

@@ -13,7 +13,6 @@ No GPU is needed for these checks:
 from __future__ import annotations
 
 import ast
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,8 +24,21 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import fmtutor as F  # noqa: E402
-from fmtutor import (couplings, data, device, exact, fields, guidance, likelihood, metrics, models, paths,  # noqa: E402
-                     schedules, sde, solvers, training)
+from fmtutor import (
+    couplings,
+    data,
+    device,
+    exact,
+    fields,
+    guidance,
+    likelihood,
+    models,
+    paths,  # noqa: E402
+    schedules,
+    sde,
+    solvers,
+    training,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 D = torch.float64
@@ -81,12 +93,18 @@ CALLS: dict[str, Callable[[], object]] = {
     "sde.vp_sde_coefficients": lambda: sde.vp_sde_coefficients(X, 0.4)[0],
     "sde.pf_ode_drift": lambda: sde.pf_ode_drift(X, 0.4, X1),
     "sde.sde_drift": lambda: sde.sde_drift(lin, X, 0.5, 1.0),
-    "sde.euler_maruyama": lambda: sde.euler_maruyama(lin, X, diffusion=1.0, n_steps=3, return_trajectory=True),
+    "sde.euler_maruyama": lambda: sde.euler_maruyama(
+        lin, X, diffusion=1.0, n_steps=3, return_trajectory=True
+    ),
     "likelihood.jacobian": lambda: likelihood.jacobian(NET, X, 0.5),
     "likelihood.divergence_exact": lambda: likelihood.divergence_exact(NET, X, 0.5),
-    "likelihood.divergence_hutchinson": lambda: likelihood.divergence_hutchinson(NET, X, 0.5, n_probes=2, seed=0),
+    "likelihood.divergence_hutchinson": lambda: likelihood.divergence_hutchinson(
+        NET, X, 0.5, n_probes=2, seed=0
+    ),
     "likelihood.log_likelihood": lambda: likelihood.log_likelihood(EXACT, X, n_steps=2),
-    "likelihood.log_likelihood hutchinson": lambda: likelihood.log_likelihood(NET, X, n_steps=2, estimator="hutchinson"),
+    "likelihood.log_likelihood hutchinson": lambda: likelihood.log_likelihood(
+        NET, X, n_steps=2, estimator="hutchinson"
+    ),
     "likelihood.standard_normal_log_prob": lambda: likelihood.standard_normal_log_prob(X),
     "fields.rotation": lambda: fields.rotation()(X, T),
     "fields.flow": lambda: fields.spiral().flow(X, T),
@@ -105,7 +123,9 @@ def _late_calls() -> dict[str, Callable[[], object]]:
         from fmtutor import diagnostics as dg
 
         calls["diagnostics.marginal_velocity_mc"] = lambda: dg.marginal_velocity_mc(X, 0.4, PTS)
-        calls["diagnostics.loss_by_time"] = lambda: torch.as_tensor(dg.loss_by_time(NET, PTS, n=64)["cfm"], dtype=D, device="cpu")
+        calls["diagnostics.loss_by_time"] = lambda: torch.as_tensor(
+            dg.loss_by_time(NET, PTS, n=64)["cfm"], dtype=D, device="cpu"
+        )
     if importlib.util.find_spec("fmtutor.images"):
         from fmtutor import images as im
 
@@ -136,14 +156,23 @@ def test_float64_cpu_in_float64_cpu_out_with_meta_as_default_device(name):
     tensors = [t for t in _tensors(out) if t.is_floating_point()]
     assert tensors, f"{name} returned no tensor"
     for t in tensors:
-        assert t.device.type == "cpu", f"{name}: output on {t.device}: a tensor was created without device="
+        assert t.device.type == "cpu", (
+            f"{name}: output on {t.device}: a tensor was created without device="
+        )
         assert t.dtype == D, f"{name}: float64 in, {t.dtype} out"
 
 
 def test_training_keeps_the_model_dtype_and_is_device_clean():
     torch.manual_seed(0)
     net = models.MLP(hidden=8, depth=1).double()
-    res = training.train_cfm(net, data.two_moons(64, seed=0).double(), steps=3, batch_size=8, progress=False, device="cpu")
+    res = training.train_cfm(
+        net,
+        data.two_moons(64, seed=0).double(),
+        steps=3,
+        batch_size=8,
+        progress=False,
+        device="cpu",
+    )
     assert next(net.parameters()).dtype == D and res.losses.shape == (3,)
     assert training.sample_model(net, 4, n_steps=2).dtype == D
 
@@ -167,7 +196,11 @@ def test_sampling_puts_the_noise_where_the_model_is():
 
 def test_default_device_is_chosen_in_one_place_and_can_be_forced(monkeypatch):
     monkeypatch.delenv("FMTUTOR_DEVICE", raising=False)
-    want = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    want = (
+        "cuda"
+        if torch.cuda.is_available()
+        else ("mps" if torch.backends.mps.is_available() else "cpu")
+    )
     assert device.default_device().type == want
     assert F.default_device is device.default_device
     monkeypatch.setenv("FMTUTOR_DEVICE", "cpu")
@@ -178,17 +211,29 @@ def test_default_device_is_chosen_in_one_place_and_can_be_forced(monkeypatch):
             device.default_device()
 
 
-DEVICE_WORDS = ("cuda.is_available", "backends.mps", 'device("cuda', "device('cuda", ".cuda(", '"mps"', "'mps'")
+DEVICE_WORDS = (
+    "cuda.is_available",
+    "backends.mps",
+    'device("cuda',
+    "device('cuda",
+    ".cuda(",
+    '"mps"',
+    "'mps'",
+)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "fmtutor").glob("*.py")), ids=lambda p: p.name)
 def test_only_device_py_picks_a_device(path):
     if path.name == "device.py":
         return
-    code = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+    code = "\n".join(
+        line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
     code = ast.unparse(ast.parse(code))  # drops docstrings' influence on line matching below
     found = [w for w in DEVICE_WORDS if w in code]
-    assert not found, f"fmtutor/{path.name} picks a device itself ({found}); use fmtutor.device.default_device()"
+    assert not found, (
+        f"fmtutor/{path.name} picks a device itself ({found}); use fmtutor.device.default_device()"
+    )
 
 
 def test_notebooks_do_not_pick_devices_either():

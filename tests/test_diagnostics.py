@@ -14,8 +14,13 @@ def test_orders_on_a_known_ode():
     # x' = x cos t, x(0) = x0  ->  x(1) = x0 exp(sin 1)
     x0 = torch.tensor([[1.0], [-0.5]], dtype=torch.float64)
     exact = x0 * math.exp(math.sin(1.0))
-    study = D.convergence_study(lambda x, t: x * torch.cos(t), x0, exact=exact,
-                                methods=("euler", "heun", "midpoint", "rk4"), n_steps=(8, 16, 32, 64))
+    study = D.convergence_study(
+        lambda x, t: x * torch.cos(t),
+        x0,
+        exact=exact,
+        methods=("euler", "heun", "midpoint", "rk4"),
+        n_steps=(8, 16, 32, 64),
+    )
     for m, p in (("euler", 1), ("heun", 2), ("midpoint", 2), ("rk4", 4)):
         assert abs(study.orders[m] - p) < 0.15, (m, study.orders[m])
     assert study.nfe["rk4"].tolist() == [32, 64, 128, 256]
@@ -76,7 +81,9 @@ def test_loss_by_time_splits_cfm_into_floor_plus_fm():
     out = D.loss_by_time(exact, data, ts=(0.2, 0.5, 0.8), n=300)
     assert np.allclose(out["fm"], 0, atol=1e-9) and np.allclose(out["cfm"], out["floor"])
     zero = D.loss_by_time(lambda x, t: torch.zeros_like(x), data, ts=(0.2, 0.5, 0.8), n=4000)
-    assert np.allclose(zero["cfm"], zero["floor"] + zero["fm"], atol=0.12)  # the cross term's noise: |.| < 0.08 on 5 seeds
+    assert np.allclose(
+        zero["cfm"], zero["floor"] + zero["fm"], atol=0.12
+    )  # the cross term's noise: |.| < 0.08 on 5 seeds
     assert (zero["fm"] > 0.1).all()
 
 
@@ -101,4 +108,6 @@ def test_loss_floor_matches_the_plain_estimate_with_less_noise():
     assert one < 1e-8 and se1 < 1e-8
     # two points far apart: the posterior is sure except at small t, where Var[X_1 | X_t] ~ Var[X_1] = 25
     two = torch.tensor([[-5.0, 0.0], [5.0, 0.0]])
-    assert D.loss_floor(two, n=2000)[0] == pytest.approx(F.exact.cfm_loss_floor(two, two, n=20000), rel=0.1)
+    assert D.loss_floor(two, n=2000)[0] == pytest.approx(
+        F.exact.cfm_loss_floor(two, two, n=20000), rel=0.1
+    )

@@ -7,8 +7,11 @@ import torch
 
 from fmtutor import data, exact, metrics, paths, solvers
 
-GM = data.GaussianMixture([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]], [[[0.3, 0.1], [0.1, 0.2]], [[0.2, 0.0], [0.0, 0.5]],
-                          [[0.4, -0.1], [-0.1, 0.3]]], [0.5, 0.3, 0.2])
+GM = data.GaussianMixture(
+    [[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]],
+    [[[0.3, 0.1], [0.1, 0.2]], [[0.2, 0.0], [0.0, 0.5]], [[0.4, -0.1], [-0.1, 0.3]]],
+    [0.5, 0.3, 0.2],
+)
 
 
 def _mc_velocity(x, t, sched, n=400_000, seed=0):
@@ -18,16 +21,24 @@ def _mc_velocity(x, t, sched, n=400_000, seed=0):
     s = sched(torch.tensor(t, dtype=torch.float64))
     logw = -((x[None] - s.alpha_t * x1[:, None]) ** 2).sum(-1) / (2 * s.sigma_t**2)  # (n, B)
     w = torch.softmax(logw, 0)[..., None]
-    u = paths.conditional_velocity(x[None].expand(n, -1, -1).reshape(-1, 2), x1[:, None].expand(-1, x.shape[0], -1).reshape(-1, 2),
-                                   t, sched).reshape(n, x.shape[0], 2)
+    u = paths.conditional_velocity(
+        x[None].expand(n, -1, -1).reshape(-1, 2),
+        x1[:, None].expand(-1, x.shape[0], -1).reshape(-1, 2),
+        t,
+        sched,
+    ).reshape(n, x.shape[0], 2)
     return (w * u).sum(0)
 
 
-@pytest.mark.parametrize("sched", [paths.CondOTScheduler(), paths.CosineScheduler(), paths.VPScheduler()], ids=repr)
+@pytest.mark.parametrize(
+    "sched", [paths.CondOTScheduler(), paths.CosineScheduler(), paths.VPScheduler()], ids=repr
+)
 def test_marginal_velocity_matches_monte_carlo(sched):
     x = torch.tensor([[0.0, 0.0], [1.0, 0.5], [-1.5, -0.5]], dtype=torch.float64)
     for t in (0.3, 0.7):
-        assert torch.allclose(exact.marginal_velocity(x, t, GM, sched), _mc_velocity(x, t, sched), atol=0.03)
+        assert torch.allclose(
+            exact.marginal_velocity(x, t, GM, sched), _mc_velocity(x, t, sched), atol=0.03
+        )
 
 
 def test_marginal_density_boundaries():
@@ -52,12 +63,18 @@ def test_continuity_equation(sched):
     x = torch.tensor([[0.3, -0.4], [-1.0, 0.8], [1.5, 0.2], [0.0, -1.5]], dtype=torch.float64)
     h = 1e-4
     for t in (0.25, 0.5, 0.8):
-        dp_dt = (exact.marginal_log_prob(x, t + h, GM, sched).exp() - exact.marginal_log_prob(x, t - h, GM, sched).exp()) / (2 * h)
+        dp_dt = (
+            exact.marginal_log_prob(x, t + h, GM, sched).exp()
+            - exact.marginal_log_prob(x, t - h, GM, sched).exp()
+        ) / (2 * h)
         div = torch.zeros(x.shape[0], dtype=torch.float64)
         for i in range(2):
             e = torch.zeros(2, dtype=torch.float64)
             e[i] = h
-            flux = lambda y: exact.marginal_log_prob(y, t, GM, sched).exp()[:, None] * exact.marginal_velocity(y, t, GM, sched)
+            flux = lambda y: (
+                exact.marginal_log_prob(y, t, GM, sched).exp()[:, None]
+                * exact.marginal_velocity(y, t, GM, sched)
+            )
             div += (flux(x + e)[:, i] - flux(x - e)[:, i]) / (2 * h)
         assert torch.allclose(dp_dt, -div, atol=1e-6), (t, dp_dt, -div)
 
@@ -76,9 +93,16 @@ def test_exact_field_transports_noise_to_the_target():
     for seed in range(3):
         x0 = torch.randn(800, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         ref = GM.sample(800, seed=100 + seed)
-        model_w2 += metrics.wasserstein2(solvers.solve(field, x0, method="midpoint", n_steps=16).x, ref) / 3
+        model_w2 += (
+            metrics.wasserstein2(solvers.solve(field, x0, method="midpoint", n_steps=16).x, ref) / 3
+        )
         floor_w2 += metrics.wasserstein2(GM.sample(800, seed=200 + seed), ref) / 3
-        early_w2 += metrics.wasserstein2(solvers.solve(field, x0, method="midpoint", n_steps=16, t1=0.8).x, ref) / 3
+        early_w2 += (
+            metrics.wasserstein2(
+                solvers.solve(field, x0, method="midpoint", n_steps=16, t1=0.8).x, ref
+            )
+            / 3
+        )
     assert model_w2 < 1.2 * floor_w2, (model_w2, floor_w2)
     assert early_w2 > 1.5 * floor_w2  # stopping at t = 0.8 is clearly visible
 

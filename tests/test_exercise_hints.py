@@ -12,8 +12,13 @@ import torch
 
 from fmtutor import exercises as E
 
-CHECKS = sorted(name[len("check_"):] for name in E.__all__
-                if name.startswith("check_") and name != "check_function" and f"reference_{name[6:]}" in E.__all__)
+CHECKS = sorted(
+    name[len("check_") :]
+    for name in E.__all__
+    if name.startswith("check_")
+    and name != "check_function"
+    and f"reference_{name[6:]}" in E.__all__
+)
 
 
 def pair(name):
@@ -33,7 +38,9 @@ def test_reference_passes_and_numpy_output_is_accepted(name):
 
 
 def _first_tensor(args):
-    return next(i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point())
+    return next(
+        i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point()
+    )
 
 
 def _todo(*a):
@@ -49,17 +56,18 @@ def _inplace(ref):
         out = ref(*[a.clone() if isinstance(a, torch.Tensor) else a for a in args])
         args[_first_tensor(args)].add_(1.0)  # e.g. `x += ...` in a half-finished answer
         return out
+
     return student
 
 
 GENERIC = {
-    "none": lambda ref: (lambda *a: None),
+    "none": lambda ref: lambda *a: None,
     "todo": lambda ref: _todo,
-    "nan": lambda ref: (lambda *a: ref(*a).double() * float("nan")),
-    "shape": lambda ref: (lambda *a: ref(*a)[None]),
+    "nan": lambda ref: lambda *a: ref(*a).double() * float("nan"),
+    "shape": lambda ref: lambda *a: ref(*a)[None],
     "raised": lambda ref: _boom,
     "inplace": _inplace,
-    "type": lambda ref: (lambda *a: "tensor"),
+    "type": lambda ref: lambda *a: "tensor",
 }
 
 
@@ -93,9 +101,14 @@ def test_not_callable_and_printing(name, capsys):
 def test_use_or_reference_falls_back_and_says_so(capsys):
     res = E.check_conditional_velocity(_todo, verbose=False)
     fn = E.use_or_reference(_todo, res, E.reference_conditional_velocity)
-    assert fn is E.reference_conditional_velocity and "reference solution" in capsys.readouterr().out
+    assert (
+        fn is E.reference_conditional_velocity and "reference solution" in capsys.readouterr().out
+    )
     ok = E.check_conditional_velocity(E.reference_conditional_velocity, verbose=False)
-    assert E.use_or_reference(E.reference_conditional_velocity, ok, None if False else _todo) is E.reference_conditional_velocity
+    assert (
+        E.use_or_reference(E.reference_conditional_velocity, ok, None if False else _todo)
+        is E.reference_conditional_velocity
+    )
 
 
 # The typical mistakes of the flow-matching exercises, each with words its hint must contain.
@@ -113,10 +126,26 @@ TYPICAL = {
         ("variance for std", lambda x0, x1, t: t * x1 + (1 - t) ** 2 * x0, "standard deviation"),
     ],
     "cfm_loss": [
-        ("time reversed", lambda m, x0, x1, t: ((m(t * x0 + (1 - t) * x1, t) - (x1 - x0)) ** 2).sum(1).mean(), "reversed"),
-        ("target sign flipped", lambda m, x0, x1, t: ((m((1 - t) * x0 + t * x1, t) - (x0 - x1)) ** 2).sum(1).mean(), "sign"),
-        ("MSELoss mean", lambda m, x0, x1, t: ((m((1 - t) * x0 + t * x1, t) - (x1 - x0)) ** 2).mean(), "averaged"),
-        ("no reduction", lambda m, x0, x1, t: ((m((1 - t) * x0 + t * x1, t) - (x1 - x0)) ** 2).sum(1), "shape"),
+        (
+            "time reversed",
+            lambda m, x0, x1, t: ((m(t * x0 + (1 - t) * x1, t) - (x1 - x0)) ** 2).sum(1).mean(),
+            "reversed",
+        ),
+        (
+            "target sign flipped",
+            lambda m, x0, x1, t: ((m((1 - t) * x0 + t * x1, t) - (x0 - x1)) ** 2).sum(1).mean(),
+            "sign",
+        ),
+        (
+            "MSELoss mean",
+            lambda m, x0, x1, t: ((m((1 - t) * x0 + t * x1, t) - (x1 - x0)) ** 2).mean(),
+            "averaged",
+        ),
+        (
+            "no reduction",
+            lambda m, x0, x1, t: ((m((1 - t) * x0 + t * x1, t) - (x1 - x0)) ** 2).sum(1),
+            "shape",
+        ),
     ],
     "euler_step": [
         ("increment only", lambda u, x, t, h: h * u(x, t), "increment"),
@@ -144,15 +173,25 @@ TYPICAL = {
 }
 
 
-@pytest.mark.parametrize("name,label,wrong,words", [(n, lab, f, w) for n, rows in TYPICAL.items() if n in CHECKS
-                                                    for lab, f, w in rows], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "name,label,wrong,words",
+    [(n, lab, f, w) for n, rows in TYPICAL.items() if n in CHECKS for lab, f, w in rows],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_typical_mistakes_get_specific_hints(name, label, wrong, words):
     check, _ = pair(name)
     res = check(wrong, verbose=False)
     assert not res.passed, f"{name}: {label} passed"
-    assert words.lower() in res.message.lower(), f"{name}/{label}: hint {res.message!r} lacks {words!r}"
+    assert words.lower() in res.message.lower(), (
+        f"{name}/{label}: hint {res.message!r} lacks {words!r}"
+    )
 
 
 def test_answer_dividing_by_zero_at_t1_is_explained():
-    res = E.check_function(lambda x, t: x / (1 - t), lambda x, t: x, [(torch.ones(2, 2), torch.ones(2, 1))], verbose=False)
+    res = E.check_function(
+        lambda x, t: x / (1 - t),
+        lambda x, t: x,
+        [(torch.ones(2, 2), torch.ones(2, 1))],
+        verbose=False,
+    )
     assert res.status == "nan" and "t = 1" in res.message

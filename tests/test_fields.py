@@ -44,10 +44,17 @@ def test_flow_matches_rk4_and_divergence_matches_autograd(name):
 
 def test_divergence_signs_and_values():
     x = _points(10)
-    assert torch.allclose(FL.divergence(FL.sink(1.5), x), torch.full((10,), -3.0, dtype=torch.float64))
-    assert torch.allclose(FL.divergence(FL.source(0.5), x), torch.full((10,), 1.0, dtype=torch.float64))
+    assert torch.allclose(
+        FL.divergence(FL.sink(1.5), x), torch.full((10,), -3.0, dtype=torch.float64)
+    )
+    assert torch.allclose(
+        FL.divergence(FL.source(0.5), x), torch.full((10,), 1.0, dtype=torch.float64)
+    )
     assert FL.divergence(FL.rotation(2.0), x).abs().max() < 1e-12
-    assert torch.allclose(FL.RotationToSink(3.0, 2.0).divergence(x, 0.25), torch.full((10,), -1.0, dtype=torch.float64))
+    assert torch.allclose(
+        FL.RotationToSink(3.0, 2.0).divergence(x, 0.25),
+        torch.full((10,), -1.0, dtype=torch.float64),
+    )
     # a nonlinear field: u = (x1^2, x1 x2) has divergence 2 x1 + x1 = 3 x1
     nonlinear = lambda p, t: torch.stack([p[:, 0] ** 2, p[:, 0] * p[:, 1]], 1)  # noqa: E731
     assert torch.allclose(FL.divergence(nonlinear, x), 3 * x[:, 0])
@@ -74,7 +81,9 @@ def test_sink_source_and_mover_closed_forms():
     a = torch.tensor([[-1.0, 0.0]], dtype=torch.float64)
     for t in (0.0, 0.5, 1.0):  # the start point rides the centre c_t, which moves at velocity b - a
         assert torch.allclose(m.flow(a, t), m.centre(t).double())
-        assert torch.allclose(m(m.centre(t).double(), t), torch.tensor([[3.0, 1.0]], dtype=torch.float64))
+        assert torch.allclose(
+            m(m.centre(t).double(), t), torch.tensor([[3.0, 1.0]], dtype=torch.float64)
+        )
 
 
 def test_linear_field_flow_is_matrix_exponential():
@@ -114,7 +123,9 @@ def test_path_length_and_kinetic_energy():
 def test_gaussian_kl_and_likelihood_identity():
     assert float(FL.gaussian_kl(0.3, 0.7, 0.3, 0.7)) == 0.0
     assert math.isclose(float(FL.gaussian_kl(0.0, 1.0, 1.0, 1.0)), 0.5)
-    x = 1.0 + 0.6 * torch.randn(200_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x = 1.0 + 0.6 * torch.randn(
+        200_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    )
     c = -0.5 * math.log(2 * math.pi * math.e * 0.36)
     for mu, std in ((-1.0, 1.5), (1.0, 0.6), (2.0, 0.3)):
         ll = float(FL.gaussian_log_likelihood(x, mu, std))
@@ -124,7 +135,9 @@ def test_gaussian_kl_and_likelihood_identity():
 def test_grid_lines():
     g = FL.grid_lines((-1.0, 1.0), n_lines=3, n_points=5)
     assert g.shape == (6, 5, 2)
-    assert torch.allclose(g[0, :, 1], torch.full((5,), -1.0)) and torch.allclose(g[0, :, 0], torch.linspace(-1, 1, 5))
+    assert torch.allclose(g[0, :, 1], torch.full((5,), -1.0)) and torch.allclose(
+        g[0, :, 0], torch.linspace(-1, 1, 5)
+    )
     assert torch.allclose(g[5, :, 0], torch.full((5,), 1.0))
 
 
@@ -138,7 +151,9 @@ def test_mle_explorer_recomputes():
     live.controls["mu"].value = 1.0
     assert live.image.value != before and live.calls == 2
     st = live.state
-    assert math.isclose(st["L"], float(FL.gaussian_log_likelihood(live.data, 1.0, 1.5)), rel_tol=1e-12)
+    assert math.isclose(
+        st["L"], float(FL.gaussian_log_likelihood(live.data, 1.0, 1.5)), rel_tol=1e-12
+    )
     assert math.isclose(st["kl"], float(FL.gaussian_kl(1.0, 0.6, 1.0, 1.5)), rel_tol=1e-12)
     assert abs(st["L"] + st["kl"] - st["C"]) < 0.05
     assert "KL" in live.text.value
@@ -149,7 +164,9 @@ def test_field_explorer_recomputes():
     before = live.image.value
     live.controls["name"].value = "sink"
     assert live.image.value != before
-    assert live.state["div_autograd"] == pytest.approx(-2.0) and live.state["div_exact"] == pytest.approx(-2.0)
+    assert live.state["div_autograd"] == pytest.approx(-2.0) and live.state[
+        "div_exact"
+    ] == pytest.approx(-2.0)
     live.controls["name"].value = "rotation_to_sink"
     at0 = live.image.value
     live.controls["t"].value = 0.5
@@ -170,7 +187,9 @@ def test_flow_explorer_error_shrinks_with_steps():
             assert live.last_error is None
     assert errs["euler", 10] < errs["euler", 5] and errs["midpoint", 10] < errs["midpoint", 5]
     assert errs["rk4", 10] < errs["midpoint", 10] < errs["euler", 10]
-    assert 1.6 < errs["euler", 5] / errs["euler", 10] < 2.6  # first order: halving h halves the error
+    assert (
+        1.6 < errs["euler", 5] / errs["euler", 10] < 2.6
+    )  # first order: halving h halves the error
     assert 3.0 < errs["midpoint", 5] / errs["midpoint", 10] < 5.5  # second order
     assert live.state["nfe"] == 40 and live.image.value != before
     # the reported error is the distance to the closed-form flow
@@ -202,11 +221,16 @@ def test_transport_frames():
     for tr in demo.trajectories.values():
         assert tr.shape == (4, 30, 2) and torch.equal(tr[0], x0)
     ot = demo.trajectories["FM + OT pairs"]
-    assert torch.allclose(FL.path_length(ot), (ot[-1] - ot[0]).norm(dim=1), atol=1e-5)  # straight lines
+    assert torch.allclose(
+        FL.path_length(ot), (ot[-1] - ot[0]).norm(dim=1), atol=1e-5
+    )  # straight lines
     # the OT pairing is no costlier than any other pairing of the same points (here: 20 random ones)
     g = torch.Generator().manual_seed(0)
     cost = ((ot[-1] - ot[0]) ** 2).sum()
-    assert all(cost <= ((ot[-1][torch.randperm(30, generator=g)] - ot[0]) ** 2).sum() + 1e-5 for _ in range(20))
+    assert all(
+        cost <= ((ot[-1][torch.randperm(30, generator=g)] - ot[0]) ** 2).sum() + 1e-5
+        for _ in range(20)
+    )
 
 
 def test_flow_and_path_frames():
@@ -238,42 +262,82 @@ def _todo(*args):
     raise NotImplementedError
 
 
-@pytest.mark.parametrize("check,reference,mistakes", [
-    (E.check_gaussian_kl, E.reference_gaussian_kl, {
-        "KL(q || p)": lambda mp, sp, mq, sq: E.reference_gaussian_kl(mq, sq, mp, sp),
-        "ratio of standard deviations": lambda mp, sp, mq, sq: torch.log(sq**2 / sp**2) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5,
-        "- 1/2 is missing": lambda mp, sp, mq, sq: E.reference_gaussian_kl(mp, sp, mq, sq) + 0.5,
-    }),
-    (E.check_rotation_field, E.reference_rotation_field, {
-        "clockwise": lambda x, t: torch.stack([x[:, 1], -x[:, 0]], 1),
-        "saddle": lambda x, t: torch.stack([x[:, 1], x[:, 0]], 1),
-        "sink": lambda x, t: -x,
-        "source": lambda x, t: x,
-    }),
-    (E.check_sample_xt, E.reference_sample_xt, {
-        "time is reversed": lambda x0, x1, t: t * x0 + (1 - t) * x1,
-        "variance": lambda x0, x1, t: t * x1 + (1 - t) ** 2 * x0,
-        "shrink": lambda x0, x1, t: t * x1 + x0,
-        "velocity": lambda x0, x1, t: x1 - x0,
-    }),
-    (E.check_conditional_log_prob, E.reference_conditional_log_prob, {
-        "mean of p_{t|1}": lambda x, x1, t: E.reference_conditional_log_prob(x, x1 / t, t),
-        "normalising constant": lambda x, x1, t: E.reference_conditional_log_prob(x, x1, t) + x.shape[1] / 2 * math.log(2 * math.pi),
-        "one log(1 - t) per coordinate": lambda x, x1, t: E.reference_conditional_log_prob(x, x1, t) + (x.shape[1] / 2) * torch.log(1 - t[:, 0]),
-    }),
-    (E.check_euler_solver, E.reference_euler_solver, {
-        "step number k": lambda u, x0, n: torch.stack([x0] + _euler_states(u, x0, n, lambda k, h: float(k))),
-        "at its start time": lambda u, x0, n: torch.stack([x0] + _euler_states(u, x0, n, lambda k, h: (k + 1) * h)),
-        "return every state": lambda u, x0, n: E.reference_euler_solver(u, x0, n)[-1],
-        "must start with x0": lambda u, x0, n: E.reference_euler_solver(u, x0, n)[1:],
-    }),
-])
+@pytest.mark.parametrize(
+    "check,reference,mistakes",
+    [
+        (
+            E.check_gaussian_kl,
+            E.reference_gaussian_kl,
+            {
+                "KL(q || p)": lambda mp, sp, mq, sq: E.reference_gaussian_kl(mq, sq, mp, sp),
+                "ratio of standard deviations": lambda mp, sp, mq, sq: (
+                    torch.log(sq**2 / sp**2) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5
+                ),
+                "- 1/2 is missing": lambda mp, sp, mq, sq: (
+                    E.reference_gaussian_kl(mp, sp, mq, sq) + 0.5
+                ),
+            },
+        ),
+        (
+            E.check_rotation_field,
+            E.reference_rotation_field,
+            {
+                "clockwise": lambda x, t: torch.stack([x[:, 1], -x[:, 0]], 1),
+                "saddle": lambda x, t: torch.stack([x[:, 1], x[:, 0]], 1),
+                "sink": lambda x, t: -x,
+                "source": lambda x, t: x,
+            },
+        ),
+        (
+            E.check_sample_xt,
+            E.reference_sample_xt,
+            {
+                "time is reversed": lambda x0, x1, t: t * x0 + (1 - t) * x1,
+                "variance": lambda x0, x1, t: t * x1 + (1 - t) ** 2 * x0,
+                "shrink": lambda x0, x1, t: t * x1 + x0,
+                "velocity": lambda x0, x1, t: x1 - x0,
+            },
+        ),
+        (
+            E.check_conditional_log_prob,
+            E.reference_conditional_log_prob,
+            {
+                "mean of p_{t|1}": lambda x, x1, t: E.reference_conditional_log_prob(x, x1 / t, t),
+                "normalising constant": lambda x, x1, t: (
+                    E.reference_conditional_log_prob(x, x1, t)
+                    + x.shape[1] / 2 * math.log(2 * math.pi)
+                ),
+                "one log(1 - t) per coordinate": lambda x, x1, t: (
+                    E.reference_conditional_log_prob(x, x1, t)
+                    + (x.shape[1] / 2) * torch.log(1 - t[:, 0])
+                ),
+            },
+        ),
+        (
+            E.check_euler_solver,
+            E.reference_euler_solver,
+            {
+                "step number k": lambda u, x0, n: torch.stack(
+                    [x0] + _euler_states(u, x0, n, lambda k, h: float(k))
+                ),
+                "at its start time": lambda u, x0, n: torch.stack(
+                    [x0] + _euler_states(u, x0, n, lambda k, h: (k + 1) * h)
+                ),
+                "return every state": lambda u, x0, n: E.reference_euler_solver(u, x0, n)[-1],
+                "must start with x0": lambda u, x0, n: E.reference_euler_solver(u, x0, n)[1:],
+            },
+        ),
+    ],
+)
 def test_exercise_checks(check, reference, mistakes):
     assert check(reference, verbose=False).passed
     assert check(_todo, verbose=False).status == "todo"
     for words, wrong in mistakes.items():
         res = check(wrong, verbose=False)
-        assert not res.passed and res.status == "mistake" and words in res.message, (words, res.message)
+        assert not res.passed and res.status == "mistake" and words in res.message, (
+            words,
+            res.message,
+        )
 
 
 def test_conditional_log_prob_reference_is_exact():

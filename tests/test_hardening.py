@@ -25,8 +25,26 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import fmtutor as F  # noqa: E402
-from fmtutor import (couplings, data, device, exact, exercises, fields, figures, guidance, likelihood, metrics,  # noqa: E402
-                     models, paths, plots, schedules, sde, solvers, training, widgets)
+from fmtutor import (
+    couplings,
+    data,
+    device,
+    exact,
+    exercises,
+    fields,
+    figures,
+    guidance,
+    likelihood,
+    metrics,  # noqa: E402
+    models,
+    paths,
+    plots,
+    schedules,
+    sde,
+    solvers,
+    training,
+    widgets,
+)
 
 
 @dataclass
@@ -90,43 +108,102 @@ BAD: list[Bad] = [
     Bad("paths", "vp beta string", lambda: paths.VPScheduler("0.1", 20.0), "beta_min"),
     Bad("paths", "unknown scheduler name", lambda: paths.get_scheduler("linear"), "scheduler"),
     Bad("paths", "scheduler not a name", lambda: paths.AffinePath(3), "scheduler"),
-    Bad("paths", "sample shapes differ", lambda: paths.AffinePath().sample(X, X3, 0.5), "x_0 and x_1"),
+    Bad(
+        "paths",
+        "sample shapes differ",
+        lambda: paths.AffinePath().sample(X, X3, 0.5),
+        "x_0 and x_1",
+    ),
     Bad("paths", "sample t batch", lambda: paths.AffinePath().sample(X, X1, torch.rand(3)), "t"),
-    Bad("paths", "sample t (B, 2)", lambda: paths.AffinePath().sample(X, X1, torch.rand(4, 2)), "t"),
+    Bad(
+        "paths", "sample t (B, 2)", lambda: paths.AffinePath().sample(X, X1, torch.rand(4, 2)), "t"
+    ),
     Bad("paths", "sample t = 1.2", lambda: paths.AffinePath().sample(X, X1, 1.2), "t"),
     Bad("paths", "sample x_0 None", lambda: paths.AffinePath().sample(None, X1, 0.5), "x_0"),
     Bad("paths", "sample x_1 string", lambda: paths.AffinePath().sample(X, "data", 0.5), "x_1"),
-    Bad("paths", "sample scalar", lambda: paths.AffinePath().sample(torch.tensor(1.0), torch.tensor(2.0), 0.5), "x_0"),
-    Bad("paths", "sample complex", lambda: paths.AffinePath().sample(X.to(torch.complex64), X1, 0.5), "x_0"),
+    Bad(
+        "paths",
+        "sample scalar",
+        lambda: paths.AffinePath().sample(torch.tensor(1.0), torch.tensor(2.0), 0.5),
+        "x_0",
+    ),
+    Bad(
+        "paths",
+        "sample complex",
+        lambda: paths.AffinePath().sample(X.to(torch.complex64), X1, 0.5),
+        "x_0",
+    ),
     Bad("paths", "sample x_0 NaN", lambda: paths.AffinePath().sample(NANX, X1, 0.5), "x_0"),
     Bad("paths", "sample x_1 inf", lambda: paths.AffinePath().sample(X, INFX, 0.5), "x_1"),
-    Bad("paths", "cond. velocity shapes", lambda: paths.conditional_velocity(X, X3, 0.5), "x and x_1"),
+    Bad(
+        "paths",
+        "cond. velocity shapes",
+        lambda: paths.conditional_velocity(X, X3, 0.5),
+        "x and x_1",
+    ),
     Bad("paths", "cond. velocity t = 2", lambda: paths.conditional_velocity(X, X1, 2), "t"),
-    Bad("paths", "cond. velocity scheduler", lambda: paths.conditional_velocity(X, X1, 0.5, "nope"), "scheduler"),
+    Bad(
+        "paths",
+        "cond. velocity scheduler",
+        lambda: paths.conditional_velocity(X, X1, 0.5, "nope"),
+        "scheduler",
+    ),
     Bad("paths", "cond. velocity x NaN", lambda: paths.conditional_velocity(NANX, X1, 0.5), "x"),
     Bad("paths", "convert dst", lambda: paths.convert(X, X1, 0.5, "velocity", "noise"), "dst"),
     Bad("paths", "convert src", lambda: paths.convert(X, X1, 0.5, "vel", "x1"), "src"),
-    Bad("paths", "convert shapes", lambda: paths.convert(X3, X, 0.5, "velocity", "x1"), "value and x"),
+    Bad(
+        "paths",
+        "convert shapes",
+        lambda: paths.convert(X3, X, 0.5, "velocity", "x1"),
+        "value and x",
+    ),
     Bad("paths", "convert t < 0", lambda: paths.convert(X, X1, -0.5, "velocity", "x1"), "t"),
-    Bad("paths", "convert value None", lambda: paths.convert(None, X, 0.5, "velocity", "x1"), "value"),
-    Bad("paths", "convert value NaN", lambda: paths.convert(NANX, X, 0.5, "velocity", "x1"), "value"),
+    Bad(
+        "paths",
+        "convert value None",
+        lambda: paths.convert(None, X, 0.5, "velocity", "x1"),
+        "value",
+    ),
+    Bad(
+        "paths", "convert value NaN", lambda: paths.convert(NANX, X, 0.5, "velocity", "x1"), "value"
+    ),
     # ---------------------------------------------------------------- exact
     Bad("exact", "x of wrong dimension", lambda: exact.marginal_velocity(X3, 0.5, GM), "x"),
     Bad("exact", "x 1-D", lambda: exact.marginal_velocity(torch.randn(4), 0.5, GM), "x"),
     Bad("exact", "t = 1.5", lambda: exact.marginal_velocity(X, 1.5, GM), "t"),
     Bad("exact", "target 1-D", lambda: exact.marginal_velocity(X, 0.5, torch.randn(5)), "target"),
     Bad("exact", "target a name", lambda: exact.marginal_velocity(X, 0.5, "moons"), "target"),
-    Bad("exact", "target of other dim", lambda: exact.marginal_velocity(X, 0.5, torch.randn(5, 3)), "x"),
-    Bad("exact", "target empty", lambda: exact.marginal_velocity(X, 0.5, torch.zeros(0, 2)), "target"),
+    Bad(
+        "exact",
+        "target of other dim",
+        lambda: exact.marginal_velocity(X, 0.5, torch.randn(5, 3)),
+        "x",
+    ),
+    Bad(
+        "exact",
+        "target empty",
+        lambda: exact.marginal_velocity(X, 0.5, torch.zeros(0, 2)),
+        "target",
+    ),
     Bad("exact", "target NaN", lambda: exact.marginal_velocity(X, 0.5, NANX), "target"),
     Bad("exact", "log prob t NaN", lambda: exact.marginal_log_prob(X, float("nan"), GM), "t"),
     Bad("exact", "score x NaN", lambda: exact.marginal_score(NANX, 0.5, GM), "x"),
-    Bad("exact", "posterior scheduler", lambda: exact.posterior(X, 0.5, GM, scheduler=1), "scheduler"),
+    Bad(
+        "exact",
+        "posterior scheduler",
+        lambda: exact.posterior(X, 0.5, GM, scheduler=1),
+        "scheduler",
+    ),
     Bad("exact", "MarginalField target", lambda: exact.MarginalField(torch.randn(5)), "target"),
     Bad("exact", "MarginalField scheduler", lambda: exact.MarginalField(GM, "x"), "scheduler"),
     Bad("exact", "loss floor n = 0", lambda: exact.cfm_loss_floor(GM, X, n=0), "n"),
     Bad("exact", "loss floor n float", lambda: exact.cfm_loss_floor(GM, X, n=2.5), "n"),
-    Bad("exact", "loss floor samples 1-D", lambda: exact.cfm_loss_floor(GM, torch.randn(5), n=10), "sample_x1"),
+    Bad(
+        "exact",
+        "loss floor samples 1-D",
+        lambda: exact.cfm_loss_floor(GM, torch.randn(5), n=10),
+        "sample_x1",
+    ),
     # ---------------------------------------------------------------- models
     Bad("models", "dim = 0", lambda: models.MLP(dim=0), "dim"),
     Bad("models", "dim float", lambda: models.MLP(dim=2.0), "dim"),
@@ -143,62 +220,182 @@ BAD: list[Bad] = [
     Bad("models", "t batch", lambda: NET(X, torch.rand(3)), "t"),
     Bad("models", "t NaN", lambda: NET(X, float("nan")), "t"),
     Bad("models", "t None", lambda: NET(X, None), "t"),
-    Bad("models", "label to unconditional", lambda: NET(X, 0.5, torch.zeros(4, dtype=torch.long)), "y"),
+    Bad(
+        "models",
+        "label to unconditional",
+        lambda: NET(X, 0.5, torch.zeros(4, dtype=torch.long)),
+        "y",
+    ),
     Bad("models", "float labels", lambda: CNET(X, 0.5, torch.zeros(4)), "y"),
     Bad("models", "label out of range", lambda: CNET(X, 0.5, torch.full((4,), 7)), "y"),
-    Bad("models", "labels of wrong length", lambda: CNET(X, 0.5, torch.zeros(3, dtype=torch.long)), "y"),
+    Bad(
+        "models",
+        "labels of wrong length",
+        lambda: CNET(X, 0.5, torch.zeros(3, dtype=torch.long)),
+        "y",
+    ),
     Bad("models", "time_column t batch", lambda: models.time_column(torch.rand(2), X), "t"),
     # ---------------------------------------------------------------- solvers
     Bad("solvers", "model not callable", lambda: solvers.solve("field", X, n_steps=2), "model"),
-    Bad("solvers", "unknown method", lambda: solvers.solve(field, X, method="rk5", n_steps=2), "method"),
+    Bad(
+        "solvers",
+        "unknown method",
+        lambda: solvers.solve(field, X, method="rk5", n_steps=2),
+        "method",
+    ),
     Bad("solvers", "no grid given", lambda: solvers.solve(field, X), "n_steps"),
-    Bad("solvers", "two grids given", lambda: solvers.solve(field, X, n_steps=2, step_size=0.1), "step_size"),
+    Bad(
+        "solvers",
+        "two grids given",
+        lambda: solvers.solve(field, X, n_steps=2, step_size=0.1),
+        "step_size",
+    ),
     Bad("solvers", "n_steps = 0", lambda: solvers.solve(field, X, n_steps=0), "n_steps"),
     Bad("solvers", "n_steps float", lambda: solvers.solve(field, X, n_steps=2.5), "n_steps"),
     Bad("solvers", "step_size < 0", lambda: solvers.solve(field, X, step_size=-0.1), "step_size"),
-    Bad("solvers", "step_size NaN", lambda: solvers.solve(field, X, step_size=float("nan")), "step_size"),
-    Bad("solvers", "time_grid of one time", lambda: solvers.solve(field, X, time_grid=[0.0]), "time_grid"),
-    Bad("solvers", "time_grid not monotone", lambda: solvers.solve(field, X, time_grid=[0, 0.5, 0.4]), "time_grid"),
-    Bad("solvers", "time_grid 2-D", lambda: solvers.solve(field, X, time_grid=[[0.0, 1.0]]), "time_grid"),
-    Bad("solvers", "time_grid NaN", lambda: solvers.solve(field, X, time_grid=[0, float("nan"), 1]), "time_grid"),
+    Bad(
+        "solvers",
+        "step_size NaN",
+        lambda: solvers.solve(field, X, step_size=float("nan")),
+        "step_size",
+    ),
+    Bad(
+        "solvers",
+        "time_grid of one time",
+        lambda: solvers.solve(field, X, time_grid=[0.0]),
+        "time_grid",
+    ),
+    Bad(
+        "solvers",
+        "time_grid not monotone",
+        lambda: solvers.solve(field, X, time_grid=[0, 0.5, 0.4]),
+        "time_grid",
+    ),
+    Bad(
+        "solvers",
+        "time_grid 2-D",
+        lambda: solvers.solve(field, X, time_grid=[[0.0, 1.0]]),
+        "time_grid",
+    ),
+    Bad(
+        "solvers",
+        "time_grid NaN",
+        lambda: solvers.solve(field, X, time_grid=[0, float("nan"), 1]),
+        "time_grid",
+    ),
     Bad("solvers", "t0 == t1", lambda: solvers.solve(field, X, n_steps=2, t0=0.5, t1=0.5), "t0"),
     Bad("solvers", "t0 NaN", lambda: solvers.solve(field, X, n_steps=2, t0=float("nan")), "t0"),
     Bad("solvers", "t1 string", lambda: solvers.solve(field, X, n_steps=2, t1="1"), "t1"),
     Bad("solvers", "x_init None", lambda: solvers.solve(field, None, n_steps=2), "x_init"),
-    Bad("solvers", "x_init empty", lambda: solvers.solve(field, torch.zeros(0, 2), n_steps=2), "x_init"),
-    Bad("solvers", "x_init scalar", lambda: solvers.solve(field, torch.tensor(1.0), n_steps=2), "x_init"),
+    Bad(
+        "solvers",
+        "x_init empty",
+        lambda: solvers.solve(field, torch.zeros(0, 2), n_steps=2),
+        "x_init",
+    ),
+    Bad(
+        "solvers",
+        "x_init scalar",
+        lambda: solvers.solve(field, torch.tensor(1.0), n_steps=2),
+        "x_init",
+    ),
     Bad("solvers", "x_init NaN", lambda: solvers.solve(field, NANX, n_steps=2), "x_init"),
-    Bad("solvers", "model returns wrong shape", lambda: solvers.solve(wrong_shape_field, X, n_steps=2), "model"),
+    Bad(
+        "solvers",
+        "model returns wrong shape",
+        lambda: solvers.solve(wrong_shape_field, X, n_steps=2),
+        "model",
+    ),
     Bad("solvers", "model returns None", lambda: solvers.solve(none_field, X, n_steps=2), "model"),
     Bad("solvers", "model returns NaN", lambda: solvers.solve(nan_field, X, n_steps=2), "model"),
     Bad("solvers", "solver instance wrong", lambda: solvers.get_solver(solvers.Euler), "method"),
     # ---------------------------------------------------------------- training
-    Bad("training", "loss shapes differ", lambda: training.cfm_loss(NET, X, X3, torch.rand(4)), "x_0 and x_1"),
-    Bad("training", "loss model shape", lambda: training.cfm_loss(wrong_shape_field, X, X1, torch.rand(4)), "model"),
-    Bad("training", "loss model None", lambda: training.cfm_loss(none_field, X, X1, torch.rand(4)), "model"),
+    Bad(
+        "training",
+        "loss shapes differ",
+        lambda: training.cfm_loss(NET, X, X3, torch.rand(4)),
+        "x_0 and x_1",
+    ),
+    Bad(
+        "training",
+        "loss model shape",
+        lambda: training.cfm_loss(wrong_shape_field, X, X1, torch.rand(4)),
+        "model",
+    ),
+    Bad(
+        "training",
+        "loss model None",
+        lambda: training.cfm_loss(none_field, X, X1, torch.rand(4)),
+        "model",
+    ),
     Bad("training", "loss t batch", lambda: training.cfm_loss(NET, X, X1, torch.rand(3)), "t"),
     Bad("training", "loss t > 1", lambda: training.cfm_loss(NET, X, X1, torch.rand(4) + 1), "t"),
     Bad("training", "loss data NaN", lambda: training.cfm_loss(NET, X, NANX, torch.rand(4)), "x_1"),
     Bad("training", "steps = 0", lambda: training.train_cfm(NET, X, steps=0), "steps"),
-    Bad("training", "batch_size = 0", lambda: training.train_cfm(NET, X, steps=1, batch_size=0), "batch_size"),
-    Bad("training", "lr_schedule", lambda: training.train_cfm(NET, X, steps=1, lr_schedule="step"), "lr_schedule"),
+    Bad(
+        "training",
+        "batch_size = 0",
+        lambda: training.train_cfm(NET, X, steps=1, batch_size=0),
+        "batch_size",
+    ),
+    Bad(
+        "training",
+        "lr_schedule",
+        lambda: training.train_cfm(NET, X, steps=1, lr_schedule="step"),
+        "lr_schedule",
+    ),
     Bad("training", "lr < 0", lambda: training.train_cfm(NET, X, steps=1, lr=-1.0), "lr"),
     Bad("training", "lr NaN", lambda: training.train_cfm(NET, X, steps=1, lr=float("nan")), "lr"),
-    Bad("training", "label_dropout 1.5", lambda: training.train_cfm(NET, X, steps=1, label_dropout=1.5), "label_dropout"),
+    Bad(
+        "training",
+        "label_dropout 1.5",
+        lambda: training.train_cfm(NET, X, steps=1, label_dropout=1.5),
+        "label_dropout",
+    ),
     Bad("training", "model a string", lambda: training.train_cfm("mlp", X, steps=1), "model"),
     Bad("training", "data 1-D", lambda: training.train_cfm(NET, torch.randn(10), steps=1), "data"),
     Bad("training", "data a name", lambda: training.train_cfm(NET, "moons", steps=1), "data"),
-    Bad("training", "data empty", lambda: training.train_cfm(NET, torch.zeros(0, 2), steps=1), "data"),
-    Bad("training", "data NaN", lambda: training.train_cfm(NET, NANX, steps=1, progress=False), "data"),
-    Bad("training", "data of other dim", lambda: training.train_cfm(NET, X3, steps=1, progress=False), "data"),
-    Bad("training", "seed string", lambda: training.train_cfm(NET, X, steps=1, seed="a", progress=False), "seed"),
+    Bad(
+        "training",
+        "data empty",
+        lambda: training.train_cfm(NET, torch.zeros(0, 2), steps=1),
+        "data",
+    ),
+    Bad(
+        "training",
+        "data NaN",
+        lambda: training.train_cfm(NET, NANX, steps=1, progress=False),
+        "data",
+    ),
+    Bad(
+        "training",
+        "data of other dim",
+        lambda: training.train_cfm(NET, X3, steps=1, progress=False),
+        "data",
+    ),
+    Bad(
+        "training",
+        "seed string",
+        lambda: training.train_cfm(NET, X, steps=1, seed="a", progress=False),
+        "seed",
+    ),
     Bad("training", "sample n = 0", lambda: training.sample_model(NET, 0), "n"),
     Bad("training", "sample dim = 0", lambda: training.sample_model(NET, 4, dim=0), "dim"),
     Bad("training", "sample method", lambda: training.sample_model(NET, 4, method="rk5"), "method"),
-    Bad("training", "sample n_steps = 0", lambda: training.sample_model(NET, 4, n_steps=0), "n_steps"),
+    Bad(
+        "training",
+        "sample n_steps = 0",
+        lambda: training.sample_model(NET, 4, n_steps=0),
+        "n_steps",
+    ),
     Bad("training", "sample model not callable", lambda: training.sample_model("net", 4), "model"),
     Bad("training", "train_2d sampler a name", lambda: training.train_2d("moons"), "sampler"),
-    Bad("training", "train_2d misspelt setting", lambda: training.train_2d(_sampler, hiden=64), "hiden"),
+    Bad(
+        "training",
+        "train_2d misspelt setting",
+        lambda: training.train_2d(_sampler, hiden=64),
+        "hiden",
+    ),
     # ---------------------------------------------------------------- data
     Bad("data", "n = 0", lambda: data.two_moons(0), "n"),
     Bad("data", "n negative", lambda: data.circles(-5), "n"),
@@ -212,11 +409,31 @@ BAD: list[Bad] = [
     Bad("data", "unknown set", lambda: data.sample("moon", 10), "name"),
     Bad("data", "generator seed bool", lambda: data.make_generator(True), "seed"),
     Bad("data", "mixture means 1-D", lambda: data.GaussianMixture(torch.randn(3)), "means"),
-    Bad("data", "mixture covs shape", lambda: data.GaussianMixture(torch.randn(3, 2), torch.ones(3, 2)), "covs"),
+    Bad(
+        "data",
+        "mixture covs shape",
+        lambda: data.GaussianMixture(torch.randn(3, 2), torch.ones(3, 2)),
+        "covs",
+    ),
     Bad("data", "mixture std < 0", lambda: data.GaussianMixture(torch.randn(3, 2), -1.0), "covs"),
-    Bad("data", "mixture covs not PD", lambda: data.GaussianMixture(torch.randn(1, 2), -torch.eye(2)[None]), "covs"),
-    Bad("data", "mixture weights < 0", lambda: data.GaussianMixture(torch.randn(3, 2), 1.0, [1, -1, 1]), "weights"),
-    Bad("data", "mixture weights length", lambda: data.GaussianMixture(torch.randn(3, 2), 1.0, [1, 1]), "weights"),
+    Bad(
+        "data",
+        "mixture covs not PD",
+        lambda: data.GaussianMixture(torch.randn(1, 2), -torch.eye(2)[None]),
+        "covs",
+    ),
+    Bad(
+        "data",
+        "mixture weights < 0",
+        lambda: data.GaussianMixture(torch.randn(3, 2), 1.0, [1, -1, 1]),
+        "weights",
+    ),
+    Bad(
+        "data",
+        "mixture weights length",
+        lambda: data.GaussianMixture(torch.randn(3, 2), 1.0, [1, 1]),
+        "weights",
+    ),
     Bad("data", "mixture means NaN", lambda: data.GaussianMixture(NANX), "means"),
     Bad("data", "mixture sample n = 0", lambda: GM.sample(0), "n"),
     Bad("data", "mixture log_prob dim", lambda: GM.log_prob(X3), "x"),
@@ -224,27 +441,64 @@ BAD: list[Bad] = [
     Bad("metrics", "w2 dims differ", lambda: metrics.wasserstein2(X, X3), "a and b"),
     Bad("metrics", "w2 a 1-D", lambda: metrics.wasserstein2(torch.randn(4), X), "a"),
     Bad("metrics", "w2 method", lambda: metrics.wasserstein2(X, X1, method="emd"), "method"),
-    Bad("metrics", "w2 exact sizes", lambda: metrics.wasserstein2(X, X1[:3], method="exact"), "a and b"),
+    Bad(
+        "metrics",
+        "w2 exact sizes",
+        lambda: metrics.wasserstein2(X, X1[:3], method="exact"),
+        "a and b",
+    ),
     Bad("metrics", "w2 NaN", lambda: metrics.wasserstein2(NANX, X1), "a"),
     Bad("metrics", "w2 b None", lambda: metrics.wasserstein2(X, None), "b"),
-    Bad("metrics", "sliced projections 0", lambda: metrics.sliced_wasserstein2(X, X1, n_projections=0), "n_projections"),
+    Bad(
+        "metrics",
+        "sliced projections 0",
+        lambda: metrics.sliced_wasserstein2(X, X1, n_projections=0),
+        "n_projections",
+    ),
     Bad("metrics", "sliced inf", lambda: metrics.sliced_wasserstein2(X, INFX), "b"),
     Bad("metrics", "mmd one point", lambda: metrics.mmd(X[:1], X1), "a and b"),
     Bad("metrics", "mmd bandwidth 0", lambda: metrics.mmd(X, X1, bandwidths=(0.0,)), "bandwidths"),
     Bad("metrics", "mmd dims differ", lambda: metrics.mmd(X, X3), "a and b"),
     Bad("metrics", "noise floor n = 0", lambda: metrics.noise_floor(_sampler, n=0), "n"),
-    Bad("metrics", "noise floor repeats 0", lambda: metrics.noise_floor(_sampler, n=4, repeats=0), "repeats"),
-    Bad("metrics", "noise floor sampler name", lambda: metrics.noise_floor("moons", n=4), "sampler"),
-    Bad("metrics", "gaussian w2 shapes", lambda: metrics.gaussian_w2(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2)), "cov1"),
-    Bad("metrics", "gaussian w2 means", lambda: metrics.gaussian_w2(np.zeros(2), np.eye(2), np.zeros(3), np.eye(2)), "m2"),
-    Bad("metrics", "gaussian w2 not PSD", lambda: metrics.gaussian_w2(np.zeros(2), -np.eye(2), np.zeros(2), np.eye(2)), "cov1"),
+    Bad(
+        "metrics",
+        "noise floor repeats 0",
+        lambda: metrics.noise_floor(_sampler, n=4, repeats=0),
+        "repeats",
+    ),
+    Bad(
+        "metrics", "noise floor sampler name", lambda: metrics.noise_floor("moons", n=4), "sampler"
+    ),
+    Bad(
+        "metrics",
+        "gaussian w2 shapes",
+        lambda: metrics.gaussian_w2(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2)),
+        "cov1",
+    ),
+    Bad(
+        "metrics",
+        "gaussian w2 means",
+        lambda: metrics.gaussian_w2(np.zeros(2), np.eye(2), np.zeros(3), np.eye(2)),
+        "m2",
+    ),
+    Bad(
+        "metrics",
+        "gaussian w2 not PSD",
+        lambda: metrics.gaussian_w2(np.zeros(2), -np.eye(2), np.zeros(2), np.eye(2)),
+        "cov1",
+    ),
     # ---------------------------------------------------------------- plots
     Bad("plots", "scatter (B, 3)", lambda: plots.scatter(X3), "x"),
     Bad("plots", "scatter None", lambda: plots.scatter(None), "x"),
     Bad("plots", "scatter NaN", lambda: plots.scatter(NANX), "x"),
     Bad("plots", "trajectories 2-D", lambda: plots.trajectories(torch.randn(5, 4)), "traj"),
     Bad("plots", "trajectories None", lambda: plots.trajectories(None), "traj"),
-    Bad("plots", "trajectories NaN", lambda: plots.trajectories(torch.full((3, 2, 2), float("nan"))), "traj"),
+    Bad(
+        "plots",
+        "trajectories NaN",
+        lambda: plots.trajectories(torch.full((3, 2, 2), float("nan"))),
+        "traj",
+    ),
     Bad("plots", "quiver field a name", lambda: plots.quiver("rotation"), "field"),
     Bad("plots", "quiver field shape", lambda: plots.quiver(wrong_shape_field), "field"),
     Bad("plots", "quiver n = 0", lambda: plots.quiver(field, n=0), "n"),
@@ -260,35 +514,110 @@ BAD: list[Bad] = [
     Bad("figures", "KeptFigure figsize zero", lambda: figures.KeptFigure((0, 3)), "figsize"),
     Bad("figures", "KeptFigure figsize one number", lambda: figures.KeptFigure(4), "figsize"),
     Bad("figures", "KeptFigure png dpi 0", lambda: figures.KeptFigure((4, 3)).png(0), "dpi"),
-    Bad("figures", "KeptFigure png dpi string", lambda: figures.KeptFigure((4, 3)).png("80"), "dpi"),
+    Bad(
+        "figures", "KeptFigure png dpi string", lambda: figures.KeptFigure((4, 3)).png("80"), "dpi"
+    ),
     Bad("widgets", "LivePlot draw", lambda: widgets.LivePlot("draw", {}), "draw"),
-    Bad("widgets", "LivePlot controls list", lambda: widgets.LivePlot(lambda fig: None, [1]), "controls"),
-    Bad("widgets", "LivePlot control a number", lambda: widgets.LivePlot(lambda fig, a: None, {"a": 3}), "controls"),
+    Bad(
+        "widgets",
+        "LivePlot controls list",
+        lambda: widgets.LivePlot(lambda fig: None, [1]),
+        "controls",
+    ),
+    Bad(
+        "widgets",
+        "LivePlot control a number",
+        lambda: widgets.LivePlot(lambda fig, a: None, {"a": 3}),
+        "controls",
+    ),
     Bad("widgets", "FramePlayer one frame", lambda: widgets.FramePlayer([b"png"]), "frames"),
-    Bad("widgets", "FramePlayer strings", lambda: widgets.FramePlayer(["a.png", "b.png"]), "frames"),
-    Bad("widgets", "FramePlayer interval", lambda: widgets.FramePlayer([b"a", b"b"], interval=0), "interval"),
+    Bad(
+        "widgets", "FramePlayer strings", lambda: widgets.FramePlayer(["a.png", "b.png"]), "frames"
+    ),
+    Bad(
+        "widgets",
+        "FramePlayer interval",
+        lambda: widgets.FramePlayer([b"a", b"b"], interval=0),
+        "interval",
+    ),
     Bad("widgets", "render_frames draw", lambda: widgets.render_frames("draw", 2), "draw"),
-    Bad("widgets", "render_frames n = 0", lambda: widgets.render_frames(lambda fig, i: None, 0), "n_frames"),
+    Bad(
+        "widgets",
+        "render_frames n = 0",
+        lambda: widgets.render_frames(lambda fig, i: None, 0),
+        "n_frames",
+    ),
     # ---------------------------------------------------------------- exercises
     Bad("exercises", "no cases", lambda: exercises.check_function(field, field, []), "cases"),
-    Bad("exercises", "reference not callable", lambda: exercises.check_function(field, "ref", [(X, 0.5)]), "reference"),
-    Bad("exercises", "mistakes not a dict", lambda: exercises.check_function(field, field, [(X, 0.5)], mistakes=[field]), "mistakes"),
-    Bad("exercises", "case not a tuple", lambda: exercises.check_function(field, field, [X]), "cases"),
-    Bad("exercises", "result not a result", lambda: exercises.use_or_reference(field, True, field), "result"),
-    Bad("exercises", "reference None", lambda: exercises.use_or_reference(
-        field, exercises.ExerciseResult(False, "", "todo"), None), "reference"),
+    Bad(
+        "exercises",
+        "reference not callable",
+        lambda: exercises.check_function(field, "ref", [(X, 0.5)]),
+        "reference",
+    ),
+    Bad(
+        "exercises",
+        "mistakes not a dict",
+        lambda: exercises.check_function(field, field, [(X, 0.5)], mistakes=[field]),
+        "mistakes",
+    ),
+    Bad(
+        "exercises",
+        "case not a tuple",
+        lambda: exercises.check_function(field, field, [X]),
+        "cases",
+    ),
+    Bad(
+        "exercises",
+        "result not a result",
+        lambda: exercises.use_or_reference(field, True, field),
+        "result",
+    ),
+    Bad(
+        "exercises",
+        "reference None",
+        lambda: exercises.use_or_reference(
+            field, exercises.ExerciseResult(False, "", "todo"), None
+        ),
+        "reference",
+    ),
     # ---------------------------------------------------------------- couplings
     Bad("couplings", "OT sizes differ", lambda: couplings.ot_assignment(X, X1[:3]), "x_0 and x_1"),
     Bad("couplings", "OT x_0 1-D", lambda: couplings.ot_assignment(torch.randn(4), X1), "x_0"),
     Bad("couplings", "OT NaN", lambda: couplings.minibatch_ot_coupling(X, NANX), "x_1"),
-    Bad("couplings", "brute force B = 9", lambda: couplings.brute_force_assignment(torch.randn(9, 2), torch.randn(9, 2)), "x_0"),
+    Bad(
+        "couplings",
+        "brute force B = 9",
+        lambda: couplings.brute_force_assignment(torch.randn(9, 2), torch.randn(9, 2)),
+        "x_0",
+    ),
     Bad("couplings", "crossings in 3-D", lambda: couplings.count_crossings(X3, X3), "x_0"),
     Bad("couplings", "transport_cost None", lambda: couplings.transport_cost(None, X), "x_0"),
-    Bad("couplings", "straightness n_steps", lambda: couplings.straightness(field, X, n_steps=0), "n_steps"),
-    Bad("couplings", "straightness x_0 1-D", lambda: couplings.straightness(field, torch.randn(4)), "x_0"),
+    Bad(
+        "couplings",
+        "straightness n_steps",
+        lambda: couplings.straightness(field, X, n_steps=0),
+        "n_steps",
+    ),
+    Bad(
+        "couplings",
+        "straightness x_0 1-D",
+        lambda: couplings.straightness(field, torch.randn(4)),
+        "x_0",
+    ),
     Bad("couplings", "straightness model", lambda: couplings.straightness("field", X), "model"),
-    Bad("couplings", "widget value", lambda: couplings.pairing_widget(_sampler, sizes=(4, 8), value=5), "value"),
-    Bad("couplings", "widget sampler", lambda: couplings.pairing_widget("moons", sizes=(4, 8), value=4), "sampler"),
+    Bad(
+        "couplings",
+        "widget value",
+        lambda: couplings.pairing_widget(_sampler, sizes=(4, 8), value=5),
+        "value",
+    ),
+    Bad(
+        "couplings",
+        "widget sampler",
+        lambda: couplings.pairing_widget("moons", sizes=(4, 8), value=4),
+        "sampler",
+    ),
     # ---------------------------------------------------------------- guidance
     Bad("guidance", "cfg shapes", lambda: guidance.cfg_velocity(X, X3, 2.0), "u_cond and u_uncond"),
     Bad("guidance", "cfg w string", lambda: guidance.cfg_velocity(X, X1, "2"), "w"),
@@ -297,9 +626,21 @@ BAD: list[Bad] = [
     Bad("guidance", "CFGVelocity w bool", lambda: guidance.CFGVelocity(CNET, 0, w=True), "w"),
     Bad("guidance", "CFGVelocity model", lambda: guidance.CFGVelocity("net", 0, 1.0), "model"),
     Bad("guidance", "exact field mixture", lambda: guidance.ExactConditionalField("gm"), "mixture"),
-    Bad("guidance", "exact field label 10", lambda: guidance.ExactConditionalField(GM)(X, 0.5, 10), "y"),
-    Bad("guidance", "exact field float label", lambda: guidance.ExactConditionalField(GM)(X, 0.5, 0.5), "y"),
-    Bad("guidance", "exact field t = 2", lambda: guidance.ExactConditionalField(GM)(X, 2.0, 1), "t"),
+    Bad(
+        "guidance",
+        "exact field label 10",
+        lambda: guidance.ExactConditionalField(GM)(X, 0.5, 10),
+        "y",
+    ),
+    Bad(
+        "guidance",
+        "exact field float label",
+        lambda: guidance.ExactConditionalField(GM)(X, 0.5, 0.5),
+        "y",
+    ),
+    Bad(
+        "guidance", "exact field t = 2", lambda: guidance.ExactConditionalField(GM)(X, 2.0, 1), "t"
+    ),
     Bad("guidance", "guided n = 0", lambda: guidance.guided_sample(CNET, 0, 1.0, n=0), "n"),
     Bad("guidance", "guided y float", lambda: guidance.guided_sample(CNET, 0.5, 1.0, n=4), "y"),
     Bad("guidance", "metrics samples dim", lambda: guidance.guidance_metrics(X3, 0, GM), "samples"),
@@ -308,13 +649,40 @@ BAD: list[Bad] = [
     # ---------------------------------------------------------------- schedules
     Bad("schedules", "log_snr t > 1", lambda: schedules.log_snr(1.5, "condot"), "t"),
     Bad("schedules", "log_snr scheduler", lambda: schedules.log_snr(0.5, "foo"), "scheduler"),
-    Bad("schedules", "autograd t string", lambda: schedules.derivatives_autograd("a", "condot"), "t"),
+    Bad(
+        "schedules", "autograd t string", lambda: schedules.derivatives_autograd("a", "condot"), "t"
+    ),
     Bad("schedules", "snr map r = 2", lambda: schedules.snr_time_map(2.0, "cosine", "condot"), "r"),
-    Bad("schedules", "snr map iters 0", lambda: schedules.snr_time_map(0.5, "cosine", "condot", iters=0), "iters"),
-    Bad("schedules", "straightness traj 2-D", lambda: schedules.straightness(torch.randn(3, 4), torch.linspace(0, 1, 3)), "traj"),
-    Bad("schedules", "straightness times", lambda: schedules.straightness(torch.randn(3, 4, 2), torch.linspace(0, 1, 4)), "times"),
-    Bad("schedules", "straightness times repeat", lambda: schedules.straightness(torch.randn(3, 4, 2), torch.tensor([0.0, 0.0, 1.0])), "times"),
-    Bad("schedules", "length ratio 2-D", lambda: schedules.path_length_ratio(torch.randn(3, 4)), "traj"),
+    Bad(
+        "schedules",
+        "snr map iters 0",
+        lambda: schedules.snr_time_map(0.5, "cosine", "condot", iters=0),
+        "iters",
+    ),
+    Bad(
+        "schedules",
+        "straightness traj 2-D",
+        lambda: schedules.straightness(torch.randn(3, 4), torch.linspace(0, 1, 3)),
+        "traj",
+    ),
+    Bad(
+        "schedules",
+        "straightness times",
+        lambda: schedules.straightness(torch.randn(3, 4, 2), torch.linspace(0, 1, 4)),
+        "times",
+    ),
+    Bad(
+        "schedules",
+        "straightness times repeat",
+        lambda: schedules.straightness(torch.randn(3, 4, 2), torch.tensor([0.0, 0.0, 1.0])),
+        "times",
+    ),
+    Bad(
+        "schedules",
+        "length ratio 2-D",
+        lambda: schedules.path_length_ratio(torch.randn(3, 4)),
+        "traj",
+    ),
     Bad("schedules", "widget shapes", lambda: schedules.schedule_widget(X3, X3), "x_0, x_1"),
     # ---------------------------------------------------------------- sde
     Bad("sde", "beta s > 1", lambda: sde.vp_beta(1.5), "s"),
@@ -325,25 +693,83 @@ BAD: list[Bad] = [
     Bad("sde", "drift g_t string", lambda: sde.sde_drift(field, X, 0.5, "a"), "g_t"),
     Bad("sde", "drift model", lambda: sde.sde_drift("field", X, 0.5, 1.0), "model"),
     Bad("sde", "EM x_init 1-D", lambda: sde.euler_maruyama(field, torch.randn(4)), "x_init"),
-    Bad("sde", "EM diffusion < 0", lambda: sde.euler_maruyama(field, X, diffusion=-1.0), "diffusion"),
-    Bad("sde", "EM diffusion string", lambda: sde.euler_maruyama(field, X, diffusion="a"), "diffusion"),
+    Bad(
+        "sde", "EM diffusion < 0", lambda: sde.euler_maruyama(field, X, diffusion=-1.0), "diffusion"
+    ),
+    Bad(
+        "sde",
+        "EM diffusion string",
+        lambda: sde.euler_maruyama(field, X, diffusion="a"),
+        "diffusion",
+    ),
     Bad("sde", "EM n_steps 0", lambda: sde.euler_maruyama(field, X, n_steps=0), "n_steps"),
     Bad("sde", "EM model", lambda: sde.euler_maruyama("field", X, n_steps=2), "model"),
     Bad("sde", "EM x_init NaN", lambda: sde.euler_maruyama(field, NANX, n_steps=2), "x_init"),
     # ---------------------------------------------------------------- likelihood
-    Bad("likelihood", "jacobian x 1-D", lambda: likelihood.jacobian(field, torch.randn(4), 0.5), "x"),
-    Bad("likelihood", "jacobian model shape", lambda: likelihood.jacobian(wrong_shape_field, X, 0.5), "model"),
+    Bad(
+        "likelihood", "jacobian x 1-D", lambda: likelihood.jacobian(field, torch.randn(4), 0.5), "x"
+    ),
+    Bad(
+        "likelihood",
+        "jacobian model shape",
+        lambda: likelihood.jacobian(wrong_shape_field, X, 0.5),
+        "model",
+    ),
     Bad("likelihood", "jacobian model", lambda: likelihood.jacobian("field", X, 0.5), "model"),
-    Bad("likelihood", "divergence x NaN", lambda: likelihood.divergence_exact(field, NANX, 0.5), "x"),
-    Bad("likelihood", "hutchinson probes 0", lambda: likelihood.divergence_hutchinson(field, X, 0.5, n_probes=0), "n_probes"),
-    Bad("likelihood", "hutchinson noise", lambda: likelihood.divergence_hutchinson(field, X, 0.5, noise="uniform"), "noise"),
-    Bad("likelihood", "hutchinson z shape", lambda: likelihood.divergence_hutchinson(field, X, 0.5, z=X), "z"),
-    Bad("likelihood", "variance jac", lambda: likelihood.hutchinson_variance(torch.randn(2, 3)), "jac"),
-    Bad("likelihood", "variance noise", lambda: likelihood.hutchinson_variance(torch.eye(2), noise="x"), "noise"),
-    Bad("likelihood", "normal x 1-D", lambda: likelihood.standard_normal_log_prob(torch.randn(4)), "x"),
-    Bad("likelihood", "estimator", lambda: likelihood.log_likelihood(field, X, estimator="mc"), "estimator"),
-    Bad("likelihood", "n_steps 0", lambda: likelihood.log_likelihood(field, X, n_steps=0), "n_steps"),
-    Bad("likelihood", "method", lambda: likelihood.log_likelihood(field, X, n_steps=2, method="x"), "method"),
+    Bad(
+        "likelihood", "divergence x NaN", lambda: likelihood.divergence_exact(field, NANX, 0.5), "x"
+    ),
+    Bad(
+        "likelihood",
+        "hutchinson probes 0",
+        lambda: likelihood.divergence_hutchinson(field, X, 0.5, n_probes=0),
+        "n_probes",
+    ),
+    Bad(
+        "likelihood",
+        "hutchinson noise",
+        lambda: likelihood.divergence_hutchinson(field, X, 0.5, noise="uniform"),
+        "noise",
+    ),
+    Bad(
+        "likelihood",
+        "hutchinson z shape",
+        lambda: likelihood.divergence_hutchinson(field, X, 0.5, z=X),
+        "z",
+    ),
+    Bad(
+        "likelihood",
+        "variance jac",
+        lambda: likelihood.hutchinson_variance(torch.randn(2, 3)),
+        "jac",
+    ),
+    Bad(
+        "likelihood",
+        "variance noise",
+        lambda: likelihood.hutchinson_variance(torch.eye(2), noise="x"),
+        "noise",
+    ),
+    Bad(
+        "likelihood",
+        "normal x 1-D",
+        lambda: likelihood.standard_normal_log_prob(torch.randn(4)),
+        "x",
+    ),
+    Bad(
+        "likelihood",
+        "estimator",
+        lambda: likelihood.log_likelihood(field, X, estimator="mc"),
+        "estimator",
+    ),
+    Bad(
+        "likelihood", "n_steps 0", lambda: likelihood.log_likelihood(field, X, n_steps=0), "n_steps"
+    ),
+    Bad(
+        "likelihood",
+        "method",
+        lambda: likelihood.log_likelihood(field, X, n_steps=2, method="x"),
+        "method",
+    ),
     Bad("likelihood", "chunk 0", lambda: likelihood.log_prob_fn(field, chunk=0), "chunk"),
     Bad("likelihood", "widget target", lambda: likelihood.likelihood_widget(X, X), "target"),
     # ---------------------------------------------------------------- fields
@@ -358,22 +784,51 @@ BAD: list[Bad] = [
     Bad("fields", "field t NaN", lambda: fields.spiral()(X, float("nan")), "t"),
     Bad("fields", "field x NaN", lambda: fields.spiral()(NANX, 0.0), "x"),
     Bad("fields", "divergence field", lambda: fields.divergence("rotation", X), "field"),
-    Bad("fields", "divergence field shape", lambda: fields.divergence(wrong_shape_field, X), "field"),
+    Bad(
+        "fields", "divergence field shape", lambda: fields.divergence(wrong_shape_field, X), "field"
+    ),
     Bad("fields", "path_length 2-D", lambda: fields.path_length(torch.randn(3, 4)), "traj"),
-    Bad("fields", "kinetic times", lambda: fields.kinetic_energy(torch.randn(3, 4, 2), torch.rand(2)), "times"),
+    Bad(
+        "fields",
+        "kinetic times",
+        lambda: fields.kinetic_energy(torch.randn(3, 4, 2), torch.rand(2)),
+        "times",
+    ),
     Bad("fields", "kl std 0", lambda: fields.gaussian_kl(0.0, 0.0, 0.0, 1.0), "std_p"),
     Bad("fields", "kl std NaN", lambda: fields.gaussian_kl(0.0, 1.0, 0.0, float("nan")), "std_q"),
-    Bad("fields", "log-lik x 2-D", lambda: fields.gaussian_log_likelihood(torch.randn(3, 2), 0.0, 1.0), "x"),
-    Bad("fields", "log-lik std < 0", lambda: fields.gaussian_log_likelihood(torch.randn(3), 0.0, -1.0), "std"),
+    Bad(
+        "fields",
+        "log-lik x 2-D",
+        lambda: fields.gaussian_log_likelihood(torch.randn(3, 2), 0.0, 1.0),
+        "x",
+    ),
+    Bad(
+        "fields",
+        "log-lik std < 0",
+        lambda: fields.gaussian_log_likelihood(torch.randn(3), 0.0, -1.0),
+        "std",
+    ),
     Bad("fields", "mle m = 1", lambda: fields.mle_explorer(m=1), "m"),
     Bad("fields", "grid lines 1", lambda: fields.grid_lines(n_lines=1), "n_lines"),
     Bad("fields", "flow_frames field", lambda: fields.flow_frames(3), "field"),
-    Bad("fields", "flow_frames n_frames", lambda: fields.flow_frames("sink", n_frames=1), "n_frames"),
+    Bad(
+        "fields", "flow_frames n_frames", lambda: fields.flow_frames("sink", n_frames=1), "n_frames"
+    ),
     Bad("fields", "transport n = 0", lambda: fields.transport_frames(n=0), "n"),
     Bad("fields", "path_frames n = 0", lambda: fields.path_frames(n=0), "n"),
     # ---------------------------------------------------------------- device
-    Bad("device", "FMTUTOR_DEVICE gpu", lambda: _with_env("FMTUTOR_DEVICE", "gpu", device.default_device), "FMTUTOR_DEVICE"),
-    Bad("device", "FMTUTOR_DEVICE absent", lambda: _with_env("FMTUTOR_DEVICE", "cuda:7", device.default_device), "FMTUTOR_DEVICE"),
+    Bad(
+        "device",
+        "FMTUTOR_DEVICE gpu",
+        lambda: _with_env("FMTUTOR_DEVICE", "gpu", device.default_device),
+        "FMTUTOR_DEVICE",
+    ),
+    Bad(
+        "device",
+        "FMTUTOR_DEVICE absent",
+        lambda: _with_env("FMTUTOR_DEVICE", "cuda:7", device.default_device),
+        "FMTUTOR_DEVICE",
+    ),
 ]
 
 
@@ -398,10 +853,25 @@ def _io_rows() -> list[Bad]:
         return []
     return [
         Bad("io", "save a string", lambda: io.save_model("mlp", "/tmp/x.pt"), "model"),
-        Bad("io", "save an nn.Linear", lambda: io.save_model(torch.nn.Linear(2, 2), "/tmp/x.pt"), "model"),
-        Bad("io", "save extra object", lambda: io.save_model(NET, "/tmp/fmtutor-hardening-x.pt", f=object()), "extra"),
+        Bad(
+            "io",
+            "save an nn.Linear",
+            lambda: io.save_model(torch.nn.Linear(2, 2), "/tmp/x.pt"),
+            "model",
+        ),
+        Bad(
+            "io",
+            "save extra object",
+            lambda: io.save_model(NET, "/tmp/fmtutor-hardening-x.pt", f=object()),
+            "extra",
+        ),
         Bad("io", "load missing", lambda: io.load_model("/nonexistent/model.pt"), "model.pt"),
-        Bad("io", "cached train_fn", lambda: io.cached_model("/tmp/fmtutor-hardening-c.pt", "train", {}), "train_fn"),
+        Bad(
+            "io",
+            "cached train_fn",
+            lambda: io.cached_model("/tmp/fmtutor-hardening-c.pt", "train", {}),
+            "train_fn",
+        ),
     ]
 
 
@@ -421,18 +891,37 @@ def _late_rows() -> list[Bad]:
             Bad("images", "to_images width", lambda: images.to_images(torch.randn(3, 10)), "x"),
             Bad("images", "to_images side 0", lambda: images.to_images(X64, side=0), "side"),
             Bad("images", "tile count", lambda: images.tile_images(torch.randn(5, 64), 2, 2), "x"),
-            Bad("images", "tile rows 0", lambda: images.tile_images(torch.randn(4, 64), 0, 2), "rows"),
+            Bad(
+                "images",
+                "tile rows 0",
+                lambda: images.tile_images(torch.randn(4, 64), 0, 2),
+                "rows",
+            ),
             Bad("images", "grid empty", lambda: images.image_grid(torch.zeros(0, 64)), "x"),
             Bad("images", "grid pad < 0", lambda: images.image_grid(X64, pad=-1), "pad"),
             Bad("images", "grid NaN", lambda: images.image_grid(X64 * float("nan")), "x"),
             Bad("images", "split n_test 0", lambda: images.split_digits(n_test=0), "n_test"),
-            Bad("images", "split n_test too big", lambda: images.split_digits(n_test=5000), "n_test"),
-            Bad("images", "classifier split", lambda: images.fit_digit_classifier("split"), "split"),
+            Bad(
+                "images", "split n_test too big", lambda: images.split_digits(n_test=5000), "n_test"
+            ),
+            Bad(
+                "images", "classifier split", lambda: images.fit_digit_classifier("split"), "split"
+            ),
             Bad("images", "model misspelt", lambda: images.digit_model(hiden=3), "overrides"),
             Bad("images", "float labels", lambda: images.sample_digits(CNET, [0.5]), "labels"),
             Bad("images", "no labels", lambda: images.sample_digits(CNET, []), "labels"),
-            Bad("images", "quality labels", lambda: images.sample_quality(X64, [0, 1], "clf", X64), "labels"),
-            Bad("images", "quality classifier", lambda: images.sample_quality(X64, [0, 1, 2], "clf", X64), "classifier"),
+            Bad(
+                "images",
+                "quality labels",
+                lambda: images.sample_quality(X64, [0, 1], "clf", X64),
+                "labels",
+            ),
+            Bad(
+                "images",
+                "quality classifier",
+                lambda: images.sample_quality(X64, [0, 1, 2], "clf", X64),
+                "classifier",
+            ),
             Bad("images", "show_grid width", lambda: images.show_grid(torch.randn(2, 10)), "x"),
         ]
     try:
@@ -441,14 +930,39 @@ def _late_rows() -> list[Bad]:
         views = None
     if views is not None:
         rows += [
-            Bad("views", "cond. vs marginal data", lambda: views.conditional_vs_marginal(X3, X[0]), "data"),
-            Bad("views", "cond. vs marginal x1", lambda: views.conditional_vs_marginal(X, X3[0]), "x1"),
-            Bad("views", "cond. vs marginal particles", lambda: views.conditional_vs_marginal(X, X[0], n_particles=0), "n_particles"),
+            Bad(
+                "views",
+                "cond. vs marginal data",
+                lambda: views.conditional_vs_marginal(X3, X[0]),
+                "data",
+            ),
+            Bad(
+                "views",
+                "cond. vs marginal x1",
+                lambda: views.conditional_vs_marginal(X, X3[0]),
+                "x1",
+            ),
+            Bad(
+                "views",
+                "cond. vs marginal particles",
+                lambda: views.conditional_vs_marginal(X, X[0], n_particles=0),
+                "n_particles",
+            ),
             Bad("views", "loss curve steps", lambda: views.LossCurve(0), "total_steps"),
             Bad("views", "loss curve every", lambda: views.LossCurve(10, every=0), "every"),
-            Bad("views", "field comparison target", lambda: views.field_comparison(NET, X3), "target"),
+            Bad(
+                "views",
+                "field comparison target",
+                lambda: views.field_comparison(NET, X3),
+                "target",
+            ),
             Bad("views", "steps explorer x0", lambda: views.steps_explorer(field, X3, X), "x0"),
-            Bad("views", "steps explorer reference", lambda: views.steps_explorer(field, X, X3), "reference"),
+            Bad(
+                "views",
+                "steps explorer reference",
+                lambda: views.steps_explorer(field, X, X3),
+                "reference",
+            ),
         ]
     try:
         diag = _import("fmtutor.diagnostics")
@@ -457,19 +971,74 @@ def _late_rows() -> list[Bad]:
     if diag is not None:
         rows += [
             Bad("diagnostics", "mc t = 1", lambda: diag.marginal_velocity_mc(X, 1.0, X1), "t"),
-            Bad("diagnostics", "mc samples dim", lambda: diag.marginal_velocity_mc(X, 0.5, X3), "x1_samples"),
-            Bad("diagnostics", "mc x 1-D", lambda: diag.marginal_velocity_mc(torch.randn(4), 0.5, X1), "x"),
+            Bad(
+                "diagnostics",
+                "mc samples dim",
+                lambda: diag.marginal_velocity_mc(X, 0.5, X3),
+                "x1_samples",
+            ),
+            Bad(
+                "diagnostics",
+                "mc x 1-D",
+                lambda: diag.marginal_velocity_mc(torch.randn(4), 0.5, X1),
+                "x",
+            ),
             Bad("diagnostics", "cfm vs fm n", lambda: diag.compare_cfm_fm(NET, X, n=0), "n"),
-            Bad("diagnostics", "cfm vs fm data", lambda: diag.compare_cfm_fm(NET, torch.randn(4)), "data"),
+            Bad(
+                "diagnostics",
+                "cfm vs fm data",
+                lambda: diag.compare_cfm_fm(NET, torch.randn(4)),
+                "data",
+            ),
             Bad("diagnostics", "loss by time n", lambda: diag.loss_by_time(NET, X, n=0), "n"),
-            Bad("diagnostics", "fit_order lengths", lambda: diag.fit_order([1.0, 2.0], [1.0]), "h and errors"),
-            Bad("diagnostics", "fit_order zero error", lambda: diag.fit_order([1.0, 2.0], [0.0, 1.0]), "h and errors"),
-            Bad("diagnostics", "study method", lambda: diag.convergence_study(field, X, methods=("rk5",)), "methods"),
-            Bad("diagnostics", "study one step count", lambda: diag.convergence_study(field, X, n_steps=(4,)), "n_steps"),
-            Bad("diagnostics", "study exact shape", lambda: diag.convergence_study(field, X, exact=X3), "exact"),
-            Bad("diagnostics", "nfe budget 0", lambda: diag.quality_vs_nfe(field, X, nfe=(0,)), "nfe"),
-            Bad("diagnostics", "nfe method", lambda: diag.quality_vs_nfe(field, X, methods=("x",)), "methods"),
-            Bad("diagnostics", "nfe reference", lambda: diag.quality_vs_nfe(field, torch.randn(4)), "reference"),
+            Bad(
+                "diagnostics",
+                "fit_order lengths",
+                lambda: diag.fit_order([1.0, 2.0], [1.0]),
+                "h and errors",
+            ),
+            Bad(
+                "diagnostics",
+                "fit_order zero error",
+                lambda: diag.fit_order([1.0, 2.0], [0.0, 1.0]),
+                "h and errors",
+            ),
+            Bad(
+                "diagnostics",
+                "study method",
+                lambda: diag.convergence_study(field, X, methods=("rk5",)),
+                "methods",
+            ),
+            Bad(
+                "diagnostics",
+                "study one step count",
+                lambda: diag.convergence_study(field, X, n_steps=(4,)),
+                "n_steps",
+            ),
+            Bad(
+                "diagnostics",
+                "study exact shape",
+                lambda: diag.convergence_study(field, X, exact=X3),
+                "exact",
+            ),
+            Bad(
+                "diagnostics",
+                "nfe budget 0",
+                lambda: diag.quality_vs_nfe(field, X, nfe=(0,)),
+                "nfe",
+            ),
+            Bad(
+                "diagnostics",
+                "nfe method",
+                lambda: diag.quality_vs_nfe(field, X, methods=("x",)),
+                "methods",
+            ),
+            Bad(
+                "diagnostics",
+                "nfe reference",
+                lambda: diag.quality_vs_nfe(field, torch.randn(4)),
+                "reference",
+            ),
         ]
     return rows
 
@@ -482,9 +1051,12 @@ def test_bad_input_gets_a_clear_error(bad: Bad):
     with pytest.raises((ValueError, TypeError)) as info:
         bad.call()
     msg = str(info.value)
-    assert re.search(rf"(?<![\w]){re.escape(bad.arg)}(?![\w])", msg), f"the message does not name {bad.arg!r}: {msg}"
-    assert re.search(r"\bgot\b|\bgiven\b|\bno such\b|\bcannot (save|store) an? \w+", msg, re.I), \
+    assert re.search(rf"(?<![\w]){re.escape(bad.arg)}(?![\w])", msg), (
+        f"the message does not name {bad.arg!r}: {msg}"
+    )
+    assert re.search(r"\bgot\b|\bgiven\b|\bno such\b|\bcannot (save|store) an? \w+", msg, re.I), (
         f"the message does not say what was given: {msg}"
+    )
 
 
 NOT_COVERED = {"publish": "a build command (python -m fmtutor.publish), not used by the chapters"}
@@ -492,7 +1064,9 @@ NOT_COVERED = {"publish": "a build command (python -m fmtutor.publish), not used
 
 def test_every_public_module_is_covered():
     counts = Counter(b.module for b in BAD)
-    modules = [m for m in F.__all__ if isinstance(getattr(F, m, None), type(F)) and m not in NOT_COVERED]
+    modules = [
+        m for m in F.__all__ if isinstance(getattr(F, m, None), type(F)) and m not in NOT_COVERED
+    ]
     for extra in ("io", "images", "views", "diagnostics"):
         if importlib.util.find_spec(f"fmtutor.{extra}") is not None:
             modules.append(extra)

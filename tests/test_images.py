@@ -8,7 +8,6 @@ from fmtutor import exercises as E
 from fmtutor import images as I
 from fmtutor.data import load_digits
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -25,21 +24,30 @@ def clf(split):
 @pytest.fixture(scope="module")
 def run(split):
     model = I.digit_model(0, hidden=64, depth=2)
-    return I.train_digits(split.x_train, split.y_train, steps=150, snapshot_steps=(0, 50, 150), progress=False, model=model)
+    return I.train_digits(
+        split.x_train,
+        split.y_train,
+        steps=150,
+        snapshot_steps=(0, 50, 150),
+        progress=False,
+        model=model,
+    )
 
 
 def test_image_grid_puts_image_k_at_row_k_div_ncols_and_column_k_mod_ncols():
     b, ncols, pad = 7, 3, 2
     x = torch.arange(b, dtype=torch.float64)[:, None].repeat(1, 64)  # image k is all k
-    x[:, 5] += 0.5                                                     # pixel (0, 5) marks the orientation
+    x[:, 5] += 0.5  # pixel (0, 5) marks the orientation
     grid = I.image_grid(x, ncols=ncols, pad=pad)
     assert grid.shape == (3 * 10 - 2, 3 * 10 - 2)
     for k in range(b):
         r, c = divmod(k, ncols)
-        block = grid[r * 10:r * 10 + 8, c * 10:c * 10 + 8]
+        block = grid[r * 10 : r * 10 + 8, c * 10 : c * 10 + 8]
         assert np.allclose(block, x[k].reshape(8, 8).numpy()), f"image {k} is not at ({r}, {c})"
         assert block[0, 5] == k + 0.5
-    assert np.isnan(grid[8:10]).all() and np.isnan(grid[:, 8:10]).all(), "padding rows/columns hold the fill value"
+    assert np.isnan(grid[8:10]).all() and np.isnan(grid[:, 8:10]).all(), (
+        "padding rows/columns hold the fill value"
+    )
     assert np.isnan(grid[20:, 10:]).all(), "the two empty cells after image 6 are fill"
 
 
@@ -73,7 +81,9 @@ def test_classifier_is_accurate_on_held_out_digits_and_at_chance_on_noise(split,
     assert per.shape == (10,) and per.min() > 0.8
     noise = torch.rand(2000, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
     asked = torch.arange(10).repeat(200)
-    assert 0.04 < clf.accuracy(noise, asked) < 0.16, "noise should be read as the requested digit about 1 time in 10"
+    assert 0.04 < clf.accuracy(noise, asked) < 0.16, (
+        "noise should be read as the requested digit about 1 time in 10"
+    )
 
 
 def test_sample_quality_separates_real_digits_from_noise(split, clf):
@@ -119,11 +129,15 @@ def test_run_round_trips_through_fmtutor_io(run, tmp_path):
     assert back.snapshot_steps == run.snapshot_steps and np.allclose(back.losses, run.losses)
     assert torch.equal(back.snapshots, run.snapshots)
     x = torch.randn(4, 64)
-    assert torch.allclose(model(x, 0.3, torch.tensor([1, 2, 3, 10])), run.model(x, 0.3, torch.tensor([1, 2, 3, 10])))
+    assert torch.allclose(
+        model(x, 0.3, torch.tensor([1, 2, 3, 10])), run.model(x, 0.3, torch.tensor([1, 2, 3, 10]))
+    )
 
 
 def test_evaluate_sampler_reports_every_class(run, clf, split):
-    r = I.evaluate_sampler(run.model, clf, split.x_train, w=1.0, method="euler", n_steps=3, per_class=4)
+    r = I.evaluate_sampler(
+        run.model, clf, split.x_train, w=1.0, method="euler", n_steps=3, per_class=4
+    )
     assert r["nfe"] == 3 and r["per_class"].shape == (10,)
     assert np.isclose(np.nanmean(r["per_class"]), r["accuracy"])
 
@@ -153,9 +167,15 @@ def test_tile_exercise_reference_passes_and_mistakes_get_their_hints():
     assert E.check_tile_images(todo, verbose=False).status == "todo"
     cases = {
         "cuts the batch into strips": lambda x, r, c: x.reshape(r * 8, c * 8),
-        "transposed": lambda x, r, c: x.reshape(r, c, 8, 8).permute(0, 3, 1, 2).reshape(r * 8, c * 8),
-        "run down the columns": lambda x, r, c: x.reshape(c, r, 8, 8).permute(1, 2, 0, 3).reshape(r * 8, c * 8),
-        "wrong axis order": lambda x, r, c: x.reshape(r, c, 8, 8).permute(2, 0, 3, 1).reshape(r * 8, c * 8),
+        "transposed": lambda x, r, c: (
+            x.reshape(r, c, 8, 8).permute(0, 3, 1, 2).reshape(r * 8, c * 8)
+        ),
+        "run down the columns": lambda x, r, c: (
+            x.reshape(c, r, 8, 8).permute(1, 2, 0, 3).reshape(r * 8, c * 8)
+        ),
+        "wrong axis order": lambda x, r, c: (
+            x.reshape(r, c, 8, 8).permute(2, 0, 3, 1).reshape(r * 8, c * 8)
+        ),
         "rows and columns are swapped": lambda x, r, c: x.reshape(c * 8, r * 8),
         "forget `return`": lambda x, r, c: None,
     }

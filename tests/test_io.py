@@ -45,7 +45,9 @@ def test_truncated_file_raises_clear_error(tmp_path):
     fio.save_model(small(), path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(fio.ModelFileError, match=r"m\.pt: cannot read the model file \(truncated or corrupted\?\)"):
+    with pytest.raises(
+        fio.ModelFileError, match=r"m\.pt: cannot read the model file \(truncated or corrupted\?\)"
+    ):
         fio.load_model(path)
     path.write_bytes(b"")
     with pytest.raises(fio.ModelFileError, match="m.pt"):
@@ -112,13 +114,19 @@ def test_cached_model_trains_loads_and_retrains_when_stale(tmp_path):
     cfg = {"data": "moons", "seed": 0, "recipe": {"steps": 10}}
     first = fio.cached_model(path, train, cfg, verbose=False)
     assert (first.status, first.reason, len(calls)) == ("trained", "missing", 1)
-    second = fio.cached_model(path, train, {"recipe": {"steps": 10}, "seed": 0, "data": "moons"}, verbose=False)
-    assert second.status == "loaded" and len(calls) == 1, "same config (other key order) must reload"
+    second = fio.cached_model(
+        path, train, {"recipe": {"steps": 10}, "seed": 0, "data": "moons"}, verbose=False
+    )
+    assert second.status == "loaded" and len(calls) == 1, (
+        "same config (other key order) must reload"
+    )
     x, t = torch.randn(20, 2), torch.rand(20)
     assert torch.equal(second.model(x, t), first.model(x, t))
     model, extra = second
     assert extra["losses"] == [1.0, 0.5] and extra["train_config"] == cfg
-    third = fio.cached_model(path, lambda: train(1), {**cfg, "recipe": {"steps": 20}}, verbose=False)
+    third = fio.cached_model(
+        path, lambda: train(1), {**cfg, "recipe": {"steps": 20}}, verbose=False
+    )
     assert third.status == "trained" and third.reason.startswith("stale") and calls == [0, 1]
     fourth = fio.cached_model(path, train, {**cfg, "recipe": {"steps": 20}}, verbose=False)
     assert fourth.status == "loaded" and torch.equal(fourth.model(x, t), third.model(x, t))
@@ -132,10 +140,14 @@ def test_cached_model_retrains_over_a_broken_file(tmp_path, capsys):
     assert out.status == "trained" and out.reason.startswith("unreadable")
     assert "saved it to" in capsys.readouterr().out
     assert fio.cached_model(path, lambda: small(5), {"a": 1}, verbose=False).status == "loaded"
-    assert fio.cached_model(path, lambda: small(5), {"a": 1}, retrain=True, verbose=False).reason == "forced"
+    assert (
+        fio.cached_model(path, lambda: small(5), {"a": 1}, retrain=True, verbose=False).reason
+        == "forced"
+    )
 
 
 def test_canonical_config_ignores_order_and_tuple_vs_list():
-    assert fio.canonical_config({"a": (1, 2), "b": {"y": 1, "x": np.float64(0.5)}}) == \
-        fio.canonical_config({"b": {"x": 0.5, "y": 1}, "a": [1, 2]})
+    assert fio.canonical_config(
+        {"a": (1, 2), "b": {"y": 1, "x": np.float64(0.5)}}
+    ) == fio.canonical_config({"b": {"x": 0.5, "y": 1}, "a": [1, 2]})
     assert fio.canonical_config({"a": 1}) != fio.canonical_config({"a": 2})

@@ -27,7 +27,9 @@ def _model(**kw) -> MLP:
 
 def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) and sa[k].dtype == sb[k].dtype for k in sa)
+    return sa.keys() == sb.keys() and all(
+        torch.equal(sa[k], sb[k]) and sa[k].dtype == sb[k].dtype for k in sa
+    )
 
 
 def _load_or_error(path: Path, original: torch.nn.Module) -> str:
@@ -37,7 +39,9 @@ def _load_or_error(path: Path, original: torch.nn.Module) -> str:
     except fio.ModelFileError as e:
         assert str(path.name) in str(e), f"the error does not name the file: {e}"
         return "error"
-    assert _same(model, original), f"{path.name}: load_model returned a model that differs from the saved one"
+    assert _same(model, original), (
+        f"{path.name}: load_model returned a model that differs from the saved one"
+    )
     return "same"
 
 
@@ -52,7 +56,9 @@ def saved(tmp_path):
 def test_truncated_anywhere_never_loads_a_wrong_model(saved, tmp_path):
     model, _, raw = saved
     outcomes = []
-    for i, cut in enumerate(sorted({0, 1, 10, 100, *range(0, len(raw), max(1, len(raw) // 10)), len(raw) - 1})):
+    for i, cut in enumerate(
+        sorted({0, 1, 10, 100, *range(0, len(raw), max(1, len(raw) // 10)), len(raw) - 1})
+    ):
         p = tmp_path / f"cut{i}.pt"
         p.write_bytes(raw[:cut])
         outcomes.append(_load_or_error(p, model))
@@ -82,7 +88,9 @@ def test_flipped_bytes_anywhere_never_load_a_wrong_model(saved, tmp_path):
         _load_or_error(p, model)  # 'error' or exactly the saved model, never something else
 
 
-@pytest.mark.parametrize("content", [b"", b"not a model", b"PK\x03\x04" + b"\x00" * 40, bytes(range(256)) * 4])
+@pytest.mark.parametrize(
+    "content", [b"", b"not a model", b"PK\x03\x04" + b"\x00" * 40, bytes(range(256)) * 4]
+)
 def test_garbage_files_are_refused(tmp_path, content):
     p = tmp_path / "g.pt"
     p.write_bytes(content)
@@ -125,19 +133,34 @@ def _rewrite(path: Path, **changes) -> None:
     torch.save(payload, path)
 
 
-@pytest.mark.parametrize("change,match", [
-    (dict(config={"dim": 2, "hidden": 8, "depth": 1}), "incomplete model config"),
-    (dict(config={"dim": 2, "hidden": 8, "depth": 1, "activation": "silu", "n_frequencies": 0, "num_classes": None,
-                  "dropout": 0.1}), "rejected the stored config"),
-    (dict(config=[2, 8, 1]), "config should be a dict"),
-    (dict(state_dict=[1, 2, 3]), "dict of tensors"),
-    (dict(state_dict={"net.0.weight": "w"}), "dict of tensors"),
-    (dict(format_version=2), "file format version"),
-    (dict(fmtutor_version="9.9"), "written by fmtutor 9.9"),
-    (dict(**{"class": "UNet"}), "unknown model class"),
-    (dict(extra=KeyError), "missing entries"),
-    (dict(format="something-else"), "not an fmtutor model file"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        (dict(config={"dim": 2, "hidden": 8, "depth": 1}), "incomplete model config"),
+        (
+            dict(
+                config={
+                    "dim": 2,
+                    "hidden": 8,
+                    "depth": 1,
+                    "activation": "silu",
+                    "n_frequencies": 0,
+                    "num_classes": None,
+                    "dropout": 0.1,
+                }
+            ),
+            "rejected the stored config",
+        ),
+        (dict(config=[2, 8, 1]), "config should be a dict"),
+        (dict(state_dict=[1, 2, 3]), "dict of tensors"),
+        (dict(state_dict={"net.0.weight": "w"}), "dict of tensors"),
+        (dict(format_version=2), "file format version"),
+        (dict(fmtutor_version="9.9"), "written by fmtutor 9.9"),
+        (dict(**{"class": "UNet"}), "unknown model class"),
+        (dict(extra=KeyError), "missing entries"),
+        (dict(format="something-else"), "not an fmtutor model file"),
+    ],
+)
 def test_tampered_headers_are_refused(saved, change, match):
     _, path, _ = saved
     _rewrite(path, **change)
@@ -163,7 +186,9 @@ def test_nan_weights_are_not_saved(tmp_path):
     model = _model()
     with torch.no_grad():
         model.net[0].weight[0, 0] = float("inf")
-    with pytest.raises(ValueError, match=r"model: expected finite weights, got NaN or inf in \['net.0.weight'\]"):
+    with pytest.raises(
+        ValueError, match=r"model: expected finite weights, got NaN or inf in \['net.0.weight'\]"
+    ):
         fio.save_model(model, tmp_path / "x.pt")
     assert not (tmp_path / "x.pt").exists()
 
@@ -175,7 +200,9 @@ def test_round_trip_keeps_dtype_values_and_outputs(tmp_path, dtype):
     back, extra = fio.load_model(tmp_path / "m.pt")
     assert _same(model, back) and next(back.parameters()).dtype == dtype and not back.training
     x = torch.randn(5, 2, dtype=dtype)
-    assert torch.equal(model(x, 0.3, torch.tensor([0, 1, 2, 3, 0])), back(x, 0.3, torch.tensor([0, 1, 2, 3, 0])))
+    assert torch.equal(
+        model(x, 0.3, torch.tensor([0, 1, 2, 3, 0])), back(x, 0.3, torch.tensor([0, 1, 2, 3, 0]))
+    )
     assert torch.equal(extra["losses"], torch.arange(3.0))
 
 
@@ -204,8 +231,13 @@ def test_cache_recreates_itself_over_every_kind_of_broken_file(tmp_path, capsys)
     cfg = {"seed": 0, "steps": 10}
     assert fio.cached_model(path, train, cfg).status == "trained"
     good = path.read_bytes()
-    breakages = {"missing": None, "truncated": good[: len(good) // 2], "garbage": b"junk",
-                 "flipped": None, "stale": "stale"}
+    breakages = {
+        "missing": None,
+        "truncated": good[: len(good) // 2],
+        "garbage": b"junk",
+        "flipped": None,
+        "stale": "stale",
+    }
     for why, content in breakages.items():
         if why == "missing":
             path.unlink()

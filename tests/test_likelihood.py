@@ -15,7 +15,13 @@ def _g(seed: int) -> torch.Generator:
 
 
 def _curvy(x, t):
-    return torch.stack([torch.sin(x[:, 0]) * x[:, 1] + t * x[:, 0] ** 2, x[:, 0] ** 3 - 2 * torch.cos(x[:, 1]) + t], 1)
+    return torch.stack(
+        [
+            torch.sin(x[:, 0]) * x[:, 1] + t * x[:, 0] ** 2,
+            x[:, 0] ** 3 - 2 * torch.cos(x[:, 1]) + t,
+        ],
+        1,
+    )
 
 
 @pytest.mark.parametrize("d", [1, 2, 5])
@@ -27,7 +33,9 @@ def test_divergence_of_linear_field_is_trace(d):
     assert torch.allclose(L.jacobian(lambda x, t: x @ a.T, x, 0.0), a.expand(7, d, d), atol=1e-12)
     # Hutchinson with every Rademacher sign pattern averages to the trace exactly (d <= 5: 2^d patterns)
     if d <= 5:
-        pats = torch.cartesian_prod(*[torch.tensor([-1.0, 1.0], dtype=torch.float64)] * d).reshape(-1, d)
+        pats = torch.cartesian_prod(*[torch.tensor([-1.0, 1.0], dtype=torch.float64)] * d).reshape(
+            -1, d
+        )
         z = pats[:, None, :].expand(-1, 7, d)
         est = L.divergence_hutchinson(lambda x, t: x @ a.T, x, 0.0, z=z)
         assert torch.allclose(est, torch.trace(a).expand(7), atol=1e-10)
@@ -36,10 +44,19 @@ def test_divergence_of_linear_field_is_trace(d):
 def test_divergence_matches_finite_differences():
     x = torch.randn(5, 2, generator=_g(0), dtype=torch.float64)
     eps = 1e-6
-    fd = sum((_curvy(x + eps * torch.eye(2, dtype=torch.float64)[i], 0.3)[:, i]
-              - _curvy(x - eps * torch.eye(2, dtype=torch.float64)[i], 0.3)[:, i]) / (2 * eps) for i in range(2))
+    fd = sum(
+        (
+            _curvy(x + eps * torch.eye(2, dtype=torch.float64)[i], 0.3)[:, i]
+            - _curvy(x - eps * torch.eye(2, dtype=torch.float64)[i], 0.3)[:, i]
+        )
+        / (2 * eps)
+        for i in range(2)
+    )
     assert torch.allclose(L.divergence_exact(_curvy, x, 0.3), fd, atol=1e-7)
-    assert torch.allclose(L.divergence_exact(lambda x, t: torch.ones_like(x), x, 0.1), torch.zeros(5, dtype=torch.float64))
+    assert torch.allclose(
+        L.divergence_exact(lambda x, t: torch.ones_like(x), x, 0.1),
+        torch.zeros(5, dtype=torch.float64),
+    )
 
 
 @pytest.mark.parametrize("noise", ["rademacher", "gaussian"])
@@ -49,15 +66,20 @@ def test_hutchinson_mean_and_variance(noise):
     jac = L.jacobian(field, x, 0.7)
     # our vector-Jacobian estimator equals z^T J z averaged over the probes
     z = L._probes((16, *x.shape), noise, 5, x.dtype, x.device)
-    assert torch.allclose(L.divergence_hutchinson(field, x, 0.7, z=z),
-                          torch.einsum("kbi,bij,kbj->b", z, jac, z) / 16, atol=1e-9)
+    assert torch.allclose(
+        L.divergence_hutchinson(field, x, 0.7, z=z),
+        torch.einsum("kbi,bij,kbj->b", z, jac, z) / 16,
+        atol=1e-9,
+    )
     # many probes: sample mean within 5 standard errors of the exact divergence, sample variance = formula
     k = 40000
     z = L._probes((k, *x.shape), noise, 6, x.dtype, x.device)
     per_probe = torch.einsum("kbi,bij,kbj->kb", z, jac, z)
     exact = L.divergence_exact(field, x, 0.7)
     var = L.hutchinson_variance(jac, noise)
-    assert ((per_probe.mean(0) - exact).abs() < 5 * (var / k).sqrt() + 1e-12).all(), "Hutchinson is unbiased"
+    assert ((per_probe.mean(0) - exact).abs() < 5 * (var / k).sqrt() + 1e-12).all(), (
+        "Hutchinson is unbiased"
+    )
     assert torch.allclose(per_probe.var(0), var, rtol=0.1), "variance formula"
 
 
@@ -111,7 +133,9 @@ def test_hutchinson_log_likelihood_is_unbiased():
     # 400 copies of 2 points in one batch: every copy gets its own Gaussian probe, so 200 estimates per point
     x = torch.randn(2, 2, generator=_g(4), dtype=torch.float64).repeat(200, 1)
     exact = L.log_likelihood(_curvy, x[:2], n_steps=4, method="rk4")
-    est = L.log_likelihood(_curvy, x, n_steps=4, method="rk4", estimator="hutchinson", noise="gaussian", seed=1).reshape(200, 2)
+    est = L.log_likelihood(
+        _curvy, x, n_steps=4, method="rk4", estimator="hutchinson", noise="gaussian", seed=1
+    ).reshape(200, 2)
     se = est.std(0) / math.sqrt(200)
     assert ((est.mean(0) - exact).abs() < 5 * se).all()
     assert est.std(0).min() > 1e-3  # it is random
@@ -162,7 +186,9 @@ def test_exercise_divergence():
     def student(field, x, t):  # a correct student answer written the usual way
         x = x.clone().requires_grad_(True)
         u = field(x, t)
-        return sum(torch.autograd.grad(u[:, i].sum(), x, retain_graph=True)[0][:, i] for i in range(2))
+        return sum(
+            torch.autograd.grad(u[:, i].sum(), x, retain_graph=True)[0][:, i] for i in range(2)
+        )
 
     assert E.check_divergence(student, verbose=False)
     jac = E._jac

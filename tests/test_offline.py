@@ -13,12 +13,33 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 guard = sys.modules["fmtutor_tests_offline"]  # loaded by conftest.py
 
-NETWORK_MODULES = {"socket", "urllib", "urllib3", "requests", "http", "httpx", "aiohttp", "ftplib", "smtplib",
-                   "ssl", "websocket", "websockets", "huggingface_hub", "torchvision", "subprocess", "webbrowser"}
-BUILD_TOOLS = {"publish.py"}  # `python -m fmtutor.publish` runs npm at build time; never imported by chapters
+NETWORK_MODULES = {
+    "socket",
+    "urllib",
+    "urllib3",
+    "requests",
+    "http",
+    "httpx",
+    "aiohttp",
+    "ftplib",
+    "smtplib",
+    "ssl",
+    "websocket",
+    "websockets",
+    "huggingface_hub",
+    "torchvision",
+    "subprocess",
+    "webbrowser",
+}
+BUILD_TOOLS = {
+    "publish.py"
+}  # `python -m fmtutor.publish` runs npm at build time; never imported by chapters
 
 
-@pytest.mark.parametrize("address", [("93.184.216.34", 80), ("8.8.8.8", 53), ("example.com", 443), ("2001:4860:4860::8888", 53)])
+@pytest.mark.parametrize(
+    "address",
+    [("93.184.216.34", 80), ("8.8.8.8", 53), ("example.com", 443), ("2001:4860:4860::8888", 53)],
+)
 def test_outside_connections_are_refused(address):
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -39,7 +60,9 @@ def test_urllib_download_is_refused_and_not_an_oserror():
 
     with pytest.raises(guard.NetworkBlockedError):
         urllib.request.urlopen("http://example.com/weights.pt", timeout=0.5)
-    assert not issubclass(guard.NetworkBlockedError, OSError), "a fallback `except OSError` must not hide a download"
+    assert not issubclass(guard.NetworkBlockedError, OSError), (
+        "a fallback `except OSError` must not hide a download"
+    )
 
 
 def test_loopback_and_unix_sockets_still_work(tmp_path):
@@ -60,7 +83,11 @@ def test_loopback_and_unix_sockets_still_work(tmp_path):
     th.join(5)
     server.close()
     assert got == [b"hello"]
-    assert guard.is_local(("localhost", 80)) and guard.is_local(("::1", 80, 0, 0)) and guard.is_local(("::ffff:127.0.0.1", 1))
+    assert (
+        guard.is_local(("localhost", 80))
+        and guard.is_local(("::1", 80, 0, 0))
+        and guard.is_local(("::ffff:127.0.0.1", 1))
+    )
     assert guard.is_local(str(tmp_path / "sock"), socket.AF_UNIX)
     assert not guard.is_local(("10.0.0.1", 80)) and not guard.is_local(("pypi.org", 443))
 
@@ -68,11 +95,18 @@ def test_loopback_and_unix_sockets_still_work(tmp_path):
 def test_kernels_started_by_the_tests_are_offline_too():
     """IPYTHONDIR points at a profile whose startup file installs the guard: an IPython process is blocked."""
     assert "IPYTHONDIR" in os.environ, "conftest.py should have set IPYTHONDIR"
-    code = ("import socket, os\n"
-            "try:\n    socket.create_connection(('93.184.216.34', 80), timeout=0.5)\nexcept RuntimeError as e:\n"
-            "    print('BLOCKED', os.environ.get('FMTUTOR_OFFLINE'), type(e).__name__)\n")
-    out = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-c", code],
-                         capture_output=True, text=True, timeout=120, env=os.environ)
+    code = (
+        "import socket, os\n"
+        "try:\n    socket.create_connection(('93.184.216.34', 80), timeout=0.5)\nexcept RuntimeError as e:\n"
+        "    print('BLOCKED', os.environ.get('FMTUTOR_OFFLINE'), type(e).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ,
+    )
     assert "BLOCKED 1 NetworkBlockedError" in out.stdout, out.stdout + out.stderr
 
 
@@ -84,8 +118,14 @@ def _imported_modules(path: Path) -> set[str]:
             names |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__"):
-            names |= {a.value.split(".")[0] for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+        elif isinstance(node, ast.Call) and getattr(
+            node.func, "attr", getattr(node.func, "id", "")
+        ) in ("import_module", "__import__"):
+            names |= {
+                a.value.split(".")[0]
+                for a in node.args
+                if isinstance(a, ast.Constant) and isinstance(a.value, str)
+            }
     return names
 
 
@@ -96,5 +136,13 @@ def test_fmtutor_modules_have_no_network_code(path):
     bad = _imported_modules(path) & NETWORK_MODULES
     assert not bad, f"fmtutor/{path.name} imports {sorted(bad)}: chapters must run offline"
     text = path.read_text()
-    for word in ("download=True", "urlretrieve", "fetch_openml", "load_state_dict_from_url", "hub.load"):
-        assert word not in text, f"fmtutor/{path.name} mentions {word!r}: nothing may download at run time"
+    for word in (
+        "download=True",
+        "urlretrieve",
+        "fetch_openml",
+        "load_state_dict_from_url",
+        "hub.load",
+    ):
+        assert word not in text, (
+            f"fmtutor/{path.name} mentions {word!r}: nothing may download at run time"
+        )

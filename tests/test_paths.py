@@ -8,8 +8,13 @@ import torch
 from fmtutor import paths
 from fmtutor.paths import AffinePath, conditional_velocity, convert
 
-SCHEDS = [paths.CondOTScheduler(), paths.CosineScheduler(), paths.PolynomialScheduler(2.0),
-          paths.PolynomialScheduler(3.0), paths.VPScheduler()]
+SCHEDS = [
+    paths.CondOTScheduler(),
+    paths.CosineScheduler(),
+    paths.PolynomialScheduler(2.0),
+    paths.PolynomialScheduler(3.0),
+    paths.VPScheduler(),
+]
 ENDPOINT_EXACT = SCHEDS[:4]  # VP starts only near the source (alpha_0 = exp(-T(1)/2) > 0)
 
 
@@ -23,7 +28,10 @@ def test_path_hits_source_at_0_and_data_at_1(sched):
 
 def test_vp_boundaries():
     s = paths.VPScheduler(0.1, 20.0)
-    out1, out0 = s(torch.tensor(1.0, dtype=torch.float64)), s(torch.tensor(0.0, dtype=torch.float64))
+    out1, out0 = (
+        s(torch.tensor(1.0, dtype=torch.float64)),
+        s(torch.tensor(0.0, dtype=torch.float64)),
+    )
     assert float(out1.alpha_t) == 1.0 and float(out1.sigma_t) == 0.0
     assert math.isclose(float(out0.alpha_t), math.exp(-0.5 * (0.1 + 0.5 * 19.9)), rel_tol=1e-12)
     assert math.isclose(float(out0.alpha_t) ** 2 + float(out0.sigma_t) ** 2, 1.0, rel_tol=1e-12)
@@ -66,7 +74,11 @@ def test_conditional_velocity_generates_the_conditional_flow(sched):
 
 
 def test_condot_conditional_velocity_closed_form():
-    x, x1, t = torch.randn(9, 2, dtype=torch.float64), torch.randn(9, 2, dtype=torch.float64), torch.rand(9, dtype=torch.float64) * 0.99
+    x, x1, t = (
+        torch.randn(9, 2, dtype=torch.float64),
+        torch.randn(9, 2, dtype=torch.float64),
+        torch.rand(9, dtype=torch.float64) * 0.99,
+    )
     assert torch.allclose(conditional_velocity(x, x1, t), (x1 - x) / (1 - t)[:, None])
 
 
@@ -85,7 +97,9 @@ def test_conditional_velocity_at_t1_on_the_endpoint_is_documented_value():
     """At t = 1 on the end point x = x_1 the 0/0 is resolved as d_alpha_1 x_1 (x_0 taken at its mean, 0)."""
     x1 = torch.randn(4, 2)
     assert torch.allclose(conditional_velocity(x1, x1, 1.0), x1)
-    assert torch.allclose(conditional_velocity(x1, x1, 1.0, "cosine"), torch.zeros_like(x1), atol=1e-6)
+    assert torch.allclose(
+        conditional_velocity(x1, x1, 1.0, "cosine"), torch.zeros_like(x1), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("sched", SCHEDS, ids=repr)
@@ -103,7 +117,11 @@ def test_convert_matches_posterior_identities_and_round_trips(sched):
 
 
 def test_convert_condot_closed_forms():
-    x, v, t = torch.randn(5, 2, dtype=torch.float64), torch.randn(5, 2, dtype=torch.float64), torch.rand(5, dtype=torch.float64)
+    x, v, t = (
+        torch.randn(5, 2, dtype=torch.float64),
+        torch.randn(5, 2, dtype=torch.float64),
+        torch.rand(5, dtype=torch.float64),
+    )
     tt = t[:, None]
     assert torch.allclose(convert(v, x, t, "velocity", "x1"), x + (1 - tt) * v)
     assert torch.allclose(convert(v, x, t, "velocity", "epsilon"), x - tt * v)

@@ -19,16 +19,41 @@ import torch  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from fmtutor import (couplings, data, exact, fields, guidance, likelihood, metrics, models, paths, plots,  # noqa: E402
-                     schedules, sde, solvers, training)
+from fmtutor import (
+    couplings,
+    data,
+    exact,
+    fields,
+    guidance,
+    likelihood,
+    metrics,
+    models,
+    paths,
+    plots,  # noqa: E402
+    schedules,
+    sde,
+    solvers,
+    training,
+)
 
-FAST = settings(max_examples=25, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 DTYPES = st.sampled_from([torch.float32, torch.float64])
-SCHEDULERS = [paths.CondOTScheduler(), paths.CosineScheduler(), paths.PolynomialScheduler(0.5),
-              paths.PolynomialScheduler(2.0), paths.VPScheduler()]
+SCHEDULERS = [
+    paths.CondOTScheduler(),
+    paths.CosineScheduler(),
+    paths.PolynomialScheduler(0.5),
+    paths.PolynomialScheduler(2.0),
+    paths.VPScheduler(),
+]
 # times in [0, 1] with both ends and the awkward neighbours of 1 much more likely than uniform draws would make them
-TIMES = st.one_of(st.sampled_from([0.0, 1.0, 1 - 1e-7, 1e-7, 0.5]), st.floats(0.0, 1.0, allow_subnormal=True))
+TIMES = st.one_of(
+    st.sampled_from([0.0, 1.0, 1 - 1e-7, 1e-7, 0.5]), st.floats(0.0, 1.0, allow_subnormal=True)
+)
 
 
 def finite(x: torch.Tensor) -> bool:
@@ -42,7 +67,10 @@ def batch(draw, max_b: int = 6, max_d: int = 4):
     dtype = draw(DTYPES)
     seed = draw(st.integers(0, 2**16))
     g = torch.Generator().manual_seed(seed)
-    x0 = (torch.randn(b, d, generator=g, dtype=torch.float64) * draw(st.sampled_from([1e-3, 1.0, 50.0]))).to(dtype)
+    x0 = (
+        torch.randn(b, d, generator=g, dtype=torch.float64)
+        * draw(st.sampled_from([1e-3, 1.0, 50.0]))
+    ).to(dtype)
     x1 = (torch.randn(b, d, generator=g, dtype=torch.float64) * 3).to(dtype)
     kind = draw(st.sampled_from(["float", "vector", "column"]))
     ts = torch.tensor([draw(TIMES) for _ in range(b)], dtype=dtype)
@@ -89,26 +117,37 @@ def test_conditional_velocity_is_finite_and_documented_at_t1(sched, b):
     u = paths.conditional_velocity(x, x1, t, sched)
     assert u.dtype == dtype and u.shape == x.shape and finite(u)
     s = sched(torch.tensor(1.0, dtype=dtype))
-    at_end = paths.conditional_velocity(s.alpha_t * x1, x1, 1.0, sched)  # documented: d_alpha_1 x_1 on the end point
+    at_end = paths.conditional_velocity(
+        s.alpha_t * x1, x1, 1.0, sched
+    )  # documented: d_alpha_1 x_1 on the end point
     assert torch.allclose(at_end, s.d_alpha_t * x1, rtol=1e-4, atol=1e-4)
     if isinstance(sched, paths.CondOTScheduler) and isinstance(t, float) and t < 0.99:
         assert torch.allclose(u, (x1 - x) / (1 - t), rtol=1e-4, atol=1e-3)
 
 
 @FAST
-@given(b=batch(), src=st.sampled_from(paths.PARAMETRIZATIONS), dst=st.sampled_from(paths.PARAMETRIZATIONS))
+@given(
+    b=batch(),
+    src=st.sampled_from(paths.PARAMETRIZATIONS),
+    dst=st.sampled_from(paths.PARAMETRIZATIONS),
+)
 @pytest.mark.parametrize("sched", [SCHEDULERS[0], SCHEDULERS[1], SCHEDULERS[4]], ids=repr)
 def test_convert_is_finite_everywhere_and_exact_where_documented(sched, b, src, dst):
     v, x, t, dtype = b
     out = paths.convert(v, x, t, src, dst, sched)
     assert out.dtype == dtype and out.shape == x.shape and finite(out), (src, dst, t)
-    assert torch.equal(paths.convert(v, x, t, src, src, sched), v)  # src == dst: the identity, even at t = 0 and 1
+    assert torch.equal(
+        paths.convert(v, x, t, src, src, sched), v
+    )  # src == dst: the identity, even at t = 0 and 1
     x64, v64 = x.double(), v.double()
     s1 = sched(torch.tensor(1.0, dtype=torch.float64))
     # t = 1: from a velocity, x1 = x and epsilon = (v - d_alpha x) / d_sigma (CondOT: x - v)
     assert torch.allclose(paths.convert(v64, x64, 1.0, "velocity", "x1", sched), x64, atol=1e-9)
-    assert torch.allclose(paths.convert(v64, x64, 1.0, "velocity", "epsilon", sched),
-                          (v64 - s1.d_alpha_t * x64) / s1.d_sigma_t, atol=1e-8)
+    assert torch.allclose(
+        paths.convert(v64, x64, 1.0, "velocity", "epsilon", sched),
+        (v64 - s1.d_alpha_t * x64) / s1.d_sigma_t,
+        atol=1e-8,
+    )
     # in the interior the conversions invert each other
     tm = 0.5
     there = paths.convert(v64, x64, tm, src, dst, sched)
@@ -138,7 +177,9 @@ def test_exact_field_density_and_score_are_finite(b, which):
 def test_exact_field_at_t1_snaps_to_the_nearest_data_point():
     pts = torch.tensor([[0.0, 0.0], [2.0, 0.0]], dtype=torch.float64)
     x = torch.tensor([[0.4, 0.1], [1.7, -0.2]], dtype=torch.float64)
-    u = exact.marginal_velocity(x, 1.0, pts)  # documented: finite, sigma_1 floored at EPS, posterior = nearest point
+    u = exact.marginal_velocity(
+        x, 1.0, pts
+    )  # documented: finite, sigma_1 floored at EPS, posterior = nearest point
     assert finite(u) and torch.allclose(u, pts + (pts - x) / paths.EPS, rtol=1e-6)
 
 
@@ -149,7 +190,9 @@ def test_exact_field_at_t1_snaps_to_the_nearest_data_point():
 @given(b=batch(), method=st.sampled_from(sorted(solvers.SOLVERS)), n_steps=st.integers(1, 6))
 def test_solvers_move_a_constant_field_exactly_and_keep_dtype(b, method, n_steps):
     x0, c, _, dtype = b
-    sol = solvers.solve(lambda x, t: c.expand_as(x), x0, method=method, n_steps=n_steps, return_trajectory=True)
+    sol = solvers.solve(
+        lambda x, t: c.expand_as(x), x0, method=method, n_steps=n_steps, return_trajectory=True
+    )
     assert sol.x.dtype == dtype and sol.trajectory.shape == (n_steps + 1, *x0.shape)
     assert torch.allclose(sol.x, x0 + c, rtol=1e-5, atol=1e-4)
     assert sol.nfe == n_steps * {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}[method]
@@ -180,7 +223,11 @@ def test_cfm_loss_is_finite_and_nonnegative(b):
 
 
 @FAST
-@given(n=st.integers(1, 40), seed=st.integers(0, 2**31 - 1), name=st.sampled_from(sorted(data.SAMPLERS)))
+@given(
+    n=st.integers(1, 40),
+    seed=st.integers(0, 2**31 - 1),
+    name=st.sampled_from(sorted(data.SAMPLERS)),
+)
 def test_samplers_shape_dtype_and_seed(n, seed, name):
     a, b = data.sample(name, n, seed=seed), data.sample(name, n, seed=seed)
     assert a.shape == (n, 2) and a.dtype == torch.float32 and finite(a) and torch.equal(a, b)
@@ -205,7 +252,8 @@ def test_w2_is_a_distance_on_small_sets(b, shift):
 def test_gaussian_w2_closed_form(d, scale, shift):
     m = np.zeros(d)
     assert metrics.gaussian_w2(m, np.eye(d), m + shift, scale**2 * np.eye(d)) == pytest.approx(
-        math.sqrt(d * shift**2 + d * (scale - 1) ** 2), rel=1e-6, abs=1e-6)
+        math.sqrt(d * shift**2 + d * (scale - 1) ** 2), rel=1e-6, abs=1e-6
+    )
 
 
 # ------------------------------------------------------------------------------------------ couplings, guidance
@@ -227,7 +275,9 @@ def test_cfg_interpolates_and_keeps_dtype(b, w):
     out = guidance.cfg_velocity(uc, uu, w)
     assert out.dtype == dtype and finite(out)
     assert torch.equal(guidance.cfg_velocity(uc, uu, 0.0), uu)
-    assert torch.allclose(guidance.cfg_velocity(uc, uu, 1.0), uc, atol=1e-6 * (1 + float(uu.abs().max())))
+    assert torch.allclose(
+        guidance.cfg_velocity(uc, uu, 1.0), uc, atol=1e-6 * (1 + float(uu.abs().max()))
+    )
 
 
 # ------------------------------------------------------------------------------------------ schedules, sde, likelihood, fields

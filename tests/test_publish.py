@@ -46,7 +46,9 @@ def _top_level_sections(deck: str) -> int:
 
 def test_find_chapters_titles_and_filter(tmp_path: Path) -> None:
     for stem, title in [("01_b", "Second"), ("00_a", "First")]:
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"intro\n# {title}\ntext")])
+        nb = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_markdown_cell(f"intro\n# {title}\ntext")]
+        )
         nbformat.write(nb, tmp_path / f"{stem}.ipynb")
     found = publish.find_chapters(tmp_path)
     assert [(c.stem, c.title) for c in found] == [("00_a", "First"), ("01_b", "Second")]
@@ -56,12 +58,24 @@ def test_find_chapters_titles_and_filter(tmp_path: Path) -> None:
 
 
 def test_deck_uses_only_local_assets() -> None:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T\n$x$", metadata={"slideshow": {"slide_type": "slide"}})])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(
+                "# T\n$x$", metadata={"slideshow": {"slide_type": "slide"}}
+            )
+        ]
+    )
     deck = publish.export_slides(nb)
-    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", deck) + re.findall(r"""["'](https?://[^"']+\.(?:js|css|mjs))""", deck)
+    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", deck) + re.findall(
+        r"""["'](https?://[^"']+\.(?:js|css|mjs))""", deck
+    )
     remote = [u for u in urls if re.match(r"(https?:)?//", u)]
     assert not remote, f"the deck loads from the network: {remote}"
-    for asset in ("_static/reveal.js/dist/reveal.js", "_static/require.js", "_static/mathjax/MathJax.js"):
+    for asset in (
+        "_static/reveal.js/dist/reveal.js",
+        "_static/require.js",
+        "_static/mathjax/MathJax.js",
+    ):
         assert asset in deck
 
 
@@ -73,7 +87,11 @@ def test_every_chapter_yields_several_slides(path: Path) -> None:
     slides = _top_level_sections(deck)
     assert slides >= 3, f"{path.name}: only {slides} slides; mark title/section cells as 'slide'"
     assert deck.count("<section") >= 4
-    skipped = [c for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") == "skip" and c.source.strip()]
+    skipped = [
+        c
+        for c in nb.cells
+        if c.metadata.get("slideshow", {}).get("slide_type") == "skip" and c.source.strip()
+    ]
     for cell in skipped[:3]:  # 'skip' cells stay out of the deck
         first = cell.source.strip().splitlines()[0]
         if len(first) > 25 and sum(first in c.source for c in nb.cells) == 1:
@@ -81,6 +99,7 @@ def test_every_chapter_yields_several_slides(path: Path) -> None:
 
 
 # ---------------------------------------------------------------- browser checks (one executed chapter)
+
 
 def _showcase() -> Path:
     """The first chapter with an animation (FramePlayer), else the first chapter."""
@@ -103,8 +122,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("publish")
     decks = publish.build_slides(chapter, out / "slides", nbs, modules)
     index = publish.build_site(chapter, out / "site", nbs, modules)
-    return {"chapter": chapter[0], "deck": decks[0], "index": index, "page": index.parent / f"{chapter[0].stem}.html",
-            "nb": nbs[chapter[0].stem]}
+    return {
+        "chapter": chapter[0],
+        "deck": decks[0],
+        "index": index,
+        "page": index.parent / f"{chapter[0].stem}.html",
+        "nb": nbs[chapter[0].stem],
+    }
 
 
 class Offline:
@@ -115,9 +139,13 @@ class Offline:
         self.errors: list[str] = []
         self.page = browser.new_page(viewport={"width": 1280, "height": 800})
         self.page.route("**/*", self._route)
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+        self.page.on(
+            "console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}")
+        )
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        self.page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url} {r.failure}"))
+        self.page.on(
+            "requestfailed", lambda r: self.errors.append(f"request failed: {r.url} {r.failure}")
+        )
 
     def _route(self, route) -> None:
         url = route.request.url
@@ -145,7 +173,9 @@ def chromium(request: pytest.FixtureRequest):
     return request.getfixturevalue("browser")
 
 
-MATH_DONE = "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue && MathJax.Hub.queue.pending === 0"
+MATH_DONE = (
+    "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue && MathJax.Hub.queue.pending === 0"
+)
 
 
 @pytest.mark.ui
@@ -163,12 +193,19 @@ def test_deck_offline_in_chromium(built: dict, chromium) -> None:
     overflow = """() => [...document.querySelectorAll('.reveal .slides section.present .highlight pre')]
         .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.slice(0, 60))"""
     cut = []
-    for i in range(1, min(total, 40)):  # walk every top-level slide: each one renders without errors
+    for i in range(
+        1, min(total, 40)
+    ):  # walk every top-level slide: each one renders without errors
         cut += page.evaluate(overflow)
         page.keyboard.press("ArrowRight")
         page.wait_for_timeout(150)
-        if shot < 4 and page.locator(".reveal .slides section.present .MathJax_CHTML, "
-                                     ".reveal .slides section.present img").count():
+        if (
+            shot < 4
+            and page.locator(
+                ".reveal .slides section.present .MathJax_CHTML, "
+                ".reveal .slides section.present img"
+            ).count()
+        ):
             shot += 1
             page.screenshot(path=str(ARTIFACTS / f"{stem}_slide{shot}.png"))
     assert not cut, f"code runs off the right edge of a slide (it should wrap): {cut}"
@@ -187,7 +224,9 @@ def test_deck_offline_in_chromium(built: dict, chromium) -> None:
 def test_site_offline_in_chromium(built: dict, chromium) -> None:
     index = built["index"].read_text(encoding="utf-8")
     stem = built["chapter"].stem
-    assert f"href='{stem}.html'" in index and f"thumbs/{stem}.png" in index, "index must link the chapter with a figure"
+    assert f"href='{stem}.html'" in index and f"thumbs/{stem}.png" in index, (
+        "index must link the chapter with a figure"
+    )
     html = built["page"].read_text(encoding="utf-8")
     assert "data:image/png;base64" in html, "the chapter page has no figure"
     t = Offline(chromium)
@@ -198,14 +237,20 @@ def test_site_offline_in_chromium(built: dict, chromium) -> None:
     page.screenshot(path=str(ARTIFACTS / "site_index.png"))
     page.goto(built["page"].as_uri())
     page.wait_for_function(MATH_DONE, timeout=30_000)
-    if "FramePlayer" in built["chapter"].path.read_text(encoding="utf-8"):  # the animation plays with no kernel
+    if "FramePlayer" in built["chapter"].path.read_text(
+        encoding="utf-8"
+    ):  # the animation plays with no kernel
         play = page.locator(".widget-play").first
         play.wait_for(timeout=30_000)
         readout = play.locator("xpath=..").locator(".widget-readout").first
         before = readout.inner_text()
         play.scroll_into_view_if_needed()
         play.locator("button").first.click()
-        page.wait_for_function("([el, b]) => el.innerText !== b", arg=[readout.element_handle(), before], timeout=10_000)
+        page.wait_for_function(
+            "([el, b]) => el.innerText !== b",
+            arg=[readout.element_handle(), before],
+            timeout=10_000,
+        )
         page.wait_for_timeout(300)
     page.screenshot(path=str(ARTIFACTS / f"site_{stem}.png"))
     t.check()
@@ -213,10 +258,24 @@ def test_site_offline_in_chromium(built: dict, chromium) -> None:
 
 def test_for_deck_drops_only_continue_metadata() -> None:
     types = ["slide", "-", "fragment", None, "skip"]
-    cells = [nbformat.v4.new_markdown_cell(str(i), metadata={"slideshow": {"slide_type": t}} if t else {})
-             for i, t in enumerate(types)]
+    cells = [
+        nbformat.v4.new_markdown_cell(
+            str(i), metadata={"slideshow": {"slide_type": t}} if t else {}
+        )
+        for i, t in enumerate(types)
+    ]
     nb = nbformat.v4.new_notebook(cells=cells)
     out = publish.for_deck(nb)
-    assert [c.metadata.get("slideshow", {}).get("slide_type") for c in out.cells] == ["slide", None, "fragment", None, "skip"]
-    assert nb.cells[1].metadata["slideshow"]["slide_type"] == "-", "the input notebook is left unchanged"
-    assert publish.export_slides(out).count("<section") == publish.export_slides(nb).count("<section")
+    assert [c.metadata.get("slideshow", {}).get("slide_type") for c in out.cells] == [
+        "slide",
+        None,
+        "fragment",
+        None,
+        "skip",
+    ]
+    assert nb.cells[1].metadata["slideshow"]["slide_type"] == "-", (
+        "the input notebook is left unchanged"
+    )
+    assert publish.export_slides(out).count("<section") == publish.export_slides(nb).count(
+        "<section"
+    )

@@ -9,10 +9,21 @@ import fmtutor as F
 from fmtutor import exercises as E
 from fmtutor import paths, schedules, sde
 from fmtutor.data import eight_gaussians_mixture, make_generator
-from fmtutor.exact import MarginalField, marginal_log_prob, marginal_score, marginal_velocity, posterior
+from fmtutor.exact import (
+    MarginalField,
+    marginal_log_prob,
+    marginal_score,
+    marginal_velocity,
+    posterior,
+)
 
-SCHEDS = [paths.CondOTScheduler(), paths.CosineScheduler(), paths.PolynomialScheduler(2.0), paths.VPScheduler(),
-          paths.VPScheduler(0.5, 10.0)]
+SCHEDS = [
+    paths.CondOTScheduler(),
+    paths.CosineScheduler(),
+    paths.PolynomialScheduler(2.0),
+    paths.VPScheduler(),
+    paths.VPScheduler(0.5, 10.0),
+]
 GM = eight_gaussians_mixture()
 
 
@@ -26,7 +37,10 @@ def _pts(n=64, seed=0, scale=2.0):
 def test_vp_boundary_values():
     for bmin, bmax in [(0.1, 20.0), (0.5, 10.0)]:
         s = paths.VPScheduler(bmin, bmax)
-        one, zero = s(torch.tensor(1.0, dtype=torch.float64)), s(torch.tensor(0.0, dtype=torch.float64))
+        one, zero = (
+            s(torch.tensor(1.0, dtype=torch.float64)),
+            s(torch.tensor(0.0, dtype=torch.float64)),
+        )
         assert float(one.alpha_t) == 1.0 and float(one.sigma_t) == 0.0
         big_t1 = bmin + 0.5 * (bmax - bmin)
         assert math.isclose(float(zero.alpha_t), math.exp(-big_t1 / 2), rel_tol=1e-12)
@@ -64,8 +78,12 @@ def test_scheduler_change_maps_exact_flows():
     x0 = torch.randn(100, 2, generator=make_generator(3), dtype=torch.float64)
     r = torch.linspace(0, 1, 41, dtype=torch.float64)
     t_r, s_r = schedules.snr_time_map(r, "cosine", "condot")
-    cos = F.solvers.solve(MarginalField(GM, "cosine"), x0, "rk4", time_grid=r, return_trajectory=True)
-    ot = F.solvers.solve(MarginalField(GM, "condot"), x0, "rk4", time_grid=t_r, return_trajectory=True)
+    cos = F.solvers.solve(
+        MarginalField(GM, "cosine"), x0, "rk4", time_grid=r, return_trajectory=True
+    )
+    ot = F.solvers.solve(
+        MarginalField(GM, "condot"), x0, "rk4", time_grid=t_r, return_trajectory=True
+    )
     mapped = s_r[:, None, None] * ot.trajectory
     assert (cos.trajectory - mapped).abs().max() < 2e-3
     assert (cos.x - ot.x).abs().max() < 2e-3
@@ -99,7 +117,9 @@ def test_vp_sde_coefficients():
     x = _pts(5)
     f, g = sde.vp_sde_coefficients(x, 0.25)
     beta = 0.1 + 19.9 * 0.25
-    assert torch.allclose(f, -0.5 * beta * x) and math.isclose(float(g), math.sqrt(beta), rel_tol=1e-6)
+    assert torch.allclose(f, -0.5 * beta * x) and math.isclose(
+        float(g), math.sqrt(beta), rel_tol=1e-6
+    )
     with pytest.raises(TypeError, match="scheduler"):
         sde.vp_beta(0.5, "condot")
     with pytest.raises(ValueError, match="s:"):
@@ -135,8 +155,12 @@ def test_convert_matches_exact_posterior_means_and_autograd_score(sched):
     u = marginal_velocity(x, t, GM, sched)
     log_joint, m1, m0, log_p = posterior(x, t, GM, sched)
     w = torch.exp(log_joint - log_p[:, None])[..., None]
-    assert torch.allclose(paths.convert(u, x, t, "velocity", "x1", sched), (w * m1).sum(1), atol=1e-8)
-    assert torch.allclose(paths.convert(u, x, t, "velocity", "epsilon", sched), (w * m0).sum(1), atol=1e-8)
+    assert torch.allclose(
+        paths.convert(u, x, t, "velocity", "x1", sched), (w * m1).sum(1), atol=1e-8
+    )
+    assert torch.allclose(
+        paths.convert(u, x, t, "velocity", "epsilon", sched), (w * m0).sum(1), atol=1e-8
+    )
     xg = x.clone().requires_grad_(True)
     grad = torch.autograd.grad(marginal_log_prob(xg, t, GM, sched).sum(), xg)[0]
     assert torch.allclose(paths.convert(u, x, t, "velocity", "score", sched), grad, atol=1e-8)
@@ -159,7 +183,9 @@ def test_euler_maruyama_reaches_target_and_needs_the_score():
     assert abs(float(GM.log_prob(x).mean()) - true_ll) < 0.2
     floor = F.metrics.noise_floor(GM.sample, 600, repeats=2)
     assert F.metrics.wasserstein2(x, GM.sample(600, seed=5)) < floor + 0.1
-    g0 = sde.euler_maruyama(field, x0[:50], lambda t: 0.0 * t, 20).x  # a callable g = 0: the plain ODE
+    g0 = sde.euler_maruyama(
+        field, x0[:50], lambda t: 0.0 * t, 20
+    ).x  # a callable g = 0: the plain ODE
     assert torch.equal(g0, sde.euler_maruyama(field, x0[:50], 0.0, 20).x)
 
     def drift_only(x, t):  # forgetting the score correction: noise but no compensating drift
@@ -205,8 +231,10 @@ def test_sde_widget_recomputes():
 
 
 def test_exercise_checks_x1_and_score():
-    for check, ref in [(E.check_x1_from_velocity, E.reference_x1_from_velocity),
-                       (E.check_score_from_velocity, E.reference_score_from_velocity)]:
+    for check, ref in [
+        (E.check_x1_from_velocity, E.reference_x1_from_velocity),
+        (E.check_score_from_velocity, E.reference_score_from_velocity),
+    ]:
         assert check(ref, verbose=False).passed
 
     def todo(v, x, t):
@@ -235,5 +263,11 @@ def test_exercise_checks_x1_and_score():
         assert res.status == "mistake" and word in res.message, (word, res.message)
     # the reference agrees with paths.convert
     v, x, t = torch.randn(4, 2), torch.randn(4, 2), torch.tensor([[0.2], [0.4], [0.6], [0.8]])
-    assert torch.allclose(E.reference_x1_from_velocity(v, x, t), paths.convert(v, x, t, "velocity", "x1"), atol=1e-6)
-    assert torch.allclose(E.reference_score_from_velocity(v, x, t), paths.convert(v, x, t, "velocity", "score"), atol=1e-5)
+    assert torch.allclose(
+        E.reference_x1_from_velocity(v, x, t), paths.convert(v, x, t, "velocity", "x1"), atol=1e-6
+    )
+    assert torch.allclose(
+        E.reference_score_from_velocity(v, x, t),
+        paths.convert(v, x, t, "velocity", "score"),
+        atol=1e-5,
+    )

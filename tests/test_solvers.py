@@ -13,7 +13,10 @@ from fmtutor.solvers import solve
 
 def field(x, t):
     """A non-autonomous, nonlinear test ODE: rotation + time-dependent contraction + sin drift."""
-    return torch.stack([-x[:, 1] + torch.sin(t) * x[:, 0], x[:, 0] - 0.5 * t * x[:, 1] + 0.3 * torch.cos(x[:, 0])], 1)
+    return torch.stack(
+        [-x[:, 1] + torch.sin(t) * x[:, 0], x[:, 0] - 0.5 * t * x[:, 1] + 0.3 * torch.cos(x[:, 0])],
+        1,
+    )
 
 
 def exact_linear(x0, t):
@@ -37,8 +40,16 @@ def test_empirical_order_of_convergence(method, order):
 @pytest.mark.parametrize("method", ["midpoint", "heun", "rk4"])
 def test_agrees_with_scipy_reference(method):
     x0 = torch.tensor([[0.7, -0.4], [1.2, 0.9]], dtype=torch.float64)
-    ref = [solve_ivp(lambda t, y: field(torch.tensor(y)[None], torch.tensor(t)).numpy()[0], (0, 1), y, rtol=1e-11, atol=1e-12).y[:, -1]
-           for y in x0.numpy()]
+    ref = [
+        solve_ivp(
+            lambda t, y: field(torch.tensor(y)[None], torch.tensor(t)).numpy()[0],
+            (0, 1),
+            y,
+            rtol=1e-11,
+            atol=1e-12,
+        ).y[:, -1]
+        for y in x0.numpy()
+    ]
     got = solve(field, x0, method=method, n_steps=200).x.numpy()
     tol = {"midpoint": 1e-4, "heun": 1e-4, "rk4": 1e-9}[method]
     assert np.allclose(got, np.array(ref), atol=tol)
@@ -55,7 +66,13 @@ def test_forward_then_backward_returns_the_start(method):
 
 def test_trajectory_grid_and_nfe():
     x0 = torch.zeros(3, 2)
-    sol = solve(lambda x, t: torch.ones_like(x), x0, method="midpoint", step_size=0.25, return_trajectory=True)
+    sol = solve(
+        lambda x, t: torch.ones_like(x),
+        x0,
+        method="midpoint",
+        step_size=0.25,
+        return_trajectory=True,
+    )
     assert sol.nfe == 8 and sol.trajectory.shape == (5, 3, 2)
     assert torch.allclose(sol.times, torch.tensor([0, 0.25, 0.5, 0.75, 1.0]))
     assert torch.allclose(sol.trajectory[:, 0, 0], sol.times)  # x(t) = t for u = 1
@@ -65,7 +82,12 @@ def test_trajectory_grid_and_nfe():
 
 def test_model_receives_the_grid_times():
     seen = []
-    solve(lambda x, t: seen.append(float(t)) or torch.zeros_like(x), torch.zeros(1, 1), method="midpoint", n_steps=2)
+    solve(
+        lambda x, t: seen.append(float(t)) or torch.zeros_like(x),
+        torch.zeros(1, 1),
+        method="midpoint",
+        n_steps=2,
+    )
     assert seen == [0.0, 0.25, 0.5, 0.75]
 
 
@@ -87,9 +109,13 @@ def test_errors_name_the_argument():
         solve(f, x, step_size=-0.1)
     with pytest.raises(ValueError, match="n_steps: expected an integer >= 1"):
         solve(f, x, n_steps=0)
-    with pytest.raises(ValueError, match="time_grid: expected strictly increasing or strictly decreasing"):
+    with pytest.raises(
+        ValueError, match="time_grid: expected strictly increasing or strictly decreasing"
+    ):
         solve(f, x, time_grid=[0.0, 0.5, 0.4, 1.0])
-    with pytest.raises(ValueError, match="model: expected model\\(x, t\\) to return a tensor of shape \\(2, 2\\)"):
+    with pytest.raises(
+        ValueError, match="model: expected model\\(x, t\\) to return a tensor of shape \\(2, 2\\)"
+    ):
         solve(lambda x, t: x[:, :1], x, n_steps=2)
     with pytest.raises(TypeError, match="model: expected a callable"):
         solve("not a model", x, n_steps=2)

@@ -23,7 +23,7 @@ def test_conditional_vs_marginal_recomputes_and_reports_speeds():
     assert bytes(first).startswith(PNG) and live.last_error is None
     g = F.data.make_generator(4)
     x0 = torch.randn(50, 2, generator=g)
-    cond_speed = (x1 - x0).norm(dim=1).mean().item()        # constant along each straight path
+    cond_speed = (x1 - x0).norm(dim=1).mean().item()  # constant along each straight path
     x1m = data[torch.randint(0, 100, (50,), generator=g)]
     for t in (0.2, 0.7):
         live.controls["t"].value = t
@@ -40,7 +40,7 @@ def test_loss_curve_renders_every_n_steps_and_smooths():
     losses = 1.0 + np.exp(-np.arange(1001) / 100) + 0.1 * rng.random(1001)
     for i, loss in enumerate(losses):
         curve(i, loss)
-    assert curve.renders == 5                                # steps 250, 500, 750, 1000 and the last one
+    assert curve.renders == 5  # steps 250, 500, 750, 1000 and the last one
     assert bytes(curve.image.value).startswith(PNG)
     want = np.convolve(losses, np.ones(10) / 10, mode="valid")
     assert np.allclose(curve.smoothed()[9:], want)
@@ -54,7 +54,7 @@ def test_field_comparison_measures_the_relative_error():
     exact = F.exact.MarginalField(target)
     assert V.field_error(exact, target, 0.5, torch.randn(50, 2)) == 0.0
     zero = V.field_comparison(lambda x, t: torch.zeros_like(x), target, t=0.5, n_particles=100)
-    assert numbers(zero.text.value)[-1] == 1.0                # |0 - u|^2 / |u|^2
+    assert numbers(zero.text.value)[-1] == 1.0  # |0 - u|^2 / |u|^2
     before = zero.image.value
     zero.controls["t"].value = 0.9
     assert zero.image.value != before and "t = 0.90" in zero.text.value

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 import traitlets
+from fmtutor.widgets import LivePlot
 from PIL import Image
 
 from fmtutor import fields, schedules
-from fmtutor.widgets import LivePlot
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -30,7 +30,13 @@ class _Fixed(W.DOMWidget, W.ValueWidget):
 
 def _fresh(live: LivePlot) -> LivePlot:
     controls = {k: _Fixed(value=c.value) for k, c in live.controls.items()}
-    return LivePlot(live.draw_fn, controls, figsize=tuple(live.fig.get_size_inches()), dpi=live.dpi, ncols=live.ncols)
+    return LivePlot(
+        live.draw_fn,
+        controls,
+        figsize=tuple(live.fig.get_size_inches()),
+        dpi=live.dpi,
+        ncols=live.ncols,
+    )
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -55,7 +61,9 @@ def _edges(fig: Any, k: int, grid: bool) -> str:
     ax = fig.axes[0]
     x = np.linspace(-1.2, 1.2, 40)
     ax.scatter(x, np.sin(k * x), s=30, zorder=1, label="points")
-    ax.scatter([-1.0, 1.0], [-1.05, 1.05], s=400, clip_on=False, zorder=0.5, color="tab:green")  # over the spines and ticks
+    ax.scatter(
+        [-1.0, 1.0], [-1.05, 1.05], s=400, clip_on=False, zorder=0.5, color="tab:green"
+    )  # over the spines and ticks
     ax.fill_between(x, -0.2 * k, 0.2 * k, alpha=0.3, zorder=0.8)
     ax.plot(x, np.cos(k * x), zorder=2.2, label="line")
     ax.set(xlim=(-1, 1), ylim=(-1, 1), title=f"k = {k}", xlabel="x")
@@ -65,18 +73,30 @@ def _edges(fig: Any, k: int, grid: bool) -> str:
 
 
 CASES = {  # a LivePlot factory and a sequence of (control, value) changes
-    "mle: two axes with legends": (lambda: fields.mle_explorer(m=500),
-                                   [("mu", 0.5), ("std", 0.3), ("mu", 2.5), ("mu", 1.0), ("mu", -1.5)]),
-    "field: colorbar, dropdown, checkbox": (fields.field_explorer,
-                                            [("t", 0.4), ("particles", True), ("name", "sink"), ("t", 0.9)]),
-    "flow: solver and steps": (fields.flow_explorer, [("n_steps", 9), ("method", "rk4"), ("n_steps", 2), ("n_steps", 3)]),
-    "schedules: three axes, labels touching": (lambda: schedules.schedule_widget(*_pairs()),
-                                              [("t", 0.1), ("t", 0.97), ("t", 0.5), ("t", 0.0)]),
+    "mle: two axes with legends": (
+        lambda: fields.mle_explorer(m=500),
+        [("mu", 0.5), ("std", 0.3), ("mu", 2.5), ("mu", 1.0), ("mu", -1.5)],
+    ),
+    "field: colorbar, dropdown, checkbox": (
+        fields.field_explorer,
+        [("t", 0.4), ("particles", True), ("name", "sink"), ("t", 0.9)],
+    ),
+    "flow: solver and steps": (
+        fields.flow_explorer,
+        [("n_steps", 9), ("method", "rk4"), ("n_steps", 2), ("n_steps", 3)],
+    ),
+    "schedules: three axes, labels touching": (
+        lambda: schedules.schedule_widget(*_pairs()),
+        [("t", 0.1), ("t", 0.97), ("t", 0.5), ("t", 0.0)],
+    ),
     "unclipped artists, grid switched on and off": (
         lambda: LivePlot(_edges, {"k": W.IntSlider(1, 0, 6), "grid": W.Checkbox(False)}),
-        [("k", 2), ("k", 3), ("k", 4), ("grid", True), ("k", 5), ("grid", False), ("k", 6)]),
-    "tick labels widen": (lambda: LivePlot(_widening, {"scale": W.FloatSlider(1.0, min=0.5, max=1e5)}),
-                          [("scale", 0.5), ("scale", 1e5), ("scale", 2.0)]),
+        [("k", 2), ("k", 3), ("k", 4), ("grid", True), ("k", 5), ("grid", False), ("k", 6)],
+    ),
+    "tick labels widen": (
+        lambda: LivePlot(_widening, {"scale": W.FloatSlider(1.0, min=0.5, max=1e5)}),
+        [("scale", 0.5), ("scale", 1e5), ("scale", 2.0)],
+    ),
 }
 
 
@@ -87,11 +107,20 @@ def test_redraw_equals_fresh_plot(name: str) -> None:
     for k, v in changes:
         live.controls[k].value = v
         assert live.last_error is None, live.last_error
-        assert np.array_equal(_pixels(live.image.value), _pixels(_fresh(live).image.value)), f"after {k} = {v!r}"
+        assert np.array_equal(_pixels(live.image.value), _pixels(_fresh(live).image.value)), (
+            f"after {k} = {v!r}"
+        )
 
 
-@pytest.mark.parametrize("name", ["mle: two axes with legends", "flow: solver and steps",
-                                  "schedules: three axes, labels touching", "unclipped artists, grid switched on and off"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mle: two axes with legends",
+        "flow: solver and steps",
+        "schedules: three axes, labels touching",
+        "unclipped artists, grid switched on and off",
+    ],
+)
 def test_fixed_limit_plots_are_blitted(name: str) -> None:
     """The cases above with fixed limits do take the blitted path, so their equality is the blit's."""
     make, changes = CASES[name]
@@ -140,7 +169,9 @@ def test_loss_curve_redraw_equals_fresh_curve() -> None:
     fresh.losses = list(map(float, losses))
     fresh.draw()
     assert np.array_equal(_pixels(curve.image.value), _pixels(fresh.image.value))
-    curve.floor = fresh.floor = 1.95  # a floor line and a legend entry appear: the layout must follow
+    curve.floor = fresh.floor = (
+        1.95  # a floor line and a legend entry appear: the layout must follow
+    )
     curve.draw(), fresh.draw()
     fresh2 = LossCurve(600, floor=1.95)
     fresh2.losses = list(map(float, losses))

@@ -41,7 +41,9 @@ def has_torch() -> bool:
 
 def local_cpu_versions() -> list[str]:
     """Versions of torch that pip's configured indexes list, newest first (candidates for a +cpu build)."""
-    out = subprocess.run([str(PY), "-m", "pip", "index", "versions", "torch"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [str(PY), "-m", "pip", "index", "versions", "torch"], capture_output=True, text=True
+    ).stdout
     for line in out.splitlines():
         if line.strip().startswith("Available versions:"):
             return [v.strip() for v in line.split(":", 1)[1].split(",") if v.strip()]
@@ -60,19 +62,48 @@ def install_torch() -> None:
         pip("install", "torch>=2.2")
         return
     # PyTorch's CPU index alone: no pip config or PIP_* variable may add an index with CUDA builds.
-    index_vars = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_CONSTRAINT")
+    index_vars = (
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "PIP_FIND_LINKS",
+        "PIP_NO_INDEX",
+        "PIP_CONSTRAINT",
+    )
     clean = {k: v for k, v in os.environ.items() if k not in index_vars}
     clean["PIP_CONFIG_FILE"] = os.devnull
-    if pip("install", "--index-url", CPU_INDEX, "--timeout", "20", "--retries", "1", "torch>=2.2", env=clean, check=False) == 0:
+    if (
+        pip(
+            "install",
+            "--index-url",
+            CPU_INDEX,
+            "--timeout",
+            "20",
+            "--retries",
+            "1",
+            "torch>=2.2",
+            env=clean,
+            check=False,
+        )
+        == 0
+    ):
         return
-    print("PyTorch's CPU index is out of reach; looking for a +cpu build through pip's own indexes.", flush=True)
+    print(
+        "PyTorch's CPU index is out of reach; looking for a +cpu build through pip's own indexes.",
+        flush=True,
+    )
     for version in local_cpu_versions()[:12]:
-        spec = f"torch=={version}" if version.endswith("+cpu") else f"torch=={version.split('+')[0]}+cpu"
+        spec = (
+            f"torch=={version}"
+            if version.endswith("+cpu")
+            else f"torch=={version.split('+')[0]}+cpu"
+        )
         if pip("install", "--no-deps", spec, check=False) == 0:
             pip("install", spec)  # now its dependencies
             return
-    sys.exit("No CPU build of torch could be found. Install one yourself into .venv "
-             "(or set FMTUTOR_TORCH to a pip requirement) and run this command again.")
+    sys.exit(
+        "No CPU build of torch could be found. Install one yourself into .venv "
+        "(or set FMTUTOR_TORCH to a pip requirement) and run this command again."
+    )
 
 
 def setup(extra: str) -> None:
@@ -90,7 +121,15 @@ def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "lab":
         setup("course")
-        os.execv(str(BIN / "jupyter"), [str(BIN / "jupyter"), "lab", str(ROOT / "notebooks" / "00_generative_models.ipynb"), *sys.argv[2:]])
+        os.execv(
+            str(BIN / "jupyter"),
+            [
+                str(BIN / "jupyter"),
+                "lab",
+                str(ROOT / "notebooks" / "00_generative_models.ipynb"),
+                *sys.argv[2:],
+            ],
+        )
     elif what == "test":
         setup("test")
         sys.exit(run(str(PY), "-m", "pytest", *sys.argv[2:], check=False))

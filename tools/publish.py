@@ -16,8 +16,20 @@ without a kernel; ``LivePlot`` figures show the state they were left in (recompu
 
 from __future__ import annotations
 
-__all__ = ["Chapter", "find_chapters", "for_deck", "ensure_web_assets", "copy_web_assets", "execute_notebook",
-           "execute_all", "export_slides", "build_slides", "build_site", "build_present", "main"]
+__all__ = [
+    "Chapter",
+    "find_chapters",
+    "for_deck",
+    "ensure_web_assets",
+    "copy_web_assets",
+    "execute_notebook",
+    "execute_all",
+    "export_slides",
+    "build_slides",
+    "build_site",
+    "build_present",
+    "main",
+]
 
 import argparse
 import base64
@@ -60,7 +72,11 @@ WEB_ASSETS: list[tuple[str, str, str]] = [
     # The widget manager finds its icon fonts next to its require.js module ids (resolved against baseUrl,
     # which the templates set to _static/html-manager/): @jupyter-widgets/ and @jupyter-widgets/html-manager/dist/.
     ("@jupyter-widgets/html-manager/dist", "html-manager/@jupyter-widgets", "[0-9a-f]*.*"),
-    ("@jupyter-widgets/html-manager/dist", "html-manager/@jupyter-widgets/html-manager/dist", "[0-9a-f]*.*"),
+    (
+        "@jupyter-widgets/html-manager/dist",
+        "html-manager/@jupyter-widgets/html-manager/dist",
+        "[0-9a-f]*.*",
+    ),
 ]
 
 # The stock templates import mermaid from a CDN; the course has no mermaid diagrams, so that block is dropped.
@@ -138,7 +154,10 @@ def find_chapters(notebooks_dir: Path, only: "str | None" = None) -> list[Chapte
     if only:
         paths = [p for p in paths if only in p.stem]
     if not paths:
-        raise FileNotFoundError(f"notebooks_dir: no notebook found in {notebooks_dir}" + (f" matching {only!r}" if only else ""))
+        raise FileNotFoundError(
+            f"notebooks_dir: no notebook found in {notebooks_dir}"
+            + (f" matching {only!r}" if only else "")
+        )
     return [Chapter(p, p.stem, _title(nbformat.read(p, as_version=4), p.stem)) for p in paths]
 
 
@@ -150,9 +169,17 @@ def ensure_web_assets(web_dir: Path) -> Path:
         return modules
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("npm is needed once to install reveal.js, MathJax and the widget manager "
-                           "(apt-get install -y npm, or install Node.js)")
-    cmd = [npm, "ci" if (web_dir / "package-lock.json").exists() else "install", "--no-audit", "--no-fund", "--ignore-scripts"]
+        raise RuntimeError(
+            "npm is needed once to install reveal.js, MathJax and the widget manager "
+            "(apt-get install -y npm, or install Node.js)"
+        )
+    cmd = [
+        npm,
+        "ci" if (web_dir / "package-lock.json").exists() else "install",
+        "--no-audit",
+        "--no-fund",
+        "--ignore-scripts",
+    ]
     print(f"[publish] {' '.join(cmd)} in {web_dir}", flush=True)
     subprocess.run(cmd, cwd=web_dir, check=True)
     missing = [src for src, _, _ in WEB_ASSETS if not (modules / src).exists()]
@@ -187,10 +214,15 @@ def _source_key(path: Path, package_dir: Path) -> str:
 
 
 def _cache_path(path: Path, cache_dir: Path) -> Path:
-    return Path(cache_dir) / f"{Path(path).stem}-{_source_key(Path(path), Path(__file__).parent)}.ipynb"
+    return (
+        Path(cache_dir)
+        / f"{Path(path).stem}-{_source_key(Path(path), Path(__file__).parent)}.ipynb"
+    )
 
 
-def execute_notebook(path: Path, cache_dir: "Path | None" = None, timeout: int = 600) -> nbformat.NotebookNode:
+def execute_notebook(
+    path: Path, cache_dir: "Path | None" = None, timeout: int = 600
+) -> nbformat.NotebookNode:
     """Run a notebook top to bottom in a fresh kernel (cwd: its folder), keeping outputs and widget state.
 
     With ``cache_dir`` the executed copy is stored there and reused while the notebook and fmtutor are unchanged.
@@ -205,8 +237,13 @@ def execute_notebook(path: Path, cache_dir: "Path | None" = None, timeout: int =
     if cached is not None and cached.exists():
         return nbformat.read(cached, as_version=4)
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, store_widget_state=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=KERNEL,
+        store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         for old in cached.parent.glob(f"{path.stem}-*.ipynb"):
@@ -217,9 +254,13 @@ def execute_notebook(path: Path, cache_dir: "Path | None" = None, timeout: int =
 
 def _execute_worker(path: str, cache_dir: str, threads: int) -> tuple[str, float]:
     """Execute one notebook into the cache; returns the cached copy's path and the seconds it took."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by the kernel: torch then uses this many threads
+    os.environ["OMP_NUM_THREADS"] = str(
+        threads
+    )  # inherited by the kernel: torch then uses this many threads
     t0 = time.perf_counter()
-    cached = _cache_path(Path(path), Path(cache_dir))  # keyed on the sources as they were when the run began
+    cached = _cache_path(
+        Path(path), Path(cache_dir)
+    )  # keyed on the sources as they were when the run began
     if not cached.exists():
         nb = execute_notebook(Path(path))
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -229,7 +270,9 @@ def _execute_worker(path: str, cache_dir: str, threads: int) -> tuple[str, float
     return str(cached), time.perf_counter() - t0
 
 
-def execute_all(chapters: list[Chapter], cache_dir: Path, jobs: int = 1) -> dict[str, nbformat.NotebookNode]:
+def execute_all(
+    chapters: list[Chapter], cache_dir: Path, jobs: int = 1
+) -> dict[str, nbformat.NotebookNode]:
     """Execute every chapter (``jobs`` kernels at a time) into ``cache_dir``; returns stem -> executed notebook.
 
     Raises:
@@ -241,7 +284,9 @@ def execute_all(chapters: list[Chapter], cache_dir: Path, jobs: int = 1) -> dict
     failures, done = [], {}
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futs = {pool.submit(_execute_worker, str(c.path), str(cache_dir), threads): c for c in chapters}
+        futs = {
+            pool.submit(_execute_worker, str(c.path), str(cache_dir), threads): c for c in chapters
+        }
         for fut in cf.as_completed(futs):
             c = futs[fut]
             try:
@@ -268,9 +313,16 @@ def export_slides(nb: nbformat.NotebookNode, prefix: str = STATIC) -> str:
     """A reveal.js deck (HTML text) of one notebook; every asset URL starts with ``prefix`` (relative to the deck)."""
     from nbconvert import SlidesExporter
 
-    exporter = SlidesExporter(extra_loaders=[DictLoader(_TEMPLATES)], template_file="fmtutor_slides.j2",
-                              reveal_url_prefix=f"{prefix}/reveal.js", reveal_theme="white", reveal_transition="none",
-                              reveal_scroll=True, reveal_number="c/t", **_asset_urls(prefix))
+    exporter = SlidesExporter(
+        extra_loaders=[DictLoader(_TEMPLATES)],
+        template_file="fmtutor_slides.j2",
+        reveal_url_prefix=f"{prefix}/reveal.js",
+        reveal_theme="white",
+        reveal_transition="none",
+        reveal_scroll=True,
+        reveal_number="c/t",
+        **_asset_urls(prefix),
+    )
     body, _ = exporter.from_notebook_node(nb, resources={"fmtutor_static": prefix})
     return body
 
@@ -278,10 +330,15 @@ def export_slides(nb: nbformat.NotebookNode, prefix: str = STATIC) -> str:
 def _export_page(nb: nbformat.NotebookNode, nav: str, source: str, prefix: str = STATIC) -> str:
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(extra_loaders=[DictLoader(_TEMPLATES)], template_file="fmtutor_page.j2",
-                            exclude_anchor_links=True, **_asset_urls(prefix))
-    body, _ = exporter.from_notebook_node(nb, resources={"fmtutor_nav": nav, "fmtutor_source": source,
-                                                                "fmtutor_static": prefix})
+    exporter = HTMLExporter(
+        extra_loaders=[DictLoader(_TEMPLATES)],
+        template_file="fmtutor_page.j2",
+        exclude_anchor_links=True,
+        **_asset_urls(prefix),
+    )
+    body, _ = exporter.from_notebook_node(
+        nb, resources={"fmtutor_nav": nav, "fmtutor_source": source, "fmtutor_static": prefix}
+    )
     return body
 
 
@@ -298,7 +355,11 @@ def _summary(nb: nbformat.NotebookNode) -> str:
     """The 'What you will learn' list of a chapter (as plain text lines), or its first paragraph."""
     for cell in nb.cells:
         if cell.cell_type == "markdown" and "what you will learn" in cell.source.lower():
-            items = [ln.strip()[2:].strip() for ln in cell.source.splitlines() if ln.strip().startswith(("- ", "* "))]
+            items = [
+                ln.strip()[2:].strip()
+                for ln in cell.source.splitlines()
+                if ln.strip().startswith(("- ", "* "))
+            ]
             if items:
                 return "\n".join(items[:5])
     return ""
@@ -325,13 +386,19 @@ def _md_inline(text: str) -> str:
 
 
 def _index_page(title: str, intro: str, cards: list[str]) -> str:
-    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"{_INDEX_MATHJAX}<style>{_PAGE_CSS}</style></head><body><h1>{html.escape(title)}</h1><p>{intro}</p>"
-            f"<div class='grid'>{''.join(cards)}</div></body></html>\n")
+    return (
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"{_INDEX_MATHJAX}<style>{_PAGE_CSS}</style></head><body><h1>{html.escape(title)}</h1><p>{intro}</p>"
+        f"<div class='grid'>{''.join(cards)}</div></body></html>\n"
+    )
 
 
-def build_slides(chapters: list[Chapter], out_dir: Path, notebooks: dict[str, nbformat.NotebookNode],
-                 modules: Path) -> list[Path]:
+def build_slides(
+    chapters: list[Chapter],
+    out_dir: Path,
+    notebooks: dict[str, nbformat.NotebookNode],
+    modules: Path,
+) -> list[Path]:
     """Write one deck per chapter plus an index into ``out_dir`` (assets in ``out_dir/_static``); returns the decks."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -341,17 +408,29 @@ def build_slides(chapters: list[Chapter], out_dir: Path, notebooks: dict[str, nb
         deck = out_dir / f"{c.stem}.slides.html"
         deck.write_text(export_slides(notebooks[c.stem]), encoding="utf-8")
         decks.append(deck)
-        cards.append(f"<div class='card'><h2><a href='{deck.name}'>{html.escape(c.title)}</a></h2>"
-                     f"<small>{c.stem}</small></div>")
-    (out_dir / "index.html").write_text(_index_page(
-        "Flow Matching course: slides", "Reveal.js decks of every chapter. Arrow keys move, <kbd>S</kbd> opens "
-        "speaker notes, <kbd>Esc</kbd> shows an overview. Everything loads from this folder; no network needed.",
-        cards), encoding="utf-8")
+        cards.append(
+            f"<div class='card'><h2><a href='{deck.name}'>{html.escape(c.title)}</a></h2>"
+            f"<small>{c.stem}</small></div>"
+        )
+    (out_dir / "index.html").write_text(
+        _index_page(
+            "Flow Matching course: slides",
+            "Reveal.js decks of every chapter. Arrow keys move, <kbd>S</kbd> opens "
+            "speaker notes, <kbd>Esc</kbd> shows an overview. Everything loads from this folder; no network needed.",
+            cards,
+        ),
+        encoding="utf-8",
+    )
     return decks
 
 
-def build_site(chapters: list[Chapter], out_dir: Path, notebooks: dict[str, nbformat.NotebookNode], modules: Path,
-               source_prefix: str = "notebooks") -> Path:
+def build_site(
+    chapters: list[Chapter],
+    out_dir: Path,
+    notebooks: dict[str, nbformat.NotebookNode],
+    modules: Path,
+    source_prefix: str = "notebooks",
+) -> Path:
     """Write ``out_dir/index.html`` (chapter cards with a figure each) and one HTML page per chapter; returns the index."""
     out_dir = Path(out_dir)
     (out_dir / "thumbs").mkdir(parents=True, exist_ok=True)
@@ -359,11 +438,20 @@ def build_site(chapters: list[Chapter], out_dir: Path, notebooks: dict[str, nbfo
     cards = []
     for i, c in enumerate(chapters):
         nb = notebooks[c.stem]
-        prev = f"<a href='{chapters[i - 1].stem}.html'>&larr; {html.escape(chapters[i - 1].title)}</a>" if i else "<span></span>"
-        nxt = (f"<a href='{chapters[i + 1].stem}.html'>{html.escape(chapters[i + 1].title)} &rarr;</a>"
-               if i + 1 < len(chapters) else "<span></span>")
-        nav = (f"<nav class='fm-nav'><a href='index.html'>Contents</a><span class='fm-title'>{html.escape(c.title)}</span>"
-               f"{prev}{nxt}</nav>")
+        prev = (
+            f"<a href='{chapters[i - 1].stem}.html'>&larr; {html.escape(chapters[i - 1].title)}</a>"
+            if i
+            else "<span></span>"
+        )
+        nxt = (
+            f"<a href='{chapters[i + 1].stem}.html'>{html.escape(chapters[i + 1].title)} &rarr;</a>"
+            if i + 1 < len(chapters)
+            else "<span></span>"
+        )
+        nav = (
+            f"<nav class='fm-nav'><a href='index.html'>Contents</a><span class='fm-title'>{html.escape(c.title)}</span>"
+            f"{prev}{nxt}</nav>"
+        )
         page = _export_page(nb, nav, f"{source_prefix}/{c.path.name}")
         (out_dir / f"{c.stem}.html").write_text(page, encoding="utf-8")
         png = _first_png(nb)
@@ -372,12 +460,20 @@ def build_site(chapters: list[Chapter], out_dir: Path, notebooks: dict[str, nbfo
             (out_dir / "thumbs" / f"{c.stem}.png").write_bytes(png)
             thumb = f"<a href='{c.stem}.html'><img src='thumbs/{c.stem}.png' alt='a figure from {html.escape(c.title)}'></a>"
         items = "".join(f"<li>{_md_inline(s)}</li>" for s in _summary(nb).splitlines())
-        cards.append(f"<div class='card'>{thumb}<h2><a href='{c.stem}.html'>{html.escape(c.title)}</a></h2>"
-                     f"<ul>{items}</ul></div>")
+        cards.append(
+            f"<div class='card'>{thumb}<h2><a href='{c.stem}.html'>{html.escape(c.title)}</a></h2>"
+            f"<ul>{items}</ul></div>"
+        )
     index = out_dir / "index.html"
-    index.write_text(_index_page(
-        "Flow Matching: an interactive course", "Every chapter executed, with its figures and animations. "
-        "Sliders that recompute need a kernel: open the notebooks in JupyterLab for those.", cards), encoding="utf-8")
+    index.write_text(
+        _index_page(
+            "Flow Matching: an interactive course",
+            "Every chapter executed, with its figures and animations. "
+            "Sliders that recompute need a kernel: open the notebooks in JupyterLab for those.",
+            cards,
+        ),
+        encoding="utf-8",
+    )
     return index
 
 
@@ -406,14 +502,36 @@ def build_present(chapters: list[Chapter], out_dir: Path) -> list[Path]:
 
 
 def _parse(argv: "list[str] | None") -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m fmtutor.publish", description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["slides", "site", "all", "present", "assets"], help="what to build ('assets': npm only)")
-    p.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: current folder)")
-    p.add_argument("--notebooks", type=Path, default=None, help="folder of chapters (default: ROOT/notebooks)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: ROOT/_slides or ROOT/_site)")
+    p = argparse.ArgumentParser(
+        prog="python -m fmtutor.publish", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument(
+        "what",
+        choices=["slides", "site", "all", "present", "assets"],
+        help="what to build ('assets': npm only)",
+    )
+    p.add_argument(
+        "--root", type=Path, default=Path.cwd(), help="repository root (default: current folder)"
+    )
+    p.add_argument(
+        "--notebooks", type=Path, default=None, help="folder of chapters (default: ROOT/notebooks)"
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: ROOT/_slides or ROOT/_site)"
+    )
     p.add_argument("--only", default=None, help="only chapters whose file name contains this text")
-    p.add_argument("--no-execute", action="store_true", help="export the notebooks as they are, without running them")
-    p.add_argument("--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1), help="kernels run at the same time")
+    p.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="export the notebooks as they are, without running them",
+    )
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="kernels run at the same time",
+    )
     return p.parse_args(argv)
 
 
@@ -435,9 +553,16 @@ def main(argv: "list[str] | None" = None) -> int:
         notebooks = {c.stem: nbformat.read(c.path, as_version=4) for c in chapters}
     else:
         notebooks = execute_all(chapters, root / ".cache" / "executed", jobs=a.jobs)
-    print(f"[publish] {len(chapters)} chapters ready in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(
+        f"[publish] {len(chapters)} chapters ready in {time.perf_counter() - t0:.1f} s", flush=True
+    )
     if a.what in ("slides", "all"):
-        out = build_slides(chapters, a.out if a.out and a.what == "slides" else root / "_slides", notebooks, modules)
+        out = build_slides(
+            chapters,
+            a.out if a.out and a.what == "slides" else root / "_slides",
+            notebooks,
+            modules,
+        )
         print(f"[publish] slides: {len(out)} decks in {out[0].parent}/ (open index.html)")
     if a.what in ("site", "all"):
         out_dir = a.out if a.out and a.what == "site" else root / "_site"

@@ -38,7 +38,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV, ".cache"))
 
 
-def setup(seed: int = 0, threads: int = 1, device: str = "cpu", dpi: int = 80, verbose: bool = True) -> Setup:
+def setup(
+    seed: int = 0, threads: int = 1, device: str = "cpu", dpi: int = 80, verbose: bool = True
+) -> Setup:
     """Prepare a chapter: seed torch, pin CPU threads, choose the device, inline figures at ``dpi``.
 
     The course's 2-D networks are tiny: every operation is so small that one CPU thread is fastest,
@@ -79,6 +81,8 @@ def setup(seed: int = 0, threads: int = 1, device: str = "cpu", dpi: int = 80, v
     plt.rcParams["figure.dpi"] = dpi
     chosen = Setup(seed, torch.get_num_threads(), str(default_device()), cache_dir())
     if verbose:
-        print(f"fmtutor setup: seed {seed}, {chosen.threads} CPU thread(s), device {chosen.device}, "
-              f"model cache {chosen.cache}/")
+        print(
+            f"fmtutor setup: seed {seed}, {chosen.threads} CPU thread(s), device {chosen.device}, "
+            f"model cache {chosen.cache}/"
+        )
     return chosen

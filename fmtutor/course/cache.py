@@ -15,7 +15,14 @@ from torch import nn
 
 from fmtutor.io import ModelFileError, _path, _plain, load_model, save_model
 
-__all__ = ["cached", "moons_model", "canonical_config", "recipe_config", "CachedModel", "cached_model"]
+__all__ = [
+    "cached",
+    "moons_model",
+    "canonical_config",
+    "recipe_config",
+    "CachedModel",
+    "cached_model",
+]
 
 Lim = tuple[float, float]
 
@@ -143,7 +150,9 @@ def cached_model(
     return CachedModel(model.eval(), _plain(extra, "extra"), "trained", reason, path)
 
 
-def cached(name: str, train_fn: Callable[[], Any], config: Any, verbose: bool = True) -> CachedModel:
+def cached(
+    name: str, train_fn: Callable[[], Any], config: Any, verbose: bool = True
+) -> CachedModel:
     """``cached_model`` with the file ``name`` in the course's cache folder (``fmtutor.course.cache_dir()``)."""
     from fmtutor.course import cache_dir
 

@@ -31,9 +31,14 @@ class ExerciseResult:
         return ("PASSED: " if self.passed else "NOT YET: ") + self.message
 
 
-def check_function(student: Callable[..., Any], reference: Callable[..., Tensor], cases: Sequence[tuple],
-                   mistakes: "dict[str, Callable[..., Tensor]] | None" = None, atol: float = 1e-5,
-                   verbose: bool = True) -> ExerciseResult:
+def check_function(
+    student: Callable[..., Any],
+    reference: Callable[..., Tensor],
+    cases: Sequence[tuple],
+    mistakes: "dict[str, Callable[..., Tensor]] | None" = None,
+    atol: float = 1e-5,
+    verbose: bool = True,
+) -> ExerciseResult:
     """Run student(*case) and reference(*case) on every case and explain the first difference.
 
     Args:
@@ -50,9 +55,15 @@ def check_function(student: Callable[..., Any], reference: Callable[..., Tensor]
     if isinstance(cases, (str, bytes)) or not isinstance(cases, Sequence) or len(cases) == 0:
         raise ValueError(f"cases: expected a non-empty list of argument tuples, got {cases!r:.80}")
     if not all(isinstance(c, tuple) for c in cases):
-        raise ValueError(f"cases: expected each case to be a tuple of arguments, got {[type(c).__name__ for c in cases]}")
-    if mistakes is not None and (not isinstance(mistakes, dict) or not all(callable(f) for f in mistakes.values())):
-        raise TypeError(f"mistakes: expected a dict hint -> wrong_function, got {type(mistakes).__name__}")
+        raise ValueError(
+            f"cases: expected each case to be a tuple of arguments, got {[type(c).__name__ for c in cases]}"
+        )
+    if mistakes is not None and (
+        not isinstance(mistakes, dict) or not all(callable(f) for f in mistakes.values())
+    ):
+        raise TypeError(
+            f"mistakes: expected a dict hint -> wrong_function, got {type(mistakes).__name__}"
+        )
     result = _check(student, reference, cases, mistakes or {}, atol)
     if verbose:
         print(("✅ " if result.passed else "❌ ") + result.message)
@@ -63,57 +74,100 @@ def _close(a: Tensor, b: Tensor, atol: float) -> bool:
     return a.shape == b.shape and bool(torch.allclose(a.double(), b.double(), atol=atol, rtol=1e-4))
 
 
-def _check(student: Callable[..., Any], reference: Callable[..., Tensor], cases: Sequence[tuple],
-           mistakes: dict[str, Callable[..., Tensor]], atol: float) -> ExerciseResult:
+def _check(
+    student: Callable[..., Any],
+    reference: Callable[..., Tensor],
+    cases: Sequence[tuple],
+    mistakes: dict[str, Callable[..., Tensor]],
+    atol: float,
+) -> ExerciseResult:
     if not callable(student):
-        return ExerciseResult(False, f"expected a function, got {type(student).__name__}.", "not-callable")
+        return ExerciseResult(
+            False, f"expected a function, got {type(student).__name__}.", "not-callable"
+        )
     for args in cases:
         want = reference(*args)
-        mine = tuple(a.clone() if isinstance(a, Tensor) else a for a in args)  # the student may write into them
+        mine = tuple(
+            a.clone() if isinstance(a, Tensor) else a for a in args
+        )  # the student may write into them
         try:
             got = student(*mine)
         except NotImplementedError:
-            return ExerciseResult(False, "not done yet: replace `raise NotImplementedError` with your code.", "todo")
+            return ExerciseResult(
+                False, "not done yet: replace `raise NotImplementedError` with your code.", "todo"
+            )
         except Exception as e:
             hint = ""
             if isinstance(e, RuntimeError) and ("size of tensor" in str(e) or "shape" in str(e)):
                 hint = " That is a shape mismatch inside your function: check your broadcasting (t has shape (B, 1), points (B, d))."
-            return ExerciseResult(False, f"your function raised {type(e).__name__}: {e}.{hint}", "raised")
+            return ExerciseResult(
+                False, f"your function raised {type(e).__name__}: {e}.{hint}", "raised"
+            )
         if got is None:
-            return ExerciseResult(False, "your function returned None: did you forget `return`?", "none")
-        changed = [i for i, (a, m) in enumerate(zip(args, mine)) if isinstance(a, Tensor) and not torch.equal(a, m)]
+            return ExerciseResult(
+                False, "your function returned None: did you forget `return`?", "none"
+            )
+        changed = [
+            i
+            for i, (a, m) in enumerate(zip(args, mine))
+            if isinstance(a, Tensor) and not torch.equal(a, m)
+        ]
         if changed:
-            return ExerciseResult(False, f"your function changed its input argument(s) {changed} in place (e.g. `x += ...` "
-                                  "or `x[...] = ...`), which silently alters the caller's data: compute a new tensor "
-                                  "instead (`y = x + ...`).", "inplace")
+            return ExerciseResult(
+                False,
+                f"your function changed its input argument(s) {changed} in place (e.g. `x += ...` "
+                "or `x[...] = ...`), which silently alters the caller's data: compute a new tensor "
+                "instead (`y = x + ...`).",
+                "inplace",
+            )
         if not isinstance(got, Tensor):
             try:
                 got = torch.as_tensor(got, dtype=want.dtype)
             except Exception:
-                return ExerciseResult(False, f"expected a tensor, got {type(got).__name__}.", "type")
+                return ExerciseResult(
+                    False, f"expected a tensor, got {type(got).__name__}.", "type"
+                )
         if not torch.isfinite(got).all():
-            return ExerciseResult(False, "your output contains NaN or inf: a division by zero (t = 1?) or a log of 0?", "nan")
+            return ExerciseResult(
+                False,
+                "your output contains NaN or inf: a division by zero (t = 1?) or a log of 0?",
+                "nan",
+            )
         if got.shape != want.shape:
-            return ExerciseResult(False, f"wrong shape: expected {tuple(want.shape)}, got {tuple(got.shape)}. "
-                                  "Check your broadcasting (t has shape (B, 1)) and reductions.", "shape")
+            return ExerciseResult(
+                False,
+                f"wrong shape: expected {tuple(want.shape)}, got {tuple(got.shape)}. "
+                "Check your broadcasting (t has shape (B, 1)) and reductions.",
+                "shape",
+            )
         if _close(got, want, atol):
             continue
         for hint, wrong in mistakes.items():
             if _close(got, wrong(*args), atol):
                 return ExerciseResult(False, hint, "mistake")
         if float(want.abs().max()) > 0 and _close(got, -want, atol):
-            return ExerciseResult(False, "the sign is flipped: your result is exactly minus the expected one.", "sign")
+            return ExerciseResult(
+                False, "the sign is flipped: your result is exactly minus the expected one.", "sign"
+            )
         err = (got.double() - want.double()).abs().max().item()
-        return ExerciseResult(False, f"values differ from the expected ones (max |difference| = {err:.3g}).", "wrong")
+        return ExerciseResult(
+            False, f"values differ from the expected ones (max |difference| = {err:.3g}).", "wrong"
+        )
     return ExerciseResult(True, "correct on every test case.", "ok")
 
 
-def use_or_reference(student: Callable[..., Any], result: ExerciseResult, reference: Callable[..., Any]) -> Callable[..., Any]:
+def use_or_reference(
+    student: Callable[..., Any], result: ExerciseResult, reference: Callable[..., Any]
+) -> Callable[..., Any]:
     """The student's function if it passed its check, otherwise the reference (with a note saying so)."""
     if not isinstance(result, ExerciseResult):
-        raise TypeError(f"result: expected the ExerciseResult returned by a check_* function, got {type(result).__name__}")
+        raise TypeError(
+            f"result: expected the ExerciseResult returned by a check_* function, got {type(result).__name__}"
+        )
     if not callable(reference):
-        raise TypeError(f"reference: expected the reference function, got {type(reference).__name__}")
+        raise TypeError(
+            f"reference: expected the reference function, got {type(reference).__name__}"
+        )
     if result.passed:
         return student
     print("↪ continuing with the reference solution, so the rest of the chapter still runs.")
@@ -137,4 +191,7 @@ def cases_step() -> list[tuple[Callable[[Tensor, Tensor], Tensor], Tensor, Tenso
     def field(x: Tensor, t: Tensor) -> Tensor:  # rotation plus a time-dependent drift
         return torch.stack([-x[:, 1], x[:, 0]], 1) + 2 * t * x
 
-    return [(field, x, torch.tensor(0.2), torch.tensor(0.1)), (field, x, torch.tensor(0.7), torch.tensor(0.25))]
+    return [
+        (field, x, torch.tensor(0.2), torch.tensor(0.1)),
+        (field, x, torch.tensor(0.7), torch.tensor(0.25)),
+    ]

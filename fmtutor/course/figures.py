@@ -45,16 +45,31 @@ class KeptFigure:
     def __init__(self, figsize: tuple[float, float], ncols: int = 1) -> None:
         if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 0:
             raise ValueError(f"ncols: expected an integer >= 0, got {ncols!r}")
-        if (not isinstance(figsize, (tuple, list)) or len(figsize) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in figsize)):
-            raise ValueError(f"figsize: expected (width, height) in inches, two positive numbers, got {figsize!r}")
+        if (
+            not isinstance(figsize, (tuple, list))
+            or len(figsize) != 2
+            or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in figsize
+            )
+        ):
+            raise ValueError(
+                f"figsize: expected (width, height) in inches, two positive numbers, got {figsize!r}"
+            )
         self.fig = Figure(figsize=tuple(figsize), layout="constrained")
-        FigureCanvasAgg(self.fig)  # one renderer for every PNG: its text and mathtext caches survive redraws
+        FigureCanvasAgg(
+            self.fig
+        )  # one renderer for every PNG: its text and mathtext caches survive redraws
         self.ncols = ncols
-        self._layout: "tuple[tuple, list] | None" = None  # (text signature, axes positions) of the last layout
+        self._layout: "tuple[tuple, list] | None" = (
+            None  # (text signature, axes positions) of the last layout
+        )
         self._own: list = []  # the axes made here for the drawing code
-        self._kept = False  # did the last reset() keep the axes (else they are new, and nothing is blitted)
-        self._background: "tuple[tuple, Any, set] | None" = None  # (static key, background pixels, ids of axes drawn whole)
+        self._kept = (
+            False  # did the last reset() keep the axes (else they are new, and nothing is blitted)
+        )
+        self._background: "tuple[tuple, Any, set] | None" = (
+            None  # (static key, background pixels, ids of axes drawn whole)
+        )
         self._last_key: "tuple | None" = None  # the static key of the previous redraw
         self._titles: dict = {}  # (Axes, title texts) -> title positions, valid with the current background
         self.blits = 0  # redraws that pasted the kept background (for tests and benchmarks)
@@ -67,9 +82,23 @@ class KeptFigure:
         is several times cheaper than building new axes; otherwise the figure is cleared.
         """
         fig = self.fig
-        if self.ncols and self._layout is not None and fig.axes == self._own and not fig.texts and not fig.legends:
+        if (
+            self.ncols
+            and self._layout is not None
+            and fig.axes == self._own
+            and not fig.texts
+            and not fig.legends
+        ):
             for ax in fig.axes:
-                for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.images, *ax.texts, *ax.artists, *ax.tables]:
+                for artist in [
+                    *ax.lines,
+                    *ax.collections,
+                    *ax.patches,
+                    *ax.images,
+                    *ax.texts,
+                    *ax.artists,
+                    *ax.tables,
+                ]:
                     artist.remove()
                 ax.containers.clear()
                 if ax.legend_ is not None:
@@ -94,18 +123,24 @@ class KeptFigure:
         the axes, a title or label, or the width of any tick label differs from the last layout's.
         """
         if isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 1:
-            raise ValueError(f"dpi: expected a resolution in dots per inch, an integer >= 1, got {dpi!r}")
+            raise ValueError(
+                f"dpi: expected a resolution in dots per inch, an integer >= 1, got {dpi!r}"
+            )
         fig = self.fig
         signature = tuple(_text_signature(ax) for ax in fig.axes)
         if self._layout is not None and self._layout[0] == signature:
             fig.set_layout_engine(None)  # no engine at all: savefig then draws once, not twice
             try:
                 for ax, pos in zip(fig.axes, self._layout[1]):
-                    ax.set_position(pos)  # both the original and the active box; aspect is applied at draw
+                    ax.set_position(
+                        pos
+                    )  # both the original and the active box; aspect is applied at draw
                 return self._blit_png(dpi) if self._kept else figure_png(fig, dpi)
             finally:  # drawing code always sees a constrained figure (colorbars are made for it)
                 fig.set_layout_engine("constrained")
-        for ax in fig.axes:  # kept axes start the layout where new ones would: its result depends on the start
+        for ax in (
+            fig.axes
+        ):  # kept axes start the layout where new ones would: its result depends on the start
             spec = ax.get_subplotspec()
             if spec is not None and not hasattr(ax, "_colorbar"):
                 ax.set_position(spec.get_position(fig))
@@ -146,8 +181,14 @@ class KeptFigure:
                 artist.draw(renderer)
         self.blits += 1
         buf = io.BytesIO()
-        matplotlib.image.imsave(buf, canvas.buffer_rgba(), format="png", origin="upper", dpi=fig.dpi,
-                                pil_kwargs={"compress_level": 1})  # the same pixels, encoded in about half the time
+        matplotlib.image.imsave(
+            buf,
+            canvas.buffer_rgba(),
+            format="png",
+            origin="upper",
+            dpi=fig.dpi,
+            pil_kwargs={"compress_level": 1},
+        )  # the same pixels, encoded in about half the time
         return buf.getvalue()
 
     def _place_titles(self, ax: Any, renderer: Any) -> None:
@@ -172,8 +213,15 @@ class KeptFigure:
         for ax in fig.axes:
             low_x, low_y, _ = _unclipped_below(ax)
             whole += [axis for axis, low in ((ax.xaxis, low_x), (ax.yaxis, low_y)) if low]
-        hidden = [a for ax in fig.axes for a in _frame_artists(ax, whole) if not isinstance(a, _TickMarks)]
-        hidden += [line for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) for line in _TickMarks(axis, axis._update_ticks()).lines()]
+        hidden = [
+            a for ax in fig.axes for a in _frame_artists(ax, whole) if not isinstance(a, _TickMarks)
+        ]
+        hidden += [
+            line
+            for ax in fig.axes
+            for axis in (ax.xaxis, ax.yaxis)
+            for line in _TickMarks(axis, axis._update_ticks()).lines()
+        ]
         hidden = [a for a in hidden if a.get_visible()]
         for a in hidden:
             a.set_visible(False)
@@ -196,11 +244,18 @@ def _titles_stay_up(ax: Any, renderer: Any) -> bool:
     try:
         if ax._autotitlepos is not None and not ax._autotitlepos:
             return True  # placed by hand: left alone
-        plain = (not ax.child_axes and len(ax._twinned_axes.get_siblings(ax)) == 1
-                 and len(ax.figure._align_label_groups["title"].get_siblings(ax)) == 1)
+        plain = (
+            not ax.child_axes
+            and len(ax._twinned_axes.get_siblings(ax)) == 1
+            and len(ax.figure._align_label_groups["title"].get_siblings(ax)) == 1
+        )
     except AttributeError:
         return False
-    if not plain or ax.xaxis.get_ticks_position() in ("top", "unknown") or ax.xaxis.get_label_position() == "top":
+    if (
+        not plain
+        or ax.xaxis.get_ticks_position() in ("top", "unknown")
+        or ax.xaxis.get_label_position() == "top"
+    ):
         return False
     if ax.yaxis.offsetText.get_visible() and ax.yaxis.offsetText.get_text():
         return False
@@ -224,8 +279,11 @@ def _overlapping_axes(fig: Figure, renderer: Any, pad: float = 4.0) -> list:
             if box is not None and any(box.overlaps(r) for r in regions):
                 out.append(axis)
         regions.append(ax.bbox.padded(pad))
-        regions += [t.get_window_extent(renderer).padded(pad) for t in (ax.title, ax._left_title, ax._right_title)
-                    if t.get_visible() and t.get_text()]
+        regions += [
+            t.get_window_extent(renderer).padded(pad)
+            for t in (ax.title, ax._left_title, ax._right_title)
+            if t.get_visible() and t.get_text()
+        ]
     return out
 
 
@@ -243,7 +301,9 @@ class _TickMarks:
         return self.zorder
 
     def lines(self) -> list:
-        ticks = self.axis._update_ticks() if self.ticks is None else self.ticks  # the ticks a draw shows
+        ticks = (
+            self.axis._update_ticks() if self.ticks is None else self.ticks
+        )  # the ticks a draw shows
         return [line for tick in ticks for line in (tick.gridline, tick.tick1line, tick.tick2line)]
 
     def draw(self, renderer: Any) -> None:
@@ -261,8 +321,12 @@ def _frame_artists(ax: Any, whole: "set[int] | list" = (), ticks: "dict | None" 
         artists = [a for a in artists if a not in ax.spines.values()]
     if not ax.axison:
         artists = [a for a in artists if a is not ax.xaxis and a is not ax.yaxis]
-    artists = [_TickMarks(a, (ticks or {}).get(id(a))) if (a is ax.xaxis or a is ax.yaxis) and id(a) not in ids else a
-               for a in artists]
+    artists = [
+        _TickMarks(a, (ticks or {}).get(id(a)))
+        if (a is ax.xaxis or a is ax.yaxis) and id(a) not in ids
+        else a
+        for a in artists
+    ]
     return sorted(artists, key=lambda a: a.get_zorder())
 
 
@@ -274,7 +338,15 @@ def _static_key(fig: Figure) -> "tuple[tuple, dict] | None":
     Pasting it and drawing the rest on top equals a full draw when nothing else sits at figure level and
     no tick or grid line reaches inside an axes box, where an artist the full draw puts under them could lie.
     """
-    if fig.texts or fig.legends or fig.images or fig.lines or fig.patches or fig.artists or fig.subfigs:
+    if (
+        fig.texts
+        or fig.legends
+        or fig.images
+        or fig.lines
+        or fig.patches
+        or fig.artists
+        or fig.subfigs
+    ):
         return None
     key: list = [tuple(fig.get_size_inches()), fig.dpi, fig.get_facecolor()]
     shown: dict = {}
@@ -283,20 +355,52 @@ def _static_key(fig: Figure) -> "tuple[tuple, dict] | None":
         if below[2] and i < len(fig.axes) - 1 and _spills(ax, below[2]):
             return None  # it reaches beyond its Axes, where a later Axes' background would cover it in a full draw
         key.append(below[:2])
-        if (ax.get_axes_locator() is not None or getattr(ax, "_rasterization_zorder", None) is not None
-                or not hasattr(ax.xaxis, "_update_ticks") or not hasattr(ax, "_update_title_position")):
+        if (
+            ax.get_axes_locator() is not None
+            or getattr(ax, "_rasterization_zorder", None) is not None
+            or not hasattr(ax.xaxis, "_update_ticks")
+            or not hasattr(ax, "_update_title_position")
+        ):
             return None
         axes_key = []
         for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
-            shown[id(axis)] = ticks = axis._update_ticks()  # positions and labels, as a draw computes them
-            direction = axis.get_tick_params().get("direction", matplotlib.rcParams[f"{name}tick.direction"])
+            shown[id(axis)] = ticks = (
+                axis._update_ticks()
+            )  # positions and labels, as a draw computes them
+            direction = axis.get_tick_params().get(
+                "direction", matplotlib.rcParams[f"{name}tick.direction"]
+            )
             if ax.axison and (direction != "out" or any(t.gridline.get_visible() for t in ticks)):
                 return None
-            axes_key.append((tuple((t.get_loc(), t.label1.get_text(), t.label1.get_visible(), t.label2.get_text(),
-                                    t.label2.get_visible()) for t in ticks),
-                             axis.label.get_text(), axis.get_visible(), axis.get_scale()))
-        key.append((id(ax), ax.get_position().bounds, ax.viewLim.bounds, ax.axison, ax.get_frame_on(),
-                    ax.patch.get_facecolor(), ax.get_visible(), tuple(axes_key)))
+            axes_key.append(
+                (
+                    tuple(
+                        (
+                            t.get_loc(),
+                            t.label1.get_text(),
+                            t.label1.get_visible(),
+                            t.label2.get_text(),
+                            t.label2.get_visible(),
+                        )
+                        for t in ticks
+                    ),
+                    axis.label.get_text(),
+                    axis.get_visible(),
+                    axis.get_scale(),
+                )
+            )
+        key.append(
+            (
+                id(ax),
+                ax.get_position().bounds,
+                ax.viewLim.bounds,
+                ax.axison,
+                ax.get_frame_on(),
+                ax.patch.get_facecolor(),
+                ax.get_visible(),
+                tuple(axes_key),
+            )
+        )
     return tuple(key), shown
 
 
@@ -304,10 +408,20 @@ def _unclipped_below(ax: Any) -> "tuple[bool, bool, list]":
     """(x axis, y axis) flags: does an unclipped artist lie under that axis' zorder (then the axis is drawn
     whole, over it, as a full draw does); and the Axes' unclipped artists besides its frame and titles."""
     skip = {id(a) for a in (*ax.spines.values(), ax.title, ax._left_title, ax._right_title)}
-    loose = [a for a in _frame_artists(ax) if not isinstance(a, _TickMarks) and id(a) not in skip
-             and not (a.get_clip_on() and (a.get_clip_box() is not None or a.get_clip_path() is not None))]
-    return (any(a.get_zorder() < ax.xaxis.get_zorder() for a in loose),
-            any(a.get_zorder() < ax.yaxis.get_zorder() for a in loose), loose)
+    loose = [
+        a
+        for a in _frame_artists(ax)
+        if not isinstance(a, _TickMarks)
+        and id(a) not in skip
+        and not (
+            a.get_clip_on() and (a.get_clip_box() is not None or a.get_clip_path() is not None)
+        )
+    ]
+    return (
+        any(a.get_zorder() < ax.xaxis.get_zorder() for a in loose),
+        any(a.get_zorder() < ax.yaxis.get_zorder() for a in loose),
+        loose,
+    )
 
 
 def _spills(ax: Any, artists: list, pad: float = 4.0) -> bool:
@@ -323,8 +437,16 @@ def _spills(ax: Any, artists: list, pad: float = 4.0) -> bool:
 
 def _text_signature(ax: Any) -> tuple:
     """What of an Axes sizes the layout: its kind, the line lengths of its titles and labels, its longest tick labels."""
-    ticks = tuple(max((len(t.get_text()) for t in a.get_ticklabels() if t.get_visible()), default=0)
-                  for a in (ax.xaxis, ax.yaxis))
-    texts = tuple(tuple(len(line) for line in s.split("\n")) for s in
-                  (*(ax.get_title(loc) for loc in ("left", "center", "right")), ax.get_xlabel(), ax.get_ylabel()))
+    ticks = tuple(
+        max((len(t.get_text()) for t in a.get_ticklabels() if t.get_visible()), default=0)
+        for a in (ax.xaxis, ax.yaxis)
+    )
+    texts = tuple(
+        tuple(len(line) for line in s.split("\n"))
+        for s in (
+            *(ax.get_title(loc) for loc in ("left", "center", "right")),
+            ax.get_xlabel(),
+            ax.get_ylabel(),
+        )
+    )
     return (type(ax).__name__, hasattr(ax, "_colorbar"), texts, ticks)

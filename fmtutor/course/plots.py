@@ -6,7 +6,16 @@
 1.0
 """
 
-__all__ = ["new_axes", "grid_points", "style_axes", "quiver", "scatter", "trajectories", "density", "figure_png"]
+__all__ = [
+    "new_axes",
+    "grid_points",
+    "style_axes",
+    "quiver",
+    "scatter",
+    "trajectories",
+    "density",
+    "figure_png",
+]
 
 import io
 from collections.abc import Callable
@@ -37,7 +46,11 @@ def grid_points(xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None, n: int = 20)
     ylim = ylim or xlim
     n = check_positive_int(n, "n")
     for name, lim in (("xlim", xlim), ("ylim", ylim)):
-        if not isinstance(lim, (tuple, list)) or len(lim) != 2 or not all(isinstance(v, (int, float)) for v in lim):
+        if (
+            not isinstance(lim, (tuple, list))
+            or len(lim) != 2
+            or not all(isinstance(v, (int, float)) for v in lim)
+        ):
             raise ValueError(f"{name}: expected a pair of numbers (low, high), got {lim!r}")
     xs = torch.linspace(*xlim, n)
     ys = torch.linspace(*ylim, n)
@@ -45,7 +58,9 @@ def grid_points(xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None, n: int = 20)
     return torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
 
 
-def style_axes(ax: Axes, xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None, title: "str | None" = None) -> Axes:
+def style_axes(
+    ax: Axes, xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None, title: "str | None" = None
+) -> Axes:
     """Equal aspect, limits, coordinate labels and an optional title."""
     ax.set_xlim(*xlim)
     ax.set_ylim(*(ylim or xlim))
@@ -71,9 +86,18 @@ def _numpy(x: Any) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
 
 
-def quiver(field: Callable[[Tensor, Any], Tensor], t: float = 0.0, ax: "Axes | None" = None, xlim: Lim = DEFAULT_LIM,
-           ylim: "Lim | None" = None, n: int = 17, normalize: bool = True, cmap: str = "viridis",
-           colorbar: bool = False, title: "str | None" = None) -> Axes:
+def quiver(
+    field: Callable[[Tensor, Any], Tensor],
+    t: float = 0.0,
+    ax: "Axes | None" = None,
+    xlim: Lim = DEFAULT_LIM,
+    ylim: "Lim | None" = None,
+    n: int = 17,
+    normalize: bool = True,
+    cmap: str = "viridis",
+    colorbar: bool = False,
+    title: "str | None" = None,
+) -> Axes:
     """Arrows of a velocity field u_t(x) on an n x n grid, coloured by speed |u_t(x)|.
 
     Args:
@@ -86,8 +110,10 @@ def quiver(field: Callable[[Tensor, Any], Tensor], t: float = 0.0, ax: "Axes | N
     with torch.no_grad():
         v = field(pts.to(_device_of(field)), t)
     if not isinstance(v, (Tensor, np.ndarray)) or tuple(v.shape) != tuple(pts.shape):
-        raise ValueError(f"field: expected field(x, t) to return shape {tuple(pts.shape)}, got "
-                         f"{tuple(v.shape) if hasattr(v, 'shape') else type(v).__name__}")
+        raise ValueError(
+            f"field: expected field(x, t) to return shape {tuple(pts.shape)}, got "
+            f"{tuple(v.shape) if hasattr(v, 'shape') else type(v).__name__}"
+        )
     v = _numpy(v).astype(float)
     if not np.isfinite(v).all():
         raise ValueError(f"field: expected finite velocities, got NaN or inf at t = {t}")
@@ -96,16 +122,35 @@ def quiver(field: Callable[[Tensor, Any], Tensor], t: float = 0.0, ax: "Axes | N
     speed = np.linalg.norm(v, axis=1)
     if normalize:
         v = v / np.maximum(speed, 1e-12)[:, None]
-    q = ax.quiver(p[:, 0], p[:, 1], v[:, 0], v[:, 1], speed, cmap=cmap, angles="xy", pivot="mid",
-                  scale_units="xy", scale=(n / (xlim[1] - xlim[0])) * (1.6 if normalize else 1.0), width=0.005)
+    q = ax.quiver(
+        p[:, 0],
+        p[:, 1],
+        v[:, 0],
+        v[:, 1],
+        speed,
+        cmap=cmap,
+        angles="xy",
+        pivot="mid",
+        scale_units="xy",
+        scale=(n / (xlim[1] - xlim[0])) * (1.6 if normalize else 1.0),
+        width=0.005,
+    )
     if colorbar:
         ax.figure.colorbar(q, ax=ax, label="speed $|u_t(x)|$", shrink=0.8)
     return style_axes(ax, xlim, ylim, title)
 
 
-def scatter(x: Any, ax: "Axes | None" = None, s: float = 3.0, alpha: float = 0.5, color: "str | None" = None,
-            label: "str | None" = None, xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None,
-            title: "str | None" = None) -> Axes:
+def scatter(
+    x: Any,
+    ax: "Axes | None" = None,
+    s: float = 3.0,
+    alpha: float = 0.5,
+    color: "str | None" = None,
+    label: "str | None" = None,
+    xlim: Lim = DEFAULT_LIM,
+    ylim: "Lim | None" = None,
+    title: "str | None" = None,
+) -> Axes:
     """A scatter plot of points of shape (B, 2)."""
     ax = new_axes(ax)
     p = _numpy(check_points(x, "x", dim=2))
@@ -113,13 +158,23 @@ def scatter(x: Any, ax: "Axes | None" = None, s: float = 3.0, alpha: float = 0.5
     return style_axes(ax, xlim, ylim, title)
 
 
-def trajectories(traj: Any, ax: "Axes | None" = None, n: int = 100, color: str = "tab:blue", alpha: float = 0.4,
-                 xlim: Lim = DEFAULT_LIM, ylim: "Lim | None" = None, title: "str | None" = None) -> Axes:
+def trajectories(
+    traj: Any,
+    ax: "Axes | None" = None,
+    n: int = 100,
+    color: str = "tab:blue",
+    alpha: float = 0.4,
+    xlim: Lim = DEFAULT_LIM,
+    ylim: "Lim | None" = None,
+    title: "str | None" = None,
+) -> Axes:
     """Paths of the first n particles of a trajectory of shape (T + 1, B, 2); start (black) and end (red) dots."""
     ax = new_axes(ax)
     tr = _numpy(traj)
     if tr.ndim == 3 and tr.shape[2] == 2 and not np.isfinite(tr.astype(float)).all():
-        raise ValueError(f"traj: expected finite positions, got NaN or inf in {int((~np.isfinite(tr.astype(float))).sum())} entries")
+        raise ValueError(
+            f"traj: expected finite positions, got NaN or inf in {int((~np.isfinite(tr.astype(float))).sum())} entries"
+        )
     if tr.ndim != 3 or tr.shape[2] != 2:
         raise ValueError(f"traj: expected shape (T + 1, B, 2), got {tr.shape}")
     tr = tr[:, :n]
@@ -129,9 +184,16 @@ def trajectories(traj: Any, ax: "Axes | None" = None, n: int = 100, color: str =
     return style_axes(ax, xlim, ylim, title)
 
 
-def density(log_prob: Callable[[Tensor], Tensor], ax: "Axes | None" = None, xlim: Lim = DEFAULT_LIM,
-            ylim: "Lim | None" = None, n: int = 120, cmap: str = "magma", log: bool = False,
-            title: "str | None" = None) -> Axes:
+def density(
+    log_prob: Callable[[Tensor], Tensor],
+    ax: "Axes | None" = None,
+    xlim: Lim = DEFAULT_LIM,
+    ylim: "Lim | None" = None,
+    n: int = 120,
+    cmap: str = "magma",
+    log: bool = False,
+    title: "str | None" = None,
+) -> Axes:
     """A heat map of exp(log_prob(x)) (or log_prob itself, with log=True) on an n x n grid."""
     ax = new_axes(ax)
     ylim = ylim or xlim
@@ -140,11 +202,15 @@ def density(log_prob: Callable[[Tensor], Tensor], ax: "Axes | None" = None, xlim
     with torch.no_grad():
         lp = log_prob(pts.to(_device_of(log_prob)))
     if not hasattr(lp, "shape") or tuple(lp.shape) not in ((n * n,), (n * n, 1)):
-        raise ValueError(f"log_prob: expected log_prob(x) of shape ({n * n},) for x of shape {tuple(pts.shape)}, got "
-                         f"{tuple(lp.shape) if hasattr(lp, 'shape') else type(lp).__name__}")
+        raise ValueError(
+            f"log_prob: expected log_prob(x) of shape ({n * n},) for x of shape {tuple(pts.shape)}, got "
+            f"{tuple(lp.shape) if hasattr(lp, 'shape') else type(lp).__name__}"
+        )
     lp = _numpy(lp).astype(float).reshape(n, n)
     if np.isnan(lp).any() or np.isposinf(lp).any():
-        raise ValueError("log_prob: expected log-densities that are finite or -inf, got NaN or +inf")
+        raise ValueError(
+            "log_prob: expected log-densities that are finite or -inf, got NaN or +inf"
+        )
     img = lp if log else np.exp(lp)
     ax.imshow(img, origin="lower", extent=(*xlim, *ylim), cmap=cmap, aspect="equal")
     return style_axes(ax, xlim, ylim, title)

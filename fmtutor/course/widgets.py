@@ -40,18 +40,34 @@ class LivePlot:
     ('k=3', 2)
     """
 
-    def __init__(self, draw: Callable[..., Any], controls: "dict[str, W.ValueWidget]", figsize: tuple[float, float] = (5, 4.5),
-                 dpi: int = 80, ncols: int = 1) -> None:
+    def __init__(
+        self,
+        draw: Callable[..., Any],
+        controls: "dict[str, W.ValueWidget]",
+        figsize: tuple[float, float] = (5, 4.5),
+        dpi: int = 80,
+        ncols: int = 1,
+    ) -> None:
         if not callable(draw):
-            raise TypeError(f"draw: expected a callable draw(fig, **values), got {type(draw).__name__}")
-        if not isinstance(controls, dict) or not all(hasattr(c, "value") and hasattr(c, "observe") for c in controls.values()):
-            got = type(controls).__name__ if not isinstance(controls, dict) else {k: type(c).__name__ for k, c in controls.items()}
+            raise TypeError(
+                f"draw: expected a callable draw(fig, **values), got {type(draw).__name__}"
+            )
+        if not isinstance(controls, dict) or not all(
+            hasattr(c, "value") and hasattr(c, "observe") for c in controls.values()
+        ):
+            got = (
+                type(controls).__name__
+                if not isinstance(controls, dict)
+                else {k: type(c).__name__ for k, c in controls.items()}
+            )
             raise TypeError(f"controls: expected a dict of name -> ipywidgets control, got {got}")
         self.draw_fn, self.controls, self.dpi, self.ncols = draw, controls, dpi, ncols
         self.kept = KeptFigure(figsize, ncols)
         self.fig = self.kept.fig
         # natural size: a VBox would otherwise stretch the PNG to the full output width (blurry, huge)
-        self.image = W.Image(format="png", layout=W.Layout(align_self="flex-start", max_width="100%"))
+        self.image = W.Image(
+            format="png", layout=W.Layout(align_self="flex-start", max_width="100%")
+        )
         self.text = W.HTML()
         self.errors = W.Output()
         self.calls = 0
@@ -90,8 +106,12 @@ class LivePlot:
         display(self.widget)
 
 
-def render_frames(draw: Callable[[Figure, int], None], n_frames: int, figsize: tuple[float, float] = (4.5, 4.5),
-                  dpi: int = 72) -> list[bytes]:
+def render_frames(
+    draw: Callable[[Figure, int], None],
+    n_frames: int,
+    figsize: tuple[float, float] = (4.5, 4.5),
+    dpi: int = 72,
+) -> list[bytes]:
     """Render frames 0..n_frames-1 with ``draw(fig, i)`` on one reused Figure; returns PNG bytes per frame."""
     if not callable(draw):
         raise TypeError(f"draw: expected a callable draw(fig, i), got {type(draw).__name__}")
@@ -115,14 +135,20 @@ class FramePlayer:
         description: label of the slider.
     """
 
-    def __init__(self, frames: Sequence[bytes], interval: int = 80, description: str = "frame") -> None:
+    def __init__(
+        self, frames: Sequence[bytes], interval: int = 80, description: str = "frame"
+    ) -> None:
         if isinstance(frames, (str, bytes)) or len(frames) < 2:
             raise ValueError(f"frames: expected at least 2 frames, got {len(frames)}")
-        kinds = {type(f).__name__ for f in frames if not isinstance(f, (bytes, bytearray, memoryview))}
+        kinds = {
+            type(f).__name__ for f in frames if not isinstance(f, (bytes, bytearray, memoryview))
+        }
         if kinds:
             raise TypeError(f"frames: expected PNG bytes (see render_frames), got {sorted(kinds)}")
         if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(f"interval: expected milliseconds between frames, an integer >= 1, got {interval!r}")
+            raise ValueError(
+                f"interval: expected milliseconds between frames, an integer >= 1, got {interval!r}"
+            )
         self.images = [W.Image(value=f, format="png") for f in frames]
         self.stack = W.Stack(self.images, selected_index=0)
         self.play = W.Play(value=0, min=0, max=len(frames) - 1, interval=interval)

@@ -28,7 +28,10 @@ WORKERS = max(1, int(os.environ.get("FMTUTOR_UI_WORKERS", "2")))
 
 # JupyterLab settings that keep toasts (news, update checks) from covering the widgets.
 LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
     # every cell stays rendered (JupyterLab 4 virtualises long notebooks): all outputs can be checked
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
@@ -48,7 +51,9 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """
     base = tmp_path_factory.mktemp("lab")
     root, settings, workspaces = base / "root", base / "settings", base / "workspaces"
-    shutil.copytree(NOTEBOOKS, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(
+        NOTEBOOKS, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+    )
     for rel, value in LAB_SETTINGS.items():
         (settings / rel).parent.mkdir(parents=True, exist_ok=True)
         (settings / rel).write_text(json.dumps(value))
@@ -56,26 +61,49 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
-           # kernels inherit this: WORKERS kernels share the cores instead of fighting over them
-           "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // WORKERS)), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           "--ServerApp.port_retries=0", "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=",
-           "--ServerApp.disable_check_xsrf=True", "--LabApp.expose_app_in_browser=True",
-           f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={workspaces}", "--LabApp.news_url=None"]
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
+        # kernels inherit this: WORKERS kernels share the cores instead of fighting over them
+        "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // WORKERS)),
+        "PYTHONUNBUFFERED": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--allow-root",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        "--LabApp.expose_app_in_browser=True",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.workspaces_dir={workspaces}",
+        "--LabApp.news_url=None",
+    ]
     log = open(ARTIFACTS / "jupyterlab.log", "w")
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {proc.returncode}; see {ARTIFACTS / 'jupyterlab.log'}")
+                pytest.fail(
+                    f"jupyter lab exited with {proc.returncode}; see {ARTIFACTS / 'jupyterlab.log'}"
+                )
             try:
                 with urllib.request.urlopen(f"{url}/api/status", timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer within 90 s; see {ARTIFACTS / 'jupyterlab.log'}")
+                    pytest.fail(
+                        f"jupyter lab did not answer within 90 s; see {ARTIFACTS / 'jupyterlab.log'}"
+                    )
                 time.sleep(0.5)
         yield url
     finally:

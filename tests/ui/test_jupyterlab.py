@@ -22,8 +22,9 @@ WORKERS = max(1, int(os.environ.get("FMTUTOR_UI_WORKERS", "2")))
 
 pytestmark = pytest.mark.ui
 
-CHAPTERS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")
-                  if os.environ.get("FMTUTOR_UI_ONLY", "") in p.stem)
+CHAPTERS = sorted(
+    p.name for p in NOTEBOOKS.glob("*.ipynb") if os.environ.get("FMTUTOR_UI_ONLY", "") in p.stem
+)
 RUN_TIMEOUT_MS = 300_000  # one chapter, run-all, on a loaded 2-core machine
 VIEWPORT = {"width": 1280, "height": 900}
 
@@ -98,17 +99,21 @@ class ChapterRunner:
     def run(self, name: str) -> tuple[Page, float]:
         """Start this chapter (and the next ones, up to WORKERS in flight); wait until it has run; return its page."""
         i = CHAPTERS.index(name)
-        for other in CHAPTERS[i:i + WORKERS]:
+        for other in CHAPTERS[i : i + WORKERS]:
             self.start(other)
         page = self.pages[name]
-        page.wait_for_function("() => window.__fm_result !== undefined", timeout=RUN_TIMEOUT_MS, polling=500)
+        page.wait_for_function(
+            "() => window.__fm_result !== undefined", timeout=RUN_TIMEOUT_MS, polling=500
+        )
         return page, time.monotonic() - self.started[name]
 
     def close(self, name: str) -> None:
         page = self.pages.pop(name, None)
         if page is not None:
             try:  # free the kernel's memory for the chapters still to come
-                page.evaluate("p => window.__fm.panel(p).sessionContext.shutdown()", f"notebooks/{name}")
+                page.evaluate(
+                    "p => window.__fm.panel(p).sessionContext.shutdown()", f"notebooks/{name}"
+                )
             except Exception:
                 pass
             page.context.close()
@@ -124,10 +129,12 @@ def runner(browser: Browser, jupyter_lab: str):
 
 def _live_plots(page: Page):
     """Outputs holding a slider and an image but no Play button: the LivePlots."""
-    return (page.locator(".jp-OutputArea-output")
-            .filter(has=page.locator(".widget-slider"))
-            .filter(has=page.locator("img.widget-image"))
-            .filter(has_not=page.locator(".widget-play")))
+    return (
+        page.locator(".jp-OutputArea-output")
+        .filter(has=page.locator(".widget-slider"))
+        .filter(has=page.locator("img.widget-image"))
+        .filter(has_not=page.locator(".widget-play"))
+    )
 
 
 def _live_plot(page: Page):
@@ -146,7 +153,9 @@ def _wait_src_change(page: Page, img, before: str, timeout_s: float) -> bool:
 
 def _move_slider(page: Page, stem: str) -> None:
     out = _live_plot(page)
-    assert out.count() == 1, "no LivePlot (a slider driving a figure) found in the chapter's outputs"
+    assert out.count() == 1, (
+        "no LivePlot (a slider driving a figure) found in the chapter's outputs"
+    )
     out.scroll_into_view_if_needed()
     img = out.locator("img.widget-image").first
     handle = out.locator(".widget-slider .noUi-handle").first
@@ -158,7 +167,9 @@ def _move_slider(page: Page, stem: str) -> None:
             break
     else:
         pytest.fail("moving the slider with the keyboard did not change the figure it drives")
-    page.wait_for_function("p => window.__fm.kernelIdle(p)", arg=f"notebooks/{stem}.ipynb", timeout=120_000)
+    page.wait_for_function(
+        "p => window.__fm.kernelIdle(p)", arg=f"notebooks/{stem}.ipynb", timeout=120_000
+    )
     page.wait_for_timeout(300)
     out.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / f"{stem}.png"))
@@ -175,7 +186,11 @@ def _press_play(page: Page, stem: str) -> bool:
     before = readout.inner_text() if readout.count() else None
     play.locator("button").first.click()
     if before is not None:
-        page.wait_for_function("([el, b]) => el.innerText !== b", arg=[readout.element_handle(), before], timeout=10_000)
+        page.wait_for_function(
+            "([el, b]) => el.innerText !== b",
+            arg=[readout.element_handle(), before],
+            timeout=10_000,
+        )
     page.wait_for_timeout(400)
     page.screenshot(path=str(ARTIFACTS / f"{stem}_play.png"))
     return True
@@ -188,7 +203,9 @@ def _present_in_lab(page: Page, stem: str) -> None:
     page.evaluate(run, ["application:set-mode", {"mode": "single-document"}])
     page.evaluate(run, ["application:toggle-presentation-mode", {}])
     try:
-        assert page.evaluate("() => window.jupyterapp.shell.presentationMode"), "presentation mode did not start"
+        assert page.evaluate("() => window.jupyterapp.shell.presentationMode"), (
+            "presentation mode did not start"
+        )
         out = _live_plot(page)
         out.scroll_into_view_if_needed()
         img = out.locator("img.widget-image").first
