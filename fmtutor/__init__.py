@@ -5,10 +5,12 @@ not imported here, so ``import fmtutor`` needs only torch, numpy and scipy.
 """
 
 from . import (
+    convergence,
     couplings,
     data,
     device,
     diagnostics,
+    digits,
     exact,
     fields,
     guidance,
@@ -18,6 +20,7 @@ from . import (
     metrics,
     models,
     paths,
+    recipes,
     schedules,
     sde,
     solvers,
@@ -37,6 +40,9 @@ __all__ = [
     "solvers",
     "models",
     "training",
+    "recipes",
+    "convergence",
+    "digits",
     "couplings",
     "guidance",
     "likelihood",

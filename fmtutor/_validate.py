@@ -5,6 +5,7 @@ __all__ = [
     "check_finite",
     "check_points",
     "check_time",
+    "check_unit_interval",
     "check_same_shape",
     "check_positive_int",
     "check_callable",
@@ -144,13 +145,22 @@ def check_time(
         )
     if t.device.type == "meta":  # shapes only (meta tensors have no values to check)
         return t
-    if torch.isnan(t).any():
-        raise ValueError(f"{name}: expected times in [0, 1], got NaN")
-    if (t < 0).any() or (t > 1).any():
-        raise ValueError(
-            f"{name}: expected times in [0, 1], got values from {t.min().item():.4g} to {t.max().item():.4g}"
-        )
+    check_unit_interval(t, name)
     return t
+
+
+def check_unit_interval(t: Tensor, name: str = "t") -> None:
+    """Raise a ValueError naming ``name`` unless every entry of t lies in [0, 1] (NaN never does).
+
+    One reduction (min and max together) and one read back: cheap enough for every model call.
+    """
+    if t.device.type == "meta" or not t.numel():
+        return
+    lo, hi = torch.stack(torch.aminmax(t.detach())).tolist()
+    if not (0.0 <= lo and hi <= 1.0):  # False for NaN too
+        if bool(torch.isnan(t).any()):
+            raise ValueError(f"{name}: expected times in [0, 1], got NaN")
+        raise ValueError(f"{name}: expected times in [0, 1], got values from {lo:.4g} to {hi:.4g}")
 
 
 def check_callable(value: Any, name: str, what: str = "a function f(x, t)") -> Any:

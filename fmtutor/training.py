@@ -6,7 +6,7 @@ with X_t = sigma_t X_0 + alpha_t X_1 and dX_t = d_sigma_t X_0 + d_alpha_t X_1 (C
 The squared norm is summed over coordinates and averaged over the batch.
 """
 
-__all__ = ["cfm_loss", "TrainResult", "train_cfm", "sample_model", "DEFAULT_2D", "train_2d"]
+__all__ = ["cfm_loss", "TrainResult", "train_cfm", "sample_model"]
 
 import time
 from collections.abc import Callable
@@ -27,7 +27,7 @@ from ._validate import (
 from .couplings import independent_coupling
 from .data import make_generator
 from .device import default_device
-from .paths import AffinePath, CondOTScheduler
+from .paths import AffinePath
 from .solvers import solve
 
 Coupling = Callable[[Tensor, Tensor], "tuple[Tensor, Tensor]"]
@@ -55,16 +55,24 @@ def cfm_loss(
         A 0-d tensor.
     """
     ps = (path or AffinePath()).sample(x_0, x_1, t)
-    pred = model(ps.x_t, ps.t) if y is None else model(ps.x_t, ps.t, y)
+    return _regression(model, ps.x_t, ps.t, ps.dx_t, y)
+
+
+def _regression(
+    model: Callable[..., Tensor], x_t: Tensor, t: Tensor, dx_t: Tensor, y: "Tensor | None"
+) -> Tensor:
+    """mean_i || model(x_t_i, t_i) - dx_t_i ||^2 (summed over coordinates): the loss once x_t is drawn."""
+    pred = model(x_t, t) if y is None else model(x_t, t, y)
     if not isinstance(pred, Tensor):
         raise TypeError(
-            f"model: expected model(x, t) to return a tensor of shape {tuple(ps.dx_t.shape)}, got {type(pred).__name__}"
+            f"model: expected model(x, t) to return a tensor of shape "
+            f"{tuple(dx_t.shape)}, got {type(pred).__name__}"
         )
-    if pred.shape != ps.dx_t.shape:
+    if pred.shape != dx_t.shape:
         raise ValueError(
-            f"model: expected an output of shape {tuple(ps.dx_t.shape)}, got {tuple(pred.shape)}"
+            f"model: expected an output of shape {tuple(dx_t.shape)}, got {tuple(pred.shape)}"
         )
-    return ((pred - ps.dx_t) ** 2).flatten(1).sum(1).mean()
+    return ((pred - dx_t) ** 2).flatten(1).sum(1).mean()
 
 
 @dataclass
@@ -185,9 +193,6 @@ def train_cfm(
     opt = optimizer or _adam(model, lr)
     base_lrs = [group["lr"] for group in opt.param_groups]
     factors = _lr_factors(lr_schedule, steps)
-    # fast path: CondOT with fmtutor's MLP -> x_t and dx_t in two ops and no per-call input checks
-    condot = isinstance(path.scheduler, CondOTScheduler)
-    direct = getattr(model, "_velocity", None) if type(model).forward is _mlp_forward() else None
     losses_t = torch.empty(steps, device=device)
     lrs = np.empty(steps)
     from tqdm.auto import trange
@@ -212,17 +217,9 @@ def train_cfm(
                 y = torch.where(drop, torch.full_like(y, model.num_classes), y)
             x0, x1, t = x0.to(device), x1.to(device), t.to(device)
             y = None if y is None else y.to(device)
-            if condot and direct is not None and x1.ndim == 2:
-                tc = t[:, None]
-                dx = x1 - x0
-                loss = (
-                    (direct(x0 + tc * dx, tc, None if y is None else y.long()) - dx)
-                    .square()
-                    .sum(1)
-                    .mean()
-                )
-            else:
-                loss = cfm_loss(model, x0, x1, t, path, y)
+            # the inputs were checked once, above: draw x_t without cfm_loss's checks, call the model as usual
+            x_t, dx_t = path._sample(x0, x1, t.reshape(-1, *([1] * (x1.ndim - 1))))
+            loss = _regression(model, x_t, t, dx_t, y)
             for group, base in zip(opt.param_groups, base_lrs):
                 group["lr"] = base * factors[step]
             lrs[step] = opt.param_groups[0]["lr"]
@@ -256,12 +253,6 @@ def _adam(model: nn.Module, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.Adam(params, lr=lr)
-
-
-def _mlp_forward() -> Any:
-    from .models import MLP
-
-    return MLP.forward
 
 
 def sample_model(
@@ -299,63 +290,3 @@ def sample_model(
     x0 = torch.randn(n, dim, generator=g, device=g.device).to(device=device, dtype=dtype)
     sol = solve(model, x0, method=method, n_steps=n_steps, return_trajectory=return_trajectory)
     return sol if return_trajectory else sol.x.cpu()
-
-
-#: The course's default recipe for 2-D targets (model and training settings), tuned in bench/.
-#: Chosen by measurement on two moons (bench/RESULTS.md): 64-wide SiLU layers beat ELU and 128-wide
-#: layers per CPU second, a batch of 512 beats 256 at the same steps, the cosine decay from 1e-2 removes
-#: the scatter a constant rate leaves, and stratified times lowered W2 on each of 3 seeds.
-DEFAULT_2D: dict[str, dict[str, Any]] = {
-    "model": {"hidden": 64, "depth": 3, "activation": "silu"},
-    "train": {
-        "steps": 3000,
-        "batch_size": 512,
-        "lr": 1e-2,
-        "lr_schedule": "cosine",
-        "time_sampling": "stratified",
-    },
-    "pool_size": 20000,
-}
-
-
-def train_2d(
-    sampler: Callable[..., Tensor], seed: int = 0, progress: bool = True, **overrides: Any
-) -> tuple[nn.Module, TrainResult]:
-    """Train an MLP on a 2-D target with the course's default recipe (DEFAULT_2D).
-
-    A pool of DEFAULT_2D['pool_size'] points is drawn once from ``sampler(n, seed=...)`` and
-    minibatches are drawn from it (regenerating data every step costs time and gains nothing).
-
-    Args:
-        sampler: e.g. fmtutor.data.two_moons.
-        seed: seeds the pool, the weights and the training draws.
-        progress: show the progress bar.
-        **overrides: keys of DEFAULT_2D['train'] (steps, batch_size, lr, ...) or of DEFAULT_2D['model'].
-
-    Returns:
-        (model, TrainResult); the model is in eval mode.
-    """
-    import inspect
-
-    from .models import MLP
-
-    check_callable(
-        sampler, "sampler", "a data sampler sampler(n, seed=...), e.g. fmtutor.data.two_moons"
-    )
-    model_keys = set(DEFAULT_2D["model"]) | {"hidden", "depth", "activation", "n_frequencies"}
-    known = model_keys | (
-        set(inspect.signature(train_cfm).parameters) - {"model", "data", "seed", "progress"}
-    )
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise TypeError(
-            f"overrides: expected settings among {sorted(known)}, got unknown {unknown}"
-        )
-    mcfg = {**DEFAULT_2D["model"], **{k: v for k, v in overrides.items() if k in model_keys}}
-    tcfg = {**DEFAULT_2D["train"], **{k: v for k, v in overrides.items() if k not in model_keys}}
-    pool = sampler(DEFAULT_2D["pool_size"], seed=seed + 12345)
-    torch.manual_seed(seed)
-    model = MLP(dim=pool.shape[1], **mcfg)
-    result = train_cfm(model, pool, seed=seed, progress=progress, **tcfg)
-    result.pool = pool  # the training set (e.g. the target of exact.cfm_loss_floor)
-    return model, result
