@@ -164,7 +164,7 @@ def cached(
 def moons_model(verbose: bool = True) -> CachedModel:
     """Chapter 5's model: ``train_2d(two_moons, seed=0)`` (the default recipe), from the cache or trained now."""
     from fmtutor.data import two_moons
-    from fmtutor.training import train_2d
+    from fmtutor.recipes import train_2d
 
     def train() -> tuple[nn.Module, dict[str, Any]]:
         model, res = train_2d(two_moons, seed=0)

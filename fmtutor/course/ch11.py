@@ -12,7 +12,8 @@ from torch import Tensor, nn
 
 from fmtutor._validate import check_finite, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
-from fmtutor.images import SIDE, DigitClassifier, _check_batch, sample_digits
+from fmtutor.digits import sample_digits
+from fmtutor.images import SIDE, DigitClassifier, _check_batch
 
 __all__ = [
     "reference_tile_images",
