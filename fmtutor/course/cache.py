@@ -60,7 +60,7 @@ def recipe_config(
     >>> recipe_config("two_moons", seed=1, steps=10)["overrides"]
     {'steps': 10}
     """
-    from .training import DEFAULT_2D
+    from fmtutor.recipes import DEFAULT_2D
 
     name = sampler if isinstance(sampler, str) else getattr(sampler, "__name__", repr(sampler))
     return {

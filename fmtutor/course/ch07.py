@@ -156,7 +156,7 @@ def plot_pairs(
     """
     from matplotlib.collections import LineCollection
 
-    from .plots import new_axes, style_axes
+    from fmtutor.course.plots import new_axes, style_axes
 
     x_0, x_1 = _pair(x_0, x_1)
     if x_0.shape[1] != 2:
@@ -204,8 +204,8 @@ def pairing_widget(
     """
     import ipywidgets as W
 
-    from .data import make_generator
-    from .widgets import LivePlot
+    from fmtutor.data import make_generator
+    from fmtutor.course.widgets import LivePlot
 
     check_callable(
         sampler, "sampler", "a data sampler sampler(n, seed=...), e.g. fmtutor.data.two_moons"

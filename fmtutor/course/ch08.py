@@ -35,7 +35,7 @@ def _curvy_field(x: Tensor, t: Tensor) -> Tensor:
 
 
 def _jac(field: Callable[..., Tensor], x: Tensor, t: Any) -> Tensor:
-    from .likelihood import jacobian
+    from fmtutor.likelihood import jacobian
 
     return jacobian(field, x, t)
 
@@ -59,7 +59,7 @@ def _cases_divergence() -> list[tuple[Callable[..., Tensor], Tensor, Tensor]]:
 
 def reference_divergence(field: Callable[..., Tensor], x: Tensor, t: Tensor) -> Tensor:
     """div u_t(x) = du_1/dx_1 + du_2/dx_2 at each point, shape (B,), by autograd."""
-    from .likelihood import divergence_exact
+    from fmtutor.likelihood import divergence_exact
 
     return divergence_exact(field, x, t)
 
@@ -155,9 +155,9 @@ def likelihood_widget(
     """
     import ipywidgets as W
 
-    from .data import GaussianMixture
-    from .exact import MarginalField
-    from .widgets import LivePlot
+    from fmtutor.data import GaussianMixture
+    from fmtutor.exact import MarginalField
+    from fmtutor.course.widgets import LivePlot
 
     if not isinstance(target, GaussianMixture):
         raise TypeError(

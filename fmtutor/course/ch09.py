@@ -108,8 +108,8 @@ def schedule_widget(
     """
     import ipywidgets as W
 
-    from .plots import style_axes
-    from .widgets import LivePlot
+    from fmtutor.course.plots import style_axes
+    from fmtutor.course.widgets import LivePlot
 
     x_0, x_1 = as_tensor(x_0, "x_0"), as_tensor(x_1, "x_1")
     if x_0.ndim != 2 or x_0.shape[1] != 2 or x_0.shape != x_1.shape:
@@ -181,9 +181,9 @@ def sde_widget(
     """
     import ipywidgets as W
 
-    from .metrics import wasserstein2
-    from .plots import style_axes
-    from .widgets import LivePlot
+    from fmtutor.metrics import wasserstein2
+    from fmtutor.course.plots import style_axes
+    from fmtutor.course.widgets import LivePlot
 
     n = check_positive_int(n, "n")
     x0 = torch.randn(n, 2, generator=make_generator(0))

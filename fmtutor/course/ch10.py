@@ -73,8 +73,8 @@ def guidance_widget(
     """
     import ipywidgets as W
 
-    from .plots import style_axes
-    from .widgets import LivePlot
+    from fmtutor.course.plots import style_axes
+    from fmtutor.course.widgets import LivePlot
 
     k = len(mixture.weights)
     data, labels = mixture.sample(1500, seed=11, return_labels=True)

@@ -134,7 +134,7 @@ def show_grid(
     """
     from matplotlib import colormaps
 
-    from .plots import new_axes
+    from fmtutor.course.plots import new_axes
 
     grid = image_grid(x, ncols, pad, side)
     b = _check_batch(x, "x", side).shape[0]
@@ -188,7 +188,7 @@ def digit_explorer(
     """
     import ipywidgets as W
 
-    from .widgets import LivePlot
+    from fmtutor.course.widgets import LivePlot
 
     n = check_positive_int(n, "n")
     if not isinstance(model, nn.Module):
