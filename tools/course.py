@@ -3,139 +3,21 @@
     python3 tools/course.py lab     # install what the course needs, open JupyterLab on notebooks/
     python3 tools/course.py test    # install what the tests need, run unit tests + every notebook (nbval)
 
-Needs only Python >= 3.10. PyTorch is installed as a CPU build (a plain ``pip install torch`` on Linux
-pulls a multi-GB CUDA build): from PyTorch's CPU wheel index on Linux, from PyPI on macOS/Windows
-(whose wheels are CPU/MPS builds). If that index cannot be reached, a ``+cpu`` build that pip can find
-through its configured indexes is used; failing that, the script stops with a message rather than
-downloading CUDA. Set FMTUTOR_TORCH (e.g. ``FMTUTOR_TORCH="torch==2.5.1"``) to choose it yourself,
-e.g. a CUDA build when you do have a GPU.
+Needs Python >= 3.10. This file checks the version before anything else, in syntax every Python 3
+reads (no f-strings, no annotations: tests/test_project.py checks), so an old Python gets this message
+rather than a crash; the work itself is in course_setup.py beside it.
 """
 
 import os
-import platform
-import subprocess
 import sys
-import venv
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv"
-CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PY = BIN / ("python.exe" if os.name == "nt" else "python")
+if sys.version_info < (3, 10):
+    sys.exit("fmtutor needs Python 3.10 or newer; this is Python %d.%d (%s). Install a newer Python and "
+             "run this command with it, e.g. python3.12 tools/course.py test" % (
+                 sys.version_info[0], sys.version_info[1], sys.executable))
 
-
-def run(*args: str, env: "dict[str, str] | None" = None, check: bool = True) -> int:
-    """Run a command, echoing it; return its exit code."""
-    print("+", " ".join(args), flush=True)
-    return subprocess.run(args, cwd=ROOT, env=env, check=check).returncode
-
-
-def pip(*args: str, env: "dict[str, str] | None" = None, check: bool = True) -> int:
-    return run(str(PY), "-m", "pip", "--disable-pip-version-check", *args, env=env, check=check)
-
-
-def has_torch() -> bool:
-    return subprocess.run([str(PY), "-c", "import torch"], capture_output=True).returncode == 0
-
-
-def local_cpu_versions() -> list[str]:
-    """Versions of torch that pip's configured indexes list, newest first (candidates for a +cpu build)."""
-    out = subprocess.run(
-        [str(PY), "-m", "pip", "index", "versions", "torch"], capture_output=True, text=True
-    ).stdout
-    for line in out.splitlines():
-        if line.strip().startswith("Available versions:"):
-            return [v.strip() for v in line.split(":", 1)[1].split(",") if v.strip()]
-    return []
-
-
-def install_torch() -> None:
-    """Install a CPU build of torch into the venv (see the module docstring for the order tried)."""
-    if has_torch():
-        return
-    spec = os.environ.get("FMTUTOR_TORCH")
-    if spec:
-        pip("install", spec)
-        return
-    if platform.system() != "Linux":
-        pip("install", "torch>=2.2")
-        return
-    # PyTorch's CPU index alone: no pip config or PIP_* variable may add an index with CUDA builds.
-    index_vars = (
-        "PIP_INDEX_URL",
-        "PIP_EXTRA_INDEX_URL",
-        "PIP_FIND_LINKS",
-        "PIP_NO_INDEX",
-        "PIP_CONSTRAINT",
-    )
-    clean = {k: v for k, v in os.environ.items() if k not in index_vars}
-    clean["PIP_CONFIG_FILE"] = os.devnull
-    if (
-        pip(
-            "install",
-            "--index-url",
-            CPU_INDEX,
-            "--timeout",
-            "20",
-            "--retries",
-            "1",
-            "torch>=2.2",
-            env=clean,
-            check=False,
-        )
-        == 0
-    ):
-        return
-    print(
-        "PyTorch's CPU index is out of reach; looking for a +cpu build through pip's own indexes.",
-        flush=True,
-    )
-    for version in local_cpu_versions()[:12]:
-        spec = (
-            f"torch=={version}"
-            if version.endswith("+cpu")
-            else f"torch=={version.split('+')[0]}+cpu"
-        )
-        if pip("install", "--no-deps", spec, check=False) == 0:
-            pip("install", spec)  # now its dependencies
-            return
-    sys.exit(
-        "No CPU build of torch could be found. Install one yourself into .venv "
-        "(or set FMTUTOR_TORCH to a pip requirement) and run this command again."
-    )
-
-
-def setup(extra: str) -> None:
-    """Create .venv (once), install CPU torch, then the package with the given extra."""
-    if sys.version_info < (3, 10):
-        sys.exit(f"Python >= 3.10 is needed, this is {platform.python_version()}")
-    if not PY.exists():
-        print(f"creating {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
-    install_torch()
-    pip("install", "-e", f".[{extra}]")
-
-
-def main() -> None:
-    what = sys.argv[1] if len(sys.argv) > 1 else ""
-    if what == "lab":
-        setup("course")
-        os.execv(
-            str(BIN / "jupyter"),
-            [
-                str(BIN / "jupyter"),
-                "lab",
-                str(ROOT / "notebooks" / "00_generative_models.ipynb"),
-                *sys.argv[2:],
-            ],
-        )
-    elif what == "test":
-        setup("test")
-        sys.exit(run(str(PY), "-m", "pytest", *sys.argv[2:], check=False))
-    else:
-        sys.exit(__doc__)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import course_setup  # noqa: E402  (only after the version check)
 
 if __name__ == "__main__":
-    main()
+    course_setup.main()
