@@ -5,9 +5,12 @@ Usage (from the repository root, in the course's environment)::
     python -m bench                 # everything (about 15 min on an idle 2-core laptop)
     python -m bench --quick         # a smoke run: 1 seed, short deck run; writes to bench/_quick/
     python -m bench --only chapters # re-run some sections; the others are kept from results.json
+    python -m bench --only imports,public-call   # the library's own costs (about 2 minutes)
 
 Sections: training (item 1, and again on the GPU when there is one), sampling (item 2), chapters
-(items 3 and 4: chapter run times and widget latencies).
+(items 3 and 4: chapter run times and widget latencies), imports and public-call (item 5: the cost of
+``import fmtutor``, of ``import fmtutor.course`` and a chapter's first cell; training through the
+public ``model(x, t)`` against the MLP's private fast path).
 """
 
 import argparse
@@ -19,15 +22,16 @@ from typing import Any
 
 import torch
 
-import fmtutor as F
+import fmtutor as fm
 
 from . import common, report
 from .chapters import find_notebooks, run_chapters
+from .imports import run_imports
 from .sampling import run_sampling
-from .training import run_threads, run_training
+from .training import run_public_call, run_threads, run_training
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("training", "sampling", "chapters")
+SECTIONS = ("training", "sampling", "chapters", "imports", "public-call")
 
 
 def _log(msg: str) -> None:
@@ -135,7 +139,7 @@ def main(argv: "list[str] | None" = None) -> int:
             "cpu": run_training(seeds, refs, floor, torch.device("cpu"), deck_steps, _log)
         }
         model0 = tr["cpu"]["_models"][("fmtutor", seeds[0])]
-        dev = F.default_device()
+        dev = fm.default_device()
         if dev.type != "cpu":
             _log(f"training again on {dev} ...")
             tr["gpu"] = run_training(seeds, refs, floor, dev, deck_steps, _log)
@@ -150,16 +154,16 @@ def main(argv: "list[str] | None" = None) -> int:
     if "sampling" in only:
         if model0 is None:
             _log("sampling: training the seed-0 default model ...")
-            model0, _ = F.training.train_2d(F.data.two_moons, seed=0, progress=False, device="cpu")
+            model0, _ = fm.recipes.train_2d(fm.data.two_moons, seed=0, progress=False, device="cpu")
         _log("sampling: the same recipe with minibatch-OT pairs (chapter 7's coupling), seed 0 ...")
         with common.Clock() as ot_clock:
-            model_ot, _ = F.training.train_2d(
-                F.data.two_moons,
+            model_ot, _ = fm.recipes.train_2d(
+                fm.data.two_moons,
                 seed=0,
                 progress=False,
                 device="cpu",
-                steps=300 if args.quick else F.training.DEFAULT_2D["train"]["steps"],
-                coupling=F.couplings.minibatch_ot_coupling,
+                steps=300 if args.quick else fm.recipes.DEFAULT_2D["train"]["steps"],
+                coupling=fm.couplings.minibatch_ot_coupling,
             )
         ot_score = common.score(model_ot, refs, floor, seed=0)
         _log(
@@ -203,6 +207,22 @@ def main(argv: "list[str] | None" = None) -> int:
         load0 = common.machine_info()["load_avg"]
         res["chapters"] = run_chapters(nbs, log=_log, probe_values=3 if args.quick else 5)
         stamp("chapters", load0)
+        save()
+    if "imports" in only:
+        _log(
+            "imports: import fmtutor, import fmtutor.course, a chapter's first cell (fresh processes) ..."
+        )
+        load0 = common.machine_info()["load_avg"]
+        res["imports"] = run_imports(repeats=3 if args.quick else 9, log=_log)
+        stamp("imports", load0)
+        save()
+    if "public-call" in only:
+        _log(
+            "public-call: the default recipe through model(x, t) against the private fast path ..."
+        )
+        load0 = common.machine_info()["load_avg"]
+        res["public_call"] = run_public_call(repeats=1 if args.quick else 3, log=_log)
+        stamp("public_call", load0)
         save()
     save()
     _log(f"wrote {out / 'RESULTS.md'} and {out / 'results.png'}")

@@ -2,7 +2,7 @@
 
 Every ``notebooks/*.ipynb`` is found by globbing. A chapter runs top to bottom in a fresh kernel
 (nbclient, the 'python3' kernel of this interpreter). One extra cell is appended *after* the timed
-cells; it reads the kernel's CPU time and then finds every ``fmtutor.widgets.LivePlot`` alive in the
+cells; it reads the kernel's CPU time and then finds every ``fmtutor.course.widgets.LivePlot`` alive in the
 kernel (``gc``: also those kept inside other objects), changes each control's value a few times and
 times each change until the new PNG bytes are in ``live.image`` (the draw and the render), in wall
 and in the kernel's CPU milliseconds, and separately the time spent in the chapter's draw function
@@ -28,7 +28,7 @@ import gc as _gc, json as _json, resource as _res, time as _time
 _ru = _res.getrusage(_res.RUSAGE_SELF)
 _report = {"kernel_cpu_s": _ru.ru_utime + _ru.ru_stime, "max_rss_mb": _ru.ru_maxrss / 1024, "live": [], "players": 0}
 try:
-    from fmtutor.widgets import LivePlot as _LP, FramePlayer as _FP
+    from fmtutor.course.widgets import LivePlot as _LP, FramePlayer as _FP
 except Exception as _e:  # a chapter without fmtutor widgets
     _LP = _FP = None
 def _probe_values(c, k=__K__):

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from sklearn.datasets import make_moons
 
-import fmtutor as F
+import fmtutor as fm
 
 #: Points per set in every W2 (exact, linear_sum_assignment): 2,000 vs 2,000.
 N_EVAL = 2000
@@ -85,7 +85,7 @@ def make_moons_set(n: int, seed: int) -> torch.Tensor:
 
 def reference_sets(k: int) -> list[torch.Tensor]:
     """k fresh i.i.d. two-moons reference sets of 2,000 points (``fmtutor.data.two_moons``, fixed seeds, never trained on)."""
-    return [F.data.two_moons(N_EVAL, seed=900_000 + r) for r in range(k)]
+    return [fm.data.two_moons(N_EVAL, seed=900_000 + r) for r in range(k)]
 
 
 def floors(refs: list[torch.Tensor], repeats: int) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def floors(refs: list[torch.Tensor], repeats: int) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     pairs = {
-        "iid": lambda r: (F.data.two_moons(N_EVAL, seed=70_000 + r), refs[r % len(refs)]),
+        "iid": lambda r: (fm.data.two_moons(N_EVAL, seed=70_000 + r), refs[r % len(refs)]),
         "make_moons": lambda r: (
             make_moons_set(N_EVAL, 80_000 + 2 * r),
             make_moons_set(N_EVAL, 80_001 + 2 * r),
@@ -105,7 +105,7 @@ def floors(refs: list[torch.Tensor], repeats: int) -> dict[str, Any]:
     }
     for name, make in pairs.items():
         n = repeats if name == "iid" else max(2, repeats // 2)
-        vals = [F.metrics.wasserstein2(*make(r)) for r in range(n)]
+        vals = [fm.metrics.wasserstein2(*make(r)) for r in range(n)]
         out[name] = {
             "mean": float(np.mean(vals)),
             "std": float(np.std(vals)),
@@ -120,7 +120,7 @@ def sample_with(
     model: Any, n: int, seed: int, method: str = "midpoint", n_steps: int = 100
 ) -> torch.Tensor:
     """n samples of ``model`` from x_0 ~ N(0, I) (seeded) with a fixed-grid solver, on the CPU."""
-    return F.training.sample_model(model, n, method=method, n_steps=n_steps, seed=seed).cpu()
+    return fm.training.sample_model(model, n, method=method, n_steps=n_steps, seed=seed).cpu()
 
 
 def score(model: Any, refs: list[torch.Tensor], floor: float, seed: int = 0) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def score(model: Any, refs: list[torch.Tensor], floor: float, seed: int = 0) -> 
     Samples: midpoint rule, 100 steps (the deck's sampler), 2,000 points per reference set.
     """
     vals = [
-        F.metrics.wasserstein2(sample_with(model, N_EVAL, 50_000 + 97 * seed + r), ref)
+        fm.metrics.wasserstein2(sample_with(model, N_EVAL, 50_000 + 97 * seed + r), ref)
         for r, ref in enumerate(refs)
     ]
     w2 = float(np.mean(vals))
@@ -152,6 +152,6 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "gpu": gpu,
-        "device": str(F.default_device()),
+        "device": str(fm.default_device()),
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

@@ -136,6 +136,31 @@ def _targets(res: dict[str, Any]) -> list[str]:
                     all(w["max"] <= 100 for w in ws),
                 )
             )
+    im = res.get("imports")
+    if im:
+        by = {r["key"]: r for r in im["rows"]}
+        floor, course, cell = by["fmtutor"], by["course"], by["first_cell"]
+        rows.append(
+            (
+                "`import fmtutor` loads no plotting, widget or notebook library (fresh process each time)",
+                f"{fmt_stats(floor['s'])} s wall ({fmt_stats(floor['cpu_s'])} s CPU), loads"
+                f" {', '.join(floor['loaded']) or 'none of them'}; `import fmtutor.course`"
+                f" {fmt_stats(course['s'])} s ({fmt_stats(course['cpu_s'])} s CPU); first cell of"
+                f" {im['chapter']} (imports + `setup()`) {fmt_stats(cell['s'])} s ({fmt_stats(cell['cpu_s'])} s CPU)",
+                im["floor_loads_no_course_library"],
+            )
+        )
+    pc = res.get("public_call")
+    if pc:
+        rows.append(
+            (
+                "training through the public `model(x, t)` within 5% of the private `_velocity` fast path"
+                " (default recipe, CPU time per step), with bit-identical losses",
+                f"{fmt_stats(pc['ratio'], 3)} x per step (summed steps {fmt_stats(pc['sum_ratio'], 3)} x);"
+                f" losses {'bit-identical' if pc['identical_losses'] else '**different**'}",
+                pc["met"],
+            )
+        )
     if not rows:
         return []
     out = [
@@ -148,6 +173,68 @@ def _targets(res: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
+def _library_md(res: dict[str, Any]) -> list[str]:
+    """Section 5: import times and the public model call's cost in training."""
+    im, pc = res.get("imports"), res.get("public_call")
+    if not im and not pc:
+        return []
+    L = ["## 5. The library's own costs", ""]
+    if im:
+        L += _when(im) + [
+            "Each row: a fresh Python process (the course's interpreter), in which only the statement is timed;"
+            f" median (min–max) of {im['repeats']} runs per row, the rows interleaved, after one untimed run of"
+            " each (so the file cache is warm, as on any start but the first after a reboot). *Process* is the"
+            " whole `python` run, interpreter start included. The chapter's first code cell runs in an IPython"
+            " shell, as in a kernel, so `setup()` switches to the inline backend as in JupyterLab; the IPython"
+            " shell itself is made before the clock starts.",
+            "",
+            "| what | wall s | CPU s | process wall s | loads (of matplotlib, ipywidgets, IPython, fmtutor.course) |",
+            "|---|---|---|---|---|",
+        ]
+        for r in im["rows"]:
+            L.append(
+                f"| {r['label']} | {fmt_stats(r['s'])} | {fmt_stats(r['cpu_s'])} | {fmt_stats(r['process_s'])} |"
+                f" {', '.join(r['loaded']) or 'none'} |"
+            )
+        L += [
+            "",
+            f"The first cell timed: `{'; '.join(ln for ln in im['first_cell'].splitlines() if ln.strip())}`.",
+            "",
+        ]
+    if pc:
+        L += _when(pc) + [
+            "`fmtutor.recipes.train_2d(fmtutor.data.two_moons, seed=0)` (the default recipe,"
+            f" {pc['steps']:,} steps, CPU, one thread) trains through `train_cfm`, which calls the network as"
+            " anyone would, `model(x, t)`: the MLP checks its input and turns t into a column on every call."
+            " The reference (`bench/training.py: DirectTrainer`) is the same recipe with the loop the library"
+            " used before the redesign: the same pool, the same draws from the same generator, the same fused"
+            " Adam and cosine schedule, but x_t formed inline and the private `model._velocity(x_t, t_col)`"
+            " called without checks. The two run in lockstep in one thread (a `train_2d` callback makes one"
+            " reference step after each of its steps), every step timed in the thread's CPU time, so both see"
+            " the same machine at the same moment; a step's cost is the median over the run's steps."
+            f" {pc['repeats']} runs after a warm-up.",
+            "",
+            "| run | public step, median µs | direct step, median µs | ratio of medians | ratio of summed steps |"
+            " public / direct CPU s (sum) | losses | load avg (start, end) |",
+            "|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
+        for r in pc["rows"]:
+            L.append(
+                f"| {r['repeat']} | {r['public_us']:.0f} | {r['direct_us']:.0f} | {r['ratio']:.3f} |"
+                f" {r['sum_ratio']:.3f} | {r['public_s']:.2f} / {r['direct_s']:.2f} |"
+                f" {'bit-identical' if r['identical_losses'] else 'differ'} | {r['load_avg'][0]}, {r['load_avg'][1]} |"
+            )
+        L += [
+            "",
+            f"Public / direct, median (min–max) over the runs: {fmt_stats(pc['ratio'], 3)} per step (ratio of"
+            f" medians), {fmt_stats(pc['sum_ratio'], 3)} for the summed steps; per-step losses"
+            f" {'bit-identical in every run' if pc['identical_losses'] else '**not** identical'}."
+            f" Target (public within 5% of direct, ratio of medians): {_yes(pc['met'])}.",
+            "",
+        ]
+    return L
+
+
 def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png") -> None:
     """Write the whole report from the results dict."""
     m = res["machine"]
@@ -157,7 +244,7 @@ def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png")
         f"Generated by `python -m bench` (last invocation: `{res['command']}`, {res['date']})"
         f"{' (**quick run: not the reference numbers**)' if res.get('quick') else ''}. Regenerate everything with"
         " `python -m bench` from the repository root (about 15 minutes on an idle two-core laptop), or one section with"
-        " `python -m bench --only training|sampling|chapters` (the other sections are kept from `bench/results.json`)."
+        " `python -m bench --only training|sampling|chapters|imports|public-call` (the other sections are kept from `bench/results.json`)."
         " Each section below states when it ran and the machine's load then; within a section every number comes from one run.",
         "",
         f"Machine: {m['cpus']} CPU cores ({m['processor']}), {m['platform']}, Python {m['python']}, torch {m['torch']},"
@@ -210,7 +297,7 @@ def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png")
             + [
                 "Deck recipe (re-implemented in `bench/deck.py` from the stated settings): MLP 3 x 64 ELU on [t, x],"
                 " Adam at a constant 1e-2, MSE, batch 256, 10,000 steps, a fresh `make_moons(256, noise=0.05)`"
-                " each step. fmtutor recipe: `fmtutor.training.train_2d(two_moons, seed)`, the default every chapter uses."
+                " each step. fmtutor recipe: `fmtutor.recipes.train_2d(two_moons, seed)`, the default every chapter uses."
                 " Times cover the whole call (data, model, training). How the recipe was chosen, with every"
                 " setting tried: [TUNING.md](TUNING.md).",
                 "",
@@ -474,6 +561,7 @@ def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png")
                 f" by wall time, {sum(w['median'] <= 100 for w in ws)} and {sum(w['max'] <= 100 for w in ws)}.",
                 "",
             ]
+    L += _library_md(res)
     notes = res.get("notes")
     if notes:
         L += ["## Notes", "", notes, ""]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-import fmtutor as F
+import fmtutor as fm
 
 from .common import N_EVAL, stats
 
@@ -53,7 +53,7 @@ def adaptive_solve(
 
 def _fields(model: Any, pool_size: int) -> dict[str, Any]:
     m64 = copy.deepcopy(model).double().eval()
-    exact = F.exact.MarginalField(F.data.two_moons(pool_size, seed=12345).double())
+    exact = fm.exact.MarginalField(fm.data.two_moons(pool_size, seed=12345).double())
     return {"model": m64, "exact": exact}
 
 
@@ -85,7 +85,7 @@ def run_sampling(
     if model_ot is not None:
         fields["model_ot"] = copy.deepcopy(model_ot).double().eval()
     x0s = [
-        torch.randn(N_EVAL, 2, generator=F.data.make_generator(60_000 + r), dtype=torch.float64)
+        torch.randn(N_EVAL, 2, generator=fm.data.make_generator(60_000 + r), dtype=torch.float64)
         for r in range(n_sets)
     ]
     out: dict[str, Any] = {"fields": {}, "nfes": list(NFES), "methods": list(METHODS)}
@@ -99,7 +99,7 @@ def run_sampling(
             ref_s += time.perf_counter() - start
             ref_pts.append(x)
             ref_nfe.append(nfe)
-        ref_w2 = float(np.mean([F.metrics.wasserstein2(x, r) for x, r in zip(ref_pts, refs)]))
+        ref_w2 = float(np.mean([fm.metrics.wasserstein2(x, r) for x, r in zip(ref_pts, refs)]))
         res: dict[str, Any] = {
             "adaptive": {"w2": ref_w2, "ratio": ref_w2 / floor, "nfe": ref_nfe, "seconds": ref_s},
             "grid": {},
@@ -115,8 +115,8 @@ def run_sampling(
                     continue
                 w2s, errs = [], []
                 for x0, xr, r in zip(sets, ref_pts, refs):
-                    x = F.solvers.solve(field, x0, method=method, n_steps=nfe // per, t1=t1).x
-                    w2s.append(F.metrics.wasserstein2(x, r))
+                    x = fm.solvers.solve(field, x0, method=method, n_steps=nfe // per, t1=t1).x
+                    w2s.append(fm.metrics.wasserstein2(x, r))
                     errs.append(float(((x - xr) ** 2).sum(1).mean().sqrt()))
                 w2 = float(np.mean(w2s))
                 res["grid"][f"{method}/{nfe}"] = {
@@ -136,8 +136,8 @@ def run_sampling(
                 w2 = float(
                     np.mean(
                         [
-                            F.metrics.wasserstein2(
-                                F.solvers.solve(field, x0, method="midpoint", time_grid=grid).x, r
+                            fm.metrics.wasserstein2(
+                                fm.solvers.solve(field, x0, method="midpoint", time_grid=grid).x, r
                             )
                             for x0, r in zip(sets, refs)
                         ]
@@ -151,15 +151,15 @@ def run_sampling(
         out["fields"][name] = res
     singular = {}
     for method in ("heun", "rk4"):
-        x = F.solvers.solve(fields["exact"], x0s[0], method=method, n_steps=8 // METHODS[method]).x
+        x = fm.solvers.solve(fields["exact"], x0s[0], method=method, n_steps=8 // METHODS[method]).x
         singular[f"{method}/8"] = (
-            F.metrics.wasserstein2(x, refs[0]) / floor
+            fm.metrics.wasserstein2(x, refs[0]) / floor
             if bool(torch.isfinite(x).all())
             else float("inf")
         )
     out["exact_to_t1"] = singular
     # cost: the trained model (float32, as the chapters use it), 10,000 samples
-    x0 = torch.randn(10_000, 2, generator=F.data.make_generator(1))
+    x0 = torch.randn(10_000, 2, generator=fm.data.make_generator(1))
     timing = {}
     for method, per in METHODS.items():
         for nfe in NFES:
@@ -168,7 +168,7 @@ def run_sampling(
             ts = []
             for _ in range(time_repeats):
                 start = time.perf_counter()
-                F.solvers.solve(model, x0, method=method, n_steps=nfe // per)
+                fm.solvers.solve(model, x0, method=method, n_steps=nfe // per)
                 ts.append((time.perf_counter() - start) * 1e3)
             timing[f"{method}/{nfe}"] = stats(ts)
     out["timing_ms_per_10k"] = timing

@@ -1,4 +1,4 @@
-"""fmtutor: the math of flow matching (paths, exact fields, solvers, training) that the course imports.
+"""fmtutor: the math of flow matching (paths, exact fields, solvers, training) the course runs on.
 
 The course around it (live figures, exercises, one module per chapter) is ``fmtutor.course``; it is
 not imported here, so ``import fmtutor`` needs only torch, numpy and scipy.

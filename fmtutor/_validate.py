@@ -5,6 +5,7 @@ __all__ = [
     "check_finite",
     "check_points",
     "check_time",
+    "times_like",
     "check_unit_interval",
     "check_same_shape",
     "check_positive_int",
@@ -40,7 +41,8 @@ def as_tensor(
     """
     if value is None:
         raise TypeError(
-            f"{name}: expected a tensor or array, got None (did an exercise function forget to return?)"
+            f"{name}: expected a tensor or array, got None "
+            "(did an exercise function forget to return?)"
         )
     if isinstance(value, Tensor):
         out = value
@@ -48,9 +50,8 @@ def as_tensor(
         arr = np.asarray(value)
         if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"{name}: expected numbers, got an array of dtype {arr.dtype}")
-        out = torch.as_tensor(
-            arr, device=like.device if like is not None else "cpu"
-        )  # NumPy data lives on the CPU
+        # NumPy data lives on the CPU
+        out = torch.as_tensor(arr, device=like.device if like is not None else "cpu")
     else:
         raise TypeError(
             f"{name}: expected a torch.Tensor or NumPy array, got {type(value).__name__}"
@@ -72,7 +73,7 @@ def as_tensor(
 
 
 def check_finite(x: Tensor, name: str) -> Tensor:
-    """Raise a ValueError naming ``name`` if x holds NaN or inf (e.g. a diverged training run); return x."""
+    """Raise a ValueError naming ``name`` if x holds NaN or inf (a diverged run, say); return x."""
     if x.device.type != "meta" and x.numel() and not bool(torch.isfinite(x).all()):
         n_nan, n_inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
         raise ValueError(
@@ -119,7 +120,7 @@ def check_points(
 def check_time(
     t: Any, batch: int | None = None, like: Tensor | None = None, name: str = "t"
 ) -> Tensor:
-    """Check a time (a float, a (B,) or a (B, 1) tensor) in [0, 1]; return it with shape (B, 1) or (1, 1).
+    """Check a time (a float, a (B,) or a (B, 1) tensor) in [0, 1]; return it as (B, 1) or (1, 1).
 
     Args:
         t: the time(s), each in [0, 1].
@@ -149,6 +150,23 @@ def check_time(
     return t
 
 
+def times_like(t: Any, x: Tensor, name: str = "t") -> Tensor:
+    """Times as a tensor broadcastable to x of shape (B, ...): from a float, (B,) or (B, 1)."""
+    t = as_tensor(t, name, like=x)
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    if t.ndim > 1:
+        raise ValueError(
+            f"{name}: expected a float, a (B,) or a (B, 1) tensor, got shape {tuple(t.shape)}"
+        )
+    if t.ndim == 1 and t.shape[0] not in (1, x.shape[0]):
+        raise ValueError(
+            f"{name}: expected {x.shape[0]} times (one per point) or one, got {t.shape[0]}"
+        )
+    check_unit_interval(t, name)
+    return t.reshape(-1, *([1] * (x.ndim - 1))) if t.ndim == 1 else t
+
+
 def check_unit_interval(t: Tensor, name: str = "t") -> None:
     """Raise a ValueError naming ``name`` unless every entry of t lies in [0, 1] (NaN never does).
 
@@ -164,7 +182,7 @@ def check_unit_interval(t: Tensor, name: str = "t") -> None:
 
 
 def check_callable(value: Any, name: str, what: str = "a function f(x, t)") -> Any:
-    """Return ``value`` if it is callable, else raise a TypeError naming ``name`` and what it got."""
+    """Return ``value`` if it is callable, else raise a TypeError naming ``name`` and its type."""
     if not callable(value):
         raise TypeError(f"{name}: expected {what}, got {type(value).__name__} {value!r:.60}")
     return value
@@ -173,7 +191,10 @@ def check_callable(value: Any, name: str, what: str = "a function f(x, t)") -> A
 def check_number(
     value: Any, name: str, minimum: float | None = None, strict: bool = False
 ) -> float:
-    """Return ``value`` as a float if it is a finite real number (>= or > minimum), else raise naming ``name``."""
+    """Return ``value`` as a float if it is a finite real number (>= or > minimum).
+
+    Raises a TypeError or ValueError naming ``name`` otherwise.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r:.60}")
     v = float(value)
@@ -190,7 +211,8 @@ def check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     """Raise a ValueError naming both arguments when their shapes differ."""
     if a.shape != b.shape:
         raise ValueError(
-            f"{name_a} and {name_b}: expected the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+            f"{name_a} and {name_b}: expected the same shape, "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
         )
 
 

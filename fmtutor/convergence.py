@@ -1,16 +1,27 @@
-"""Solver accuracy: empirical orders of convergence, and sample quality per velocity evaluation (NFE).
+"""Solver accuracy: empirical orders of convergence, sample quality per velocity evaluation (NFE).
 
 * ``convergence_study`` / ``fit_order``: the empirical order p of a solver, error ~ C h^p.
 * ``quality_vs_nfe``: W2 of samples against a reference set for a budget of velocity evaluations.
 
 >>> import torch
 >>> study = convergence_study(lambda x, t: x * torch.cos(t), torch.ones(1, 1),
-...                           exact=torch.ones(1, 1) * 2.3197768, methods=("euler",), n_steps=(8, 16, 32))
+...                           exact=torch.ones(1, 1) * 2.3197768, methods=("euler",),
+...                           n_steps=(8, 16, 32))
 >>> round(study.orders["euler"])
 1
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "STAGES",
+    "fit_order",
+    "ConvergenceStudy",
+    "convergence_study",
+    "as_float64",
+    "NFEStudy",
+    "quality_vs_nfe",
+]
 
 import copy
 from collections.abc import Callable, Sequence
@@ -26,36 +37,30 @@ from .data import make_generator
 from .metrics import wasserstein2
 from .solvers import SOLVERS, solve
 
-__all__ = [
-    "STAGES",
-    "fit_order",
-    "ConvergenceStudy",
-    "convergence_study",
-    "as_float64",
-    "NFEStudy",
-    "quality_vs_nfe",
-]
-
 #: Velocity evaluations per step of each solver.
 STAGES = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
 
 
 def fit_order(h: Any, errors: Any) -> float:
-    """The slope p of the least-squares line log(error) = p log(h) + c: the empirical order of convergence.
+    """The empirical order of convergence: the slope p of the fitted line log e = p log h + c.
 
     Args:
         h: step sizes, shape (S,), S >= 2.
         errors: errors at those step sizes, shape (S,), all > 0.
+
+    Returns:
+        p, a float.
     """
     h, e = np.asarray(h, float), np.asarray(errors, float)
     if h.ndim != 1 or h.shape != e.shape or h.size < 2:
         raise ValueError(
-            f"h and errors: expected two 1-D arrays of the same length >= 2, got {h.shape} and {e.shape}"
+            "h and errors: expected two 1-D arrays of the same length >= 2, "
+            f"got {h.shape} and {e.shape}"
         )
     if (h <= 0).any() or (e <= 0).any() or not np.isfinite(e).all():
         raise ValueError(
-            f"h and errors: expected positive finite values (an error of exactly 0 has no logarithm), "
-            f"got h = {h.tolist()} and errors = {e.tolist()}"[:300]
+            "h and errors: expected positive finite values (an error of exactly 0 has no "
+            f"logarithm), got h = {h.tolist()} and errors = {e.tolist()}"[:300]
         )
     return float(np.polyfit(np.log(h), np.log(e), 1)[0])
 
@@ -81,7 +86,10 @@ class ConvergenceStudy:
 
 
 def as_float64(field_fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    """A float64 copy of a network (so solver errors are not hidden under float32 round-off); functions pass through."""
+    """A float64 copy of a network, so solver errors are not hidden under float32 round-off.
+
+    Anything that is not a torch.nn.Module (a plain function) passes through unchanged.
+    """
     if isinstance(field_fn, nn.Module):
         return copy.deepcopy(field_fn).double().eval()
     return field_fn
@@ -112,6 +120,9 @@ def convergence_study(
         reference_steps: steps of the RK4 reference when exact is None.
         t0, t1: the time interval.
         dtype: precision of the study (float64 keeps round-off far below the errors measured).
+
+    Returns:
+        A ConvergenceStudy.
     """
     for m in methods:
         if m not in SOLVERS:
@@ -164,9 +175,10 @@ def quality_vs_nfe(
     seed: int = 0,
     metric: Callable[[Tensor, Tensor], float] = wasserstein2,
 ) -> NFEStudy:
-    """Draw len(reference) samples per method and NFE budget (n_steps = nfe / STAGES[method]); score each.
+    """Draw len(reference) samples per method and NFE budget, and score each set.
 
-    Every method starts from the same noise x_0 ~ N(0, I) (seeded), so the differences are the solvers'.
+    A budget of nfe evaluations is n_steps = nfe / STAGES[method] steps. Every method starts from
+    the same noise x_0 ~ N(0, I) (seeded), so the differences are the solvers'.
 
     Args:
         field_fn: velocity ``field(x, t)``.
@@ -174,7 +186,11 @@ def quality_vs_nfe(
         nfe: budgets of velocity evaluations.
         methods: solver names.
         seed: seed of x_0.
-        metric: distance between two point sets (default exact W2; compare with metrics.noise_floor).
+        metric: distance between two point sets (default exact W2; compare with
+            metrics.noise_floor).
+
+    Returns:
+        An NFEStudy.
     """
     reference = check_points(reference, "reference")
     budgets = np.array([check_positive_int(int(k), "nfe") for k in nfe])

@@ -1,15 +1,16 @@
-"""Couplings of noise and data: independent pairs, or minibatch optimal transport (exact, with scipy).
+"""Couplings of noise and data: independent pairs, or minibatch optimal transport (exact, scipy).
 
 A coupling pi(x_0, x_1) is a joint law with marginals p (noise) and q (data). CFM trains with any
 coupling: draw (x_0, x_1) ~ pi, put x_t = (1 - t) x_0 + t x_1 and regress onto x_1 - x_0.
 
 * independent: pi = p x q, pairs as drawn;
-* minibatch OT: inside each batch of B pairs, permute the data to minimise sum_i ||x_0[i] - x_1[s(i)]||^2.
+* minibatch OT: inside each batch of B pairs, permute the data to minimise
+  sum_i ||x_0[i] - x_1[s(i)]||^2.
 
-This module also measures what OT changes: the mean squared pair distance (``transport_cost``), how
-many straight segments x_0 -> x_1 cross (``count_crossings``), and the straightness of a learned
-flow, S = E[ int_0^1 ||u_t(x_t)||^2 dt ] - E ||x_1 - x_0||^2 >= 0 (``flow_straightness``; for a stored trajectory see
-``fmtutor.trajectories.straightness``).
+This module also measures what OT changes: the mean squared pair distance (``transport_cost``),
+how many straight segments x_0 -> x_1 cross (``count_crossings``), and the straightness of a
+learned flow, S = E[ int_0^1 ||u_t(x_t)||^2 dt ] - E ||x_1 - x_0||^2 >= 0 (``flow_straightness``;
+for a stored trajectory see ``fmtutor.trajectories.straightness``).
 
 >>> x_0 = torch.tensor([[0.0, 0.0], [1.0, 0.0]]); x_1 = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
 >>> ot_assignment(x_0, x_1).tolist(), count_crossings(x_0, x_1)
@@ -59,7 +60,7 @@ def _pair(x_0: Any, x_1: Any) -> tuple[Tensor, Tensor]:
 
 
 def ot_assignment(x_0: Tensor, x_1: Tensor) -> Tensor:
-    """The permutation s minimising sum_i ||x_0[i] - x_1[s(i)]||^2 (exact, scipy's linear_sum_assignment).
+    """The permutation s minimising sum_i ||x_0[i] - x_1[s(i)]||^2 (exact: linear_sum_assignment).
 
     Args:
         x_0, x_1: point sets of the same shape (B, d).
@@ -68,6 +69,7 @@ def ot_assignment(x_0: Tensor, x_1: Tensor) -> Tensor:
         Indices s of shape (B,) (int64) such that x_1[s] is the optimal partner of x_0.
     """
     x_0, x_1 = _pair(x_0, x_1)
+    # imported here, not at the top: scipy.optimize would add about a third to `import fmtutor`
     from scipy.optimize import linear_sum_assignment
 
     cost = (torch.cdist(x_0.detach().double().cpu(), x_1.detach().double().cpu()) ** 2).numpy()
@@ -80,14 +82,14 @@ def ot_assignment(x_0: Tensor, x_1: Tensor) -> Tensor:
 def minibatch_ot_coupling(x_0: Tensor, x_1: Tensor) -> tuple[Tensor, Tensor]:
     """Re-pair a minibatch by optimal transport: returns (x_0, x_1[s]) with s from ot_assignment.
 
-    The total squared distance of the pairs never exceeds that of the independent (as drawn) pairing.
+    The total squared distance of the pairs never exceeds that of the independent (drawn) pairing.
     Use as ``train_cfm(..., coupling=minibatch_ot_coupling)``.
     """
     return x_0, x_1[ot_assignment(x_0, x_1)]
 
 
 def brute_force_assignment(x_0: Tensor, x_1: Tensor) -> Tensor:
-    """The OT permutation found by trying all B! of them (B <= 8): a slow reference for ot_assignment.
+    """The OT permutation found by trying all B! of them (B <= 8): ot_assignment's slow reference.
 
     Args:
         x_0, x_1: point sets of the same shape (B, d), B <= 8.
@@ -106,13 +108,20 @@ def brute_force_assignment(x_0: Tensor, x_1: Tensor) -> Tensor:
 
 
 def transport_cost(x_0: Tensor, x_1: Tensor) -> float:
-    """The mean squared length of the pairs, (1/B) sum_i ||x_1[i] - x_0[i]||^2, for x_0, x_1 of shape (B, d)."""
+    """The mean squared length of the pairs, (1/B) sum_i ||x_1[i] - x_0[i]||^2.
+
+    Args:
+        x_0, x_1: the pairs' end points, shape (B, d).
+
+    Returns:
+        The mean, a float (computed in float64).
+    """
     x_0, x_1 = _pair(x_0, x_1)
     return float(((x_1.double() - x_0.double()) ** 2).sum(1).mean())
 
 
 def count_crossings(x_0: Tensor, x_1: Tensor) -> int:
-    """How many pairs of straight segments x_0[i] -> x_1[i] and x_0[j] -> x_1[j] (i < j) intersect, in 2-D.
+    """How many pairs of segments x_0[i] -> x_1[i] and x_0[j] -> x_1[j] (i < j) intersect, in 2-D.
 
     Two segments cross when each one's end points lie strictly on opposite sides of the other's line
     (orientation test with cross products); touching or collinear segments are not counted.
@@ -161,7 +170,8 @@ class Straightness:
     """S = kinetic - displacement (per sample and averaged) of a flow started at x_0.
 
     Attributes:
-        value: mean S = E[int_0^1 ||u_t(x_t)||^2 dt] - E||x_1 - x_0||^2 (>= 0; 0 for straight, uniform-speed paths).
+        value: mean S = E[int_0^1 ||u_t(x_t)||^2 dt] - E||x_1 - x_0||^2 (>= 0; 0 for straight
+            paths travelled at uniform speed).
         kinetic: mean kinetic energy E int_0^1 ||u_t(x_t)||^2 dt.
         displacement: mean squared displacement E||x_1 - x_0||^2.
         per_sample: S of each particle, shape (B,).
@@ -181,12 +191,13 @@ def flow_straightness(
     n_steps: int = 100,
     method: str = "midpoint",
 ) -> Straightness:
-    """How far the flow of ``model`` is from straight lines, S = E[int ||u_t(x_t)||^2 dt] - E||x_1 - x_0||^2.
+    """How far the flow of ``model`` is from straight lines.
 
-    Since x_1 - x_0 = int_0^1 u_t(x_t) dt, Jensen's inequality gives ||x_1 - x_0||^2 <= int ||u_t||^2 dt,
-    with equality exactly when the particle moves along a straight line at constant speed. The energy
-    is integrated together with x as one augmented ODE d/dt [x, e] = [u_t(x), ||u_t(x)||^2] by the
-    course's solver; with Euler or midpoint steps the discrete S is >= 0 exactly (discrete Jensen).
+    S = E[int_0^1 ||u_t(x_t)||^2 dt] - E||x_1 - x_0||^2. Since x_1 - x_0 = int_0^1 u_t(x_t) dt,
+    Jensen's inequality gives ||x_1 - x_0||^2 <= int ||u_t||^2 dt, with equality exactly when the
+    particle moves along a straight line at constant speed. The energy is integrated together with x
+    as one augmented ODE d/dt [x, e] = [u_t(x), ||u_t(x)||^2] by the course's solver; with Euler or
+    midpoint steps the discrete S is >= 0 exactly (discrete Jensen).
 
     Args:
         model: velocity field ``model(x, t)``.

@@ -1,8 +1,8 @@
 """Offline, seedable data: 2-D toy sets, a Gaussian mixture with exact density, and 8x8 digits.
 
-Every sampler takes ``n`` and ``seed`` (an int, a ``torch.Generator`` or None) and returns a float32
-tensor of shape (n, 2) of i.i.d. points, as X_1 ~ q means. Nothing is downloaded: the digits ship with
-scikit-learn.
+Every sampler takes ``n`` and ``seed`` (an int, a ``torch.Generator`` or None) and returns a
+float32 tensor of shape (n, 2) of i.i.d. points, as X_1 ~ q means. Nothing is downloaded: the
+digits ship with scikit-learn.
 
 >>> x = two_moons(5, seed=0)
 >>> tuple(x.shape), bool(torch.equal(x, two_moons(5, seed=0)))
@@ -33,11 +33,12 @@ from torch import Tensor
 
 from ._validate import as_tensor, check_number, check_points, check_positive_int
 
-Seed = "int | torch.Generator | None"
-
 
 def make_generator(seed: "int | torch.Generator | None" = None) -> torch.Generator:
-    """A CPU torch.Generator from an int seed (or a fresh random one for None; a Generator passes through)."""
+    """A CPU torch.Generator from an int seed (a fresh random one for None).
+
+    A Generator passes through unchanged.
+    """
     if isinstance(seed, torch.Generator):
         return seed
     g = torch.Generator()
@@ -50,14 +51,25 @@ def make_generator(seed: "int | torch.Generator | None" = None) -> torch.Generat
     return g
 
 
+def _resample(pool: Tensor, n: int, generator: torch.Generator) -> Tensor:
+    """n rows of ``pool`` (N, ...) drawn uniformly with replacement, shape (n, ...).
+
+    The indices are drawn on the generator's device and moved to the pool's, so a seed picks the
+    same rows on every device.
+    """
+    idx = torch.randint(0, pool.shape[0], (n,), generator=generator, device=generator.device)
+    return pool[idx.to(pool.device)]
+
+
 def two_moons(n: int, noise: float = 0.05, seed: "int | torch.Generator | None" = None) -> Tensor:
     """Two interleaving half circles (x in [-1, 2], y in [-0.5, 1]), drawn i.i.d., shape (n, 2).
 
     Each point picks a moon with probability 1/2 and an angle theta ~ U[0, pi]: the upper moon is
-    (cos theta, sin theta), the lower one (1 - cos theta, 1/2 - sin theta); then N(0, noise^2 I) is added.
-    This is the law of scikit-learn's ``make_moons``, whose points are *not* independent (exactly n/2 per
-    moon, at evenly spaced angles). A model's samples are i.i.d., so i.i.d. data give it a reachable
-    noise floor (``metrics.noise_floor``): two stratified sets are closer than any sampler can come.
+    (cos theta, sin theta), the lower one (1 - cos theta, 1/2 - sin theta); then N(0, noise^2 I) is
+    added. This is the law of scikit-learn's ``make_moons``, whose points are *not* independent
+    (exactly n/2 per moon, at evenly spaced angles). A model's samples are i.i.d., so i.i.d. data
+    give it a reachable noise floor (``metrics.noise_floor``): two stratified sets are closer than
+    any sampler can come.
     """
     n = check_positive_int(n, "n")
     noise = check_number(noise, "noise", minimum=0.0)
@@ -75,14 +87,16 @@ def circles(
     """Two concentric circles of radii 2 and 2 * factor, drawn i.i.d., shape (n, 2).
 
     Each point picks a circle with probability 1/2 and an angle theta ~ U[0, 2 pi), then gets
-    N(0, (2 noise)^2 I) added: scikit-learn's ``make_circles`` law, scaled by 2, without its stratification.
+    N(0, (2 noise)^2 I) added: scikit-learn's ``make_circles`` law, scaled by 2, without its
+    stratification.
     """
     n = check_positive_int(n, "n")
     noise = check_number(noise, "noise", minimum=0.0)
     factor = check_number(factor, "factor", minimum=0.0, strict=True)
     if factor >= 1:
         raise ValueError(
-            f"factor: expected the inner radius as a fraction of the outer one, in (0, 1), got {factor}"
+            "factor: expected the inner radius as a fraction of the outer one, in (0, 1), "
+            f"got {factor}"
         )
     g = make_generator(seed)
     theta = 2 * math.pi * torch.rand(n, generator=g, device=g.device)
@@ -122,7 +136,8 @@ class GaussianMixture:
 
     Args:
         means: component means, shape (K, d).
-        covs: covariances (K, d, d), or standard deviations (K,) or one float for isotropic components.
+        covs: covariances (K, d, d), or standard deviations (K,) or one float for isotropic
+            components.
         weights: mixture weights (K,), normalised here; uniform if None.
     """
 
@@ -148,11 +163,8 @@ class GaussianMixture:
             or not torch.allclose(c, c.transpose(1, 2))
             or float(torch.linalg.eigvalsh(c).min()) < -1e-9 * (1 + float(c.abs().max()))
         ):
-            raise ValueError(
-                f"covs: expected symmetric positive semi-definite covariance matrices, got {c.tolist()}"[
-                    :300
-                ]
-            )
+            msg = "covs: expected symmetric positive semi-definite covariance matrices, got "
+            raise ValueError(f"{msg}{c.tolist()}"[:300])
         self.covs = c
         w = (
             torch.full((k,), 1.0 / k, dtype=torch.float64, device=self.means.device)
@@ -173,7 +185,7 @@ class GaussianMixture:
     def sample(
         self, n: int, seed: "int | torch.Generator | None" = None, return_labels: bool = False
     ) -> "Tensor | tuple[Tensor, Tensor]":
-        """Draw n points (float32, shape (n, d)); with return_labels, also their component indices (n,)."""
+        """Draw n points (float32, shape (n, d)); with return_labels, also their components (n,)."""
         n = check_positive_int(n, "n")
         g = make_generator(seed)
         k = torch.multinomial(self.weights, n, replacement=True, generator=g)
@@ -186,11 +198,16 @@ class GaussianMixture:
         x = (self.means[k] + (chol[k] @ z[:, :, None])[:, :, 0]).to(torch.float32)
         return (x, k) if return_labels else x
 
+    def component_log_prob(self, x: Tensor) -> Tensor:
+        """log N(x; m_k, S_k) of every component k at points x (B, d): shape (B, K), float64."""
+        x = check_points(x, "x", dim=self.dim)
+        dist = torch.distributions.MultivariateNormal(self.means, covariance_matrix=self.covs)
+        return dist.log_prob(x.to(torch.float64)[:, None, :])
+
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact log-density log sum_k w_k N(x; m_k, S_k), shape (B,), in x's dtype."""
         x = check_points(x, "x", dim=self.dim)
-        dist = torch.distributions.MultivariateNormal(self.means, covariance_matrix=self.covs)
-        lp = dist.log_prob(x.to(torch.float64)[:, None, :]) + torch.log(self.weights)
+        lp = self.component_log_prob(x) + torch.log(self.weights)
         return torch.logsumexp(lp, 1).to(x.dtype)
 
     def __repr__(self) -> str:
@@ -224,8 +241,10 @@ def load_digits() -> tuple[Tensor, Tensor]:
     """scikit-learn's bundled 8x8 digits (1,797 images, no download), scaled to [-1, 1].
 
     Returns:
-        images, shape (1797, 64) float32 in [-1, 1] (reshape to (8, 8) to view), and labels (1797,) int64.
+        images, shape (1797, 64) float32 in [-1, 1] (reshape to (8, 8) to view), and labels,
+        shape (1797,) int64.
     """
+    # imported here, not at the top: scikit-learn would nearly double `import fmtutor`
     from sklearn.datasets import load_digits as _load
 
     d = _load()

@@ -19,20 +19,22 @@ def default_device() -> torch.device:
             dev = torch.device(forced)
         except (RuntimeError, ValueError) as e:
             raise ValueError(
-                f"FMTUTOR_DEVICE: expected a torch device such as 'cpu', 'cuda' or 'mps', got {forced!r}"
+                "FMTUTOR_DEVICE: expected a torch device such as 'cpu', 'cuda' or 'mps', "
+                f"got {forced!r}"
             ) from e
         if dev.type == "cuda" and (
             not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()
         ):
             raise ValueError(
-                f"FMTUTOR_DEVICE: expected an available device, got {forced!r} but this machine has "
-                f"{torch.cuda.device_count()} CUDA device(s); unset it or use 'cpu'"
+                f"FMTUTOR_DEVICE: expected an available device, got {forced!r} but this "
+                f"machine has {torch.cuda.device_count()} CUDA device(s); unset it or use 'cpu'"
             )
         if dev.type == "mps" and not (
             getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
         ):
             raise ValueError(
-                f"FMTUTOR_DEVICE: expected an available device, got {forced!r} but MPS is not available here"
+                f"FMTUTOR_DEVICE: expected an available device, got {forced!r} "
+                "but MPS is not available here"
             )
         return dev
     if torch.cuda.is_available():

@@ -1,7 +1,7 @@
-"""Measurements behind chapters 4-5: posterior averages, CFM-vs-FM gradients, where the loss comes from.
+"""Measurements behind chapters 4-5: posterior averages, CFM-vs-FM gradients, the loss's sources.
 
-* ``marginal_velocity_mc``: u_t(x) = E[u_t(x | X_1) | X_t = x] as an importance-weighted average over
-  samples of X_1 (an independent check of fmtutor.exact).
+* ``marginal_velocity_mc``: u_t(x) = E[u_t(x | X_1) | X_t = x] as an importance-weighted average
+  over samples of X_1 (an independent check of fmtutor.exact).
 * ``compare_cfm_fm``: the gradients of L_CFM and L_FM at the same parameters, on the same draws.
 * ``loss_by_time`` / ``loss_floor``: the CFM loss split over t into its floor and the model's error.
 
@@ -24,25 +24,29 @@ import torch
 from torch import Tensor, nn
 
 from ._validate import check_points, check_positive_int
-from .data import make_generator
-from .exact import marginal_velocity
+from .data import _resample, make_generator
+from .exact import _point_weights, _velocity_in_chunks, marginal_velocity
 from .paths import EPS, AffinePath, Scheduler, conditional_velocity, get_scheduler
+from .training import _squared_error
 
 
 def marginal_velocity_mc(
     x: Tensor, t: float, x1_samples: Tensor, scheduler: "str | Scheduler" = "condot"
 ) -> Tensor:
-    """Monte-Carlo estimate of u_t(x) = E[u_t(x | X_1) | X_t = x] by self-normalised importance weights.
+    """Monte-Carlo estimate of u_t(x) = E[u_t(x | X_1) | X_t = x] by self-normalised weights.
 
-    With X_1^(j) ~ q (j = 1..M), the posterior p(x_1 | X_t = x) is proportional to p_{t|1}(x | x_1) q(x_1), so
+    With X_1^(j) ~ q (j = 1..M), the posterior p(x_1 | X_t = x) is proportional to
+    p_{t|1}(x | x_1) q(x_1), so
 
-        u_t(x) ~= sum_j w_j u_t(x | X_1^(j)),   w_j = N(x; alpha_t X_1^(j), sigma_t^2 I) / sum_k N(x; alpha_t X_1^(k), sigma_t^2 I).
+        u_t(x) ~= sum_j w_j u_t(x | X_1^(j)),
+        w_j = N(x; alpha_t X_1^(j), sigma_t^2 I) / sum_k N(x; alpha_t X_1^(k), sigma_t^2 I).
 
     Args:
         x: points, shape (B, d).
         t: one time in [0, 1) (at t = 1 the weights degenerate).
         x1_samples: samples of the data distribution, shape (M, d).
-        scheduler: Scheduler or name (default CondOT: N(x; t x_1, (1 - t)^2 I), u = (x_1 - x) / (1 - t)).
+        scheduler: Scheduler or name (default CondOT: N(x; t x_1, (1 - t)^2 I) and
+            u = (x_1 - x) / (1 - t)).
 
     Returns:
         The estimate, shape (B, d).
@@ -52,10 +56,8 @@ def marginal_velocity_mc(
     if not isinstance(t, (int, float)) or not 0 <= t < 1:
         raise ValueError(f"t: expected one time in [0, 1), got {t!r}")
     s = get_scheduler(scheduler)(torch.tensor(float(t), dtype=x.dtype, device=x.device))
-    log_w = -((x[:, None, :] - s.alpha_t * x1[None]) ** 2).sum(-1) / (
-        2 * s.sigma_t.clamp_min(EPS) ** 2
-    )  # (B, M)
-    w = torch.softmax(log_w, dim=1)
+    sq_dist = ((x[:, None, :] - s.alpha_t * x1[None]) ** 2).sum(-1)  # (B, M)
+    w = torch.softmax(-sq_dist / (2 * s.sigma_t.clamp_min(EPS) ** 2), dim=1)
     out = torch.empty_like(x)
     for i in range(x.shape[0]):  # u_t(x_i | x_1^(j)) for all j, weighted
         u = conditional_velocity(x[i : i + 1].expand_as(x1), x1, float(t), scheduler)
@@ -95,7 +97,7 @@ def compare_cfm_fm(
     seed: int = 0,
     scheduler: "str | Scheduler" = "condot",
 ) -> GradientComparison:
-    """Measure that L_CFM and L_FM have the same gradient (and differ by a constant) for a finite data set.
+    """Measure that L_CFM and L_FM have the same gradient (and differ by a constant) on a data set.
 
     The data distribution is the empirical one on ``data``, so the marginal field u_t is exact
     (fmtutor.exact.marginal_velocity). On n draws t ~ U[0, 1], X_0 ~ N(0, I), X_1 ~ data:
@@ -111,6 +113,9 @@ def compare_cfm_fm(
         n: the number of draws.
         seed: seeds the draws.
         scheduler: Scheduler or name (default CondOT).
+
+    Returns:
+        A GradientComparison.
     """
     data = check_points(data, "data")
     n = check_positive_int(n, "n")
@@ -118,27 +123,22 @@ def compare_cfm_fm(
     if not params:
         raise ValueError("model: expected a model with trainable parameters")
     g = make_generator(seed)
-    x1 = data[torch.randint(0, data.shape[0], (n,), generator=g, device=g.device).to(data.device)]
+    x1 = _resample(data, n, g)
     x0 = torch.randn(x1.shape, generator=g, device=g.device).to(x1.device)
     t = torch.rand(n, generator=g, device=g.device).to(x1.device)
     ps = AffinePath(scheduler).sample(x0, x1, t)
     with torch.no_grad():
-        u = torch.cat(
-            [
-                marginal_velocity(ps.x_t[i : i + 4096], t[i : i + 4096], data, scheduler)
-                for i in range(0, n, 4096)
-            ]
-        )
-    pred = model(ps.x_t, t)
-    loss_cfm = ((pred - ps.dx_t) ** 2).sum(1).mean()
-    loss_fm = ((pred - u) ** 2).sum(1).mean()
+        u = _velocity_in_chunks(ps.x_t, t, data, scheduler, 4096)
+    pred = model(ps.x_t, t)  # one forward pass for both losses
+    loss_cfm = _squared_error(pred, ps.dx_t)
+    loss_fm = _squared_error(pred, u)
     g_cfm = torch.cat(
         [v.reshape(-1) for v in torch.autograd.grad(loss_cfm, params, retain_graph=True)]
     )
     g_fm = torch.cat([v.reshape(-1) for v in torch.autograd.grad(loss_fm, params)])
     cos = float(torch.nn.functional.cosine_similarity(g_cfm, g_fm, dim=0))
     rel = float((g_cfm - g_fm).norm() / g_fm.norm().clamp_min(1e-30))
-    floor = float(((ps.dx_t - u) ** 2).sum(1).mean())
+    floor = float(_squared_error(ps.dx_t, u))
     l_cfm, l_fm = float(loss_cfm.detach()), float(loss_fm.detach())
     return GradientComparison(g_cfm, g_fm, l_cfm, l_fm, cos, rel, l_cfm - l_fm, floor, n)
 
@@ -150,13 +150,14 @@ def loss_by_time(
     n: int = 500,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Where the CFM loss comes from: at each time t, the model's loss, the floor and the model's FM loss.
+    """Where the CFM loss comes from: at each time t, the model's loss, the floor, its FM loss.
 
     On n draws X_0 ~ N(0, I), X_1 ~ data at fixed t (CondOT, dX_t = X_1 - X_0, u_t exact for the
     empirical law of ``data``):
 
         cfm(t) = mean ||u_theta(X_t) - dX_t||^2,  floor(t) = mean ||dX_t - u_t(X_t)||^2,
-        fm(t) = mean ||u_theta(X_t) - u_t(X_t)||^2,   and cfm(t) = floor(t) + fm(t) + (noise, mean 0).
+        fm(t) = mean ||u_theta(X_t) - u_t(X_t)||^2,
+        and cfm(t) = floor(t) + fm(t) + (noise of mean 0).
 
     Args:
         model: velocity ``model(x, t)``. data: the training set (N, d).
@@ -168,7 +169,7 @@ def loss_by_time(
     data = check_points(data, "data")
     n = check_positive_int(n, "n")
     g = make_generator(seed)
-    x1 = data[torch.randint(0, data.shape[0], (n,), generator=g, device=g.device).to(data.device)]
+    x1 = _resample(data, n, g)
     x0 = torch.randn(x1.shape, generator=g, device=g.device).to(x1.device)
     out: dict[str, list[float]] = {"t": [], "cfm": [], "floor": [], "fm": []}
     with torch.no_grad():
@@ -178,9 +179,9 @@ def loss_by_time(
             u, v = marginal_velocity(xt, t, data), model(xt, t)
             for k, val in (
                 ("t", t),
-                ("cfm", ((v - dx) ** 2).sum(1).mean()),
-                ("floor", ((dx - u) ** 2).sum(1).mean()),
-                ("fm", ((v - u) ** 2).sum(1).mean()),
+                ("cfm", _squared_error(v, dx)),
+                ("floor", _squared_error(dx, u)),
+                ("fm", _squared_error(v, u)),
             ):
                 out[k].append(float(val))
     return {k: np.array(v) for k, v in out.items()}
@@ -199,10 +200,11 @@ def loss_floor(
     ||dX_t - u_t(X_t)||^2 (what exact.cfm_loss_floor does), this averages the conditional variance
     itself, computed exactly from the posterior weights w_k(x) over the data points m_k:
 
-        dX_t = c_t m_k + (terms in x only),  c_t = d_alpha_t - d_sigma_t alpha_t / sigma_t  (CondOT: 1 / (1 - t)),
+        dX_t = c_t m_k + (terms in x only),
+        c_t = d_alpha_t - d_sigma_t alpha_t / sigma_t  (CondOT: 1 / (1 - t)),
         tr Cov[dX_t | X_t = x] = c_t^2 (sum_k w_k |m_k|^2 - |sum_k w_k m_k|^2).
 
-    Same expectation, several times less variance (the draw of X_1 given X_t is averaged out exactly).
+    Same expectation, several times less variance (the draw of X_1 given X_t is averaged out).
 
     Args:
         data: the training set, shape (N, d); X_1 is drawn uniformly from it.
@@ -218,20 +220,16 @@ def loss_floor(
     n = check_positive_int(n, "n")
     chunk = check_positive_int(chunk, "chunk")
     g = make_generator(seed)
-    x1 = data[torch.randint(0, data.shape[0], (n,), generator=g)]
+    x1 = _resample(data, n, g)
     x0 = torch.randn(x1.shape, generator=g, dtype=torch.float64)
     t = torch.rand(n, generator=g, dtype=torch.float64)
     ps = AffinePath(scheduler).sample(x0, x1, t)
     sq = (data**2).sum(1, keepdim=True)  # (N, 1)
-    rhs = torch.cat([data, sq], 1).T  # (d + 1, N)
     vals = []
     for i in range(0, n, chunk):
         x, s = ps.x_t[i : i + chunk], get_scheduler(scheduler)(t[i : i + chunk])
         a, sig = s.alpha_t[:, None], s.sigma_t.clamp_min(EPS)[:, None]
-        lhs = torch.cat(
-            [x * (a / sig**2), -0.5 * a**2 / sig**2], 1
-        )  # log-weights up to a per-row constant
-        w = torch.softmax(lhs @ rhs, dim=1)  # (B, N) posterior over the data points
+        w = _point_weights(x, a, sig, data)  # (B, N) posterior over the data points
         m1 = w @ data
         var = ((w @ sq)[:, 0] - (m1**2).sum(1)).clamp_min(0)
         c = s.d_alpha_t - s.d_sigma_t * s.alpha_t / s.sigma_t.clamp_min(EPS)

@@ -1,11 +1,20 @@
-"""The digits recipe: a class-conditional MLP on 8x8 digits, trained with label dropout, sampled with guidance.
+"""The digits recipe: a class-conditional MLP on 8x8 digits, trained with label dropout, guided.
 
 The network learns u_theta(x, t, y) on 64-d digit vectors (``fmtutor.images``) with the CFM loss;
-label dropout (the label replaced by "no label" with probability p) trains the unconditional field in
-the same network, which classifier-free guidance needs (``fmtutor.guidance``).
+label dropout (the label replaced by "no label" with probability p) trains the unconditional field
+in the same network, which classifier-free guidance needs (``fmtutor.guidance``).
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "DIGITS_RECIPE",
+    "digit_model",
+    "sample_digits",
+    "evaluate_sampler",
+    "DigitRun",
+    "train_digits",
+]
 
 import time
 from collections.abc import Sequence
@@ -18,18 +27,13 @@ from torch import Tensor, nn
 
 from ._validate import check_positive_int
 from .data import make_generator
+from .guidance import CFGVelocity
 from .images import SIDE, DigitClassifier, _check_batch, _labels, sample_quality
+from .models import MLP
+from .solvers import solve
+from .training import train_cfm
 
-__all__ = [
-    "DIGITS_RECIPE",
-    "digit_model",
-    "sample_digits",
-    "evaluate_sampler",
-    "DigitRun",
-    "train_digits",
-]
-
-#: The chapter's recipe: a class-conditional MLP on the 64-d vectors, trained ~20 s on two CPU cores.
+#: The chapter's recipe: a class-conditional MLP on the 64-d vectors, trained ~20 s on 2 CPU cores.
 DIGITS_RECIPE: dict[str, dict[str, Any]] = {
     "model": {"hidden": 256, "depth": 3, "activation": "silu", "n_frequencies": 4},
     "train": {
@@ -43,13 +47,17 @@ DIGITS_RECIPE: dict[str, dict[str, Any]] = {
 
 
 def digit_model(seed: int = 0, **overrides: Any) -> nn.Module:
-    """A fresh class-conditional MLP(dim=64, num_classes=10) with DIGITS_RECIPE['model'] (plus overrides)."""
-    from .models import MLP
+    """A fresh class-conditional MLP(dim=64, num_classes=10) with DIGITS_RECIPE['model'].
 
+    Args:
+        seed: seeds the initial weights.
+        **overrides: keys of DIGITS_RECIPE['model'] to change.
+    """
     unknown = set(overrides) - set(DIGITS_RECIPE["model"])
     if unknown:
         raise ValueError(
-            f"overrides: expected keys of {sorted(DIGITS_RECIPE['model'])}, got unknown model settings {sorted(unknown)}"
+            f"overrides: expected keys of {sorted(DIGITS_RECIPE['model'])}, "
+            f"got unknown model settings {sorted(unknown)}"
         )
     torch.manual_seed(seed)
     return MLP(dim=SIDE * SIDE, num_classes=10, **{**DIGITS_RECIPE["model"], **overrides})
@@ -64,11 +72,11 @@ def sample_digits(
     seed: int = 0,
     return_solution: bool = False,
 ) -> Any:
-    """Generate one digit per requested label by integrating the guided velocity from t = 0 to t = 1.
+    """Generate one digit per requested label by integrating the guided velocity from t = 0 to 1.
 
     The field is u_w(x, t | y) = u(x, t | null) + w (u(x, t | y) - u(x, t | null))
-    (fmtutor.guidance.CFGVelocity), started from x_0 ~ N(0, I) drawn with ``seed`` (the same noise for
-    every w and solver, so comparisons are paired).
+    (fmtutor.guidance.CFGVelocity), started from x_0 ~ N(0, I) drawn with ``seed`` (the same noise
+    for every w and solver, so comparisons are paired).
 
     Args:
         model: a class-conditional network ``model(x, t, y)`` trained with label dropout.
@@ -76,15 +84,14 @@ def sample_digits(
         w: guidance weight (0: unconditional, 1: conditional, > 1: guided).
         n_steps, method: the ODE solver (see fmtutor.solvers.solve).
         seed: seeds x_0.
-        return_solution: return the solvers.Solution (with .nfe, and .trajectory) instead of the images.
+        return_solution: return the solvers.Solution (with .nfe and .trajectory) instead of the
+            images.
 
     Returns:
         The images, shape (B, 64), on the CPU (not clipped), or the Solution.
     """
-    from .guidance import CFGVelocity
-    from .solvers import solve
-
     y = _labels(labels)
+    # drawn on the CPU in float32 and moved to the model's device (its dtype is left as drawn)
     x0 = torch.randn(y.shape[0], SIDE * SIDE, generator=make_generator(seed))
     params = [p for p in model.parameters()] if isinstance(model, nn.Module) else []
     if params:
@@ -119,8 +126,9 @@ def evaluate_sampler(
     """Generate per_class digits of each class 0..9 and measure them (sample_quality).
 
     Returns:
-        sample_quality's dict plus 'w', 'method', 'n_steps', 'nfe' (velocity evaluations of the guided field;
-        each costs two network passes when w != 1) and 'per_class' (accuracy per requested class, (10,)).
+        sample_quality's dict plus 'w', 'method', 'n_steps', 'nfe' (velocity evaluations of the
+        guided field; each costs two network passes when w != 1) and 'per_class' (accuracy per
+        requested class, shape (10,)).
     """
     per_class = check_positive_int(per_class, "per_class")
     y = torch.arange(10).repeat_interleave(per_class)
@@ -148,7 +156,8 @@ class DigitRun:
         losses: CFM loss per step, shape (steps,).
         seconds: wall time of the training loop (snapshots excluded).
         snapshot_steps: the optimisation steps at which snapshots were taken (0 = before training).
-        snapshots: generated images at those steps, shape (S, n_snapshot, 64), from the same noise and labels.
+        snapshots: generated images at those steps, shape (S, n_snapshot, 64), from the same noise
+            and labels.
         snapshot_labels: the labels of the snapshot images, shape (n_snapshot,).
     """
 
@@ -194,7 +203,7 @@ def train_digits(
     model: "nn.Module | None" = None,
     **train_overrides: Any,
 ) -> DigitRun:
-    """Train a class-conditional velocity network on digit vectors with the CFM loss and label dropout.
+    """Train a class-conditional velocity network on digit vectors (CFM loss, label dropout).
 
     Uses fmtutor.training.train_cfm with DIGITS_RECIPE['train'] (overridable). At each step s in
     snapshot_steps (0 = before training, s = after s updates) the current network generates
@@ -211,9 +220,10 @@ def train_digits(
         progress: show the progress bar.
         model: a network to train (default digit_model(seed)).
         **train_overrides: other train_cfm arguments (batch_size, lr, label_dropout, ...).
-    """
-    from .training import train_cfm
 
+    Returns:
+        A DigitRun.
+    """
     x = _check_batch(x, "x")
     y = _labels(y, "y")
     if y.shape[0] != x.shape[0]:

@@ -1,4 +1,4 @@
-"""The course's oracle: the exact marginal velocity u_t(x) and density p_t(x) of an affine Gaussian path.
+"""The course's oracle: the exact marginal velocity u_t(x) and density p_t(x) of an affine path.
 
 The target q is a Gaussian mixture sum_k w_k N(m_k, S_k), or a finite set of points (S_k = 0,
 equal weights). With source N(0, I) and x_t = sigma_t x_0 + alpha_t x_1, component k gives
@@ -9,7 +9,8 @@ equal weights). With source N(0, I) and x_t = sigma_t x_0 + alpha_t x_1, compone
 
 and, with posterior weights w_k N(x; alpha_t m_k, C_k) / p_t(x) (computed by log-sum-exp),
 
-    u_t(x) = E[d_alpha_t X_1 + d_sigma_t X_0 | X_t = x],     p_t(x) = sum_k w_k N(x; alpha_t m_k, C_k).
+    u_t(x) = E[d_alpha_t X_1 + d_sigma_t X_0 | X_t = x],
+    p_t(x) = sum_k w_k N(x; alpha_t m_k, C_k).
 
 This is the field a perfectly trained network would learn. At t = 1 for a point target, sigma_t is
 floored at EPS: the velocity stays finite and the posterior snaps to the nearest data point.
@@ -32,15 +33,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._validate import as_tensor, check_points, check_positive_int
-from .data import GaussianMixture, make_generator
-from .paths import EPS, AffinePath, Scheduler, _time_like, get_scheduler
-
-Target = "GaussianMixture | Tensor"
+from ._validate import as_tensor, check_points, check_positive_int, times_like
+from .data import GaussianMixture, _resample, make_generator
+from .paths import EPS, AffinePath, Scheduler, SchedulerOutput, get_scheduler
+from .training import _squared_error
 
 
 def _target(target: Any, like: Tensor) -> tuple[Tensor, "Tensor | None", Tensor]:
-    """(means (K, d), covs (K, d, d) or None for points, log-weights (K,)) in x's dtype and device."""
+    """(means (K, d), covs (K, d, d) or None for points, log-weights (K,)), placed like ``like``."""
     if isinstance(target, GaussianMixture):
         kw = dict(dtype=like.dtype, device=like.device)
         return target.means.to(**kw), target.covs.to(**kw), torch.log(target.weights).to(**kw)
@@ -74,7 +74,7 @@ def posterior(
         raise ValueError(
             f"x: expected points of dimension {means.shape[1]} (the target's), got {tuple(x.shape)}"
         )
-    s = get_scheduler(scheduler)(_time_like(t, x))  # each (B, 1) or 0-d
+    s = get_scheduler(scheduler)(times_like(t, x))  # each (B, 1) or 0-d
     a, sig = s.alpha_t.reshape(-1, 1, 1), s.sigma_t.clamp_min(EPS).reshape(-1, 1, 1)
     d = x.shape[1]
     r = x[:, None, :] - a * means[None]  # (B, K, d)
@@ -96,6 +96,19 @@ def posterior(
     return log_joint, mean_x1, sig * cinv_r, torch.logsumexp(log_joint, 1)
 
 
+def _weighted_posterior(
+    x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler"
+) -> tuple[Tensor, Tensor, Tensor, SchedulerOutput]:
+    """posterior's weights w_k(x) = p(k | X_t = x), shape (B, K, 1), its means and the schedule.
+
+    Returns:
+        (w, E[X_1 | x, k] (B, K, d), E[X_0 | x, k] (B, K, d), the scheduler's values at t).
+    """
+    log_joint, m1, m0, log_p = posterior(x, t, target, scheduler)
+    w = torch.exp(log_joint - log_p[:, None])[..., None]
+    return w, m1, m0, get_scheduler(scheduler)(times_like(t, x))
+
+
 def marginal_velocity(
     x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot"
 ) -> Tensor:
@@ -110,57 +123,82 @@ def marginal_velocity(
     x = check_points(x, "x")
     if not isinstance(target, GaussianMixture):
         return _point_velocity(x, t, check_points(target, "target", min_points=1), scheduler)
-    log_joint, m1, m0, log_p = posterior(x, t, target, scheduler)
-    w = torch.exp(log_joint - log_p[:, None])[..., None]
-    s = get_scheduler(scheduler)(_time_like(t, x))
+    w, m1, m0, s = _weighted_posterior(x, t, target, scheduler)
     return s.d_alpha_t * (w * m1).sum(1) + s.d_sigma_t * (w * m0).sum(1)
 
 
 def _point_velocity(x: Tensor, t: Any, points: Tensor, scheduler: "str | Scheduler") -> Tensor:
     """marginal_velocity for a point target with one (B, N) matmul instead of (B, N, d) tensors.
 
-    The posterior weights are softmax_k (alpha_t x.m_k - alpha_t^2 |m_k|^2 / 2) / sigma_t^2 (the |x|^2 term
-    is the same for every k), computed in float64; then E[X_1 | x] = sum_k w_k m_k and
+    With the posterior weights w of _point_weights (in float64), E[X_1 | x] = sum_k w_k m_k and
     E[X_0 | x] = (x - alpha_t E[X_1 | x]) / sigma_t.
     """
     if points.shape[1] != x.shape[1]:
         raise ValueError(
-            f"x: expected points of dimension {points.shape[1]} (the target's), got {tuple(x.shape)}"
+            f"x: expected points of dimension {points.shape[1]} (the target's), "
+            f"got {tuple(x.shape)}"
         )
-    s = get_scheduler(scheduler)(_time_like(t, x))
+    s = get_scheduler(scheduler)(times_like(t, x))
     a, sig = s.alpha_t.reshape(-1, 1).double(), s.sigma_t.clamp_min(EPS).reshape(-1, 1).double()
     m, xd = points.to(device=x.device, dtype=torch.float64), x.double()
-    lhs = torch.cat(
-        [xd * (a / sig**2), (-0.5 * a**2 / sig**2).expand(x.shape[0], 1)], 1
-    )  # (B, d + 1)
-    w = torch.softmax(
-        lhs @ torch.cat([m, (m**2).sum(1, keepdim=True)], 1).T, dim=1
-    )  # one matmul: (B, N)
+    w = _point_weights(xd, a, sig, m)
     m1 = w @ m
     m0 = (xd - a * m1) / sig
     return (s.d_alpha_t.reshape(-1, 1) * m1 + s.d_sigma_t.reshape(-1, 1) * m0).to(x.dtype)
 
 
+def _point_weights(x: Tensor, a: Tensor, sig: Tensor, points: Tensor) -> Tensor:
+    """Posterior weights w_k(x) = p(X_1 = m_k | X_t = x) of equally likely points m_k (one matmul).
+
+    w_k = softmax_k (alpha_t x.m_k - alpha_t^2 |m_k|^2 / 2) / sigma_t^2: the log-density of
+    N(x; alpha_t m_k, sigma_t^2 I) without the |x|^2 term, which is the same for every k.
+
+    Args:
+        x: points, shape (B, d).
+        a, sig: alpha_t and sigma_t (floored at EPS), shape (B, 1) or (1, 1).
+        points: the data points m_k, shape (N, d), in x's dtype.
+
+    Returns:
+        The weights, shape (B, N); each row sums to 1.
+    """
+    lhs = torch.cat([x * (a / sig**2), (-0.5 * a**2 / sig**2).expand(x.shape[0], 1)], 1)
+    rhs = torch.cat([points, (points**2).sum(1, keepdim=True)], 1).T  # (d + 1, N)
+    return torch.softmax(lhs @ rhs, dim=1)
+
+
+def _velocity_in_chunks(
+    x: Tensor, t: Tensor, target: Any, scheduler: "str | Scheduler", chunk: int
+) -> Tensor:
+    """marginal_velocity at many points x (B, d) with times t (B,), ``chunk`` points at a time."""
+    return torch.cat(
+        [
+            marginal_velocity(x[i : i + chunk], t[i : i + chunk], target, scheduler)
+            for i in range(0, x.shape[0], chunk)
+        ]
+    )
+
+
 def marginal_log_prob(
     x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot"
 ) -> Tensor:
-    """Exact log p_t(x) of the marginal path, shape (B,). At t = 1 and a mixture target: log q(x)."""
+    """Exact log p_t(x) of the marginal path, shape (B,); at t = 1 for a mixture, log q(x)."""
     return posterior(x, t, target, scheduler)[3]
 
 
 def marginal_score(
     x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot"
 ) -> Tensor:
-    """Exact score grad_x log p_t(x) = -E[X_0 | X_t = x] / sigma_t, shape (B, d) (sigma_t floored at EPS)."""
+    """Exact score grad_x log p_t(x) = -E[X_0 | X_t = x] / sigma_t, shape (B, d).
+
+    sigma_t is floored at EPS, so the score is finite at t = 1.
+    """
     x = check_points(x, "x")
-    log_joint, _, m0, log_p = posterior(x, t, target, scheduler)
-    w = torch.exp(log_joint - log_p[:, None])[..., None]
-    s = get_scheduler(scheduler)(_time_like(t, x))
+    w, _, m0, s = _weighted_posterior(x, t, target, scheduler)
     return -(w * m0).sum(1) / s.sigma_t.clamp_min(EPS)
 
 
 class MarginalField(torch.nn.Module):
-    """The exact marginal velocity as a model: ``field(x, t)`` works wherever a trained network does.
+    """The exact marginal velocity as a model: ``field(x, t)`` works wherever a network does.
 
     Args:
         target: a GaussianMixture or data points (N, d).
@@ -197,8 +235,9 @@ def cfm_loss_floor(
 ) -> float:
     """Monte-Carlo estimate of the smallest reachable CFM loss, E ||dx_t - u_t(X_t)||^2.
 
-    The CFM loss of any model equals this floor plus E ||u_theta(X_t) - u_t(X_t)||^2, so even the exact
-    marginal field u_t has this loss: it is the variance of the conditional target around its mean.
+    The CFM loss of any model equals this floor plus E ||u_theta(X_t) - u_t(X_t)||^2, so even the
+    exact marginal field u_t has this loss: it is the variance of the conditional target around its
+    mean.
 
     Args:
         target: the GaussianMixture or points defining u_t (for points, usually the training pool).
@@ -206,16 +245,16 @@ def cfm_loss_floor(
         n: Monte-Carlo sample size.
         scheduler: Scheduler or name.
         seed: seed for x_0, t and the x_1 draw.
+
+    Returns:
+        The estimate, a float.
     """
     n = check_positive_int(n, "n")
     g = make_generator(seed)
     if callable(sample_x1):
         x1 = as_tensor(sample_x1(n, seed=g), "sample_x1(n)")
     else:
-        pool = check_points(sample_x1, "sample_x1")
-        x1 = pool[
-            torch.randint(0, pool.shape[0], (n,), generator=g, device=g.device).to(pool.device)
-        ]
+        x1 = _resample(check_points(sample_x1, "sample_x1"), n, g)
     x1 = x1.to(torch.float64)
     x0 = torch.randn(x1.shape, generator=g, dtype=torch.float64, device=g.device).to(x1.device)
     t = torch.rand(n, generator=g, dtype=torch.float64, device=g.device).to(x1.device)
@@ -225,17 +264,16 @@ def cfm_loss_floor(
         if isinstance(target, GaussianMixture)
         else as_tensor(target, "target", dtype=torch.float64)
     )
-    u = torch.cat(
-        [
-            marginal_velocity(ps.x_t[i : i + 2000], t[i : i + 2000], tgt, scheduler)
-            for i in range(0, n, 2000)
-        ]
-    )
-    return float(((ps.dx_t - u) ** 2).sum(1).mean())
+    u = _velocity_in_chunks(ps.x_t, t, tgt, scheduler, 2000)
+    return float(_squared_error(ps.dx_t, u))
 
 
 def field_error(model: Callable[..., Tensor], target: Any, t: float, x: Tensor) -> float:
-    """Relative squared error sum ||u_theta(x_i) - u_t(x_i)||^2 / sum ||u_t(x_i)||^2 at points x (B, d)."""
+    """Relative squared error of a model against the exact field at time t and points x (B, d).
+
+    The error is sum_i ||u_theta(x_i) - u_t(x_i)||^2 / sum_i ||u_t(x_i)||^2, with u_t the
+    marginal velocity of ``target`` on the CondOT path.
+    """
     with torch.no_grad():
         u = MarginalField(target)(x, t)
         v = model(x, t)

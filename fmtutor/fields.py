@@ -1,16 +1,17 @@
 """Example vector fields with closed-form flows and divergences, the references of chapters 1-2.
 
-Every field is a callable ``field(x, t)`` on points x of shape (B, 2) (the course's model convention)
-and also knows its exact flow ``field.flow(x, t)`` = psi_t(x) (started at time 0) and its divergence
-``field.divergence(x, t)``, so that numerical results can be checked against closed forms:
+Every field is a callable ``field(x, t)`` on points x of shape (B, 2) (the course's model
+convention) and also knows its exact flow ``field.flow(x, t)`` = psi_t(x) (started at time 0) and
+its divergence ``field.divergence(x, t)``, so that numerical results can be checked against closed
+forms:
 
-* rotation     u(x) = omega J x                      psi_t(x) = R(omega t) x           div = 0
-* sink/source  u(x) = -/+ k x                        psi_t(x) = exp(-/+ k t) x         div = -/+ 2k
-* spiral       u(x) = (omega J - k I) x              psi_t(x) = exp(-k t) R(omega t) x div = -2k
+* rotation     u(x) = omega J x              psi_t(x) = R(omega t) x             div = 0
+* sink/source  u(x) = -/+ k x                psi_t(x) = exp(-/+ k t) x           div = -/+ 2k
+* spiral       u(x) = (omega J - k I) x      psi_t(x) = exp(-k t) R(omega t) x   div = -2k
 * mover        u_t(x) = (b - a) - k (x - c_t),  c_t = a + t (b - a)
-               psi_t(x) = c_t + exp(-k t) (x - a)                                      div = -2k
+               psi_t(x) = c_t + exp(-k t) (x - a)                                div = -2k
 * rotation_to_sink  u_t(x) = ((1 - t) omega J - t k I) x
-               psi_t(x) = exp(-k t^2 / 2) R(omega (t - t^2 / 2)) x                       div = -2 k t
+               psi_t(x) = exp(-k t^2 / 2) R(omega (t - t^2 / 2)) x               div = -2 k t
 
 with J = [[0, -1], [1, 0]] (a quarter turn) and R(theta) the rotation by theta.
 
@@ -47,7 +48,10 @@ _J = torch.tensor([[0.0, -1.0], [1.0, 0.0]])
 
 
 def _time(t: Any, x: Tensor) -> Tensor:
-    """Times as a (B, 1) or (1, 1) tensor in x's dtype, from a float, a 0-d, (B,) or (B, 1) tensor."""
+    """Times as a (B, 1) or (1, 1) tensor in x's dtype, from a float, 0-d, (B,) or (B, 1) tensor.
+
+    Unlike the paths' times, these may lie outside [0, 1] (a flow runs for any time).
+    """
     t = as_tensor(t, "t", like=x)
     if t.ndim == 0:
         t = t.reshape(1, 1)
@@ -55,7 +59,8 @@ def _time(t: Any, x: Tensor) -> Tensor:
         t = t[:, None]
     if t.ndim != 2 or t.shape[1] != 1 or t.shape[0] not in (1, x.shape[0]):
         raise ValueError(
-            f"t: expected a float, a (B,) or a (B, 1) tensor with B = {x.shape[0]}, got shape {tuple(t.shape)}"
+            f"t: expected a float, a (B,) or a (B, 1) tensor with B = {x.shape[0]}, "
+            f"got shape {tuple(t.shape)}"
         )
     if not torch.isfinite(t).all():
         raise ValueError(f"t: expected finite times, got {t.flatten()[:5].tolist()}")
@@ -63,8 +68,10 @@ def _time(t: Any, x: Tensor) -> Tensor:
 
 
 def _apply(m: Tensor, x: Tensor) -> Tensor:
-    """Matrices m of shape (B or 1, 2, 2) applied to points x of shape (B, 2), elementwise (no BLAS call:
-    tiny matmuls in a BLAS thread pool are slow on a busy machine)."""
+    """Matrices m of shape (B or 1, 2, 2) applied to points x of shape (B, 2), shape (B, 2).
+
+    Elementwise, with no BLAS call: tiny matmuls in a BLAS thread pool are slow on a busy machine.
+    """
     return (m * x[:, None, :]).sum(-1)
 
 
@@ -75,7 +82,7 @@ def _rot(theta: Tensor) -> Tensor:
 
 
 class ExampleField:
-    """Base class of the example fields: ``field(x, t)`` with x (B, 2) and t a float, (B,) or (B, 1).
+    """Base class of the example fields: ``field(x, t)``, x (B, 2) and t a float, (B,) or (B, 1).
 
     Subclasses implement ``velocity``, ``flow`` (exact psi_t from time 0) and ``divergence``.
     """
@@ -89,7 +96,7 @@ class ExampleField:
         return self.velocity(x, _time(t, x))
 
     def flow(self, x: Tensor, t: Any) -> Tensor:
-        """The exact flow psi_t(x) (the position at time t of the particle that was at x at time 0), shape (B, 2)."""
+        """The exact flow psi_t(x), shape (B, 2): where the particle at x at time 0 is at time t."""
         x = check_points(x, "x", dim=2)
         return self._flow(x, _time(t, x))
 
@@ -112,7 +119,7 @@ class ExampleField:
 
 
 class LinearField(ExampleField):
-    """A time-independent linear field u(x) = A x, with flow psi_t(x) = exp(t A) x and divergence tr A.
+    """A time-independent linear field u(x) = A x: flow psi_t(x) = exp(t A) x, divergence tr A.
 
     Args:
         matrix: A, shape (2, 2).
@@ -136,13 +143,16 @@ class LinearField(ExampleField):
 
 
 def rotation(omega: float = 1.0) -> LinearField:
-    """Counter-clockwise rotation u(x) = omega (-x2, x1): angular speed omega, |u(x)| = |omega| |x|, div = 0."""
+    """Counter-clockwise rotation u(x) = omega (-x2, x1) at angular speed omega.
+
+    |u(x)| = |omega| |x| and div u = 0.
+    """
     omega = check_number(omega, "omega")
     return LinearField(omega * _J, "rotation", f"{omega:g} (-x2, x1)")
 
 
 def sink(rate: float = 1.0) -> LinearField:
-    """u(x) = -rate x: everything flows into the origin, psi_t(x) = exp(-rate t) x, div = -2 rate."""
+    """u(x) = -rate x: all flows into the origin, psi_t(x) = exp(-rate t) x, div = -2 rate."""
     rate = check_number(rate, "rate")
     return LinearField(-rate * torch.eye(2, device="cpu"), "sink", f"-{rate:g} x")
 
@@ -154,7 +164,10 @@ def source(rate: float = 1.0) -> LinearField:
 
 
 def spiral(omega: float = 2.0, rate: float = 0.5) -> LinearField:
-    """u(x) = (omega J - rate I) x: a rotation and a sink at once, psi_t(x) = exp(-rate t) R(omega t) x."""
+    """u(x) = (omega J - rate I) x: a rotation and a sink at once.
+
+    psi_t(x) = exp(-rate t) R(omega t) x and div u = -2 rate.
+    """
     omega, rate = check_number(omega, "omega"), check_number(rate, "rate")
     return LinearField(
         omega * _J - rate * torch.eye(2, device="cpu"), "spiral", f"({omega:g} J - {rate:g} I) x"

@@ -4,10 +4,11 @@ w = 0 is the unconditional model, w = 1 the conditional one, w > 1 pushes sample
 their class. Because every affine-path velocity is affine in the score, u = a_t x + b_t score
 (paths.convert), guiding velocities is the same as guiding scores:
 
-    score_w = (1 - w) grad log p_t(x) + w grad log p_t(x | y) = grad log [p_t(x) p_t(y | x)^w] + const,
+    score_w = (1 - w) grad log p_t(x) + w grad log p_t(x | y)
+            = grad log [p_t(x) p_t(y | x)^w] + const,
 
 so guidance sharpens p_t(y | x), the implicit classifier. The module also has an exact conditional
-field for Gaussian mixtures (the oracle), guided sampling, the fidelity/diversity metrics, and a widget.
+field for Gaussian mixtures (the oracle), guided sampling and the fidelity/diversity metrics.
 """
 
 __all__ = [
@@ -33,9 +34,12 @@ from ._validate import (
     check_points,
     check_positive_int,
 )
-from .data import GaussianMixture, make_generator
+from .data import GaussianMixture
 from .exact import marginal_velocity
+from .metrics import wasserstein2
 from .paths import Scheduler, get_scheduler
+from .solvers import solve
+from .training import _source_noise
 
 
 def _check_w(w: Any) -> float:
@@ -58,7 +62,8 @@ def cfg_velocity(u_cond: Tensor, u_uncond: Tensor, w: float) -> Tensor:
     u_uncond = as_tensor(u_uncond, "u_uncond", like=u_cond)
     if u_cond.shape != u_uncond.shape:
         raise ValueError(
-            f"u_cond and u_uncond: expected the same shape, got {tuple(u_cond.shape)} and {tuple(u_uncond.shape)}"
+            "u_cond and u_uncond: expected the same shape, "
+            f"got {tuple(u_cond.shape)} and {tuple(u_uncond.shape)}"
         )
     return u_uncond + w * (u_cond - u_uncond)
 
@@ -94,9 +99,10 @@ class CFGVelocity(nn.Module):
 class ExactConditionalField(nn.Module):
     """The exact class-conditional velocity of a Gaussian mixture whose components are the classes.
 
-    ``field(x, t, y)`` is the marginal velocity towards component y alone, and y=None (or the label
-    K = number of components, the "no label" class as in models.MLP) the velocity of the whole mixture.
-    It is what a perfectly trained conditional network with label dropout would learn.
+    ``field(x, t, y)`` is the marginal velocity towards component y alone, and y=None (or the
+    label K = number of components, the "no label" class as in models.MLP) the velocity of the
+    whole mixture. It is what a perfectly trained conditional network with label dropout would
+    learn.
 
     Args:
         mixture: a data.GaussianMixture with K components (class k = component k).
@@ -117,7 +123,13 @@ class ExactConditionalField(nn.Module):
         ]
 
     def forward(self, x: Tensor, t: Any, y: Any = None) -> Tensor:
-        """u_t(x | y), shape (B, d); x (B, d), t a float / (B,) / (B, 1), y None / int / (B,) ints in 0..K."""
+        """u_t(x | y), shape (B, d).
+
+        Args:
+            x: points, shape (B, d).
+            t: times: a float, (B,) or (B, 1).
+            y: None, an int or (B,) ints in 0..K (K: no label).
+        """
         x = check_points(x, "x")
         if y is None:
             return marginal_velocity(x, t, self.mixture, self.scheduler)
@@ -130,7 +142,8 @@ class ExactConditionalField(nn.Module):
             )
         if (y < 0).any() or (y > self.num_classes).any():
             raise ValueError(
-                f"y: expected labels in 0..{self.num_classes} ({self.num_classes} = no label), got {y.tolist()[:5]}..."
+                f"y: expected labels in 0..{self.num_classes} ({self.num_classes} = no label), "
+                f"got {y.tolist()[:5]}..."
             )
         tt = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1)
         tt = tt.expand(x.shape[0]) if tt.numel() == 1 else tt
@@ -153,7 +166,7 @@ def guided_sample(
     dim: int = 2,
     return_trajectory: bool = False,
 ) -> Any:
-    """Samples of class y with guidance weight w: integrate CFGVelocity(model, y, w) from x_0 ~ N(0, I).
+    """Samples of class y at guidance weight w: CFGVelocity(model, y, w) integrated from N(0, I).
 
     Args:
         model: ``model(x, t, y)`` (a network trained with label dropout, or ExactConditionalField).
@@ -162,21 +175,14 @@ def guided_sample(
         seed: seeds x_0 (the same x_0 for every w, so the comparison is paired).
         dim: data dimension.
         return_trajectory: return the whole solvers.Solution instead of the (n, dim) samples.
-    """
-    from .solvers import solve
 
+    Returns:
+        The samples, shape (n, dim), on the CPU (or the Solution).
+    """
     n = check_positive_int(n, "n")
     if isinstance(y, bool) or not isinstance(y, (int, np.integer)):
         raise TypeError(f"y: expected an integer class label, got {y!r}")
-    params = (
-        [p for p in model.parameters() if p.is_floating_point()]
-        if isinstance(model, nn.Module)
-        else []
-    )
-    g = make_generator(seed)
-    x0 = torch.randn(n, dim, generator=g, device=g.device)
-    if params:  # the noise goes where the model is
-        x0 = x0.to(device=params[0].device, dtype=params[0].dtype)
+    x0 = _source_noise(model, n, dim, seed)  # drawn on the CPU, moved to where the model is
     sol = solve(
         CFGVelocity(model, int(y), w),
         x0,
@@ -190,7 +196,7 @@ def guided_sample(
 def guidance_metrics(
     samples: Tensor, y: int, mixture: GaussianMixture, seed: int = 0
 ) -> dict[str, float]:
-    """Fidelity and diversity of samples that were asked to be of class y (class k = mixture component k).
+    """Fidelity and diversity of samples asked to be of class y (class k = mixture component k).
 
     Fidelity:
         accuracy: the fraction the Bayes classifier argmax_k w_k N(x; m_k, S_k) assigns to y.
@@ -203,9 +209,10 @@ def guidance_metrics(
     Args:
         samples: shape (n, d). y: the requested class. mixture: the data's GaussianMixture.
         seed: seed of the reference samples for w2.
-    """
-    from .metrics import wasserstein2
 
+    Returns:
+        dict with accuracy, class_loglik, spread and w2.
+    """
     if not isinstance(mixture, GaussianMixture):
         raise TypeError(
             f"mixture: expected a fmtutor.data.GaussianMixture, got {type(mixture).__name__}"
@@ -214,8 +221,7 @@ def guidance_metrics(
     k = len(mixture.weights)
     if not isinstance(y, int) or not 0 <= y < k:
         raise ValueError(f"y: expected a class in 0..{k - 1}, got {y!r}")
-    dist = torch.distributions.MultivariateNormal(mixture.means, covariance_matrix=mixture.covs)
-    logp = dist.log_prob(x[:, None, :])  # (n, K)
+    logp = mixture.component_log_prob(x)  # (n, K)
     pred = (logp + torch.log(mixture.weights)).argmax(1)
     comp = GaussianMixture(mixture.means[y : y + 1], mixture.covs[y : y + 1])
     ref = comp.sample(x.shape[0], seed=seed).double()
@@ -237,7 +243,11 @@ def guidance_table(
     n_steps: int = 20,
     seed: int = 0,
 ) -> list[dict[str, float]]:
-    """guidance_metrics averaged over classes, for each w in ws: a list of dicts with key 'w' added."""
+    """guidance_metrics averaged over classes, for each w in ws.
+
+    Returns:
+        One dict per w: the averaged metrics and the key 'w'.
+    """
     classes = list(range(len(mixture.weights))) if classes is None else list(classes)
     rows = []
     for w in ws:

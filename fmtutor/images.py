@@ -2,9 +2,9 @@
 
 An 8x8 image is stored as a vector of 64 numbers, row by row: pixel (i, j) is entry 8 i + j, and
 values lie in [-1, 1] (-1 = no ink). A class-conditional MLP (fmtutor.models.MLP with
-``num_classes=10``) learns the velocity u_theta(x, t, y) on these vectors with the CFM loss; label
-dropout (the label replaced by "no label" with probability p) trains the unconditional field in the same
-network, which classifier-free guidance needs (the recipe is in ``fmtutor.digits``).
+``num_classes=10``) learns the velocity u_theta(x, t, y) on these vectors with the CFM loss;
+label dropout (the label replaced by "no label" with probability p) trains the unconditional field
+in the same network, which classifier-free guidance needs (the recipe is in ``fmtutor.digits``).
 
 Quality of generated digits of requested classes y_i is measured three ways (``sample_quality``):
 
@@ -33,10 +33,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from ._validate import as_tensor, check_number, check_positive_int
 from .data import load_digits, make_generator
+from .metrics import sliced_wasserstein2
 
 #: Side length of the digit images (8 x 8 = 64 pixels).
 SIDE = 8
@@ -47,13 +49,12 @@ def _check_batch(x: Any, name: str = "x", side: int = SIDE) -> Tensor:
     x = as_tensor(x, name, finite=True)
     if x.ndim != 2 or x.shape[1] != side * side:
         raise ValueError(
-            f"{name}: expected a batch of flattened {side}x{side} images of shape (B, {side * side}), "
-            f"got {tuple(x.shape)}"
+            f"{name}: expected a batch of flattened {side}x{side} images of shape "
+            f"(B, {side * side}), got {tuple(x.shape)}"
         )
     return x
 
 
-# --------------------------------------------------------------------------------------------- data
 @dataclass
 class DigitSplit:
     """Train/test split of the 8x8 digits: images (n, 64) in [-1, 1] and labels (n,) int64."""
@@ -65,7 +66,7 @@ class DigitSplit:
 
 
 def split_digits(n_test: int = 397, seed: int = 0) -> DigitSplit:
-    """scikit-learn's 1,797 digits (fmtutor.data.load_digits), randomly split into train and held-out test sets.
+    """scikit-learn's 1,797 digits (fmtutor.data.load_digits), split at random into train and test.
 
     Args:
         n_test: size of the test set (default 397, leaving 1,400 for training).
@@ -80,7 +81,6 @@ def split_digits(n_test: int = 397, seed: int = 0) -> DigitSplit:
     return DigitSplit(x[tr], y[tr], x[te], y[te])
 
 
-# -------------------------------------------------------------------------------------------- grids
 def to_images(x: Any, side: int = SIDE) -> Tensor:
     """Flattened images (B, side * side) -> (B, side, side); pixel (i, j) is entry side * i + j."""
     side = check_positive_int(side, "side")
@@ -103,7 +103,6 @@ def tile_images(x: Any, rows: int, cols: int, side: int = SIDE) -> Tensor:
     return x.reshape(rows, cols, side, side).permute(0, 2, 1, 3).reshape(rows * side, cols * side)
 
 
-# ----------------------------------------------------------------------------------------- classifier
 class DigitClassifier:
     """A logistic-regression digit classifier (scikit-learn) used to score generated digits.
 
@@ -116,8 +115,8 @@ class DigitClassifier:
     """
 
     def __init__(self, x: Any, y: Any, C: float = 1.0) -> None:
+        # imported here, not at the top: scikit-learn would nearly double `import fmtutor`
         from sklearn.linear_model import LogisticRegression
-        from threadpoolctl import threadpool_limits
 
         x = _check_batch(x, "x")
         y = torch.as_tensor(y)
@@ -134,8 +133,6 @@ class DigitClassifier:
 
     def predict(self, x: Any) -> Tensor:
         """Predicted labels, shape (B,) int64."""
-        from threadpoolctl import threadpool_limits
-
         x = _check_batch(x, "x")
         with threadpool_limits(1):
             return torch.as_tensor(self.clf.predict(self._np(x)), dtype=torch.int64)
@@ -153,7 +150,7 @@ class DigitClassifier:
         return float((pred == y.cpu()).double().mean())
 
     def per_class_accuracy(self, x: Any, y: Any, num_classes: int = 10) -> np.ndarray:
-        """Accuracy among the images of each requested class c = 0..num_classes-1 (NaN where none)."""
+        """Accuracy among the images of each requested class c = 0..num_classes-1 (NaN if none)."""
         pred, y = self.predict(x), torch.as_tensor(y).cpu()
         out = np.full(num_classes, np.nan)
         for c in range(num_classes):
@@ -172,9 +169,6 @@ def fit_digit_classifier(split: DigitSplit, C: float = 1.0) -> DigitClassifier:
     return DigitClassifier(split.x_train, split.y_train, C)
 
 
-# ------------------------------------------------------------------------------------ model, sampling
-
-
 def sample_quality(
     samples: Any,
     labels: Any,
@@ -185,21 +179,20 @@ def sample_quality(
 ) -> dict[str, float]:
     """Quality of generated digits that were asked to be of classes ``labels``.
 
-    Returns a dict with
-        accuracy: fraction the classifier labels as requested (fidelity to the class; chance = 0.1),
-        sliced_w2: sliced W2 between samples and the reference images (realism and diversity),
-        nn_distance: mean over samples of min_j ||x_i - r_j|| (distance to the closest reference image).
-
     Args:
         samples: (B, 64). labels: (B,) requested classes. classifier: a DigitClassifier.
         reference: real images (N, 64), e.g. the training digits.
         n_projections, seed: for the sliced W2.
-    """
-    from .metrics import sliced_wasserstein2
 
-    x = (
-        _check_batch(samples, "samples").detach().cpu().float()
-    )  # not clipped: overshoot is an error too
+    Returns:
+        A dict with
+        accuracy: fraction the classifier labels as requested (fidelity to the class; chance 0.1),
+        sliced_w2: sliced W2 between samples and the reference images (realism and diversity),
+        nn_distance: mean over samples of min_j ||x_i - r_j|| (the distance to the closest
+        reference image).
+    """
+    # not clipped: overshoot is an error too
+    x = _check_batch(samples, "samples").detach().cpu().float()
     ref = _check_batch(reference, "reference").detach().cpu().float()
     y = _labels(labels)
     if y.shape[0] != x.shape[0]:
@@ -213,16 +206,12 @@ def sample_quality(
     }
 
 
-# ------------------------------------------------------------------------------------------- training
-
-
-# --------------------------------------------------------------------------------------------- widget
-
-
 def _labels(labels: Any, name: str = "labels") -> Tensor:
+    """Integer class labels as a non-empty (B,) int64 tensor (or a ValueError naming ``name``)."""
     y = torch.as_tensor(labels)
     if y.ndim != 1 or y.numel() == 0 or y.dtype.is_floating_point or y.dtype == torch.bool:
         raise ValueError(
-            f"{name}: expected a non-empty 1-D sequence of integer labels, got {tuple(y.shape)} of {y.dtype}"
+            f"{name}: expected a non-empty 1-D sequence of integer labels, "
+            f"got {tuple(y.shape)} of {y.dtype}"
         )
     return y.long()

@@ -1,10 +1,10 @@
 """Save and load trained velocity models, with checks that never return a silently wrong model.
 
-A model file is a ``torch.save`` dictionary holding the format name and version, the fmtutor version
-that wrote it, the model's class name, its constructor ``config`` (``MLP.config``), its ``state_dict``
-and any extra values (a training configuration, a loss history). Loading rebuilds the model from its
-config and loads the state *strictly*: a missing, truncated or mismatched file raises a
-``ModelFileError`` (a ``ValueError``) that names the file and says what is wrong.
+A model file is a ``torch.save`` dictionary holding the format name and version, the fmtutor
+version that wrote it, the model's class name, its constructor ``config`` (``MLP.config``), its
+``state_dict`` and any extra values (a training configuration, a loss history). Loading rebuilds
+the model from its config and loads the state *strictly*: a missing, truncated or mismatched file
+raises a ``ModelFileError`` (a ``ValueError``) that names the file and says what is wrong.
 
 The chapters' model cache, built on these two functions, is ``fmtutor.course.cache``.
 
@@ -59,7 +59,10 @@ _REQUIRED = (
 
 
 class ModelFileError(ValueError):
-    """A model file that is missing, unreadable, truncated, of another version or does not match its model."""
+    """A model file missing, unreadable, truncated, of another version or wrong for its model.
+
+    A ``ValueError``, so callers that catch bad input catch it too.
+    """
 
 
 def _version() -> str:
@@ -67,7 +70,10 @@ def _version() -> str:
 
 
 def _plain(value: Any, name: str) -> Any:
-    """Convert extra values to types ``torch.load(weights_only=True)`` accepts (NumPy arrays become tensors)."""
+    """Convert extra values to types ``torch.load(weights_only=True)`` accepts.
+
+    NumPy arrays become tensors and NumPy scalars Python numbers; ``name`` is used in errors.
+    """
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(value))
     if isinstance(value, (np.floating, np.integer, np.bool_)):
@@ -91,7 +97,7 @@ def _plain(value: Any, name: str) -> Any:
 
 
 def save_model(model: nn.Module, path: "str | os.PathLike[str]", **extra: Any) -> None:
-    """Write a model, its constructor config and extra values to ``path`` (parent folders are created).
+    """Write a model, its constructor config and extra values to ``path`` (creating its folder).
 
     The file is written to a temporary name and renamed, so an interrupted save never leaves a
     half-written file under ``path``.
@@ -107,7 +113,8 @@ def save_model(model: nn.Module, path: "str | os.PathLike[str]", **extra: Any) -
     name = type(model).__name__
     if MODEL_CLASSES.get(name) is not type(model):
         raise TypeError(
-            f"model: cannot save a {name}; known classes are {sorted(MODEL_CLASSES)} (add yours to MODEL_CLASSES)"
+            f"model: cannot save a {name}; known classes are {sorted(MODEL_CLASSES)} "
+            "(add yours to MODEL_CLASSES)"
         )
     config = getattr(model, "config", None)
     if not isinstance(config, dict):
@@ -140,15 +147,17 @@ def save_model(model: nn.Module, path: "str | os.PathLike[str]", **extra: Any) -
 
 
 def _path(path: Any) -> Path:
+    """``path`` as a Path, or a TypeError when it is not a non-empty str or os.PathLike."""
     if not isinstance(path, (str, os.PathLike)) or str(path) == "":
         raise TypeError(
-            f"path: expected a file path (a str or pathlib.Path), got {type(path).__name__} {path!r:.60}"
+            "path: expected a file path (a str or pathlib.Path), "
+            f"got {type(path).__name__} {path!r:.60}"
         )
     return Path(path)
 
 
 def _checksum(state: dict[str, Any]) -> str:
-    """SHA-256 of the weights (names, dtypes, shapes and bytes): a flipped bit is detected on load."""
+    """SHA-256 of the weights (names, dtypes, shapes and bytes): a flipped bit shows on load."""
     h = hashlib.sha256()
     for k in sorted(state):
         v = state[k].detach().cpu().contiguous()
@@ -161,8 +170,9 @@ def read_header(path: "str | os.PathLike[str]", check_version: bool = True) -> d
     """Read and validate a model file; return its dictionary (state_dict still as tensors).
 
     Raises:
-        ModelFileError: if the file is missing, unreadable (e.g. truncated), not an fmtutor model file,
-            of another format version or (with check_version) written by another fmtutor version.
+        ModelFileError: if the file is missing, unreadable (e.g. truncated), not an fmtutor model
+            file, of another format version or (with check_version) written by another fmtutor
+            version.
     """
     path = _path(path)
     if not path.is_file():
@@ -185,8 +195,8 @@ def read_header(path: "str | os.PathLike[str]", check_version: bool = True) -> d
         )
     if check_version and payload["fmtutor_version"] != _version():
         raise ModelFileError(
-            f"{path}: written by fmtutor {payload['fmtutor_version']}, this is fmtutor {_version()}; "
-            "re-create the file (or pass check_version=False)"
+            f"{path}: written by fmtutor {payload['fmtutor_version']}, "
+            f"this is fmtutor {_version()}; re-create the file (or pass check_version=False)"
         )
     return payload
 
@@ -207,8 +217,8 @@ def load_model(
         (model in eval mode, extra dict).
 
     Raises:
-        ModelFileError: missing/truncated/foreign file, other version, unknown class, a config the class
-            rejects, or a state_dict whose keys or shapes do not match the rebuilt model.
+        ModelFileError: missing/truncated/foreign file, other version, unknown class, a config the
+            class rejects, or a state_dict whose keys or shapes do not match the rebuilt model.
     """
     path = _path(path)
     payload = read_header(path, check_version)
@@ -226,16 +236,12 @@ def load_model(
         for p in inspect.signature(MODEL_CLASSES[name]).parameters.values()
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     ]
-    if sorted(
-        set(params) - set(config)
-    ):  # a default filled in silently could differ from what was trained
-        raise ModelFileError(
-            f"{path}: incomplete model config, missing {sorted(set(params) - set(config))} of {name}"
-        )
+    missing = sorted(set(params) - set(config))
+    if missing:  # a default filled in silently could differ from what was trained
+        raise ModelFileError(f"{path}: incomplete model config, missing {missing} of {name}")
     try:
-        with torch.random.fork_rng(
-            devices=[]
-        ):  # the initial weights are overwritten: do not consume the global RNG
+        # the initial weights are overwritten: do not consume the global RNG
+        with torch.random.fork_rng(devices=[]):
             model = MODEL_CLASSES[name](**config)
     except (TypeError, ValueError) as e:
         raise ModelFileError(
@@ -263,7 +269,8 @@ def load_model(
         )
     if "checksum" in payload and payload["checksum"] != _checksum(state):
         raise ModelFileError(
-            f"{path}: the stored weights do not match their checksum: the file is corrupted; re-create it"
+            f"{path}: the stored weights do not match their checksum: the file is corrupted; "
+            "re-create it"
         )
     nonfinite = [
         k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())

@@ -1,11 +1,13 @@
-"""Exact log-likelihoods of a flow: divergences (exact and Hutchinson) and the backward augmented ODE.
+"""Exact log-likelihoods of a flow: divergences (exact and Hutchinson), the backward augmented ODE.
 
-Along a particle x_t = psi_t(x_0) of the flow of u_t, the density changes as (instantaneous change of variables)
+Along a particle x_t = psi_t(x_0) of the flow of u_t, the density changes as (the instantaneous
+change of variables)
 
-    d/dt log p_t(x_t) = -div u_t(x_t),      so   log p_1(x_1) = log p_0(x_0) - int_0^1 div u_t(x_t) dt.
+    d/dt log p_t(x_t) = -div u_t(x_t),   so   log p_1(x_1) = log p_0(x_0) - int_0^1 div u_t(x_t) dt.
 
-To score a data point x we integrate the augmented state [x_t, f_t] with d/dt [x, f] = [u_t(x), div u_t(x)]
-backwards from (x, 0) at t = 1 to t = 0 with the course's solver; then f_0 = -int_0^1 div u_t dt and
+To score a data point x we integrate the augmented state [x_t, f_t] with
+d/dt [x, f] = [u_t(x), div u_t(x)] backwards from (x, 0) at t = 1 to t = 0 with the course's solver;
+then f_0 = -int_0^1 div u_t dt and
 
     log p_1(x) = log N(x_0; 0, I) + f_0.
 
@@ -27,6 +29,7 @@ __all__ = [
     "LogLikelihood",
     "log_likelihood",
     "log_prob_fn",
+    "NOISES",
 ]
 
 import math
@@ -42,6 +45,7 @@ from .data import make_generator
 from .solvers import solve
 
 Field = Callable[[Tensor, Any], Tensor]
+#: The distributions of Hutchinson's probe vectors.
 NOISES = ("rademacher", "gaussian")
 
 
@@ -67,7 +71,8 @@ def _grad(out: Tensor, xg: Tensor, retain: bool) -> Tensor:
 def jacobian(model: Field, x: Tensor, t: Any) -> Tensor:
     """The Jacobian J[b, i, j] = d u_i / d x_j at each point, shape (B, d, d) (d backward passes).
 
-    Assumes the model treats batch rows independently (true for MLPs and the exact fields; not for BatchNorm).
+    Assumes the model treats batch rows independently (true for MLPs and the exact fields; not
+    for BatchNorm).
     """
     x = check_points(x, "x")
     with torch.enable_grad():
@@ -130,7 +135,9 @@ def divergence_hutchinson(
     seed: Any = None,
     z: "Tensor | None" = None,
 ) -> Tensor:
-    """Hutchinson's estimate (1/K) sum_k z_k^T (du/dx) z_k of div u_t(x), shape (B,); unbiased since E[z z^T] = I.
+    """Hutchinson's estimate (1/K) sum_k z_k^T (du/dx) z_k of div u_t(x), shape (B,).
+
+    The estimate is unbiased since E[z z^T] = I.
 
     Args:
         model: velocity field ``model(x, t)``.
@@ -155,11 +162,14 @@ def divergence_hutchinson(
 
 
 def hutchinson_variance(jac: Tensor, noise: str = "rademacher") -> Tensor:
-    """The variance of a one-probe Hutchinson estimate z^T J z, from the Jacobian (B, d, d) or (d, d).
+    """The variance of a one-probe Hutchinson estimate z^T J z, from the Jacobian (B, d, d).
 
-    With S = (J + J^T) / 2: Var = 2 ||S||_F^2 for Gaussian probes and 2 (||S||_F^2 - sum_i S_ii^2) for
-    Rademacher probes (only off-diagonal entries add noise, so a diagonal Jacobian gives an exact estimate).
-    K probes divide the variance by K.
+    With S = (J + J^T) / 2: Var = 2 ||S||_F^2 for Gaussian probes and 2 (||S||_F^2 - sum_i S_ii^2)
+    for Rademacher probes (only off-diagonal entries add noise, so a diagonal Jacobian gives an
+    exact estimate). K probes divide the variance by K. A single (d, d) Jacobian works too.
+
+    Returns:
+        The variance, shape (B,) (or 0-d for a single (d, d) Jacobian).
     """
     jac = as_tensor(jac, "jac")
     if jac.ndim < 2 or jac.shape[-1] != jac.shape[-2]:
@@ -254,7 +264,7 @@ def log_likelihood(
 
 
 def log_prob_fn(model: Field, chunk: int = 4096, **kwargs: Any) -> Callable[[Tensor], Tensor]:
-    """``log_likelihood`` as a one-argument function x -> log p_1(x) (e.g. for fmtutor.plots.density).
+    """``log_likelihood`` as a function x -> log p_1(x) (e.g. for fmtutor.course.plots.density).
 
     Args:
         model: velocity field.

@@ -1,7 +1,9 @@
-"""Distances between distributions: exact and sliced 2-Wasserstein, MMD, noise floors, Gaussian KL and W2.
+"""Distances between distributions: exact and sliced 2-Wasserstein, MMD, noise floors, Gaussians.
 
 A finite sample is never at distance 0 from its own distribution: compare a model's samples against
-``noise_floor`` (the same distance between two fresh sample sets of the target, same size).
+``noise_floor`` (the same distance between two fresh sample sets of the target, same size). The
+Gaussian closed forms are W2 (``gaussian_w2``), KL (``gaussian_kl``) and the average
+log-likelihood of a 1-D sample (``gaussian_log_likelihood``).
 
 >>> import torch
 >>> a = torch.zeros(3, 2); b = torch.ones(3, 2)
@@ -17,6 +19,7 @@ __all__ = [
     "gaussian_w2",
     "gaussian_kl",
     "gaussian_log_likelihood",
+    "MAX_EXACT",
 ]
 
 import math
@@ -36,6 +39,7 @@ from ._validate import (
 )
 from .data import make_generator
 
+#: The largest point sets (equal sizes) for which wasserstein2 solves the exact matching.
 MAX_EXACT = 4000
 
 
@@ -45,13 +49,16 @@ def wasserstein2(
     """2-Wasserstein distance between the empirical measures of two point sets.
 
     Exact: W2^2 = min over one-to-one matchings s of (1/n) sum_i ||a_i - b_s(i)||^2, solved with
-    scipy's linear_sum_assignment (equal sizes, up to MAX_EXACT = 4000 points). 'auto' uses the exact
-    method when it applies and the sliced estimate otherwise.
+    scipy's linear_sum_assignment (equal sizes, up to MAX_EXACT = 4000 points). 'auto' uses the
+    exact method when it applies and the sliced estimate otherwise.
 
     Args:
         a: points, shape (n, d). b: points, shape (m, d).
         method: 'auto', 'exact' or 'sliced'.
         n_projections, seed: for the sliced estimate.
+
+    Returns:
+        W2, a float.
     """
     a, b = check_points(a, "a").double().cpu(), check_points(b, "b").double().cpu()
     if a.shape[1] != b.shape[1]:
@@ -61,10 +68,12 @@ def wasserstein2(
     exact_ok = a.shape[0] == b.shape[0] and a.shape[0] <= MAX_EXACT
     if method == "exact" and not exact_ok:
         raise ValueError(
-            f"a and b: the exact method needs equal sizes <= {MAX_EXACT}, got {a.shape[0]} and {b.shape[0]}"
+            f"a and b: the exact method needs equal sizes <= {MAX_EXACT}, "
+            f"got {a.shape[0]} and {b.shape[0]}"
         )
     if method == "sliced" or not exact_ok:
         return sliced_wasserstein2(a, b, n_projections, seed)
+    # imported here, not at the top: scipy.optimize would add about a third to `import fmtutor`
     from scipy.optimize import linear_sum_assignment
 
     cost = torch.cdist(a, b) ** 2
@@ -75,8 +84,16 @@ def wasserstein2(
 def sliced_wasserstein2(a: Any, b: Any, n_projections: int = 512, seed: int = 0) -> float:
     """Sliced W2: sqrt of the mean over random directions theta of W2^2 of the 1-D projections.
 
-    In 1-D the optimal matching is by sorting (quantiles interpolated when sizes differ). Sliced W2 is
-    smaller than W2 (roughly by sqrt(d) for isotropic differences): compare it only with itself.
+    In 1-D the optimal matching is by sorting (quantiles interpolated when sizes differ). Sliced W2
+    is smaller than W2 (roughly by sqrt(d) for isotropic differences): compare it only with itself.
+
+    Args:
+        a: points, shape (n, d). b: points, shape (m, d).
+        n_projections: the number of random directions.
+        seed: seeds the directions.
+
+    Returns:
+        Sliced W2, a float.
     """
     a, b = check_points(a, "a").double().cpu(), check_points(b, "b").double().cpu()
     if a.shape[1] != b.shape[1]:
@@ -96,8 +113,15 @@ def sliced_wasserstein2(a: Any, b: Any, n_projections: int = 512, seed: int = 0)
 def mmd(a: Any, b: Any, bandwidths: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)) -> float:
     """Squared maximum mean discrepancy with a sum of RBF kernels exp(-||x - y||^2 / (2 h^2)).
 
-    MMD^2 = E k(a, a') + E k(b, b') - 2 E k(a, b), with the unbiased (off-diagonal) within-set means;
-    it can be slightly negative when the two sets come from the same distribution.
+    MMD^2 = E k(a, a') + E k(b, b') - 2 E k(a, b), with the unbiased (off-diagonal) within-set
+    means; it can be slightly negative when the two sets come from the same distribution.
+
+    Args:
+        a: points, shape (n, d), n >= 2. b: points, shape (m, d), m >= 2.
+        bandwidths: the kernels' h, each > 0.
+
+    Returns:
+        MMD^2, a float.
     """
     a, b = check_points(a, "a").double().cpu(), check_points(b, "b").double().cpu()
     if a.shape[1] != b.shape[1]:
@@ -149,9 +173,18 @@ def noise_floor(
 
 
 def gaussian_w2(m1: Any, cov1: Any, m2: Any, cov2: Any) -> float:
-    """Closed-form W2 between N(m1, S1) and N(m2, S2):
+    """Closed-form W2 between N(m1, S1) and N(m2, S2).
+
     W2^2 = ||m1 - m2||^2 + tr(S1 + S2 - 2 (S2^{1/2} S1 S2^{1/2})^{1/2}).
+
+    Args:
+        m1, m2: the means, shape (d,).
+        cov1, cov2: the covariances, shape (d, d), symmetric positive semi-definite.
+
+    Returns:
+        W2, a float.
     """
+    # imported here, not at the top: scipy.linalg would add about a fifth to `import fmtutor`
     from scipy.linalg import sqrtm
 
     m1, m2 = np.atleast_1d(np.asarray(m1, float)), np.atleast_1d(np.asarray(m2, float))
@@ -178,9 +211,15 @@ def gaussian_w2(m1: Any, cov1: Any, m2: Any, cov2: Any) -> float:
 
 
 def gaussian_kl(mu_p: Any, std_p: Any, mu_q: Any, std_q: Any) -> Tensor:
-    """KL(N(mu_p, std_p^2) || N(mu_q, std_q^2)) = log(std_q / std_p) + (std_p^2 + (mu_p - mu_q)^2) / (2 std_q^2) - 1/2.
+    """KL(N(mu_p, std_p^2) || N(mu_q, std_q^2)) between two 1-D Gaussians.
 
-    All arguments broadcast (floats or tensors); standard deviations must be positive.
+    KL = log(std_q / std_p) + (std_p^2 + (mu_p - mu_q)^2) / (2 std_q^2) - 1/2.
+
+    Args:
+        mu_p, std_p, mu_q, std_q: floats or tensors that broadcast; standard deviations > 0.
+
+    Returns:
+        The KL divergence (float64), of the broadcast shape.
     """
     mu_p, std_p, mu_q, std_q = (
         as_tensor(v, n, dtype=torch.float64)
@@ -193,7 +232,15 @@ def gaussian_kl(mu_p: Any, std_p: Any, mu_q: Any, std_q: Any) -> Tensor:
 
 
 def gaussian_log_likelihood(x: Any, mu: Any, std: Any) -> Tensor:
-    """The average log-likelihood L = (1/m) sum_i log N(x^i; mu, std^2) of a 1-D sample x of shape (m,)."""
+    """The average log-likelihood L = (1/m) sum_i log N(x^i; mu, std^2) of a 1-D sample.
+
+    Args:
+        x: the sample, shape (m,).
+        mu, std: a float or a tensor of candidate parameters (std > 0), broadcast together.
+
+    Returns:
+        L (float64), with the shape of mu (0-d for a float).
+    """
     x = as_tensor(x, "x", dtype=torch.float64)
     if x.ndim != 1 or x.numel() == 0:
         raise ValueError(

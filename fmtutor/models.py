@@ -1,6 +1,6 @@
 """Small velocity networks: an MLP ``model(x, t)`` with an optional class label for guidance."""
 
-__all__ = ["MLP", "time_column"]
+__all__ = ["MLP", "time_column", "ACTIVATIONS"]
 
 import math
 from typing import Any
@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from ._validate import check_finite, check_positive_int, check_time
 
+#: The hidden layers' activation functions, by name.
 ACTIVATIONS = {"silu": nn.SiLU, "elu": nn.ELU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
 
@@ -97,12 +98,19 @@ class MLP(nn.Module):
             y = self._labels(y, x.shape[0], x.device)
         elif y is not None:
             raise ValueError(
-                f"y: this model was built without num_classes, so it takes no label; got {type(y).__name__}"
+                "y: this model was built without num_classes, so it takes no label; "
+                f"got {type(y).__name__}"
             )
         return self._velocity(x, tc, y)
 
     def _velocity(self, x: Tensor, tc: Tensor, y: "Tensor | None" = None) -> Tensor:
-        """forward without the input checks (the training loop's inner call): x (B, d), tc (B, 1), y (B,) int64 or None."""
+        """forward without the input checks (the training loop's inner call).
+
+        Args:
+            x: points, shape (B, d), in the model's dtype and device.
+            tc: times, shape (B, 1).
+            y: labels, shape (B,) int64, or None.
+        """
         feats = [x, tc]
         if self.freqs.numel():
             ang = tc * self.freqs.to(x.dtype)

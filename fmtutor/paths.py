@@ -1,4 +1,4 @@
-"""Schedulers (alpha_t, sigma_t), the affine probability path, conditional velocities and conversions.
+"""Schedulers (alpha_t, sigma_t), the affine probability path, conditional velocities, conversions.
 
 Convention everywhere: t in [0, 1], x_0 ~ source N(0, I), x_1 ~ data, and
 
@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._validate import as_tensor, check_same_shape, check_unit_interval
+from ._validate import as_tensor, check_same_shape, check_unit_interval, times_like
 
 #: Floor used for sigma_t (and other denominators) where t = 1 would divide by zero.
 EPS = 1e-5
@@ -93,9 +93,8 @@ class CosineScheduler(Scheduler):
 
     def _evaluate(self, t: Tensor) -> SchedulerOutput:
         a = 0.5 * math.pi * t
-        b = (
-            0.5 * math.pi * (1 - t)
-        )  # cos(a) = sin(b), written so that sigma_1 = 0 exactly (float32 cos(pi/2) < 0)
+        # cos(a) = sin(b), written so that sigma_1 = 0 exactly (float32 cos(pi/2) < 0)
+        b = 0.5 * math.pi * (1 - t)
         h = 0.5 * math.pi
         return SchedulerOutput(torch.sin(a), torch.sin(b), h * torch.sin(b), -h * torch.sin(a))
 
@@ -144,10 +143,14 @@ class VPScheduler(Scheduler):
             )
         self.beta_min, self.beta_max = float(beta_min), float(beta_max)
 
+    def beta(self, s: Tensor) -> Tensor:
+        """beta(s) = beta_min + (beta_max - beta_min) s in diffusion time s = 1 - t, shape of s."""
+        return self.beta_min + (self.beta_max - self.beta_min) * s
+
     def _evaluate(self, t: Tensor) -> SchedulerOutput:
         s = 1 - t
         big_t = self.beta_min * s + 0.5 * (self.beta_max - self.beta_min) * s**2
-        beta = self.beta_min + (self.beta_max - self.beta_min) * s
+        beta = self.beta(s)
         alpha = torch.exp(-0.5 * big_t)
         sigma = torch.sqrt((1 - alpha**2).clamp_min(0))
         d_alpha = 0.5 * beta * alpha
@@ -177,23 +180,6 @@ def get_scheduler(scheduler: "str | Scheduler", **kwargs: Any) -> Scheduler:
     return SCHEDULERS[scheduler.lower()](**kwargs)
 
 
-def _time_like(t: Any, x: Tensor, name: str = "t") -> Tensor:
-    """Times as a tensor broadcastable to x of shape (B, ...): from a float, (B,) or (B, 1)."""
-    t = as_tensor(t, name, like=x)
-    if t.ndim == 2 and t.shape[1] == 1:
-        t = t[:, 0]
-    if t.ndim > 1:
-        raise ValueError(
-            f"{name}: expected a float, a (B,) or a (B, 1) tensor, got shape {tuple(t.shape)}"
-        )
-    if t.ndim == 1 and t.shape[0] not in (1, x.shape[0]):
-        raise ValueError(
-            f"{name}: expected {x.shape[0]} times (one per point) or one, got {t.shape[0]}"
-        )
-    check_unit_interval(t, name)
-    return t.reshape(-1, *([1] * (x.ndim - 1))) if t.ndim == 1 else t
-
-
 @dataclass
 class PathSample:
     """A draw from the path: x_t, its regression target dx_t, and the inputs that made it."""
@@ -218,7 +204,8 @@ class AffinePath:
     def sample(self, x_0: Tensor, x_1: Tensor, t: Any) -> PathSample:
         """Sample x_t and the conditional target dx_t.
 
-        x_t = sigma_t x_0 + alpha_t x_1 and dx_t = d_sigma_t x_0 + d_alpha_t x_1 (for CondOT: x_1 - x_0).
+        x_t = sigma_t x_0 + alpha_t x_1 and dx_t = d_sigma_t x_0 + d_alpha_t x_1
+        (for CondOT: dx_t = x_1 - x_0).
 
         Args:
             x_0: source samples, shape (B, ...).
@@ -233,14 +220,14 @@ class AffinePath:
         check_same_shape(x_0, x_1, "x_0", "x_1")
         if x_0.ndim < 1:
             raise ValueError("x_0: expected a batch of shape (B, ...), got a scalar")
-        tt = _time_like(t, x_0)
+        tt = times_like(t, x_0)
         s = self.scheduler._evaluate(tt)
         x_t = s.sigma_t * x_0 + s.alpha_t * x_1
         dx_t = s.d_sigma_t * x_0 + s.d_alpha_t * x_1
         return PathSample(x_t, dx_t, tt.reshape(-1) if tt.ndim else tt, x_0, x_1)
 
     def _sample(self, x_0: Tensor, x_1: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-        """``sample`` without its checks (the training loop's call): t in [0, 1], broadcastable to x_0.
+        """``sample`` without its checks (the training loop's call); t in [0, 1] broadcasts to x_0.
 
         For CondOT it computes dx_t = x_1 - x_0 and x_t = x_0 + t dx_t: the same values with two
         operations instead of the scheduler's six (equal to ``sample``'s up to round-off).
@@ -279,7 +266,7 @@ def conditional_velocity(
     x = as_tensor(x, "x", finite=True)
     x_1 = as_tensor(x_1, "x_1", like=x, finite=True)
     check_same_shape(x, x_1, "x", "x_1")
-    s = get_scheduler(scheduler)(_time_like(t, x))
+    s = get_scheduler(scheduler)(times_like(t, x))
     return s.d_alpha_t * x_1 + s.d_sigma_t / s.sigma_t.clamp_min(EPS) * (x - s.alpha_t * x_1)
 
 
@@ -295,9 +282,8 @@ def _coefficients(kind: str, s: SchedulerOutput) -> tuple[Tensor, Tensor]:
         return zero, one
     if kind == "epsilon":
         return one, zero
-    return -1 / s.sigma_t.clamp_min(
-        EPS
-    ), zero  # score of N(0, I)-source path: -E[x_0 | x_t] / sigma_t
+    # the score of a path from the source N(0, I): -E[x_0 | x_t] / sigma_t
+    return -1 / s.sigma_t.clamp_min(EPS), zero
 
 
 def convert(
@@ -305,17 +291,20 @@ def convert(
 ) -> Tensor:
     """Convert a prediction between parametrizations: velocity, x1, epsilon (= x_0) and score.
 
-    Each is linear in the posterior means (E[x_0 | x_t], E[x_1 | x_t]) =: (e, m), with x_t = sigma_t e + alpha_t m:
+    Each is linear in the posterior means (e, m) := (E[x_0 | x_t], E[x_1 | x_t]), with
+    x_t = sigma_t e + alpha_t m:
 
         velocity = d_sigma_t e + d_alpha_t m,   x1 = m,   epsilon = e,   score = -e / sigma_t.
 
     Given `value` in `src` and x_t, solve the 2x2 system for (e, m), then form `dst`. For CondOT:
     x1 = x + (1 - t) v and epsilon = x - t v. Where the system is singular (recovering epsilon from
     x1 at t = 1, or x1 from epsilon at t = 0) alpha_t and sigma_t are floored at EPS: the result is
-    finite, the part that ``value`` itself determines stays exact (x1 -> x1 is the identity at t = 1,
-    epsilon -> epsilon at t = 0), and the undetermined part is large but not informative there.
-    At t = 1 (sigma_1 = 0, alpha_1 = 1), from a velocity: x1 = x exactly, and epsilon = (v - d_alpha_1 x) / d_sigma_1
-    (CondOT: x - v); the score is -epsilon / EPS (finite). src == dst returns ``value`` unchanged.
+    finite, the part that ``value`` itself determines stays exact (x1 -> x1 is the identity at
+    t = 1, epsilon -> epsilon at t = 0), and the undetermined part is large but not informative
+    there.
+    At t = 1 (sigma_1 = 0, alpha_1 = 1), from a velocity: x1 = x exactly, and
+    epsilon = (v - d_alpha_1 x) / d_sigma_1 (CondOT: x - v); the score is -epsilon / EPS (finite).
+    src == dst returns ``value`` unchanged.
 
     Args:
         value: the prediction, shape (B, ...).
@@ -333,16 +322,15 @@ def convert(
     x = as_tensor(x, "x", finite=True)
     value = as_tensor(value, "value", like=x, finite=True)
     check_same_shape(value, x, "value", "x")
-    s = get_scheduler(scheduler)(_time_like(t, x))
+    s = get_scheduler(scheduler)(times_like(t, x))
     if src == dst:
         return value.expand_as(x).clone()
     c0, c1 = _coefficients(src, s)
     a, sg = s.alpha_t, s.sigma_t
     det = c0 * a - c1 * sg
     small = det.abs() < EPS
-    if bool(
-        small.any()
-    ):  # singular: floor alpha_t, sigma_t (not only det) so the part value determines stays exact
+    if bool(small.any()):
+        # singular: floor alpha_t and sigma_t (not only det), so what `value` determines stays exact
         a, sg = torch.where(small, a.clamp_min(EPS), a), torch.where(small, sg.clamp_min(EPS), sg)
         det = c0 * a - c1 * sg
     det = torch.where(det < 0, -1.0, 1.0) * det.abs().clamp_min(EPS)

@@ -1,6 +1,8 @@
-"""The course's default recipe for 2-D targets: an MLP and training settings chosen by measurement (bench/)."""
+"""The course's default recipe for 2-D targets: an MLP and training settings measured in bench/."""
 
 from __future__ import annotations
+
+__all__ = ["DEFAULT_2D", "train_2d"]
 
 import inspect
 from collections.abc import Callable
@@ -13,12 +15,11 @@ from ._validate import check_callable
 from .models import MLP
 from .training import TrainResult, train_cfm
 
-__all__ = ["DEFAULT_2D", "train_2d"]
-
 #: The course's default recipe for 2-D targets (model and training settings), tuned in bench/.
-#: Chosen by measurement on two moons (bench/RESULTS.md): 64-wide SiLU layers beat ELU and 128-wide
-#: layers per CPU second, a batch of 512 beats 256 at the same steps, the cosine decay from 1e-2 removes
-#: the scatter a constant rate leaves, and stratified times lowered W2 on each of 3 seeds.
+#: Chosen by measurement on two moons (bench/RESULTS.md): 64-wide SiLU layers beat ELU and
+#: 128-wide layers per CPU second, a batch of 512 beats 256 at the same steps, the cosine decay
+#: from 1e-2 removes the scatter a constant rate leaves, and stratified times lowered W2 on each
+#: of 3 seeds.
 DEFAULT_2D: dict[str, dict[str, Any]] = {
     "model": {"hidden": 64, "depth": 3, "activation": "silu"},
     "train": {
@@ -44,12 +45,12 @@ def train_2d(
         sampler: e.g. fmtutor.data.two_moons.
         seed: seeds the pool, the weights and the training draws.
         progress: show the progress bar.
-        **overrides: keys of DEFAULT_2D['train'] (steps, batch_size, lr, ...) or of DEFAULT_2D['model'].
+        **overrides: keys of DEFAULT_2D['train'] (steps, batch_size, lr, ...) or of
+            DEFAULT_2D['model'].
 
     Returns:
         (model, TrainResult); the model is in eval mode.
     """
-
     check_callable(
         sampler, "sampler", "a data sampler sampler(n, seed=...), e.g. fmtutor.data.two_moons"
     )

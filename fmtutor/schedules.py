@@ -1,10 +1,10 @@
-"""Comparing schedulers: log signal-to-noise ratios, derivatives by autograd, and the change of scheduler.
+"""Comparing schedulers: log signal-to-noise ratios, derivatives by autograd, changes of scheduler.
 
 Every affine path x_t = sigma_t x_0 + alpha_t x_1 is fixed by its scheduler (alpha_t, sigma_t). Two
 schedulers with the same end points are related by matching their signal-to-noise ratios
 rho(t) = alpha_t / sigma_t (Lipman et al. 2024, sec. 4.8 "scheduler change"):
 
-    t_r = rho^{-1}(rho_bar(r)),   s_r = sigma_bar_r / sigma_{t_r},   psi_bar_r(x) = s_r psi_{t_r}(x),
+    t_r = rho^{-1}(rho_bar(r)),  s_r = sigma_bar_r / sigma_{t_r},  psi_bar_r(x) = s_r psi_{t_r}(x),
 
 so the exact marginal flows of, e.g., CondOT and cosine map each x_0 to the *same* x_1, along
 differently shaped (and differently timed) curves.
@@ -33,7 +33,7 @@ def log_snr(t: Any, scheduler: "str | Scheduler") -> Tensor:
 
 
 def derivatives_autograd(t: Any, scheduler: "str | Scheduler") -> tuple[Tensor, Tensor]:
-    """d alpha_t / dt and d sigma_t / dt by automatic differentiation (to check a scheduler's closed form).
+    """d alpha_t / dt and d sigma_t / dt by autograd (to check a scheduler's closed form).
 
     Args:
         t: times in [0, 1], shape (T,).
@@ -57,10 +57,11 @@ def _rho(t: Tensor, scheduler: Scheduler) -> Tensor:
 def snr_time_map(
     r: Any, src: "str | Scheduler", dst: "str | Scheduler", iters: int = 60
 ) -> tuple[Tensor, Tensor]:
-    """Where and how much to scale: the time t_r of scheduler ``dst`` with the same SNR as ``src`` at r.
+    """Where and how much to scale: the time t_r of scheduler ``dst`` with the SNR of ``src`` at r.
 
-    t_r = rho_dst^{-1}(rho_src(r)) (by bisection; rho is increasing) and s_r = sigma_src(r) / sigma_dst(t_r),
-    so that the src path at time r is s_r times the dst path at time t_r:  x_src(r) = s_r x_dst(t_r).
+    t_r = rho_dst^{-1}(rho_src(r)) (by bisection; rho is increasing) and
+    s_r = sigma_src(r) / sigma_dst(t_r), so that the src path at time r is s_r times the dst path at
+    time t_r:  x_src(r) = s_r x_dst(t_r).
 
     Args:
         r: times of the src scheduler in [0, 1], any shape.

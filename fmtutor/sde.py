@@ -1,4 +1,4 @@
-"""Diffusion as flow matching: the VP-SDE, its probability-flow ODE, and an SDE sampler built from a velocity.
+"""Diffusion as flow matching: the VP-SDE, its probability-flow ODE, an SDE sampler from a velocity.
 
 Diffusion runs its own clock s in [0, 1] with s = 0 at the data; the course's clock is t = 1 - s.
 The forward VP-SDE is
@@ -13,12 +13,12 @@ whose marginals are those of VPScheduler, and its probability-flow ODE (same mar
 Read in course time, dx/dt = -dx/ds, so the flow-matching velocity of the VP path is
 u_t(x) = beta(1 - t) (x + score_t(x)) / 2.
 
-For sampling with noise in course time, any g_t >= 0 gives an SDE with the same marginals p_t as u_t:
+For sampling with noise in course time, any g_t >= 0 gives an SDE with the marginals p_t of u_t:
 
     dx = [u_t(x) + g_t^2 score_t(x) / 2] dt + g_t dW,
 
-(the extra drift cancels the spreading of the noise in the Fokker-Planck equation). ``euler_maruyama``
-integrates it, taking score_t from the velocity itself via paths.convert.
+(the extra drift cancels the spreading of the noise in the Fokker-Planck equation).
+``euler_maruyama`` integrates it, taking score_t from the velocity itself via paths.convert.
 """
 
 __all__ = ["vp_beta", "vp_sde_coefficients", "pf_ode_drift", "sde_drift", "euler_maruyama"]
@@ -50,20 +50,24 @@ def vp_beta(s: Any, scheduler: "str | VPScheduler" = "vp") -> Tensor:
         raise ValueError("s: expected diffusion times in [0, 1], got NaN")
     if (s < 0).any() or (s > 1).any():
         raise ValueError(
-            f"s: expected diffusion times in [0, 1], got {s.min().item():.4g} .. {s.max().item():.4g}"
+            "s: expected diffusion times in [0, 1], "
+            f"got {s.min().item():.4g} .. {s.max().item():.4g}"
         )
-    return sc.beta_min + (sc.beta_max - sc.beta_min) * s
+    return sc.beta(s)
 
 
 def vp_sde_coefficients(
     x: Tensor, s: Any, scheduler: "str | VPScheduler" = "vp"
 ) -> tuple[Tensor, Tensor]:
-    """Drift f(x, s) = -beta(s) x / 2 (shape (B, d)) and diffusion g(s) = sqrt(beta(s)) of the forward VP-SDE.
+    """Drift f(x, s) = -beta(s) x / 2 and diffusion g(s) = sqrt(beta(s)) of the forward VP-SDE.
 
     Args:
         x: points, shape (B, d).
         s: diffusion time in [0, 1] (s = 0 data, s = 1 noise): a float or (B,).
         scheduler: the VPScheduler whose betas to use.
+
+    Returns:
+        (f, g): f of shape (B, d), g of the shape of s.
     """
     x = check_points(x, "x")
     beta = vp_beta(as_tensor(s, "s", like=x), scheduler)
@@ -72,13 +76,16 @@ def vp_sde_coefficients(
 
 
 def pf_ode_drift(x: Tensor, s: Any, score: Tensor, scheduler: "str | VPScheduler" = "vp") -> Tensor:
-    """Probability-flow ODE drift in diffusion time: dx/ds = f(x, s) - g(s)^2 score / 2, shape (B, d).
+    """The probability-flow ODE drift in diffusion time, dx/ds = f(x, s) - g(s)^2 score / 2.
 
     Args:
         x: points, shape (B, d).
         s: diffusion time (s = 1 - t).
         score: grad_x log p(x) at those points and that time, shape (B, d).
         scheduler: the VPScheduler.
+
+    Returns:
+        The drift, shape (B, d).
     """
     x = check_points(x, "x")
     score = as_tensor(score, "score", like=x)
@@ -134,15 +141,15 @@ def euler_maruyama(
 ) -> Solution:
     """Sample dx = [u_t(x) + g_t^2 score_t(x) / 2] dt + g_t dW from t = 0 to 1 with Euler-Maruyama.
 
-    x_{k+1} = x_k + h [u + g^2 score / 2](x_k, t_k) + g_{t_k} sqrt(h) z_k,  z_k ~ N(0, I), on a uniform grid.
-    With diffusion = 0 this is exactly the Euler ODE solver. The last step starts at t = 1 - h, so the
-    score is never needed at t = 1.
+    x_{k+1} = x_k + h [u + g^2 score / 2](x_k, t_k) + g_{t_k} sqrt(h) z_k with z_k ~ N(0, I), on a
+    uniform grid. With diffusion = 0 this is exactly the Euler ODE solver. The last step starts at
+    t = 1 - h, so the score is never needed at t = 1.
 
     Args:
         model: velocity field ``model(x, t)`` of the path given by ``scheduler``.
         x_init: x_0 ~ N(0, I), shape (B, d).
-        diffusion: g_t: a number gamma (then g_t = gamma sigma_t, which vanishes at the data end) or a
-            callable ``g(t)`` of a 0-d tensor.
+        diffusion: g_t: a number gamma (then g_t = gamma sigma_t, which vanishes at the data end)
+            or a callable ``g(t)`` of a 0-d tensor.
         n_steps: number of steps.
         scheduler: the model's scheduler.
         seed: seeds the Brownian increments.

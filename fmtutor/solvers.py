@@ -54,7 +54,7 @@ class Solution:
 
 
 class Solver:
-    """A fixed-grid one-step method. Subclasses set ``name`` and ``order`` and implement ``step``."""
+    """A fixed-grid one-step method; subclasses set ``name`` and ``order`` and write ``step``."""
 
     name = "solver"
     order = 0
@@ -83,12 +83,14 @@ class Solver:
             if not isinstance(v, Tensor) or v.shape != x.shape:
                 got = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
                 raise ValueError(
-                    f"model: expected model(x, t) to return a tensor of shape {tuple(x.shape)}, got {got}"
+                    "model: expected model(x, t) to return a tensor of shape "
+                    f"{tuple(x.shape)}, got {got}"
                 )
             if v.device.type != "meta" and not bool(torch.isfinite(v).all()):
                 raise ValueError(
-                    f"model: expected finite velocities, got NaN or inf at t = {float(t):.4g} (after {nfe} "
-                    "evaluations): the solution diverged (try more steps) or the field divides by zero"
+                    f"model: expected finite velocities, got NaN or inf at t = {float(t):.4g} "
+                    f"(after {nfe} evaluations): the solution diverged (try more steps) or the "
+                    "field divides by zero"
                 )
             return v
 
@@ -120,7 +122,10 @@ class Midpoint(Solver):
 
 
 class Heun(Solver):
-    """Trapezoid predictor-corrector: k1 = u_t(x), k2 = u_{t+h}(x + h k1), x + h (k1 + k2) / 2. Second order."""
+    """Trapezoid predictor-corrector, second order, 2 NFE per step.
+
+    k1 = u_t(x), k2 = u_{t+h}(x + h k1), x_{t+h} = x + h (k1 + k2) / 2.
+    """
 
     name, order = "heun", 2
 
@@ -131,7 +136,7 @@ class Heun(Solver):
 
 
 class RK4(Solver):
-    """The classical Runge-Kutta method, x + h (k1 + 2 k2 + 2 k3 + k4) / 6. Fourth order, 4 NFE per step."""
+    """Classical Runge-Kutta method, x + h (k1 + 2 k2 + 2 k3 + k4) / 6. Order 4, 4 NFE a step."""
 
     name, order = "rk4", 4
 
@@ -165,8 +170,16 @@ def make_time_grid(
 ) -> Tensor:
     """The time grid of a solve, from exactly one of step_size, n_steps or an explicit time_grid.
 
-    With step_size, the number of steps is ceil(|t1 - t0| / step_size) and the grid is uniform and ends
-    exactly at t1. t1 < t0 integrates backwards in time.
+    With step_size, the number of steps is ceil(|t1 - t0| / step_size) and the grid is uniform and
+    ends exactly at t1. t1 < t0 integrates backwards in time.
+
+    Args:
+        t0, t1: start and end times (when no time_grid is given).
+        step_size, n_steps, time_grid: give exactly one.
+        like: take the grid's dtype and device from this tensor.
+
+    Returns:
+        The grid, shape (T + 1,).
     """
     kw = dict(
         dtype=like.dtype
@@ -194,7 +207,8 @@ def make_time_grid(
         dt = grid[1:] - grid[:-1]
         if not ((dt > 0).all() or (dt < 0).all()):
             raise ValueError(
-                f"time_grid: expected strictly increasing or strictly decreasing times, got {grid.tolist()}"
+                "time_grid: expected strictly increasing or strictly decreasing times, "
+                f"got {grid.tolist()}"
             )
         return grid
     for name, v in (("t0", t0), ("t1", t1)):

@@ -1,6 +1,7 @@
 """Conditional flow matching: the CFM loss and a seeded training loop with a progress bar.
 
-    L_CFM(theta) = E_{t, X_0, X_1} || u_theta(X_t, t) - dX_t ||^2,   t ~ U[0, 1], X_0 ~ N(0, I), X_1 ~ q,
+    L_CFM(theta) = E_{t, X_0, X_1} || u_theta(X_t, t) - dX_t ||^2,
+    t ~ U[0, 1],  X_0 ~ N(0, I),  X_1 ~ q,
 
 with X_t = sigma_t X_0 + alpha_t X_1 and dX_t = d_sigma_t X_0 + d_alpha_t X_1 (CondOT: X_1 - X_0).
 The squared norm is summed over coordinates and averaged over the batch.
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from tqdm.auto import trange
 
 from ._validate import (
     as_tensor,
@@ -58,10 +60,22 @@ def cfm_loss(
     return _regression(model, ps.x_t, ps.t, ps.dx_t, y)
 
 
+def _squared_error(pred: Tensor, target: Tensor) -> Tensor:
+    """mean_i || pred_i - target_i ||^2, summed over coordinates and averaged over the batch.
+
+    Args:
+        pred, target: tensors of the same shape (B, ...).
+
+    Returns:
+        A 0-d tensor.
+    """
+    return ((pred - target) ** 2).flatten(1).sum(1).mean()
+
+
 def _regression(
     model: Callable[..., Tensor], x_t: Tensor, t: Tensor, dx_t: Tensor, y: "Tensor | None"
 ) -> Tensor:
-    """mean_i || model(x_t_i, t_i) - dx_t_i ||^2 (summed over coordinates): the loss once x_t is drawn."""
+    """mean_i || model(x_t_i, t_i) - dx_t_i ||^2: the CFM loss once x_t and dx_t are drawn."""
     pred = model(x_t, t) if y is None else model(x_t, t, y)
     if not isinstance(pred, Tensor):
         raise TypeError(
@@ -72,12 +86,12 @@ def _regression(
         raise ValueError(
             f"model: expected an output of shape {tuple(dx_t.shape)}, got {tuple(pred.shape)}"
         )
-    return ((pred - dx_t) ** 2).flatten(1).sum(1).mean()
+    return _squared_error(pred, dx_t)
 
 
 @dataclass
 class TrainResult:
-    """Loss history (one value per step), wall time in seconds, the steps run (and train_2d's data pool)."""
+    """Loss history (one value per step), wall time in seconds, steps run (and train_2d's pool)."""
 
     losses: np.ndarray
     seconds: float
@@ -87,7 +101,7 @@ class TrainResult:
 
 
 def _draw(data: Any, n: int, g: torch.Generator) -> tuple[Tensor, "Tensor | None"]:
-    """A batch of x_1 (and labels) from a pool tensor, a (pool, labels) pair or a sampler callable."""
+    """A batch of x_1 (and labels) from a pool tensor, a (pool, labels) pair or a sampler."""
     if callable(data):
         out = data(n, seed=g)
         x1, y = out if isinstance(out, tuple) else (out, None)
@@ -133,12 +147,12 @@ def train_cfm(
         device: where to train (default: fmtutor.device.default_device()).
         progress: show tqdm's (notebook-aware) progress bar.
         callback: called as ``callback(step, loss)`` after every step (e.g. a live loss plot).
-        num_threads: torch threads while training on the CPU (restored afterwards); None keeps torch's
-            setting. One thread is fastest for the course's small networks: every operation is tiny,
-            so more threads only add synchronisation (see bench/RESULTS.md).
-        time_sampling: 'uniform' (t ~ U[0, 1] for every sample) or 'stratified' (sample i of the batch
-            draws t uniformly in [i / B, (i + 1) / B]: still uniform for each sample, but the batch
-            covers [0, 1] evenly, a lower-variance estimate of the loss's average over t).
+        num_threads: torch threads while training on the CPU (restored afterwards); None keeps
+            torch's setting. One thread is fastest for the course's small networks: every operation
+            is tiny, so more threads only add synchronisation (see bench/RESULTS.md).
+        time_sampling: 'uniform' (t ~ U[0, 1] for every sample) or 'stratified' (sample i of the
+            batch draws t uniformly in [i / B, (i + 1) / B]: still uniform for each sample, but the
+            batch covers [0, 1] evenly, a lower-variance estimate of the loss's average over t).
 
     Returns:
         TrainResult with the per-step losses, learning rates and wall time.
@@ -162,7 +176,8 @@ def train_cfm(
         if not isinstance(pool, Tensor) or pool.ndim < 2 or pool.shape[0] == 0:
             got = f"shape {tuple(pool.shape)}" if isinstance(pool, Tensor) else type(pool).__name__
             raise ValueError(
-                f"data: expected a pool tensor (N, d), a (pool, labels) pair or a sampler callable, got {got}"
+                "data: expected a pool tensor (N, d), a (pool, labels) pair or a sampler callable, "
+                f"got {got}"
             )
         check_finite(pool, "data")
         if (
@@ -171,7 +186,8 @@ def train_cfm(
             and pool.shape[1] != model.dim
         ):
             raise ValueError(
-                f"data: expected points of dimension {model.dim} (the model's dim), got shape {tuple(pool.shape)}"
+                f"data: expected points of dimension {model.dim} (the model's dim), "
+                f"got shape {tuple(pool.shape)}"
             )
     if num_threads is not None:
         num_threads = check_positive_int(num_threads, "num_threads")
@@ -195,8 +211,6 @@ def train_cfm(
     factors = _lr_factors(lr_schedule, steps)
     losses_t = torch.empty(steps, device=device)
     lrs = np.empty(steps)
-    from tqdm.auto import trange
-
     threads = torch.get_num_threads()
     if num_threads is not None and device.type == "cpu":
         torch.set_num_threads(num_threads)
@@ -217,7 +231,8 @@ def train_cfm(
                 y = torch.where(drop, torch.full_like(y, model.num_classes), y)
             x0, x1, t = x0.to(device), x1.to(device), t.to(device)
             y = None if y is None else y.to(device)
-            # the inputs were checked once, above: draw x_t without cfm_loss's checks, call the model as usual
+            # the inputs were checked once, above: draw x_t without cfm_loss's checks,
+            # then call the model as usual
             x_t, dx_t = path._sample(x0, x1, t.reshape(-1, *([1] * (x1.ndim - 1))))
             loss = _regression(model, x_t, t, dx_t, y)
             for group, base in zip(opt.param_groups, base_lrs):
@@ -237,7 +252,7 @@ def train_cfm(
 
 
 def _lr_factors(schedule: str, steps: int, floor: float = 0.01) -> np.ndarray:
-    """The learning-rate multiplier of every step: cosine or linear decay to ``floor``, or constant."""
+    """The learning-rate factor of every step: cosine or linear decay to ``floor``, or constant."""
     s = np.arange(steps) / steps
     if schedule == "cosine":
         return floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * s))
@@ -247,12 +262,36 @@ def _lr_factors(schedule: str, steps: int, floor: float = 0.01) -> np.ndarray:
 
 
 def _adam(model: nn.Module, lr: float) -> torch.optim.Optimizer:
-    """Adam, fused into one kernel where this torch supports it (CPU since torch 2.4, CUDA): fewer tiny ops per step."""
+    """Adam, fused into one kernel where torch supports it (CPU since torch 2.4, CUDA).
+
+    Fused, a step runs fewer tiny operations.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.Adam(params, lr=lr)
+
+
+def _source_noise(
+    model: Any, n: int, dim: int, seed: Any, device: "torch.device | str | None" = None
+) -> Tensor:
+    """x_0 ~ N(0, I) of shape (n, dim), drawn on the CPU from ``seed``, moved to where the model is.
+
+    The result takes ``device`` (default: the device of the model's first floating parameter, the
+    CPU for a plain function) and that parameter's dtype, so the same seed gives the same x_0 on
+    every device.
+    """
+    params = (
+        [p for p in model.parameters() if p.is_floating_point()]
+        if isinstance(model, nn.Module)
+        else []
+    )
+    if device is None:
+        device = params[0].device if params else torch.device("cpu")
+    dtype = params[0].dtype if params else torch.get_default_dtype()
+    g = make_generator(seed)
+    return torch.randn(n, dim, generator=g, device=g.device).to(device=device, dtype=dtype)
 
 
 def sample_model(
@@ -267,9 +306,12 @@ def sample_model(
 ) -> Any:
     """Draw n samples by integrating model from x_0 ~ N(0, I) at t = 0 to t = 1.
 
-    ``dim`` defaults to ``model.dim`` (2 for a plain function). The noise is drawn on the CPU from ``seed``
-    and moved to the model's device and dtype, so the same seed gives the same x_0 everywhere.
-    Returns the (n, dim) samples on the CPU, or the whole Solution when return_trajectory is True.
+    ``dim`` defaults to ``model.dim`` (2 for a plain function). The noise is drawn on the CPU from
+    ``seed`` and moved to the model's device and dtype, so the same seed gives the same x_0
+    everywhere.
+
+    Returns:
+        The (n, dim) samples on the CPU, or the whole Solution when return_trajectory is True.
     """
     n = check_positive_int(n, "n")
     if dim is None:
@@ -278,15 +320,6 @@ def sample_model(
     check_callable(model, "model", "a velocity model(x, t)")
     if isinstance(getattr(model, "dim", None), int) and model.dim != dim:
         raise ValueError(f"dim: expected the model's dimension {model.dim}, got {dim}")
-    params = (
-        [p for p in model.parameters() if p.is_floating_point()]
-        if isinstance(model, nn.Module)
-        else []
-    )
-    if device is None:
-        device = params[0].device if params else torch.device("cpu")
-    dtype = params[0].dtype if params else torch.get_default_dtype()
-    g = make_generator(seed)
-    x0 = torch.randn(n, dim, generator=g, device=g.device).to(device=device, dtype=dtype)
+    x0 = _source_noise(model, n, dim, seed, device)
     sol = solve(model, x0, method=method, n_steps=n_steps, return_trajectory=return_trajectory)
     return sol if return_trajectory else sol.x.cpu()

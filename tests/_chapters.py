@@ -1,8 +1,12 @@
 """Execute chapters and extract their checked outputs: shared by the determinism run and the snapshot check.
 
-``checked_outputs`` is what the determinism run compares between two runs; ``checked_lines`` flattens it to
-the lines a snapshot keeps (sanitized text lines and PNG hashes, in cell order). ``python -m tests._chapters
---write`` executes every chapter once and writes tests/snapshots/checked_outputs.json.
+``execute`` and ``run_all`` run notebooks in fresh kernels; ``checked_outputs`` is what the determinism run
+(tests/test_determinism.py) compares between two runs; ``checked_lines`` flattens it to the lines a
+snapshot keeps (sanitized text lines and PNG hashes, in cell order) and ``snapshot`` builds one;
+``compare`` says what a new snapshot lacks of the committed one, chapter by chapter (chapters missing
+on either side are skipped). ``python -m tests._chapters --write`` executes every chapter once and writes
+tests/snapshots/checked_outputs.json; ``--check [NN ...]`` executes chapters and compares them with it.
+conftest.py loads this file as the module ``fmtutor_tests_chapters`` (tests/ is not a package).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ _SANITIZE = [
         re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)?\s*(ms|µs|us|ns|s|sec|secs|seconds|min|minutes)\b"),
         "<duration>",
     ),
+    (re.compile(r" +<duration>"), " <duration>"),  # a padded field ("{s:5.1f} s") is as wide as the number
 ]
 
 
@@ -159,7 +164,11 @@ def _execute_copies(only: list[str]) -> tuple[dict, str, object]:
 
     tmp = tempfile.TemporaryDirectory()
     work = Path(tmp.name) / "notebooks"
-    shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns(".cache", ".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(
+        NOTEBOOKS,
+        work,
+        ignore=shutil.ignore_patterns(".cache", ".ipynb_checkpoints", "__pycache__"),
+    )
     chapters = sorted(p for p in work.glob("*.ipynb") if not only or any(s in p.name for s in only))
     return run_all(chapters, int(os.environ.get("FMTUTOR_DET_JOBS", "2"))), str(work), tmp
 
@@ -173,10 +182,14 @@ def compare(snap: dict, expected: dict) -> list[str]:
             continue
         lost = missing_lines(want["lines"], got["lines"])
         if lost:
-            problems.append(f"{name}: {len(lost)} expected line(s) missing, e.g. " + " | ".join(lost[:5]))
+            problems.append(
+                f"{name}: {len(lost)} expected line(s) missing, e.g. " + " | ".join(lost[:5])
+            )
         if sorted(want["widget images"]) != sorted(got["widget images"]):
-            problems.append(f"{name}: widget images differ ({len(want['widget images'])} expected, "
-                            f"{len(got['widget images'])} now, {len(set(want['widget images']) & set(got['widget images']))} alike)")
+            problems.append(
+                f"{name}: widget images differ ({len(want['widget images'])} expected, "
+                f"{len(got['widget images'])} now, {len(set(want['widget images']) & set(got['widget images']))} alike)"
+            )
     return problems
 
 
@@ -193,12 +206,16 @@ def main() -> None:
     if args[0] == "--write":
         SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
         SNAPSHOT.write_text(json.dumps(snap, indent=1, ensure_ascii=False) + "\n")
-        print(f"wrote {SNAPSHOT}: {sum(len(v['lines']) for v in snap.values())} lines from {len(snap)} chapters")
+        print(
+            f"wrote {SNAPSHOT}: {sum(len(v['lines']) for v in snap.values())} lines from {len(snap)} chapters"
+        )
         return
     for name, (_, seconds) in sorted(executed.items()):
         print(f"{name}: ran in {seconds:.1f} s")
     problems = compare(snap, json.loads(SNAPSHOT.read_text()))
-    print("\n".join(problems) if problems else "every checked output of the snapshot is still there")
+    print(
+        "\n".join(problems) if problems else "every checked output of the snapshot is still there"
+    )
     sys.exit(1 if problems else 0)
 
 

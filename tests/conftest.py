@@ -4,6 +4,8 @@
   nbval starts any kernel) and points ``IPYTHONDIR`` at a throwaway profile whose startup file installs
   the same guard in every IPython kernel the tests start (nbval, nbclient, JupyterLab in tests/ui).
 * ``offline`` (autouse, session) checks the guard is still in place for every test.
+* ``one_torch_thread`` (opt-in, per module) and the digits fixtures ``digit_split``, ``digit_classifier``
+  and ``digit_run`` (session: trained once, shared by test_images, test_digits and course/test_ch11).
 
 Loopback stays open: ZeroMQ between pytest and the kernels, and JupyterLab on 127.0.0.1 for the UI tests.
 The guard covers runs that collect ``tests/`` (the default ``pytest`` and ``python tools/course.py test``).
@@ -25,18 +27,20 @@ import pytest
 _HERE = Path(__file__).resolve().parent
 
 
-def _load_guard():
-    name = "fmtutor_tests_offline"
+def _load_helper(name: str, file: str):
+    """Import a helper module of tests/ by its path (tests/ is not a package), once, under ``name``."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, _HERE / "_offline.py")
+    spec = importlib.util.spec_from_file_location(name, _HERE / file)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-guard = _load_guard()
+guard = _load_helper("fmtutor_tests_offline", "_offline.py")
+# tests/_chapters.py (executing chapters, their checked outputs, the snapshot): test_determinism imports it
+_load_helper("fmtutor_tests_chapters", "_chapters.py")
 _IPYTHONDIR: tempfile.TemporaryDirectory | None = None
 
 
@@ -106,3 +110,43 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+# --- the digits (tests/test_images.py, tests/test_digits.py, tests/course/test_ch11.py share one of each) ---
+@pytest.fixture(scope="session")
+def digit_split():
+    """The 1,797 bundled digits split into training and held-out sets (fmtutor.images.split_digits)."""
+    import fmtutor as fm
+
+    return fm.images.split_digits()
+
+
+@pytest.fixture(scope="session")
+def digit_classifier(digit_split):
+    """The digit classifier behind the samplers' score, fitted on the training split."""
+    import fmtutor as fm
+
+    return fm.images.fit_digit_classifier(digit_split)
+
+
+@pytest.fixture(scope="session")
+def digit_run(digit_split):
+    """A small digits model trained 150 steps, with snapshots at steps 0, 50 and 150 (about 2 s)."""
+    import torch
+
+    import fmtutor as fm
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = fm.digits.digit_model(0, hidden=64, depth=2)
+        return fm.digits.train_digits(
+            digit_split.x_train,
+            digit_split.y_train,
+            steps=150,
+            snapshot_steps=(0, 50, 150),
+            progress=False,
+            model=model,
+        )
+    finally:
+        torch.set_num_threads(n)

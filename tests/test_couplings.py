@@ -1,4 +1,4 @@
-"""Tests of fmtutor.couplings against truths: brute force, cost inequalities, straight lines, geometry."""
+"""fmtutor.couplings against truths: brute force, cost inequalities, straight lines, geometry."""
 
 import itertools
 
@@ -7,9 +7,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import fmtutor as F
+import fmtutor as fm
 from fmtutor import couplings as C
-from fmtutor import exercises as E
+
+
+def test_independent_coupling_keeps_the_pairs_as_drawn():
+    x0, x1 = _batch(0, 5)
+    p0, p1 = C.independent_coupling(x0, x1)
+    assert torch.equal(p0, x0) and torch.equal(p1, x1)
 
 
 def _batch(seed: int, b: int, d: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,7 +97,7 @@ def test_count_crossings_truths():
 
 
 def test_ot_crosses_less_than_independent():
-    x1 = F.data.eight_gaussians(256, seed=1)
+    x1 = fm.data.eight_gaussians(256, seed=1)
     x0 = torch.randn(256, 2, generator=torch.Generator().manual_seed(2))
     s = C.coupling_stats(x0, x1)
     assert s["cost_ot"] < 0.5 * s["cost_independent"]
@@ -103,11 +108,11 @@ def test_straightness_truths():
     x0 = torch.randn(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     # a constant field moves on straight lines at uniform speed: S = 0, displacement = ||c||^2
     c = torch.tensor([1.5, -0.5], dtype=torch.float64)
-    s = C.straightness(lambda x, t: c.expand_as(x), x0, n_steps=4)
+    s = C.flow_straightness(lambda x, t: c.expand_as(x), x0, n_steps=4)
     assert abs(s.value) < 1e-12 and s.displacement == pytest.approx(2.5)
     # the rotation u = (-y, x) moves each point along an arc of angle 1 rad: kinetic r^2, chord^2 2 r^2 (1 - cos 1)
     rot = lambda x, t: torch.stack([-x[:, 1], x[:, 0]], 1)  # noqa: E731
-    s = C.straightness(rot, x0, n_steps=200, method="rk4")
+    s = C.flow_straightness(rot, x0, n_steps=200, method="rk4")
     r2 = (x0**2).sum(1)
     assert torch.allclose(
         s.per_sample,
@@ -115,27 +120,12 @@ def test_straightness_truths():
         atol=1e-8,
     )
     # Euler: S from the augmented solve equals the discrete formula on the Euler trajectory
-    sol = F.solvers.solve(rot, x0, method="euler", n_steps=8, return_trajectory=True)
-    s8 = C.straightness(rot, x0, n_steps=8, method="euler")
-    assert torch.allclose(s8.per_sample, E.reference_straightness(sol.trajectory), atol=1e-10)
-    assert (s8.per_sample >= -1e-12).all()
-
-
-def test_pairing_widget_recomputes():
-    live = C.pairing_widget(F.data.eight_gaussians, value=16, seed=0)
-    assert live.stats["batch_size"] == 16 and live.image.value
-    live.controls["batch_size"].value = 64
-    x1 = F.data.eight_gaussians(64, seed=64)
-    x0 = torch.randn(x1.shape, generator=F.data.make_generator(7 * 64 + 1))
-    want = C.coupling_stats(x0, x1)
-    assert live.stats["batch_size"] == 64 and live.calls == 2
-    assert (
-        live.stats["cost_ot"] == pytest.approx(want["cost_ot"])
-        and live.stats["cost_ot"] <= live.stats["cost_independent"]
+    sol = fm.solvers.solve(rot, x0, method="euler", n_steps=8, return_trajectory=True)
+    s8 = C.flow_straightness(rot, x0, n_steps=8, method="euler")
+    assert torch.allclose(
+        s8.per_sample, fm.trajectories.straightness(sol.trajectory, sol.times), atol=1e-10
     )
-    assert str(want["crossings_ot"]) in live.text.value
-    with pytest.raises(ValueError, match="value"):
-        C.pairing_widget(F.data.eight_gaussians, value=3)
+    assert (s8.per_sample >= -1e-12).all()
 
 
 def test_validation_names_the_argument():
@@ -147,39 +137,3 @@ def test_validation_names_the_argument():
         C.count_crossings(torch.zeros(3, 3), torch.zeros(3, 3))
     with pytest.raises(ValueError, match="x"):
         C.transport_cost(torch.zeros(3), torch.zeros(3))
-
-
-def test_exercise_ot_pairing():
-    assert E.check_ot_pairing(E.reference_ot_pairing, verbose=False)
-    assert E.check_ot_pairing(C.ot_assignment, verbose=False)
-    assert E.check_ot_pairing(C.brute_force_assignment, verbose=False)
-    res = E.check_ot_pairing(lambda x0, x1: torch.arange(x0.shape[0]), verbose=False)
-    assert not res and "independent coupling" in res.message
-    res = E.check_ot_pairing(lambda x0, x1: torch.argsort(C.ot_assignment(x0, x1)), verbose=False)
-    assert not res and "inverse permutation" in res.message
-    res = E.check_ot_pairing(lambda x0, x1: E._best_permutation(x0, x1, power=1), verbose=False)
-    assert not res and "squared distance" in res.message
-    res = E.check_ot_pairing(
-        lambda x0, x1: E._best_permutation(x0, x1, largest=True), verbose=False
-    )
-    assert not res and "maximised" in res.message
-    res = E.check_ot_pairing(lambda x0, x1: x1[C.ot_assignment(x0, x1)], verbose=False)
-    assert not res and "index tensor" in res.message
-
-
-def test_exercise_straightness():
-    assert E.check_straightness(E.reference_straightness, verbose=False)
-    en = lambda tr, k: ((tr[1:] - tr[:-1]) ** 2).sum(-1).sum(0) * k  # noqa: E731
-    dp = lambda tr: ((tr[-1] - tr[0]) ** 2).sum(-1)  # noqa: E731
-    cases = {
-        "1/h is missing": lambda tr: en(tr, 1.0) - dp(tr),
-        "h^2": lambda tr: en(tr, (tr.shape[0] - 1) ** 2) - dp(tr),
-        "forgot to subtract": lambda tr: en(tr, tr.shape[0] - 1),
-        "must be squared": lambda tr: en(tr, tr.shape[0] - 1) - dp(tr).sqrt(),
-        "T + 1": lambda tr: en(tr, tr.shape[0]) - dp(tr),
-    }
-    for key, wrong in cases.items():
-        res = E.check_straightness(wrong, verbose=False)
-        assert not res and key in res.message, (key, res.message)
-    res = E.check_straightness(lambda tr: E.reference_straightness(tr).mean(), verbose=False)
-    assert not res and res.status == "shape"

@@ -1,4 +1,4 @@
-"""The exact marginal field and density: Monte Carlo, the continuity equation, and sampling."""
+"""fmtutor.exact: the exact marginal field and density against Monte Carlo, the continuity equation, sampling."""
 
 import math
 
@@ -124,3 +124,13 @@ def test_cfm_loss_floor_of_a_single_point_is_zero():
 def test_bad_target_shape():
     with pytest.raises(ValueError, match="x: expected points of dimension 2"):
         exact.marginal_velocity(torch.zeros(3, 3), 0.5, GM)
+
+
+def test_field_error_is_the_relative_squared_error():
+    target = data.two_moons(200, seed=0)
+    field = exact.MarginalField(target)
+    x = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
+    assert exact.field_error(field, target, 0.5, x) == 0.0
+    assert exact.field_error(lambda x, t: torch.zeros_like(x), target, 0.5, x) == 1.0
+    half = exact.field_error(lambda x, t: 0.5 * field(x, t), target, 0.3, x)
+    assert abs(half - 0.25) < 1e-6  # |u/2 - u|^2 / |u|^2

@@ -1,11 +1,10 @@
-"""Classifier-free guidance: the formula's identities, the exact conditional field, the metrics, the widget, the exercise."""
+"""fmtutor.guidance: the formula's identities, the exact conditional field, the metrics and the trade-off."""
 
 import math
 
 import pytest
 import torch
 
-from fmtutor import exercises as E
 from fmtutor import guidance as G
 from fmtutor import paths
 from fmtutor.data import GaussianMixture, make_generator
@@ -129,35 +128,3 @@ def test_exact_guidance_tradeoff():
     assert 0.8 < rows[1.0]["accuracy"] < 0.97 and abs(rows[1.0]["spread"] - 1) < 0.1
     assert rows[4.0]["accuracy"] > 0.99 and rows[4.0]["spread"] < 0.8
     assert rows[1.0]["w2"] < rows[0.0]["w2"] and rows[1.0]["w2"] < rows[4.0]["w2"]
-
-
-def test_guidance_widget_recomputes():
-    field = G.ExactConditionalField(GM)
-    live = G.guidance_widget(field, GM, w=1.0, y=0, n=200, n_steps=10)
-    acc1, spread1 = live.state["accuracy"], live.state["spread"]
-    live.controls["w"].value = 4.0
-    assert live.last_error is None and live.state["w"] == 4.0
-    assert live.state["accuracy"] > acc1 and live.state["spread"] < spread1 - 0.15
-    live.controls["y"].value = 2
-    assert live.state["y"] == 2 and live.state["accuracy"] > 0.95
-    assert "class 2" in live.text.value
-
-
-def test_exercise_check_cfg():
-    assert E.check_cfg(E.reference_cfg, verbose=False).passed
-    assert E.check_cfg(G.cfg_velocity, verbose=False).passed
-    hints = {
-        "wrong term": lambda uc, uu, w: uc + w * (uu - uc),
-        "sign": lambda uc, uu, w: uu - w * (uc - uu),
-        "forgot the unconditional": lambda uc, uu, w: w * uc,
-        "only the guidance direction": lambda uc, uu, w: w * (uc - uu),
-        "started from the conditional": lambda uc, uu, w: uc + w * (uc - uu),
-    }
-    for word, wrong in hints.items():
-        res = E.check_cfg(wrong, verbose=False)
-        assert res.status == "mistake" and word in res.message, (word, res.message)
-
-    def todo(uc, uu, w):
-        raise NotImplementedError
-
-    assert E.check_cfg(todo, verbose=False).status == "todo"

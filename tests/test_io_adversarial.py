@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-fio = pytest.importorskip("fmtutor.io")
-from fmtutor.models import MLP  # noqa: E402
+from fmtutor import io as fio
+from fmtutor.course import cache
+from fmtutor.models import MLP
 
 
 def _model(**kw) -> MLP:
@@ -229,7 +230,7 @@ def test_cache_recreates_itself_over_every_kind_of_broken_file(tmp_path, capsys)
         return _model(), {"losses": [1.0, 0.5]}
 
     cfg = {"seed": 0, "steps": 10}
-    assert fio.cached_model(path, train, cfg).status == "trained"
+    assert cache.cached_model(path, train, cfg).status == "trained"
     good = path.read_bytes()
     breakages = {
         "missing": None,
@@ -248,16 +249,16 @@ def test_cache_recreates_itself_over_every_kind_of_broken_file(tmp_path, capsys)
             path.write_bytes(bytes(bad))
         elif why == "stale":
             path.write_bytes(good)
-            res = fio.cached_model(path, train, {**cfg, "steps": 11})
+            res = cache.cached_model(path, train, {**cfg, "steps": 11})
             assert res.status == "trained" and "stale" in res.reason
             continue
         else:
             path.write_bytes(content)
-        res = fio.cached_model(path, train, cfg)
+        res = cache.cached_model(path, train, cfg)
         assert res.status == "trained", why
         assert _same(res.model, _model())
     n = len(calls)
-    res = fio.cached_model(path, train, {**cfg, "steps": 11})
+    res = cache.cached_model(path, train, {**cfg, "steps": 11})
     assert res.status == "loaded" and len(calls) == n
 
 

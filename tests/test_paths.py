@@ -1,4 +1,4 @@
-"""Schedulers, the affine path, conditional velocities and conversions, against closed forms."""
+"""fmtutor.paths: schedulers, the affine path, conditional velocities and conversions, against closed forms."""
 
 import math
 
@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from fmtutor import paths
+from fmtutor.data import eight_gaussians_mixture, make_generator
+from fmtutor.exact import marginal_log_prob, marginal_velocity, posterior
 from fmtutor.paths import AffinePath, conditional_velocity, convert
 
 SCHEDS = [
@@ -16,6 +18,11 @@ SCHEDS = [
     paths.VPScheduler(),
 ]
 ENDPOINT_EXACT = SCHEDS[:4]  # VP starts only near the source (alpha_0 = exp(-T(1)/2) > 0)
+GM = eight_gaussians_mixture()
+
+
+def _pts(n=64, seed=0, scale=2.0):
+    return scale * torch.randn(n, 2, generator=make_generator(seed), dtype=torch.float64)
 
 
 @pytest.mark.parametrize("sched", ENDPOINT_EXACT, ids=repr)
@@ -150,3 +157,44 @@ def test_numpy_inputs_are_accepted():
 
     out = conditional_velocity(np.zeros((2, 2)), np.ones((2, 2)), 0.5)
     assert torch.allclose(out, torch.full((2, 2), 2.0, dtype=out.dtype))
+
+
+def test_vp_boundary_values():
+    for bmin, bmax in [(0.1, 20.0), (0.5, 10.0)]:
+        s = paths.VPScheduler(bmin, bmax)
+        one, zero = (
+            s(torch.tensor(1.0, dtype=torch.float64)),
+            s(torch.tensor(0.0, dtype=torch.float64)),
+        )
+        assert float(one.alpha_t) == 1.0 and float(one.sigma_t) == 0.0
+        big_t1 = bmin + 0.5 * (bmax - bmin)
+        assert math.isclose(float(zero.alpha_t), math.exp(-big_t1 / 2), rel_tol=1e-12)
+        assert math.isclose(float(zero.sigma_t), math.sqrt(1 - math.exp(-big_t1)), rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("sched", ["condot", "cosine", "vp"])
+def test_convert_round_trips(sched):
+    x, v = _pts(), _pts(seed=1)
+    t = torch.tensor([0.1, 0.4, 0.7, 0.9], dtype=torch.float64).repeat(16)
+    for src in paths.PARAMETRIZATIONS:
+        for dst in paths.PARAMETRIZATIONS:
+            back = paths.convert(paths.convert(v, x, t, src, dst, sched), x, t, dst, src, sched)
+            assert torch.allclose(back, v, atol=1e-8, rtol=1e-8), (src, dst)
+
+
+@pytest.mark.parametrize("sched", ["condot", "cosine", "vp"])
+def test_convert_matches_exact_posterior_means_and_autograd_score(sched):
+    x = _pts(40)
+    t = 0.6
+    u = marginal_velocity(x, t, GM, sched)
+    log_joint, m1, m0, log_p = posterior(x, t, GM, sched)
+    w = torch.exp(log_joint - log_p[:, None])[..., None]
+    assert torch.allclose(
+        paths.convert(u, x, t, "velocity", "x1", sched), (w * m1).sum(1), atol=1e-8
+    )
+    assert torch.allclose(
+        paths.convert(u, x, t, "velocity", "epsilon", sched), (w * m0).sum(1), atol=1e-8
+    )
+    xg = x.clone().requires_grad_(True)
+    grad = torch.autograd.grad(marginal_log_prob(xg, t, GM, sched).sum(), xg)[0]
+    assert torch.allclose(paths.convert(u, x, t, "velocity", "score", sched), grad, atol=1e-8)

@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from fmtutor import (
+from fmtutor import (  # noqa: E402
     couplings,
     data,
     exact,
@@ -29,12 +29,12 @@ from fmtutor import (
     metrics,
     models,
     paths,
-    plots,  # noqa: E402
     schedules,
     sde,
     solvers,
     training,
 )
+from fmtutor.course import plots  # noqa: E402
 
 FAST = settings(
     max_examples=25,

@@ -1,23 +1,28 @@
-"""fmtutor.publish: every chapter becomes a multi-slide reveal.js deck; a deck and a site page work offline in
+"""tools/publish.py: every chapter becomes a multi-slide reveal.js deck; a deck and a site page work offline in
 headless Chromium (equations typeset by the local MathJax, no console error, no request leaving the machine,
 the animation plays without a kernel).
 
 The browser checks are marked ``ui`` (run them with ``pytest -m ui``): they need Debian's Chromium, the
-``ui`` extra (Playwright) and the npm assets (``python -m fmtutor.publish assets``); without them they are
+``ui`` extra (Playwright) and the npm assets (``python tools/publish.py assets``); without them they are
 skipped, except under CI (``CI`` set), where they fail. Screenshots go to test-artifacts/publish/.
 """
 
+import importlib
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from fmtutor import publish
-
 ROOT = Path(__file__).resolve().parents[1]
+# tools/publish.py is a build script beside the package, not part of it. It is imported by its own name
+# from tools/ (on sys.path, which the worker processes of execute_all inherit, so they find it too).
+if str(ROOT / "tools") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tools"))
+publish = importlib.import_module("publish")
 NOTEBOOKS = Path(os.environ.get("FMTUTOR_NOTEBOOKS", ROOT / "notebooks"))
 ARTIFACTS = ROOT / "test-artifacts" / "publish"
 CHROMIUM = os.environ.get("FMTUTOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -55,6 +60,30 @@ def test_find_chapters_titles_and_filter(tmp_path: Path) -> None:
     assert [c.stem for c in publish.find_chapters(tmp_path, only="01")] == ["01_b"]
     with pytest.raises(FileNotFoundError, match="notebooks_dir"):
         publish.find_chapters(tmp_path, only="99")
+
+
+def test_publish_is_a_tool_outside_the_package() -> None:
+    assert Path(publish.__file__).resolve() == ROOT / "tools" / "publish.py"
+    assert not (ROOT / "fmtutor" / "publish.py").exists()
+    assert (publish.package_dir() / "course" / "__init__.py").exists()
+
+
+def test_executed_copies_are_keyed_on_the_whole_package(tmp_path: Path) -> None:
+    """The cache key sees the notebook and every fmtutor source, fmtutor/course/ included."""
+    nb, pkg = tmp_path / "00_a.ipynb", tmp_path / "pkg"
+    nb.write_text("{}")
+    (pkg / "course").mkdir(parents=True)
+    (pkg / "paths.py").write_text("A = 1\n")
+    (pkg / "course" / "ch00.py").write_text("B = 1\n")
+    key = publish._source_key(nb, pkg)
+    assert publish._source_key(nb, pkg) == key
+    (pkg / "course" / "ch00.py").write_text("B = 2\n")
+    changed = publish._source_key(nb, pkg)
+    assert changed != key, "a change in fmtutor/course/ must invalidate the executed copies"
+    (pkg / "course" / "ch00.py").rename(pkg / "ch00.py")
+    assert publish._source_key(nb, pkg) != changed, "a moved module must invalidate them too"
+    nb.write_text("{ }")
+    assert publish._source_key(nb, pkg) not in (key, changed)
 
 
 def test_deck_uses_only_local_assets() -> None:
@@ -115,7 +144,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     if not CHAPTERS:
         pytest.skip("no chapter in notebooks/ yet")
     if not all((ROOT / "web" / "node_modules" / src).exists() for src, _, _ in publish.WEB_ASSETS):
-        _missing("web/node_modules (run: python -m fmtutor.publish assets)")
+        _missing("web/node_modules (run: python tools/publish.py assets)")
     modules = ROOT / "web" / "node_modules"
     chapter = publish.find_chapters(NOTEBOOKS, only=_showcase().stem)[:1]
     nbs = publish.execute_all(chapter, ROOT / ".cache" / "executed", jobs=1)
@@ -166,7 +195,7 @@ def chromium(request: pytest.FixtureRequest):
     try:
         import pytest_playwright  # noqa: F401
     except ImportError:
-        _missing("playwright and pytest-playwright (pip install -e .[ui])")
+        _missing("playwright and pytest-playwright (pip install -e .[course,ui,publish])")
     if not Path(CHROMIUM).exists():
         _missing(f"Chromium at {CHROMIUM} (apt-get install -y chromium)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Fixed-grid solvers: orders of convergence, scipy's reference, reversibility, NFE, errors."""
+"""fmtutor.solvers: orders of convergence, scipy's reference, reversibility, NFE, errors."""
 
 import math
 

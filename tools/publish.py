@@ -1,11 +1,14 @@
 """Publish the course: offline reveal.js slide decks and a static HTML site built from notebooks/*.ipynb.
 
-Command line (run from the repository root)::
+Command line (run from the repository root; needs the ``course`` and ``publish`` extras)::
 
-    python -m fmtutor.publish slides   # execute the chapters, write _slides/<chapter>.slides.html + index.html
-    python -m fmtutor.publish site     # execute the chapters, write _site/index.html + one page per chapter
-    python -m fmtutor.publish all      # both (each chapter is executed once; results are cached)
-    python -m fmtutor.publish present  # _slides/live/*.ipynb: copies to present live with jupyterlab-deck
+    python tools/publish.py slides   # execute the chapters, write _slides/<chapter>.slides.html + index.html
+    python tools/publish.py site     # execute the chapters, write _site/index.html + one page per chapter
+    python tools/publish.py all      # both (each chapter is executed once; results are cached)
+    python tools/publish.py assets   # only install the JavaScript assets (npm ci in web/)
+    python tools/publish.py present  # _slides/live/*.ipynb: copies to present live with jupyterlab-deck
+
+A build tool, not part of the ``fmtutor`` package: the chapters never import it.
 
 Everything the pages load (reveal.js, require.js, jQuery, MathJax 2, the ipywidgets HTML manager) is
 installed from the npm registry at build time into ``web/node_modules`` (``npm ci`` from
@@ -37,6 +40,7 @@ import concurrent.futures as cf
 import fnmatch
 import hashlib
 import html
+import importlib.util
 import multiprocessing
 import os
 import re
@@ -50,6 +54,7 @@ from pathlib import Path
 import nbformat
 from jinja2 import DictLoader
 
+ROOT = Path(__file__).resolve().parent.parent
 KERNEL = "python3"
 STATIC = "_static"
 MATHJAX_CONFIG = "TeX-AMS_CHTML-full,Safe"
@@ -204,20 +209,29 @@ def copy_web_assets(modules: Path, out_dir: Path) -> Path:
     return static
 
 
+def package_dir() -> Path:
+    """The folder of the ``fmtutor`` the chapters import: the installed one, else this repository's."""
+    spec = importlib.util.find_spec("fmtutor")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return ROOT / "fmtutor"
+
+
 def _source_key(path: Path, package_dir: Path) -> str:
-    """Hash of the notebook and of the fmtutor sources it imports (an executed copy is valid while both are unchanged)."""
+    """Hash of the notebook and of every fmtutor source (the math floor and fmtutor/course/ alike).
+
+    An executed copy is valid while both are unchanged. Each file enters with its path relative to
+    the package, so ``course/cache.py`` and a top-level ``cache.py`` cannot stand in for each other.
+    """
+    package_dir = Path(package_dir)
     h = hashlib.sha256(Path(path).read_bytes())
-    for f in sorted(Path(package_dir).glob("*.py")):
-        if f.name != "publish.py":
-            h.update(f.name.encode() + f.read_bytes())
+    for f in sorted(package_dir.rglob("*.py")):
+        h.update(f.relative_to(package_dir).as_posix().encode() + f.read_bytes())
     return h.hexdigest()[:16]
 
 
 def _cache_path(path: Path, cache_dir: Path) -> Path:
-    return (
-        Path(cache_dir)
-        / f"{Path(path).stem}-{_source_key(Path(path), Path(__file__).parent)}.ipynb"
-    )
+    return Path(cache_dir) / f"{Path(path).stem}-{_source_key(Path(path), package_dir())}.ipynb"
 
 
 def execute_notebook(
@@ -503,7 +517,7 @@ def build_present(chapters: list[Chapter], out_dir: Path) -> list[Path]:
 
 def _parse(argv: "list[str] | None") -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m fmtutor.publish", description=__doc__.split("\n\n")[0]
+        prog="python tools/publish.py", description=__doc__.split("\n\n")[0]
     )
     p.add_argument(
         "what",

@@ -1,4 +1,4 @@
-"""The course around the math: live figures, plotting, exercises, the model cache, one module per chapter.
+"""The course around the math: live figures, plots, exercises, the model cache, a module a chapter.
 
 A chapter's first code cell imports what it uses and calls ``setup()`` once::
 
@@ -11,21 +11,29 @@ Nothing here is needed to use the math in ``fmtutor``; this layer imports matplo
 
 from __future__ import annotations
 
+__all__ = ["Setup", "setup", "cache_dir", "CACHE_ENV"]
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 
-__all__ = ["Setup", "setup", "cache_dir"]
+from fmtutor.device import default_device
 
-#: Environment variable naming the folder of the chapters' trained-model cache (default: ``.cache``).
+try:
+    from IPython import get_ipython
+except ImportError:  # plain Python without IPython: figures go wherever MPLBACKEND says
+    get_ipython = None
+
+#: The environment variable naming the folder of the chapters' model cache (default ``.cache``).
 CACHE_ENV = "FMTUTOR_CACHE"
 
 
 @dataclass(frozen=True)
 class Setup:
-    """What ``setup`` chose: the seed, torch's CPU threads, the device of the 2-D work, the cache folder."""
+    """What ``setup`` chose: the seed, torch's CPU threads, the device, the cache folder."""
 
     seed: int
     threads: int
@@ -34,7 +42,7 @@ class Setup:
 
 
 def cache_dir() -> Path:
-    """The folder of the chapters' model cache: ``$FMTUTOR_CACHE`` or ``.cache`` beside the notebook."""
+    """The chapters' model cache folder: ``$FMTUTOR_CACHE``, or ``.cache`` beside the notebook."""
     return Path(os.environ.get(CACHE_ENV, ".cache"))
 
 
@@ -53,9 +61,10 @@ def setup(
         device: 'cpu', 'cuda', 'mps' or 'auto' (the best available).
         dpi: resolution of inline figures.
         verbose: print one line saying what was set.
-    """
-    import matplotlib.pyplot as plt
 
+    Returns:
+        The Setup that was applied.
+    """
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
     if not isinstance(threads, int) or threads < 1:
@@ -66,18 +75,14 @@ def setup(
         os.environ.pop("FMTUTOR_DEVICE", None)
     else:
         os.environ["FMTUTOR_DEVICE"] = device
-    from fmtutor.device import default_device
-
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        if shell is not None:
+    shell = get_ipython() if get_ipython is not None else None
+    if shell is not None:  # in plain Python, figures go wherever MPLBACKEND says
+        try:
             shell.run_line_magic("matplotlib", "inline")
-    except ImportError:  # plain Python: figures go wherever MPLBACKEND says
-        pass
+        except ImportError:  # no inline backend installed: the same as plain Python
+            pass
     plt.rcParams["figure.dpi"] = dpi
     chosen = Setup(seed, torch.get_num_threads(), str(default_device()), cache_dir())
     if verbose:

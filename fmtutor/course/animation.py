@@ -1,24 +1,32 @@
-"""Pre-rendered animations shared by chapters 0, 2 and 3: particles with trails, drawn frame by frame."""
+"""Pre-rendered animations shared by chapters 0, 2 and 3: particles with trails, frame by frame."""
 
 from __future__ import annotations
+
+__all__ = ["Trails", "no_ticks", "render_frames_of", "angle_colors"]
 
 from collections.abc import Callable
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from fmtutor.course.plots import figure_png, style_axes
-
-__all__ = ["Trails", "no_ticks", "render_frames_of", "angle_colors"]
-
-Lim = tuple[float, float]
+from fmtutor.course.plots import Lim, figure_png, style_axes
 
 
 class Trails:
-    """Particles with their paths so far on one Axes, updated in place (no re-creation per frame: fast)."""
+    """Particles with their paths so far on one Axes, updated in place (fast: nothing is rebuilt).
+
+    Args:
+        ax: the Axes to draw on.
+        traj: positions, shape (T + 1, B, 2).
+        colors: one colour per particle, e.g. RGBA of shape (B, 4).
+        lim: the (low, high) limits of both axes.
+        background: points drawn once in light grey behind the particles, shape (N, 2).
+        ticks: keep the axes' ticks.
+    """
 
     def __init__(
         self,
@@ -40,13 +48,14 @@ class Trails:
             no_ticks(ax)
 
     def show(self, k: int, title: str) -> None:
+        """Show the particles at step k, each with its path up to there, under ``title``."""
         self.lines.set_segments(np.transpose(self.traj[: k + 1], (1, 0, 2)) if k > 0 else [])
         self.dots.set_offsets(self.traj[k])
         self.ax.set_title(title, fontsize=10)
 
 
 def no_ticks(ax: Any, keep_labels: bool = False) -> None:
-    """Remove ticks (drawing tick labels dominates the cost of a frame); optionally keep the axis labels."""
+    """Remove the ticks (their labels dominate a frame's cost); optionally keep the axis labels."""
     ax.set_xticks([]), ax.set_yticks([])
     if not keep_labels:
         ax.set_xlabel(""), ax.set_ylabel("")
@@ -57,9 +66,7 @@ def render_frames_of(
 ) -> list[bytes]:
     """PNG bytes of frames 0..n_frames-1, calling update(i) on a figure whose artists persist."""
     if not isinstance(fig.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(
-            fig
-        )  # one renderer for every frame: its text and mathtext caches carry over
+        FigureCanvasAgg(fig)  # one renderer for all frames: its text and mathtext caches carry over
     frames = []
     for i in range(n_frames):
         update(i)
@@ -68,8 +75,9 @@ def render_frames_of(
 
 
 def angle_colors(end: np.ndarray) -> np.ndarray:
-    """RGBA colours from the polar angle of each end point (so particles bound for one cluster share a hue)."""
-    import matplotlib
+    """RGBA colours, shape (B, 4), from the polar angle of each end point (B, 2).
 
+    Particles bound for one cluster share a hue.
+    """
     ang = (np.arctan2(end[:, 1], end[:, 0]) + np.pi) / (2 * np.pi)
     return matplotlib.colormaps["hsv"](ang)

@@ -1,19 +1,6 @@
-"""The chapters' model cache: reload a trained model when its file matches the recipe, else train and save it."""
+"""The chapters' model cache: reload a model whose file fits its recipe, else train and save it."""
 
 from __future__ import annotations
-
-import json
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import numpy as np
-import torch
-from torch import nn
-
-from fmtutor.io import ModelFileError, _path, _plain, load_model, save_model
 
 __all__ = [
     "cached",
@@ -24,7 +11,21 @@ __all__ = [
     "cached_model",
 ]
 
-Lim = tuple[float, float]
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fmtutor.course import cache_dir
+from fmtutor.data import two_moons
+from fmtutor.io import ModelFileError, _path, _plain, load_model, save_model
+from fmtutor.recipes import DEFAULT_2D, train_2d
 
 
 def canonical_config(config: Any) -> str:
@@ -37,6 +38,7 @@ def canonical_config(config: Any) -> str:
 
 
 def _plain_json(value: Any) -> Any:
+    """``value`` with JSON types only: NumPy scalars as numbers, functions by name, else repr."""
     if isinstance(value, dict):
         return {str(k): _plain_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -53,15 +55,14 @@ def _plain_json(value: Any) -> Any:
 def recipe_config(
     sampler: "str | Callable[..., Any]", seed: int = 0, **overrides: Any
 ) -> dict[str, Any]:
-    """The configuration that determines a model trained by ``training.train_2d(sampler, seed, **overrides)``.
+    """The configuration that determines ``fmtutor.recipes.train_2d(sampler, seed, **overrides)``.
 
-    It includes the current ``training.DEFAULT_2D``, so a cache made before the recipe changed is stale.
+    It includes the current ``fmtutor.recipes.DEFAULT_2D``, so a cache made before the recipe
+    changed is stale.
 
     >>> recipe_config("two_moons", seed=1, steps=10)["overrides"]
     {'steps': 10}
     """
-    from fmtutor.recipes import DEFAULT_2D
-
     name = sampler if isinstance(sampler, str) else getattr(sampler, "__name__", repr(sampler))
     return {
         "sampler": name,
@@ -89,7 +90,7 @@ class CachedModel:
     reason: str = ""
     path: "Path | None" = None
 
-    def __iter__(self):  # model, extra = cached_model(...)
+    def __iter__(self) -> Iterator[Any]:  # model, extra = cached_model(...)
         return iter((self.model, self.extra))
 
 
@@ -100,7 +101,7 @@ def cached_model(
     retrain: bool = False,
     verbose: bool = True,
 ) -> CachedModel:
-    """Load a trained model from ``path`` if it was trained with ``config``; otherwise train and save it.
+    """Load a trained model from ``path`` if it was trained with ``config``; else train and save it.
 
     The file is used only when it loads cleanly (see load_model) and its stored ``train_config``
     equals ``config`` (compared with canonical_config). Otherwise ``train_fn()`` is called and its
@@ -134,14 +135,15 @@ def cached_model(
                     print(f"loaded the trained model from {path}")
                 return CachedModel(model, extra, "loaded", "", path)
             reason = "stale (trained with another configuration)"
-    with torch.random.fork_rng(
-        devices=[]
-    ):  # training reseeds the global RNG; loading does not. Keep them alike,
-        out = train_fn()  # so a chapter's later draws do not depend on whether the cache was hit.
+    # training reseeds the global RNG and loading does not: keep them alike, so that a chapter's
+    # later draws do not depend on whether the cache was hit
+    with torch.random.fork_rng(devices=[]):
+        out = train_fn()
     model, extra = out if isinstance(out, tuple) else (out, {})
     if not isinstance(extra, dict):
         raise TypeError(
-            f"train_fn: expected it to return a model or (model, dict), got a {type(extra).__name__} second"
+            "train_fn: expected it to return a model or (model, dict), "
+            f"got a {type(extra).__name__} second"
         )
     extra = {**extra, "train_config": json.loads(key)}
     save_model(model, path, **extra)
@@ -153,18 +155,14 @@ def cached_model(
 def cached(
     name: str, train_fn: Callable[[], Any], config: Any, verbose: bool = True
 ) -> CachedModel:
-    """``cached_model`` with the file ``name`` in the course's cache folder (``fmtutor.course.cache_dir()``)."""
-    from fmtutor.course import cache_dir
-
+    """``cached_model`` with the file ``name`` in the course's cache folder (``cache_dir()``)."""
     if not isinstance(name, str) or not name or "/" in name or "\\" in name:
         raise ValueError(f"name: expected a plain file name such as 'moons_mlp.pt', got {name!r}")
     return cached_model(cache_dir() / name, train_fn, config, verbose=verbose)
 
 
 def moons_model(verbose: bool = True) -> CachedModel:
-    """Chapter 5's model: ``train_2d(two_moons, seed=0)`` (the default recipe), from the cache or trained now."""
-    from fmtutor.data import two_moons
-    from fmtutor.recipes import train_2d
+    """Chapter 5's model, ``train_2d(two_moons, seed=0)``: cached, or trained."""
 
     def train() -> tuple[nn.Module, dict[str, Any]]:
         model, res = train_2d(two_moons, seed=0)

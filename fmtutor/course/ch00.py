@@ -1,4 +1,4 @@
-"""Chapter 0 (generative models): the maximum-likelihood explorer, transport animations, the KL exercise."""
+"""Chapter 0 (generative models): the likelihood explorer, transport animations, the KL exercise."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import field as dc_field
 from typing import Any
 
 import ipywidgets as W
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -50,26 +51,33 @@ def _cases_kl() -> list[tuple[Tensor, Tensor, Tensor, Tensor]]:
 
 
 def reference_gaussian_kl(mu_p: Tensor, std_p: Tensor, mu_q: Tensor, std_q: Tensor) -> Tensor:
-    """KL(N(mu_p, std_p^2) || N(mu_q, std_q^2)) = log(std_q/std_p) + (std_p^2 + (mu_p - mu_q)^2) / (2 std_q^2) - 1/2 (elementwise)."""
-    return torch.log(std_q / std_p) + (std_p**2 + (mu_p - mu_q) ** 2) / (2 * std_q**2) - 0.5
+    """KL(N(mu_p, std_p^2) || N(mu_q, std_q^2)), elementwise: ``fmtutor.metrics.gaussian_kl``.
+
+    KL = log(std_q / std_p) + (std_p^2 + (mu_p - mu_q)^2) / (2 std_q^2) - 1/2.
+    """
+    return gaussian_kl(mu_p, std_p, mu_q, std_q)
 
 
 def check_gaussian_kl(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check kl(mu_p, std_p, mu_q, std_q) = KL(N(mu_p, std_p^2) || N(mu_q, std_q^2)) on tensors of shape (B,)."""
+    """Check kl(mu_p, std_p, mu_q, std_q) = KL(N(mu_p, std_p^2) || N(mu_q, std_q^2)), shape (B,)."""
     ref = reference_gaussian_kl
     mistakes = {
-        "you computed KL(q || p): the KL divergence is not symmetric; p is the first argument.": lambda mp, sp, mq, sq: (
-            ref(mq, sq, mp, sp)
-        ),
-        "the log term should be log(std_q / std_p), a ratio of standard deviations, not of variances.": lambda mp, sp, mq, sq: (
+        (
+            "you computed KL(q || p): the KL divergence is not symmetric; p is the first argument."
+        ): lambda mp, sp, mq, sq: ref(mq, sq, mp, sp),
+        (
+            "the log term should be log(std_q / std_p), a ratio of standard deviations, "
+            "not of variances."
+        ): lambda mp, sp, mq, sq: (
             torch.log(sq**2 / sp**2) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5
         ),
         "the constant - 1/2 is missing (check: KL(p || p) must be 0).": lambda mp, sp, mq, sq: (
             ref(mp, sp, mq, sq) + 0.5
         ),
-        "square the standard deviations in the fraction: (std_p^2 + (mu_p - mu_q)^2) / (2 std_q^2).": lambda mp, sp, mq, sq: (
-            torch.log(sq / sp) + (sp + (mp - mq) ** 2) / (2 * sq) - 0.5
-        ),
+        (
+            "square the standard deviations in the fraction: "
+            "(std_p^2 + (mu_p - mu_q)^2) / (2 std_q^2)."
+        ): lambda mp, sp, mq, sq: torch.log(sq / sp) + (sp + (mp - mq) ** 2) / (2 * sq) - 0.5,
     }
     return check_function(student, ref, _cases_kl(), mistakes, verbose=verbose)
 
@@ -79,9 +87,10 @@ def mle_explorer(
 ) -> LivePlot:
     """Sliders for a model N(mu, std^2) fitted to a 1-D data sample: likelihood and KL side by side.
 
-    Left: histogram of the data, the true p_data and the model p_theta. Right: the average log-likelihood
-    L(theta) over mu (std fixed at the slider's value) next to -KL(p_data || p_theta) + C with
-    C = E log p_data = -(1/2) log(2 pi e std_data^2): the two curves agree up to sampling noise.
+    Left: histogram of the data, the true p_data and the model p_theta. Right: the average
+    log-likelihood L(theta) over mu (std fixed at the slider's value) next to
+    -KL(p_data || p_theta) + C with C = E log p_data = -(1/2) log(2 pi e std_data^2): the two
+    curves agree up to sampling noise.
     ``live.state`` holds the last L, kl and C.
     """
     m = check_positive_int(m, "m", minimum=2)
@@ -152,7 +161,7 @@ def mle_explorer(
 
 @dataclass
 class TransportDemo:
-    """The three transports of chapter 0: trajectories (T + 1, B, 2) per method, their times and the frames."""
+    """Chapter 0's transports: trajectories (T + 1, B, 2) per method, their times, the frames."""
 
     times: Tensor
     trajectories: dict[str, Tensor]
@@ -170,15 +179,17 @@ def transport_frames(
 ) -> TransportDemo:
     """Noise -> data three ways, rendered as frames of three panels.
 
-    * ``diffusion (VP)``: the probability-flow ODE of a variance-preserving diffusion, i.e. the exact
-      marginal field MarginalField(target, 'vp') integrated from x_0 ~ N(0, I);
-    * ``flow matching``: the exact marginal field of the CondOT path, MarginalField(target, 'condot');
+    * ``diffusion (VP)``: the probability-flow ODE of a variance-preserving diffusion, i.e. the
+      exact marginal field MarginalField(target, 'vp') integrated from x_0 ~ N(0, I);
+    * ``flow matching``: the exact marginal field of the CondOT path,
+      MarginalField(target, 'condot');
     * ``FM + OT pairs``: straight lines x_t = (1 - t) x_0 + t x_1[s] between noise and data samples
       paired by the optimal assignment s (ot_assignment).
 
     Args:
         target: the data distribution (default: the 8-Gaussians mixture).
-        n: particles. n_frames: frames (times linspace(0, 1, n_frames)). substeps: midpoint steps per frame.
+        n: particles. n_frames: frames (times linspace(0, 1, n_frames)).
+        substeps: midpoint steps per frame.
         seed: seed of x_0 and of the data sample. lim: axis limits. dpi: frame resolution.
     """
     target = target or eight_gaussians_mixture()
@@ -223,9 +234,7 @@ def transport_frames(
 
 
 def spacetime_plot(demo: TransportDemo, n: int = 40, fig: "Figure | None" = None) -> Figure:
-    """The first coordinate x^(1) of n particles against time, one panel per method of a TransportDemo."""
-    import matplotlib.pyplot as plt
-
+    """The first coordinate x^(1) of n particles against time: one panel per method of a demo."""
     fig = fig or plt.figure(figsize=(10.5, 3.2), layout="constrained")
     axes = fig.subplots(1, len(demo.trajectories), sharey=True)
     t = demo.times.numpy()

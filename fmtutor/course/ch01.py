@@ -13,7 +13,7 @@ from torch import Tensor
 from fmtutor.course.exercises import ExerciseResult, check_function
 from fmtutor.course.plots import quiver
 from fmtutor.course.widgets import LivePlot
-from fmtutor.fields import FIELDS, MassMover, get_field
+from fmtutor.fields import FIELDS, MassMover, get_field, rotation
 from fmtutor.likelihood import divergence_exact as divergence
 
 __all__ = ["reference_rotation_field", "check_rotation_field", "field_explorer"]
@@ -22,8 +22,11 @@ Lim = tuple[float, float]
 
 
 def reference_rotation_field(x: Tensor, t: Tensor) -> Tensor:
-    """The counter-clockwise rotation u(x) = (-x2, x1) (unit angular speed); x of shape (B, 2), t unused."""
-    return torch.stack([-x[:, 1], x[:, 0]], 1)
+    """The counter-clockwise rotation u(x) = (-x2, x1): ``fmtutor.fields.rotation(1.0)``.
+
+    x of shape (B, 2); t is unused (the field does not change in time).
+    """
+    return rotation(1.0)(x, t)
 
 
 def check_rotation_field(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
@@ -37,12 +40,14 @@ def check_rotation_field(student: Callable[..., Any], verbose: bool = True) -> E
         "your field turns clockwise: counter-clockwise is u(x) = (-x2, x1).": lambda x, t: (
             torch.stack([x[:, 1], -x[:, 0]], 1)
         ),
-        "(x2, x1) swaps the coordinates without the sign: that is a saddle, not a rotation (check x . u(x) = 0).": lambda x, t: (
-            torch.stack([x[:, 1], x[:, 0]], 1)
-        ),
-        "(-x1, -x2) = -x points to the origin: that is a sink. A rotation is perpendicular to x.": lambda x, t: (
-            -x
-        ),
+        (
+            "(x2, x1) swaps the coordinates without the sign: that is a saddle, not a rotation "
+            "(check x . u(x) = 0)."
+        ): lambda x, t: torch.stack([x[:, 1], x[:, 0]], 1),
+        (
+            "(-x1, -x2) = -x points to the origin: that is a sink. "
+            "A rotation is perpendicular to x."
+        ): lambda x, t: -x,
         "you returned x itself: that is a source. A rotation is perpendicular to x.": lambda x, t: (
             x
         ),
@@ -57,7 +62,8 @@ def field_explorer(
 
     The text under the plot reports the divergence at the origin twice: by autograd and in closed
     form. With particles on, a 9 x 9 grid of points (around the origin; around the start a for the
-    mover) is carried by the exact flow to time t: where the mass has gone by time t. ``live.state`` holds the field, t and both divergences.
+    mover) is carried by the exact flow to time t: where the mass has gone by time t.
+    ``live.state`` holds the field, t and both divergences.
     """
     names = list(FIELDS) if names is None else names
     for nm in names:

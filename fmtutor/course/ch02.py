@@ -21,7 +21,7 @@ from fmtutor.course.plots import style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import make_generator
 from fmtutor.fields import FIELDS, ExampleField, get_field
-from fmtutor.solvers import solve
+from fmtutor.solvers import Euler, solve
 
 __all__ = [
     "reference_euler_step",
@@ -40,8 +40,8 @@ Lim = tuple[float, float]
 def reference_euler_step(
     u: Callable[[Tensor, Tensor], Tensor], x: Tensor, t: Tensor, h: Tensor
 ) -> Tensor:
-    """x + h u(x, t)."""
-    return x + h * u(x, t)
+    """One Euler step x + h u(x, t): ``fmtutor.solvers.Euler().step``."""
+    return Euler().step(u, x, t, h)
 
 
 def check_euler_step(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
@@ -59,16 +59,18 @@ def check_euler_step(student: Callable[..., Any], verbose: bool = True) -> Exerc
 def reference_euler_solver(
     u: Callable[[Tensor, Tensor], Tensor], x0: Tensor, n_steps: int
 ) -> Tensor:
-    """Euler from t = 0 to 1 in n_steps steps of h = 1 / n_steps; all states, shape (n_steps + 1, B, d)."""
-    h = 1.0 / n_steps
-    xs = [x0]
-    for k in range(n_steps):
-        xs.append(xs[-1] + h * u(xs[-1], torch.tensor(k * h, dtype=x0.dtype)))
-    return torch.stack(xs)
+    """Euler from t = 0 to 1 in n_steps steps of h = 1 / n_steps: ``fmtutor.solvers.solve``.
+
+    Returns all states, x0 first: shape (n_steps + 1, B, d).
+    """
+    return solve(u, x0, method="euler", n_steps=n_steps, return_trajectory=True).trajectory
 
 
 def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check euler_solver(u, x0, n_steps): the (n_steps + 1, B, d) Euler trajectory from t = 0 to 1, x0 included."""
+    """Check euler_solver(u, x0, n_steps): the Euler trajectory from t = 0 to 1, x0 included.
+
+    The trajectory has shape (n_steps + 1, B, d).
+    """
 
     def wrong(
         time: Callable[[int, float], float], step: Callable[[int], float] = lambda n: 1.0 / n
@@ -85,15 +87,16 @@ def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> Exe
         "u was evaluated at the step number k; it needs the time t = k h.": wrong(
             lambda k, h: float(k)
         ),
-        "each step must use the velocity at its start time t = k h, not at its end (k + 1) h.": wrong(
-            lambda k, h: (k + 1) * h
-        ),
+        (
+            "each step must use the velocity at its start time t = k h, not at its end (k + 1) h."
+        ): wrong(lambda k, h: (k + 1) * h),
         "the step size is h = 1 / n_steps, so that n_steps steps end at t = 1.": wrong(
             lambda k, h: k * h, lambda n: 1.0
         ),
-        "with n_steps steps the grid has n_steps + 1 points: h = 1 / n_steps, not 1 / (n_steps - 1).": wrong(
-            lambda k, h: k * h, lambda n: 1.0 / max(n - 1, 1)
-        ),
+        (
+            "with n_steps steps the grid has n_steps + 1 points: "
+            "h = 1 / n_steps, not 1 / (n_steps - 1)."
+        ): wrong(lambda k, h: k * h, lambda n: 1.0 / max(n - 1, 1)),
     }
     field, x, _, _ = cases_step()[0]
     try:  # two shape mistakes deserve a specific hint before the value checks
@@ -102,7 +105,8 @@ def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> Exe
         got = None
     if isinstance(got, Tensor) and got.shape in ((5, 2), (5, 5, 2)):
         msg = (
-            "return every state, stacked: shape (n_steps + 1, B, d) with x0 first (torch.stack(states))."
+            "return every state, stacked: shape (n_steps + 1, B, d) with x0 first "
+            "(torch.stack(states))."
             if got.shape == (5, 2)
             else "the trajectory must start with x0: n_steps steps give n_steps + 1 states."
         )
@@ -122,10 +126,11 @@ def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> Exe
 def flow_explorer(
     names: "list[str] | None" = None, n_start: int = 3, lim: Lim = (-3.0, 3.0)
 ) -> LivePlot:
-    """Numerical vs exact flow: pick a field, a solver and a number of steps; the error at t = 1 is reported.
+    """Numerical vs exact flow: pick a field, a solver and a number of steps; the error at t = 1.
 
-    Solid: the exact flow t -> psi_t(x_0) from n_start points (black; radii 2.6, 2.0, 1.4, ...), ending at a star.
-    Dashed with dots, same colour: the solver's states at its grid times. ``live.state`` holds the max error at t = 1 and the number of evaluations.
+    Solid: the exact flow t -> psi_t(x_0) from n_start points (black; radii 2.6, 2.0, 1.4, ...),
+    ending at a star. Dashed with dots, same colour: the solver's states at its grid times.
+    ``live.state`` holds the max error at t = 1 and the number of evaluations.
     """
     names = list(FIELDS) if names is None else names
     n_start = check_positive_int(n_start, "n_start")
@@ -160,7 +165,10 @@ def flow_explorer(
             lim,
             f"{name}: {method}, {n_steps} steps\nsolid: exact $\\psi_t(x_0)$, star: $\\psi_1(x_0)$",
         )
-        return f"{method} with {n_steps} steps ({sol.nfe} evaluations of u): max |error| at t = 1 is {err:.2e}"
+        return (
+            f"{method} with {n_steps} steps ({sol.nfe} evaluations of u): "
+            f"max |error| at t = 1 is {err:.2e}"
+        )
 
     controls = {
         "name": W.Dropdown(
@@ -178,7 +186,10 @@ def flow_explorer(
 
 @dataclass
 class FlowDemo:
-    """Particles and grid lines carried by a flow: times (T + 1,), particles (T + 1, B, 2), grid (T + 1, L, P, 2)."""
+    """Particles and grid lines carried by a flow.
+
+    Shapes: times (T + 1,), particles (T + 1, B, 2), grid (T + 1, L, P, 2).
+    """
 
     times: Tensor
     particles: Tensor
@@ -197,7 +208,7 @@ def flow_frames(
     grid_lim: Lim = (-2.0, 2.0),
     title: "str | None" = None,
 ) -> FlowDemo:
-    """Frames of a flow: left, particles x_0 ~ N(0, I) with their paths; right, a grid deformed by psi_t.
+    """Frames of a flow: left, particles x_0 ~ N(0, I) and paths; right, a grid moved by psi_t.
 
     Both are integrated with RK4 (substeps per frame) from t = 0 to 1. grid_lim: the square the grid
     lines start on. title: the field's name in the panel title (default: ``field.name``).
@@ -242,7 +253,10 @@ def flow_frames(
 
 
 def grid_lines(lim: Lim = (-2.0, 2.0), n_lines: int = 9, n_points: int = 60) -> Tensor:
-    """The lines of a square grid as polylines: shape (2 n_lines, n_points, 2) (horizontal, then vertical)."""
+    """The lines of a square grid as polylines (horizontal, then vertical).
+
+    Returns shape (2 n_lines, n_points, 2).
+    """
     n_lines, n_points = (
         check_positive_int(n_lines, "n_lines", 2),
         check_positive_int(n_points, "n_points", 2),

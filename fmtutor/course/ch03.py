@@ -1,4 +1,4 @@
-"""Chapter 3 (probability paths): the path explorer and animation, the x_t and log-density exercises."""
+"""Chapter 3 (probability paths): the path explorer and animation, x_t and log-density exercises."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from fmtutor.course.plots import style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import GaussianMixture, eight_gaussians_mixture, make_generator
 from fmtutor.exact import MarginalField, marginal_log_prob
+from fmtutor.paths import AffinePath
 from fmtutor.solvers import solve
 
 __all__ = [
@@ -37,36 +38,43 @@ Lim = tuple[float, float]
 
 
 def reference_sample_xt(x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
-    """X_t = t x1 + (1 - t) x0: a draw from p_{t|1}(. | x1) = N(t x1, (1 - t)^2 I). x0, x1 (B, d); t (B, 1)."""
-    return t * x1 + (1 - t) * x0
+    """X_t = t x1 + (1 - t) x0, a draw from p_{t|1}(. | x1) = N(t x1, (1 - t)^2 I).
+
+    The CondOT path's ``fmtutor.paths.AffinePath().sample(x0, x1, t).x_t``. Shapes: x0, x1 (B, d);
+    t (B, 1).
+    """
+    return AffinePath().sample(x0, x1, t).x_t
 
 
 def check_sample_xt(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check sample_xt(x0, x1, t) = t x1 + (1 - t) x0 for x0, x1 of shape (B, d) and t of shape (B, 1)."""
+    """Check sample_xt(x0, x1, t) = t x1 + (1 - t) x0 for x0, x1 (B, d) and t (B, 1)."""
     cases = [(x0, x1, t) for x0, x1, t in cases_xt()]
     mistakes = {
-        "time is reversed: at t = 0 the sample must be the noise x0, at t = 1 the data point x1.": lambda x0, x1, t: (
-            t * x0 + (1 - t) * x1
-        ),
-        "(1 - t)^2 is the variance of p_{t|1}; the noise is scaled by the standard deviation 1 - t.": lambda x0, x1, t: (
-            t * x1 + (1 - t) ** 2 * x0
-        ),
+        (
+            "time is reversed: at t = 0 the sample must be the noise x0, "
+            "at t = 1 the data point x1."
+        ): lambda x0, x1, t: t * x0 + (1 - t) * x1,
+        (
+            "(1 - t)^2 is the variance of p_{t|1}; "
+            "the noise is scaled by the standard deviation 1 - t."
+        ): lambda x0, x1, t: t * x1 + (1 - t) ** 2 * x0,
         "the noise x0 must shrink as t grows: multiply it by (1 - t).": lambda x0, x1, t: (
             t * x1 + x0
         ),
-        "the data point must be scaled by t: the mean of p_{t|1}(. | x1) is t x1.": lambda x0, x1, t: (
-            x1 + (1 - t) * x0
-        ),
-        "you returned the velocity x1 - x0 of the straight line, not the point on it.": lambda x0, x1, t: (
-            x1 - x0
-        ),
+        (
+            "the data point must be scaled by t: the mean of p_{t|1}(. | x1) is t x1."
+        ): lambda x0, x1, t: x1 + (1 - t) * x0,
+        (
+            "you returned the velocity x1 - x0 of the straight line, not the point on it."
+        ): lambda x0, x1, t: x1 - x0,
     }
     return check_function(student, reference_sample_xt, cases, mistakes, verbose=verbose)
 
 
 def reference_conditional_log_prob(x: Tensor, x1: Tensor, t: Tensor) -> Tensor:
-    """log p_{t|1}(x | x1) = log N(x; t x1, (1 - t)^2 I) = -|x - t x1|^2 / (2 (1 - t)^2) - d log(1 - t) - (d/2) log(2 pi).
+    """log p_{t|1}(x | x1) = log N(x; t x1, (1 - t)^2 I).
 
+    = -|x - t x1|^2 / (2 (1 - t)^2) - d log(1 - t) - (d/2) log(2 pi).
     Shapes: x, x1 (B, d); t (B, 1) with t < 1. Returns (B,).
     """
     d = x.shape[1]
@@ -79,7 +87,10 @@ def reference_conditional_log_prob(x: Tensor, x1: Tensor, t: Tensor) -> Tensor:
 
 
 def check_conditional_log_prob(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check log_prob(x, x1, t) = log N(x; t x1, (1 - t)^2 I), shape (B,), for x, x1 (B, d) and t (B, 1)."""
+    """Check log_prob(x, x1, t) = log N(x; t x1, (1 - t)^2 I) of shape (B,).
+
+    Shapes: x, x1 (B, d); t (B, 1).
+    """
     ref = reference_conditional_log_prob
 
     def with_(
@@ -101,12 +112,13 @@ def check_conditional_log_prob(student: Callable[..., Any], verbose: bool = True
         "(1 - t)^2 is the variance: the standard deviation is 1 - t (you squared it twice).": with_(
             good_mean, lambda t: (1 - t) ** 2
         ),
-        "time is reversed: the mean is t x1 and the standard deviation 1 - t (noise at t = 0).": with_(
-            lambda x1, t: (1 - t) * x1, lambda t: t
-        ),
-        "the log-determinant has one log(1 - t) per coordinate: - d log(1 - t), not - log(1 - t).": with_(
-            good_mean, good_std, 1.0 / 2
-        ),
+        (
+            "time is reversed: the mean is t x1 and the standard deviation 1 - t (noise at t = 0)."
+        ): with_(lambda x1, t: (1 - t) * x1, lambda t: t),
+        (
+            "the log-determinant has one log(1 - t) per coordinate: "
+            "- d log(1 - t), not - log(1 - t)."
+        ): with_(good_mean, good_std, 1.0 / 2),
         "the normalising constant - (d/2) log(2 pi) is missing.": with_(
             good_mean, good_std, const=False
         ),
@@ -128,11 +140,12 @@ def path_explorer(
     lim: Lim = (-4.5, 4.5),
     n_grid: int = 90,
 ) -> LivePlot:
-    """A time slider over the CondOT probability path p_t: exact density vs a histogram of sampled X_t.
+    """A time slider over the CondOT probability path p_t: exact density vs a histogram of X_t.
 
-    Left: p_t(x) from F.exact.marginal_log_prob on an n_grid x n_grid grid. Middle: 2-D histogram of
-    X_t = t X_1 + (1 - t) X_0 (n fixed draws of X_0 ~ N(0, I), X_1 ~ target). Right: the first
-    coordinate's density, exact (the grid integrated over x^(2)) vs the samples' histogram.
+    Left: p_t(x) from fmtutor.exact.marginal_log_prob on an n_grid x n_grid grid. Middle: 2-D
+    histogram of X_t = t X_1 + (1 - t) X_0 (n fixed draws of X_0 ~ N(0, I), X_1 ~ target).
+    Right: the first coordinate's density, exact (the grid integrated over x^(2)) vs the samples'
+    histogram.
     ``live.state`` holds t, the grid's total mass (about 1) and the L1 gap of the 1-D comparison.
     """
     target = target or eight_gaussians_mixture()
@@ -151,7 +164,8 @@ def path_explorer(
     pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
     state: dict[str, Any] = {}
     slider = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t")
-    # one y range for the 1-D panel over all slider times: fixed axes let every redraw reuse their pixels
+    # one y range for the 1-D panel over all slider times:
+    # fixed axes let every redraw reuse their pixels
     peak = max(
         float(
             torch.exp(marginal_log_prob(pts, float(tt), target))
@@ -191,7 +205,10 @@ def path_explorer(
         mass = float(dens.sum() * cell**2)
         l1 = float(np.abs(hist_1d - exact_coarse).sum() * 2 * cell)
         state.update(t=t, mass=mass, l1=l1)
-        return f"t = {t:.2f}: ∫ p_t dx ≈ {mass:.3f} on the grid; L1 gap between the 1-D histogram and the exact density: {l1:.3f}"
+        return (
+            f"t = {t:.2f}: ∫ p_t dx ≈ {mass:.3f} on the grid; "
+            f"L1 gap between the 1-D histogram and the exact density: {l1:.3f}"
+        )
 
     live = LivePlot(draw, {"t": slider}, figsize=(12.5, 3.8), ncols=3)
     live.state = state  # type: ignore[attr-defined]
@@ -201,7 +218,7 @@ def path_explorer(
 
 @dataclass
 class PathDemo:
-    """Particles carried by the exact marginal field: times (T + 1,), trajectory (T + 1, B, 2), frames."""
+    """Particles carried by the exact marginal field: times (T + 1,), trajectory (T + 1, B, 2)."""
 
     times: Tensor
     trajectory: Tensor
@@ -218,7 +235,7 @@ def path_frames(
     n_grid: int = 80,
     dpi: int = 72,
 ) -> PathDemo:
-    """Particles pushed by the exact marginal CondOT field over the heat map of p_t: u_t generates p_t."""
+    """Particles pushed by the exact marginal CondOT field over a heat map of p_t: u_t makes p_t."""
     target = target or eight_gaussians_mixture()
     n_frames = check_positive_int(n_frames, "n_frames", 2)
     x0 = torch.randn(check_positive_int(n, "n"), 2, generator=make_generator(seed))

@@ -1,4 +1,4 @@
-"""Chapter 4 (the conditional velocity): conditional vs marginal fields, the conditional-velocity exercise."""
+"""Chapter 4 (the conditional velocity): conditional vs marginal fields, the velocity exercise."""
 
 from __future__ import annotations
 
@@ -28,22 +28,25 @@ Lim = tuple[float, float]
 
 
 def reference_conditional_velocity(x: Tensor, x1: Tensor, t: Tensor) -> Tensor:
-    """u_t(x | x_1) = (x_1 - x) / (1 - t). Shapes: x, x1 (B, d); t (B, 1)."""
-    return (x1 - x) / (1 - t)
+    """u_t(x | x_1) = (x_1 - x) / (1 - t): ``fmtutor.paths.conditional_velocity``.
+
+    Shapes: x, x1 (B, d); t (B, 1).
+    """
+    return conditional_velocity(x, x1, t)
 
 
 def check_conditional_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check u(x, x1, t) = (x1 - x) / (1 - t) for x, x1 of shape (B, d) and t of shape (B, 1)."""
     mistakes = {
-        "the sign is flipped: the velocity must point from x towards x_1, i.e. x_1 - x.": lambda x, x1, t: (
-            (x - x1) / (1 - t)
-        ),
-        "the (1 - t) is missing: x_1 - x is the velocity of the straight line only at t = 0.": lambda x, x1, t: (
-            x1 - x
-        ),
-        "time runs backwards: you divided by t; the remaining time to reach x_1 is 1 - t.": lambda x, x1, t: (
-            (x1 - x) / t.clamp_min(1e-12)
-        ),
+        (
+            "the sign is flipped: the velocity must point from x towards x_1, i.e. x_1 - x."
+        ): lambda x, x1, t: (x - x1) / (1 - t),
+        (
+            "the (1 - t) is missing: x_1 - x is the velocity of the straight line only at t = 0."
+        ): lambda x, x1, t: x1 - x,
+        (
+            "time runs backwards: you divided by t; the remaining time to reach x_1 is 1 - t."
+        ): lambda x, x1, t: (x1 - x) / t.clamp_min(1e-12),
         "you multiplied by (1 - t) instead of dividing.": lambda x, x1, t: (x1 - x) * (1 - t),
     }
     return check_function(
@@ -60,9 +63,11 @@ def conditional_vs_marginal(
     xlim: Lim = MOONS_XLIM,
     ylim: Lim = MOONS_YLIM,
 ) -> LivePlot:
-    """Two panels under a t slider: the conditional field u_t(x | x_1) = (x_1 - x) / (1 - t) with samples of
-    p_{t|1}(. | x_1), and the marginal field u_t(x) (exact, for the empirical distribution of ``data``)
-    with samples of p_t.
+    """Two panels under a t slider: conditional and marginal fields, each with its particles.
+
+    Left: the conditional field u_t(x | x_1) = (x_1 - x) / (1 - t) with samples of p_{t|1}(. | x_1).
+    Right: the marginal field u_t(x) (exact, for the empirical distribution of ``data``) with
+    samples of p_t.
 
     Args:
         data: the data set, shape (N, 2).

@@ -18,6 +18,7 @@ from fmtutor.course.plots import MOONS_XLIM, MOONS_YLIM, quiver, scatter
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import make_generator
 from fmtutor.exact import MarginalField, field_error
+from fmtutor.training import cfm_loss
 
 __all__ = ["reference_cfm_loss", "check_cfm_loss", "LossCurve", "field_comparison"]
 
@@ -38,13 +39,19 @@ def _cases_loss() -> list[tuple[Callable[[Tensor, Tensor], Tensor], Tensor, Tens
 def reference_cfm_loss(
     model: Callable[[Tensor, Tensor], Tensor], x0: Tensor, x1: Tensor, t: Tensor
 ) -> Tensor:
-    """mean_i || model(x_t, t) - (x1 - x0) ||^2 with x_t = (1 - t) x0 + t x1; t of shape (B, 1)."""
-    xt = (1 - t) * x0 + t * x1
-    return ((model(xt, t) - (x1 - x0)) ** 2).sum(1).mean()
+    """mean_i || model(x_t, t) - (x1 - x0) ||^2 with x_t = (1 - t) x0 + t x1; t of shape (B, 1).
+
+    ``fmtutor.training.cfm_loss``, which hands the model t of shape (B,): reshaped here to t's
+    shape, so that ``model`` receives t as the exercise gives it.
+    """
+    return cfm_loss(lambda x, s: model(x, s.reshape(t.shape)), x0, x1, t)
 
 
 def check_cfm_loss(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check loss(model, x0, x1, t) = mean_i ||model(x_t, t) - (x1 - x0)||^2 with x_t = (1 - t) x0 + t x1."""
+    """Check loss(model, x0, x1, t) = mean_i ||model(x_t, t) - (x1 - x0)||^2.
+
+    Here x_t = (1 - t) x0 + t x1, with x0, x1 of shape (B, d) and t of shape (B, 1).
+    """
 
     def with_xt(
         xt_fn: Callable[..., Tensor], target_fn: Callable[..., Tensor], reduce: str = "sum"
@@ -63,9 +70,10 @@ def check_cfm_loss(student: Callable[..., Any], verbose: bool = True) -> Exercis
         "the target's sign is flipped: the regression target is x1 - x0.": with_xt(
             good_xt, lambda x0, x1, t: x0 - x1
         ),
-        "you averaged over coordinates too (like nn.MSELoss): sum the squares over coordinates, then average over the batch.": with_xt(
-            good_xt, good_target, "mean"
-        ),
+        (
+            "you averaged over coordinates too (like nn.MSELoss): "
+            "sum the squares over coordinates, then average over the batch."
+        ): with_xt(good_xt, good_target, "mean"),
         "the target should be x1 - x0, not x1.": with_xt(good_xt, lambda x0, x1, t: x1),
     }
     return check_function(student, reference_cfm_loss, _cases_loss(), mistakes, verbose=verbose)
@@ -85,7 +93,8 @@ class LossCurve:
         window: running-mean window in steps.
         figsize, dpi: of the PNG.
 
-    Headless: call ``curve(step, loss)``; read ``curve.renders``, ``curve.image.value``, ``curve.smoothed()``.
+    Headless: call ``curve(step, loss)``; read ``curve.renders``, ``curve.image.value``,
+    ``curve.smoothed()``.
     """
 
     def __init__(
@@ -110,7 +119,7 @@ class LossCurve:
         self.widget = W.VBox([self.image, self.text])
 
     def smoothed(self) -> np.ndarray:
-        """Running mean of the losses so far over the last ``window`` steps (shorter at the start), shape (S,)."""
+        """Running mean of the losses over the last ``window`` steps (fewer at first): (S,)."""
         x = np.asarray(self.losses, float)
         c = np.concatenate([[0.0], np.cumsum(x)])
         i = np.arange(1, x.size + 1)
@@ -118,7 +127,7 @@ class LossCurve:
         return (c[i] - c[lo]) / (i - lo)
 
     def __call__(self, step: int, loss: float) -> None:
-        """Record the loss of ``step`` (0-based); redraw every ``every`` steps and at the last step."""
+        """Record the loss of ``step`` (0-based); redraw every ``every`` steps and at the last."""
         self.losses.append(float(loss))
         if (step + 1) % self.every == 0 or step + 1 == self.total:
             self.draw()
@@ -164,11 +173,12 @@ def field_comparison(
     xlim: Lim = MOONS_XLIM,
     ylim: Lim = MOONS_YLIM,
 ) -> LivePlot:
-    """The learned field next to the exact one under a t slider; the text gives their relative error on p_t.
+    """The learned field next to the exact one under a t slider; the text gives their error on p_t.
 
     Args:
         model: the trained network ``model(x, t)``.
-        target: the data set it was trained on, shape (N, 2) (the exact field is that of its empirical law).
+        target: the data set it was trained on, shape (N, 2) (the exact field is that of its
+            empirical law).
         t: initial time (the slider runs over [0, 0.95]).
         n_particles: samples X_t ~ p_t where the error is measured.
         seed: seed of those samples.

@@ -14,7 +14,7 @@ from fmtutor.course.exercises import ExerciseResult, cases_step, check_function
 from fmtutor.course.plots import MOONS_XLIM, MOONS_YLIM, scatter, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.metrics import wasserstein2
-from fmtutor.solvers import solve
+from fmtutor.solvers import Midpoint, solve
 
 __all__ = ["reference_midpoint_step", "check_midpoint_step", "sample_methods", "steps_explorer"]
 
@@ -24,25 +24,24 @@ Lim = tuple[float, float]
 def reference_midpoint_step(
     u: Callable[[Tensor, Tensor], Tensor], x: Tensor, t: Tensor, h: Tensor
 ) -> Tensor:
-    """x + h u(x + (h/2) u(x, t), t + h/2)."""
-    return x + h * u(x + 0.5 * h * u(x, t), t + 0.5 * h)
+    """x + h u(x + (h/2) u(x, t), t + h/2): one step of fmtutor.solvers.Midpoint."""
+    return Midpoint().step(u, x, t, h)
 
 
 def check_midpoint_step(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check step(u, x, t, h) = x + h u(x + h/2 u(x, t), t + h/2)."""
     mistakes = {
-        "that is Euler's step: evaluate u again at the midpoint x + (h/2) u(x, t).": lambda u, x, t, h: (
-            x + h * u(x, t)
+        "that is Euler's step: evaluate u again at the midpoint x + (h/2) u(x, t).": (
+            lambda u, x, t, h: x + h * u(x, t)
         ),
-        "the midpoint's time should be t + h/2, not t.": lambda u, x, t, h: (
-            x + h * u(x + 0.5 * h * u(x, t), t)
+        "the midpoint's time should be t + h/2, not t.": (
+            lambda u, x, t, h: x + h * u(x + 0.5 * h * u(x, t), t)
         ),
-        "you stepped a full h to the midpoint: it is x + (h/2) u(x, t).": lambda u, x, t, h: (
-            x + h * u(x + h * u(x, t), t + 0.5 * h)
+        "you stepped a full h to the midpoint: it is x + (h/2) u(x, t).": (
+            lambda u, x, t, h: x + h * u(x + h * u(x, t), t + 0.5 * h)
         ),
-        "you returned the midpoint itself; take the full step from x with the midpoint's velocity.": lambda u, x, t, h: (
-            x + 0.5 * h * u(x, t)
-        ),
+        "you returned the midpoint itself; take the full step from x with the midpoint's "
+        "velocity.": lambda u, x, t, h: x + 0.5 * h * u(x, t),
     }
     return check_function(student, reference_midpoint_step, cases_step(), mistakes, verbose=verbose)
 
@@ -53,7 +52,11 @@ def sample_methods(
     n_steps: int,
     methods: Sequence[str] = ("euler", "midpoint", "rk4"),
 ) -> dict[str, Any]:
-    """Integrate the same noise x0 (B, d) from t = 0 to 1 with each method and n_steps steps; name -> Solution."""
+    """Integrate the same noise x0 (B, d) from t = 0 to 1 with each method in n_steps steps.
+
+    Returns:
+        Solver name -> its Solution (with the trajectory).
+    """
     return {m: solve(field_fn, x0, m, n_steps=n_steps, return_trajectory=True) for m in methods}
 
 
@@ -67,7 +70,7 @@ def steps_explorer(
     xlim: Lim = MOONS_XLIM,
     ylim: Lim = MOONS_YLIM,
 ) -> LivePlot:
-    """One panel per method: the samples and paths after integrating from x0 with the slider's number of steps.
+    """One panel per method: samples and paths from x0 after the slider's number of steps.
 
     Every slider move re-integrates; the text gives each method's NFE and W2 to ``reference``.
 

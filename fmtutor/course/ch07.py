@@ -1,17 +1,24 @@
-"""Chapter 7 (couplings and optimal transport): pairings drawn and compared, the OT and straightness exercises."""
+"""Chapter 7 (couplings and optimal transport): pairings drawn and compared, OT and straightness."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import ipywidgets as W
 import numpy as np
 import torch
+from matplotlib.collections import LineCollection
 from torch import Tensor
 
 from fmtutor._validate import check_callable, check_positive_int
-from fmtutor.couplings import _pair, coupling_stats, ot_assignment
+from fmtutor.couplings import _pair, brute_force_assignment, coupling_stats, ot_assignment
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.plots import new_axes, style_axes
+from fmtutor.course.widgets import LivePlot
+from fmtutor.data import make_generator
+from fmtutor.trajectories import kinetic_energy
 
 __all__ = [
     "reference_ot_pairing",
@@ -38,9 +45,8 @@ def _cases_pairing() -> list[tuple[Tensor, Tensor]]:
     return cases
 
 
-def _best_permutation(x0: Tensor, x1: Tensor, power: int = 2, largest: bool = False) -> Tensor:
-    import itertools
-
+def _wrong_permutation(x0: Tensor, x1: Tensor, power: int = 2, largest: bool = False) -> Tensor:
+    """A typical mistake's pairing: the brute force of brute_force_assignment with a wrong cost."""
     cost = torch.cdist(x0.double(), x1.double()) ** power
     perms = torch.tensor(list(itertools.permutations(range(x0.shape[0]))), dtype=torch.int64)
     totals = cost[torch.arange(x0.shape[0]), perms].sum(1)
@@ -48,12 +54,18 @@ def _best_permutation(x0: Tensor, x1: Tensor, power: int = 2, largest: bool = Fa
 
 
 def reference_ot_pairing(x0: Tensor, x1: Tensor) -> Tensor:
-    """The permutation s (B,) minimising sum_i ||x0[i] - x1[s[i]]||^2, by trying all B! of them (B <= 8)."""
-    return _best_permutation(x0, x1)
+    """The permutation s (B,) minimising sum_i ||x0[i] - x1[s[i]]||^2, by trying all B! (B <= 8).
+
+    This is fmtutor.couplings.brute_force_assignment.
+    """
+    return brute_force_assignment(x0, x1)
 
 
 def check_ot_pairing(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check pairing(x0, x1) -> s (B,) int, the OT permutation: x1[s] is the partner of x0 (B = 3 or 5, d = 2)."""
+    """Check pairing(x0, x1) -> s (B,) int, the OT permutation: x1[s] is the partner of x0.
+
+    The cases have B = 3 or 5 points in d = 2.
+    """
     cases = _cases_pairing()
     try:
         got = student(*cases[0])
@@ -70,18 +82,16 @@ def check_ot_pairing(student: Callable[..., Any], verbose: bool = True) -> Exerc
     except Exception:
         pass  # check_function reports it
     mistakes = {
-        "that is the pairing as drawn (s = 0, 1, ..., B-1), the independent coupling: search over permutations.": lambda x0, x1: (
-            torch.arange(x0.shape[0])
+        "that is the pairing as drawn (s = 0, 1, ..., B-1), the independent coupling: search over "
+        "permutations.": lambda x0, x1: torch.arange(x0.shape[0]),
+        "you returned the inverse permutation: s[i] must be the index of the data point given to "
+        "noise point i, so that x1[s] lines up with x0 (try torch.argsort of your answer).": (
+            lambda x0, x1: torch.argsort(brute_force_assignment(x0, x1))
         ),
-        "you returned the inverse permutation: s[i] must be the index of the data point given to noise point i, "
-        "so that x1[s] lines up with x0 (try torch.argsort of your answer).": lambda x0, x1: (
-            torch.argsort(_best_permutation(x0, x1))
-        ),
-        "you used distances ||x0 - x1||; the OT cost of flow matching is the squared distance ||x0 - x1||^2.": lambda x0, x1: (
-            _best_permutation(x0, x1, power=1)
-        ),
-        "you maximised the total cost: keep the permutation with the smallest sum.": lambda x0, x1: (
-            _best_permutation(x0, x1, largest=True)
+        "you used distances ||x0 - x1||; the OT cost of flow matching is the squared distance "
+        "||x0 - x1||^2.": lambda x0, x1: _wrong_permutation(x0, x1, power=1),
+        "you maximised the total cost: keep the permutation with the smallest sum.": (
+            lambda x0, x1: _wrong_permutation(x0, x1, largest=True)
         ),
     }
     return check_function(student, reference_ot_pairing, cases, mistakes, verbose=verbose)
@@ -97,17 +107,17 @@ def _cases_straightness() -> list[tuple[Tensor]]:
 
 
 def reference_straightness(traj: Tensor) -> Tensor:
-    """Discrete straightness of each path of a trajectory (T + 1, B, d) on a uniform grid from t = 0 to 1, shape (B,):
+    """Discrete straightness of each path of a trajectory (T + 1, B, d), uniform grid on [0, 1].
 
-    S = sum_k h ||(x_{k+1} - x_k) / h||^2 - ||x_T - x_0||^2 = sum_k ||x_{k+1} - x_k||^2 / h - ||x_T - x_0||^2, h = 1 / T.
+    S = sum_k h ||(x_{k+1} - x_k) / h||^2 - ||x_T - x_0||^2, h = 1 / T: the kinetic energy of
+    fmtutor.trajectories.kinetic_energy minus the squared displacement. Shape (B,).
     """
-    h = 1.0 / (traj.shape[0] - 1)
-    steps = traj[1:] - traj[:-1]
-    return (steps**2).sum(-1).sum(0) / h - ((traj[-1] - traj[0]) ** 2).sum(-1)
+    times = torch.linspace(0, 1, traj.shape[0], dtype=torch.float64)
+    return kinetic_energy(traj, times) - ((traj[-1] - traj[0]) ** 2).sum(-1)
 
 
 def check_straightness(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check straightness(traj) -> (B,): sum_k ||x_{k+1} - x_k||^2 / h - ||x_T - x_0||^2 with h = 1 / T."""
+    """Check straightness(traj) -> (B,) = sum_k |x_{k+1} - x_k|^2 / h - |x_T - x_0|^2, h = 1/T."""
 
     def energy(traj: Tensor, scale: float) -> Tensor:
         return ((traj[1:] - traj[:-1]) ** 2).sum(-1).sum(0) * scale
@@ -116,20 +126,19 @@ def check_straightness(student: Callable[..., Any], verbose: bool = True) -> Exe
         return ((traj[-1] - traj[0]) ** 2).sum(-1)
 
     mistakes = {
-        "the 1/h is missing: the velocity on a step is (x_{k+1} - x_k) / h, and the time integral adds h ||v_k||^2, "
-        "so each squared step is divided by h once.": lambda tr: energy(tr, 1.0) - disp(tr),
-        "you divided the squared steps by h^2: that is sum ||v_k||^2 without the dt = h of the time integral.": lambda tr: (
-            energy(tr, (tr.shape[0] - 1) ** 2) - disp(tr)
+        "the 1/h is missing: the velocity on a step is (x_{k+1} - x_k) / h, and the time integral "
+        "adds h ||v_k||^2, so each squared step is divided by h once.": (
+            lambda tr: energy(tr, 1.0) - disp(tr)
         ),
-        "you forgot to subtract the squared displacement ||x_T - x_0||^2 (S = energy - displacement).": lambda tr: (
-            energy(tr, tr.shape[0] - 1)
+        "you divided the squared steps by h^2: that is sum ||v_k||^2 without the dt = h of the "
+        "time integral.": lambda tr: energy(tr, (tr.shape[0] - 1) ** 2) - disp(tr),
+        "you forgot to subtract the squared displacement ||x_T - x_0||^2 (S = energy - "
+        "displacement).": lambda tr: energy(tr, tr.shape[0] - 1),
+        "the displacement must be squared: ||x_T - x_0||^2, not ||x_T - x_0||.": (
+            lambda tr: energy(tr, tr.shape[0] - 1) - disp(tr).sqrt()
         ),
-        "the displacement must be squared: ||x_T - x_0||^2, not ||x_T - x_0||.": lambda tr: (
-            energy(tr, tr.shape[0] - 1) - disp(tr).sqrt()
-        ),
-        "you used T + 1 (the number of grid points) for 1/h; there are T = traj.shape[0] - 1 steps.": lambda tr: (
-            energy(tr, tr.shape[0]) - disp(tr)
-        ),
+        "you used T + 1 (the number of grid points) for 1/h; there are T = traj.shape[0] - 1 "
+        "steps.": lambda tr: energy(tr, tr.shape[0]) - disp(tr),
     }
     return check_function(
         student, reference_straightness, _cases_straightness(), mistakes, verbose=verbose
@@ -154,10 +163,6 @@ def plot_pairs(
     Returns:
         The Axes.
     """
-    from matplotlib.collections import LineCollection
-
-    from fmtutor.course.plots import new_axes, style_axes
-
     x_0, x_1 = _pair(x_0, x_1)
     if x_0.shape[1] != 2:
         raise ValueError(f"x_0: expected 2-D points of shape (B, 2), got {tuple(x_0.shape)}")
@@ -185,7 +190,7 @@ def pairing_widget(
     seed: int = 0,
     lim: float = 4.0,
 ) -> Any:
-    """A LivePlot: pick a batch size; a fresh batch is paired independently and by OT, and both are drawn.
+    """A LivePlot: pick a batch size; a fresh batch is paired independently and by OT, both drawn.
 
     Each change draws B noise points and B data points (seeded by ``seed`` and B), solves the OT
     assignment, draws the two pairings side by side and reports ``coupling_stats`` under the plot
@@ -199,14 +204,9 @@ def pairing_widget(
         lim: half-width of the plotted box.
 
     Returns:
-        fmtutor.widgets.LivePlot with control 'batch_size' and attribute ``stats`` (the coupling_stats of
-        the batch on show, plus its batch_size).
+        fmtutor.course.widgets.LivePlot with control 'batch_size' and attribute ``stats`` (the
+        coupling_stats of the batch on show, plus its batch_size).
     """
-    import ipywidgets as W
-
-    from fmtutor.data import make_generator
-    from fmtutor.course.widgets import LivePlot
-
     check_callable(
         sampler, "sampler", "a data sampler sampler(n, seed=...), e.g. fmtutor.data.two_moons"
     )
@@ -232,8 +232,9 @@ def pairing_widget(
             legend=True,
         )
         return (
-            f"B = {batch_size}: mean ||x<sub>1</sub> - x<sub>0</sub>||² = {stats['cost_independent']:.2f} (independent) "
-            f"vs {stats['cost_ot']:.2f} (OT); crossing pairs {stats['crossings_independent']} vs {stats['crossings_ot']}"
+            f"B = {batch_size}: mean ||x<sub>1</sub> - x<sub>0</sub>||² = "
+            f"{stats['cost_independent']:.2f} (independent) vs {stats['cost_ot']:.2f} (OT); "
+            f"crossing pairs {stats['crossings_independent']} vs {stats['crossings_ot']}"
         )
 
     slider = W.SelectionSlider(

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import ipywidgets as W
 import torch
 from torch import Tensor
 
 from fmtutor._validate import check_points
 from fmtutor.course.exercises import ExerciseResult, check_function
-from fmtutor.likelihood import log_likelihood
+from fmtutor.course.widgets import LivePlot
+from fmtutor.data import GaussianMixture
+from fmtutor.exact import MarginalField
+from fmtutor.likelihood import divergence_exact, divergence_hutchinson, jacobian, log_likelihood
 
 __all__ = [
     "reference_divergence",
@@ -34,12 +38,6 @@ def _curvy_field(x: Tensor, t: Tensor) -> Tensor:
     )
 
 
-def _jac(field: Callable[..., Tensor], x: Tensor, t: Any) -> Tensor:
-    from fmtutor.likelihood import jacobian
-
-    return jacobian(field, x, t)
-
-
 def _cases_divergence() -> list[tuple[Callable[..., Tensor], Tensor, Tensor]]:
     g = torch.Generator().manual_seed(11)
     a = torch.tensor([[0.5, 2.0], [-1.0, 1.5]])
@@ -58,30 +56,27 @@ def _cases_divergence() -> list[tuple[Callable[..., Tensor], Tensor, Tensor]]:
 
 
 def reference_divergence(field: Callable[..., Tensor], x: Tensor, t: Tensor) -> Tensor:
-    """div u_t(x) = du_1/dx_1 + du_2/dx_2 at each point, shape (B,), by autograd."""
-    from fmtutor.likelihood import divergence_exact
-
+    """div u_t(x) = du_1/dx_1 + du_2/dx_2 at each point, shape (B,): likelihood.divergence_exact."""
     return divergence_exact(field, x, t)
 
 
 def check_divergence(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check divergence(field, x, t) -> (B,) = trace of the Jacobian du/dx at each point (x of shape (B, 2))."""
+    """Check divergence(field, x, t) -> (B,) = trace of the Jacobian du/dx at points x (B, 2)."""
 
     def diag(i: int) -> Callable[..., Tensor]:
-        return lambda f, x, t: _jac(f, x, t)[:, i, i]
+        return lambda f, x, t: jacobian(f, x, t)[:, i, i]
 
     mistakes = {
         "you summed every entry of the Jacobian (the gradient of u.sum() summed over coordinates): "
-        "the divergence keeps only the diagonal du_i/dx_i.": lambda f, x, t: _jac(f, x, t).sum(
-            (1, 2)
+        "the divergence keeps only the diagonal du_i/dx_i.": (
+            lambda f, x, t: jacobian(f, x, t).sum((1, 2))
         ),
         "only du_1/dx_1: add du_2/dx_2 (loop over the coordinates).": diag(0),
         "only du_2/dx_2: add du_1/dx_1 (loop over the coordinates).": diag(1),
-        "you took the off-diagonal entries du_1/dx_2 + du_2/dx_1; the divergence needs du_i/dx_i.": lambda f, x, t: (
-            _jac(f, x, t)[:, 0, 1] + _jac(f, x, t)[:, 1, 0]
-        ),
-        "the sign is flipped: div u = +trace(du/dx) (the minus sign belongs to d/dt log p_t).": lambda f, x, t: (
-            -_jac(f, x, t).diagonal(dim1=1, dim2=2).sum(1)
+        "you took the off-diagonal entries du_1/dx_2 + du_2/dx_1; the divergence needs "
+        "du_i/dx_i.": lambda f, x, t: jacobian(f, x, t)[:, 0, 1] + jacobian(f, x, t)[:, 1, 0],
+        "the sign is flipped: div u = +trace(du/dx) (the minus sign belongs to d/dt log p_t).": (
+            lambda f, x, t: -jacobian(f, x, t).diagonal(dim1=1, dim2=2).sum(1)
         ),
     }
     return check_function(
@@ -105,22 +100,24 @@ def _cases_hutchinson() -> list[tuple[Callable[..., Tensor], Tensor, Tensor, Ten
 
 
 def reference_hutchinson(field: Callable[..., Tensor], x: Tensor, t: Tensor, z: Tensor) -> Tensor:
-    """One-probe Hutchinson estimate z^T (du/dx) z at each point, shape (B,); x and z of shape (B, d)."""
-    return torch.einsum("bi,bij,bj->b", z, _jac(field, x, t), z)
+    """One-probe Hutchinson estimate z^T (du/dx) z at each point, shape (B,); x, z of shape (B, d).
+
+    This is likelihood.divergence_hutchinson with the one probe z.
+    """
+    return divergence_hutchinson(field, x, t, z=z[None])
 
 
 def check_hutchinson(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check hutchinson(field, x, t, z) -> (B,) = z^T (du/dx) z, computed with one vector-Jacobian product."""
+    """Check hutchinson(field, x, t, z) -> (B,) = z^T (du/dx) z, by one vector-Jacobian product."""
     mistakes = {
-        "you returned z . u(x): the estimate needs the derivative, z^T (du/dx) z (take the gradient of (u * z).sum()).": lambda f, x, t, z: (
-            (f(x, t) * z).sum(1)
+        "you returned z . u(x): the estimate needs the derivative, z^T (du/dx) z (take the "
+        "gradient of (u * z).sum()).": lambda f, x, t, z: (f(x, t) * z).sum(1),
+        "you summed z^T J over coordinates without the second z: multiply the vector-Jacobian "
+        "product by z, then sum.": (
+            lambda f, x, t, z: torch.einsum("bi,bij->b", z, jacobian(f, x, t))
         ),
-        "you summed z^T J over coordinates without the second z: multiply the vector-Jacobian product by z, then sum.": lambda f, x, t, z: (
-            torch.einsum("bi,bij->b", z, _jac(f, x, t))
-        ),
-        "that is the exact divergence (trace of J): the exercise asks for the one-probe estimate z^T J z.": lambda f, x, t, z: (
-            _jac(f, x, t).diagonal(dim1=1, dim2=2).sum(1)
-        ),
+        "that is the exact divergence (trace of J): the exercise asks for the one-probe estimate "
+        "z^T J z.": lambda f, x, t, z: jacobian(f, x, t).diagonal(dim1=1, dim2=2).sum(1),
     }
     return check_function(
         student, reference_hutchinson, _cases_hutchinson(), mistakes, verbose=verbose
@@ -137,11 +134,14 @@ def likelihood_widget(
     estimator: str = "exact",
     seed: int = 0,
 ) -> Any:
-    """A LivePlot: choose solver steps and divergence estimator; log p_1(x) is recomputed for the exact
-    marginal field of ``target`` and compared with the target's true log-density.
+    """A LivePlot: choose the solver steps and the divergence estimator, see log p_1(x) recomputed.
+
+    The flow is the exact marginal field of ``target``; its log p_1(x) is compared with the target's
+    true log-density.
 
     Args:
-        target: a fmtutor.data.GaussianMixture (its MarginalField is the flow, its log_prob the truth).
+        target: a fmtutor.data.GaussianMixture (its MarginalField is the flow, its log_prob the
+            truth).
         x: evaluation points, shape (B, d); float64 recommended.
         steps: the solver step counts offered.
         estimators: 'exact' or 'K probe(s)' (Hutchinson with K Rademacher probes).
@@ -150,15 +150,9 @@ def likelihood_widget(
         seed: seed of the Hutchinson probes.
 
     Returns:
-        fmtutor.widgets.LivePlot with controls 'n_steps' and 'estimator' and a dict ``stats``
+        fmtutor.course.widgets.LivePlot with controls 'n_steps' and 'estimator' and a dict ``stats``
         (mean_abs, bias, max_abs, nfe, n_steps, estimator) refreshed at each redraw.
     """
-    import ipywidgets as W
-
-    from fmtutor.data import GaussianMixture
-    from fmtutor.exact import MarginalField
-    from fmtutor.course.widgets import LivePlot
-
     if not isinstance(target, GaussianMixture):
         raise TypeError(
             f"target: expected a fmtutor.data.GaussianMixture, got {type(target).__name__}"
@@ -197,8 +191,9 @@ def likelihood_widget(
         ax1.set_ylabel("number of points")
         ax1.set_title(f"mean |error| = {errors['mean_abs']:.3g}")
         return (
-            f"{method}, {n_steps} steps ({res.nfe} velocity evaluations), divergence: {estimator}. "
-            f"Mean |error| {errors['mean_abs']:.4f}, bias {errors['bias']:+.4f}, max |error| {errors['max_abs']:.3f}"
+            f"{method}, {n_steps} steps ({res.nfe} velocity evaluations), divergence: "
+            f"{estimator}. Mean |error| {errors['mean_abs']:.4f}, bias {errors['bias']:+.4f}, "
+            f"max |error| {errors['max_abs']:.3f}"
         )
 
     controls = {

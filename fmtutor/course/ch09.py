@@ -1,17 +1,21 @@
-"""Chapter 9 (schedulers and diffusion): the schedule and SDE explorers, the conversion exercises."""
+"""Chapter 9 (schedulers and diffusion): the schedule and SDE explorers, conversion exercises."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import ipywidgets as W
 import torch
 from torch import Tensor
 
 from fmtutor._validate import as_tensor, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.plots import style_axes
+from fmtutor.course.widgets import LivePlot
 from fmtutor.data import make_generator
-from fmtutor.paths import Scheduler, get_scheduler
+from fmtutor.metrics import wasserstein2
+from fmtutor.paths import Scheduler, convert, get_scheduler
 from fmtutor.schedules import log_snr
 from fmtutor.sde import euler_maruyama
 
@@ -35,26 +39,27 @@ def _cases_vt() -> list[tuple[Tensor, Tensor, Tensor]]:
 
 
 def reference_x1_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
-    """CondOT x_1-prediction from a velocity: E[X_1 | x_t] = x + (1 - t) v. v, x (B, d); t (B, 1)."""
-    return x + (1 - t) * v
+    """CondOT x_1-prediction from a velocity: E[X_1 | x_t] = x + (1 - t) v. v, x (B, d); t (B, 1).
+
+    This is ``paths.convert(v, x, t, "velocity", "x1")``.
+    """
+    return convert(v, x, t, "velocity", "x1")
 
 
 def check_x1_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check x1(v, x, t) = x + (1 - t) v (CondOT: the point reached by moving at speed v for the remaining time)."""
+    """Check x1(v, x, t) = x + (1 - t) v (CondOT: moving at speed v for the remaining time)."""
     mistakes = {
-        "time runs backwards: the time left until t = 1 is 1 - t, not t.": lambda v, x, t: (
-            x + t * v
+        "time runs backwards: the time left until t = 1 is 1 - t, not t.": (
+            lambda v, x, t: x + t * v
         ),
-        "the sign is flipped: move forward along v, x + (1 - t) v.": lambda v, x, t: (
-            x - (1 - t) * v
+        "the sign is flipped: move forward along v, x + (1 - t) v.": (
+            lambda v, x, t: x - (1 - t) * v
         ),
         "you returned only the displacement (1 - t) v: add it to x.": lambda v, x, t: (1 - t) * v,
-        "the factor (1 - t) is missing: x + v is a full unit step, but only 1 - t of time is left.": lambda v, x, t: (
-            x + v
-        ),
-        "that is the noise prediction x - t v (E[X_0 | x_t]); the data prediction moves forward.": lambda v, x, t: (
-            x - t * v
-        ),
+        "the factor (1 - t) is missing: x + v is a full unit step, but only 1 - t of time is "
+        "left.": lambda v, x, t: x + v,
+        "that is the noise prediction x - t v (E[X_0 | x_t]); the data prediction moves "
+        "forward.": lambda v, x, t: x - t * v,
     }
     return check_function(
         student, reference_x1_from_velocity, _cases_vt(), mistakes, verbose=verbose
@@ -62,23 +67,27 @@ def check_x1_from_velocity(student: Callable[..., Any], verbose: bool = True) ->
 
 
 def reference_score_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
-    """CondOT score from a velocity: -E[X_0 | x_t] / sigma_t = (t v - x) / (1 - t). v, x (B, d); t (B, 1)."""
-    return (t * v - x) / (1 - t)
+    """CondOT score from a velocity: -E[X_0 | x_t] / sigma_t = (t v - x) / (1 - t).
+
+    v, x of shape (B, d); t (B, 1). This is ``paths.convert(v, x, t, "velocity", "score")``.
+    """
+    return convert(v, x, t, "velocity", "score")
 
 
 def check_score_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check score(v, x, t) = (t v - x) / (1 - t): epsilon = x - t v, score = -epsilon / sigma_t, sigma_t = 1 - t."""
+    """Check score(v, x, t) = (t v - x) / (1 - t).
+
+    The noise prediction is epsilon = x - t v, and score = -epsilon / sigma_t with sigma_t = 1 - t.
+    """
     mistakes = {
-        "the sign is flipped: the score is MINUS epsilon / sigma_t (it points back towards the data).": lambda v, x, t: (
-            (x - t * v) / (1 - t)
-        ),
+        "the sign is flipped: the score is MINUS epsilon / sigma_t (it points back towards the "
+        "data).": lambda v, x, t: (x - t * v) / (1 - t),
         "you forgot to divide by sigma_t = 1 - t.": lambda v, x, t: t * v - x,
-        "divide by sigma_t = 1 - t, not by the variance (1 - t)^2.": lambda v, x, t: (
-            (t * v - x) / (1 - t) ** 2
+        "divide by sigma_t = 1 - t, not by the variance (1 - t)^2.": (
+            lambda v, x, t: (t * v - x) / (1 - t) ** 2
         ),
-        "you used the data prediction x + (1 - t) v; the score needs the noise prediction x - t v.": lambda v, x, t: (
-            -(x + (1 - t) * v) / (1 - t)
-        ),
+        "you used the data prediction x + (1 - t) v; the score needs the noise prediction "
+        "x - t v.": lambda v, x, t: -(x + (1 - t) * v) / (1 - t),
         "sigma_t is 1 - t for CondOT, not t.": lambda v, x, t: (t * v - x) / t,
     }
     return check_function(
@@ -94,10 +103,11 @@ def schedule_widget(
     n_lines: int = 12,
     lim: float = 4.0,
 ) -> Any:
-    """A LivePlot with a slider over t: x_t = sigma_t x_0 + alpha_t x_1 under each scheduler, side by side.
+    """A LivePlot with a slider over t: x_t = sigma_t x_0 + alpha_t x_1 under each scheduler.
 
-    The same pairs (x_0, x_1) are used in every panel, so only the schedule differs. The text under the plot
-    lists alpha_t, sigma_t and log SNR for each scheduler; ``live.state['rows']`` holds (name, alpha_t, sigma_t, log SNR) per panel.
+    The same pairs (x_0, x_1) are used in every panel, side by side, so only the schedule differs.
+    The text under the plot lists alpha_t, sigma_t and log SNR for each scheduler;
+    ``live.state['rows']`` holds (name, alpha_t, sigma_t, log SNR) per panel.
 
     Args:
         x_0: source points, shape (B, 2). x_1: data points, shape (B, 2).
@@ -106,11 +116,6 @@ def schedule_widget(
         n_lines: how many pairs to draw with their whole path x_s, s in [0, 1].
         lim: half-width of the square axes.
     """
-    import ipywidgets as W
-
-    from fmtutor.course.plots import style_axes
-    from fmtutor.course.widgets import LivePlot
-
     x_0, x_1 = as_tensor(x_0, "x_0"), as_tensor(x_1, "x_1")
     if x_0.ndim != 2 or x_0.shape[1] != 2 or x_0.shape != x_1.shape:
         raise ValueError(
@@ -142,10 +147,9 @@ def schedule_widget(
             ax.scatter(*xt.T, s=3, color="tab:red", label="$x_t$")
             ls = float(log_snr(torch.tensor(t, dtype=torch.float64), sc))
             rows.append((sc.name, float(o.alpha_t), float(o.sigma_t), ls))
+            name = _NAMES.get(sc.name, sc.name)
             style_axes(
-                ax,
-                (-lim, lim),
-                title=f"{_NAMES.get(sc.name, sc.name)}: α={float(o.alpha_t):.2f}, σ={float(o.sigma_t):.2f}",
+                ax, (-lim, lim), title=f"{name}: α={float(o.alpha_t):.2f}, σ={float(o.sigma_t):.2f}"
             )
         state["rows"] = rows
         return "<br>".join(
@@ -168,8 +172,8 @@ def sde_widget(
 ) -> Any:
     """A LivePlot with a slider over the noise level gamma (g_t = gamma sigma_t) of the SDE sampler.
 
-    Left: samples and a few paths from the same x_0 and Brownian seed; the text reports the exact W2 of the
-    samples to fresh target samples. ``live.state['w2']`` holds the last W2.
+    Left: samples and a few paths from the same x_0 and Brownian seed; the text reports the exact W2
+    of the samples to fresh target samples. ``live.state['w2']`` holds the last W2.
 
     Args:
         model: velocity field ``model(x, t)``.
@@ -179,12 +183,6 @@ def sde_widget(
         gamma: initial slider value.
         lim: half-width of the axes.
     """
-    import ipywidgets as W
-
-    from fmtutor.metrics import wasserstein2
-    from fmtutor.course.plots import style_axes
-    from fmtutor.course.widgets import LivePlot
-
     n = check_positive_int(n, "n")
     x0 = torch.randn(n, 2, generator=make_generator(0))
     ref = target_sampler(n, seed=7)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import ipywidgets as W
 import torch
 from torch import Tensor
 
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.plots import style_axes
+from fmtutor.course.widgets import LivePlot
 from fmtutor.data import GaussianMixture
-from fmtutor.guidance import guidance_metrics, guided_sample
+from fmtutor.guidance import cfg_velocity, guidance_metrics, guided_sample
 
 __all__ = ["reference_cfg", "check_cfg", "guidance_widget"]
 
@@ -24,28 +27,31 @@ def _cases_cfg() -> list[tuple[Tensor, Tensor, float]]:
 
 
 def reference_cfg(u_cond: Tensor, u_uncond: Tensor, w: float) -> Tensor:
-    """Classifier-free guidance: u_uncond + w (u_cond - u_uncond). u_cond, u_uncond (B, d); w a float."""
-    return u_uncond + w * (u_cond - u_uncond)
+    """Classifier-free guidance u_uncond + w (u_cond - u_uncond): guidance.cfg_velocity.
+
+    u_cond, u_uncond of shape (B, d); w a float.
+    """
+    return cfg_velocity(u_cond, u_uncond, w)
 
 
 def check_cfg(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check cfg(u_cond, u_uncond, w) = u_uncond + w (u_cond - u_uncond) (w = 0: unconditional, w = 1: conditional)."""
+    """Check cfg(u_cond, u_uncond, w) = u_uncond + w (u_cond - u_uncond).
+
+    w = 0 gives the unconditional velocity, w = 1 the conditional one.
+    """
     mistakes = {
-        "w multiplies the wrong term: start from the UNconditional velocity and add w (u_cond - u_uncond).": lambda uc, uu, w: (
-            uc + w * (uu - uc)
+        "w multiplies the wrong term: start from the UNconditional velocity and add "
+        "w (u_cond - u_uncond).": lambda uc, uu, w: uc + w * (uu - uc),
+        "the sign is flipped: guidance moves towards the class, + w (u_cond - u_uncond).": (
+            lambda uc, uu, w: uu - w * (uc - uu)
         ),
-        "the sign is flipped: guidance moves towards the class, + w (u_cond - u_uncond).": lambda uc, uu, w: (
-            uu - w * (uc - uu)
+        "you forgot the unconditional part: w u_cond alone is not guidance (at w = 0 you must "
+        "get u_uncond).": lambda uc, uu, w: w * uc,
+        "you returned only the guidance direction w (u_cond - u_uncond); add it to u_uncond.": (
+            lambda uc, uu, w: w * (uc - uu)
         ),
-        "you forgot the unconditional part: w u_cond alone is not guidance (at w = 0 you must get u_uncond).": lambda uc, uu, w: (
-            w * uc
-        ),
-        "you returned only the guidance direction w (u_cond - u_uncond); add it to u_uncond.": lambda uc, uu, w: (
-            w * (uc - uu)
-        ),
-        "you started from the conditional velocity: u_cond + w (u_cond - u_uncond) over-guides by one (w = 0 must give u_uncond).": lambda uc, uu, w: (
-            uc + w * (uc - uu)
-        ),
+        "you started from the conditional velocity: u_cond + w (u_cond - u_uncond) over-guides "
+        "by one (w = 0 must give u_uncond).": lambda uc, uu, w: uc + w * (uc - uu),
     }
     return check_function(student, reference_cfg, _cases_cfg(), mistakes, verbose=verbose)
 
@@ -60,22 +66,18 @@ def guidance_widget(
     n_steps: int = 16,
     lim: float = 3.5,
 ) -> Any:
-    """A LivePlot: sliders for w and the class y; samples are regenerated and measured on every change.
+    """A LivePlot: sliders for w and the class y; each change regenerates and measures samples.
 
-    Left: the guided samples (red) over the data (grey, coloured by class). Right: accuracy and spread
-    against w from ``table`` (guidance_table rows), with the live measurement marked. ``live.state``
-    holds the last metrics (keys of guidance_metrics plus 'w' and 'y').
+    Left: the guided samples (red) over the data (grey, coloured by class). Right: accuracy and
+    spread against w from ``table`` (guidance_table rows), with the live measurement marked.
+    ``live.state`` holds the last metrics (keys of guidance_metrics plus 'w' and 'y').
 
     Args:
         model: ``model(x, t, y)``. mixture: the data's GaussianMixture.
         table: rows of guidance_table for the background curves (optional).
-        w, y: initial values. n, n_steps: samples and midpoint steps per redraw. lim: axes half-width.
+        w, y: initial values. n, n_steps: samples and midpoint steps per redraw.
+        lim: axes half-width.
     """
-    import ipywidgets as W
-
-    from fmtutor.course.plots import style_axes
-    from fmtutor.course.widgets import LivePlot
-
     k = len(mixture.weights)
     data, labels = mixture.sample(1500, seed=11, return_labels=True)
     ws = W.FloatSlider(
@@ -132,8 +134,9 @@ def guidance_widget(
         if table:
             ax2.legend(loc="lower right", fontsize=8)
         return (
-            f"class {y}, w = {w:.2f}: accuracy {m['accuracy']:.3f}, class log-lik {m['class_loglik']:.2f}, "
-            f"spread {m['spread']:.2f}, W2 to the class {m['w2']:.3f}"
+            f"class {y}, w = {w:.2f}: accuracy {m['accuracy']:.3f}, "
+            f"class log-lik {m['class_loglik']:.2f}, spread {m['spread']:.2f}, "
+            f"W2 to the class {m['w2']:.3f}"
         )
 
     live = LivePlot(draw, {"w": ws, "y": ys}, figsize=(9, 4.2), ncols=0)

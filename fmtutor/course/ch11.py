@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import ipywidgets as W
 import numpy as np
 import torch
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from torch import Tensor, nn
 
 from fmtutor._validate import check_finite, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.plots import new_axes
+from fmtutor.course.widgets import LivePlot
 from fmtutor.digits import sample_digits
-from fmtutor.images import SIDE, DigitClassifier, _check_batch
+from fmtutor.images import SIDE, DigitClassifier, _check_batch, tile_images
 
 __all__ = [
     "reference_tile_images",
@@ -33,29 +37,33 @@ def _cases_tile() -> list[tuple[Tensor, int, int]]:
 
 
 def reference_tile_images(x: Tensor, rows: int, cols: int) -> Tensor:
-    """Tile rows * cols flattened 8x8 images x (rows * cols, 64) into one (rows * 8, cols * 8) mosaic.
+    """Tile rows * cols flattened 8x8 images x (rows * cols, 64) into a (rows * 8, cols * 8) mosaic.
 
-    Image k goes to grid row k // cols, grid column k % cols: mosaic[8 r + i, 8 c + j] = x[r * cols + c, 8 i + j].
+    Image k goes to grid row k // cols, grid column k % cols:
+    mosaic[8 r + i, 8 c + j] = x[r * cols + c, 8 i + j]. This is images.tile_images.
     """
-    return x.reshape(rows, cols, 8, 8).permute(0, 2, 1, 3).reshape(rows * 8, cols * 8)
+    return tile_images(x, rows, cols)
 
 
 def check_tile_images(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check tile(x, rows, cols): (rows * cols, 64) -> (rows * 8, cols * 8) with image k at row k // cols, column k % cols."""
+    """Check tile(x, rows, cols): (rows * cols, 64) -> (rows * 8, cols * 8).
+
+    Image k must sit at grid row k // cols, grid column k % cols.
+    """
     mistakes = {
-        "you reshaped straight to (rows * 8, cols * 8): that cuts the batch into strips, not images. Reshape to "
-        "(rows, cols, 8, 8) and bring each image's pixel-row axis next to the grid-row axis with permute(0, 2, 1, 3).": lambda x, r, c: (
-            x.reshape(r * 8, c * 8)
+        "you reshaped straight to (rows * 8, cols * 8): that cuts the batch into strips, not "
+        "images. Reshape to (rows, cols, 8, 8) and bring each image's pixel-row axis next to the "
+        "grid-row axis with permute(0, 2, 1, 3).": lambda x, r, c: x.reshape(r * 8, c * 8),
+        "every image is transposed (mirrored on its diagonal): entry 8 i + j is pixel row i, "
+        "column j, so reshape each vector to (8, 8) as is and keep the pixel axes in the order "
+        "(i, j).": lambda x, r, c: x.reshape(r, c, 8, 8).permute(0, 3, 1, 2).reshape(r * 8, c * 8),
+        "the images run down the columns: image k belongs in grid row k // cols and column "
+        "k % cols (fill row by row).": (
+            lambda x, r, c: x.reshape(c, r, 8, 8).permute(1, 2, 0, 3).reshape(r * 8, c * 8)
         ),
-        "every image is transposed (mirrored on its diagonal): entry 8 i + j is pixel row i, column j, so reshape each "
-        "vector to (8, 8) as is and keep the pixel axes in the order (i, j).": lambda x, r, c: (
-            x.reshape(r, c, 8, 8).permute(0, 3, 1, 2).reshape(r * 8, c * 8)
-        ),
-        "the images run down the columns: image k belongs in grid row k // cols and column k % cols (fill row by row).": lambda x, r, c: (
-            x.reshape(c, r, 8, 8).permute(1, 2, 0, 3).reshape(r * 8, c * 8)
-        ),
-        "wrong axis order after the reshape: permute (rows, cols, 8, 8) to (rows, 8, cols, 8), i.e. permute(0, 2, 1, 3).": lambda x, r, c: (
-            x.reshape(r, c, 8, 8).permute(2, 0, 3, 1).reshape(r * 8, c * 8)
+        "wrong axis order after the reshape: permute (rows, cols, 8, 8) to (rows, 8, cols, 8), "
+        "i.e. permute(0, 2, 1, 3).": (
+            lambda x, r, c: x.reshape(r, c, 8, 8).permute(2, 0, 3, 1).reshape(r * 8, c * 8)
         ),
     }
     for x, r, c in _cases_tile():
@@ -79,7 +87,7 @@ def check_tile_images(student: Callable[..., Any], verbose: bool = True) -> Exer
 def image_grid(
     x: Any, ncols: "int | None" = None, pad: int = 1, side: int = SIDE, fill: float = float("nan")
 ) -> np.ndarray:
-    """Arrange B flattened images in a grid with ``pad`` pixels between them (a NumPy array for imshow).
+    """Arrange B flattened images in a grid, ``pad`` pixels apart (a NumPy array for imshow).
 
     Image k sits at grid row k // ncols and grid column k % ncols; its top-left pixel is at
     (row * (side + pad), column * (side + pad)). Empty cells and the padding hold ``fill`` (NaN by
@@ -93,7 +101,8 @@ def image_grid(
         fill: value of the padding and of empty cells.
 
     Returns:
-        Array of shape (nrows * (side + pad) - pad, ncols * (side + pad) - pad), nrows = ceil(B / ncols).
+        Array of shape (nrows * (side + pad) - pad, ncols * (side + pad) - pad), where
+        nrows = ceil(B / ncols).
     """
     x = check_finite(_check_batch(x, "x", side), "x").detach().cpu().double().numpy()
     b = x.shape[0]
@@ -121,21 +130,18 @@ def show_grid(
     side: int = SIDE,
     figsize: "tuple[float, float] | None" = None,
 ) -> Axes:
-    """Draw flattened images as a grid (ink dark on white, values clipped to [-1, 1]); returns the Axes.
+    """Draw flattened images as a grid (dark ink on white, clipped to [-1, 1]); return the Axes.
 
     Args:
         x: images, shape (B, side * side), in [-1, 1].
         ncols: images per row (default ceil(sqrt(B))).
         ax: where to draw (a new figure if None).
         title: the Axes title.
-        row_labels, col_labels: text for each grid row / column (as tick labels), e.g. the class or the step.
+        row_labels, col_labels: text for each grid row / column (as tick labels), e.g. the class
+            or the step.
         pad: pixels between images. side: image side.
         figsize: size of a new figure (when ax is None).
     """
-    from matplotlib import colormaps
-
-    from fmtutor.course.plots import new_axes
-
     grid = image_grid(x, ncols, pad, side)
     b = _check_batch(x, "x", side).shape[0]
     ncols = int(np.ceil(np.sqrt(b))) if ncols is None else ncols
@@ -175,21 +181,18 @@ def digit_explorer(
     n: int = 16,
     seed: int = 0,
 ) -> Any:
-    """A LivePlot that regenerates a 4x4 grid of digits whenever the class, w, steps or solver change.
+    """A LivePlot that regenerates a 4x4 grid of digits when the class, w, steps or solver change.
 
-    The noise x_0 is fixed (seed), so moving a slider shows the effect of that setting alone. The text
-    under the grid gives the NFE and, with a classifier, how many digits it reads as the requested class.
-    ``live.state`` holds the last images ('x'), predictions and settings.
+    The noise x_0 is fixed (seed), so moving a slider shows the effect of that setting alone. The
+    text under the grid gives the NFE and, with a classifier, how many digits it reads as the
+    requested class. ``live.state`` holds the last images ('x'), predictions and settings.
 
     Args:
         model: class-conditional network. classifier: optional DigitClassifier.
-        digit, w, n_steps, method: initial settings. n: number of digits (a square grid if n is a square).
+        digit, w, n_steps, method: initial settings.
+        n: number of digits (a square grid if n is a square).
         seed: seeds x_0.
     """
-    import ipywidgets as W
-
-    from fmtutor.course.widgets import LivePlot
-
     n = check_positive_int(n, "n")
     if not isinstance(model, nn.Module):
         raise TypeError(
@@ -214,7 +217,8 @@ def digit_explorer(
         ax.set_title(f"digit {digit}, w = {w:g}, {method} x {n_steps} (NFE {sol.nfe})", fontsize=10)
         state.clear()
         state.update(x=x, digit=digit, w=w, n_steps=n_steps, method=method, nfe=sol.nfe)
-        msg = f"NFE = {sol.nfe} velocity evaluations ({sol.nfe * (1 if w == 1 else 2)} network passes)"
+        passes = sol.nfe * (1 if w == 1 else 2)
+        msg = f"NFE = {sol.nfe} velocity evaluations ({passes} network passes)"
         if classifier is not None:
             pred = classifier.predict(x)
             state["pred"] = pred

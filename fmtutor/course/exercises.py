@@ -1,4 +1,4 @@
-"""Self-checking exercises: compare a student's function with a reference and name the typical mistake.
+"""Self-checking exercises: compare a student's function with a reference, name the usual mistake.
 
 Each ``check_*`` calls the student's function on fixed inputs and returns an ``ExerciseResult``
 (truthy when correct) whose message is specific: "the sign is flipped", "time runs backwards",
@@ -18,7 +18,13 @@ from torch import Tensor
 
 @dataclass
 class ExerciseResult:
-    """passed: whether every case matched; message: what to tell the student; status: a short code."""
+    """The outcome of a check, truthy when it passed.
+
+    Attributes:
+        passed: whether every case matched.
+        message: what to tell the student.
+        status: a short code ('ok', 'todo', 'sign', 'shape', ...).
+    """
 
     passed: bool
     message: str
@@ -49,15 +55,17 @@ def check_function(
             one of them gets its hint.
         atol: tolerance (relative to the reference's scale as well).
         verbose: print the result.
+
+    Returns:
+        The ExerciseResult (truthy when every case matched).
     """
     if not callable(reference):
         raise TypeError(f"reference: expected the correct function, got {type(reference).__name__}")
     if isinstance(cases, (str, bytes)) or not isinstance(cases, Sequence) or len(cases) == 0:
         raise ValueError(f"cases: expected a non-empty list of argument tuples, got {cases!r:.80}")
     if not all(isinstance(c, tuple) for c in cases):
-        raise ValueError(
-            f"cases: expected each case to be a tuple of arguments, got {[type(c).__name__ for c in cases]}"
-        )
+        kinds = [type(c).__name__ for c in cases]
+        raise ValueError(f"cases: expected each case to be a tuple of arguments, got {kinds}")
     if mistakes is not None and (
         not isinstance(mistakes, dict) or not all(callable(f) for f in mistakes.values())
     ):
@@ -81,15 +89,15 @@ def _check(
     mistakes: dict[str, Callable[..., Tensor]],
     atol: float,
 ) -> ExerciseResult:
+    """check_function's comparison, case by case, without the argument checks and the print."""
     if not callable(student):
         return ExerciseResult(
             False, f"expected a function, got {type(student).__name__}.", "not-callable"
         )
     for args in cases:
         want = reference(*args)
-        mine = tuple(
-            a.clone() if isinstance(a, Tensor) else a for a in args
-        )  # the student may write into them
+        # copies: the student's function may write into its arguments
+        mine = tuple(a.clone() if isinstance(a, Tensor) else a for a in args)
         try:
             got = student(*mine)
         except NotImplementedError:
@@ -99,7 +107,10 @@ def _check(
         except Exception as e:
             hint = ""
             if isinstance(e, RuntimeError) and ("size of tensor" in str(e) or "shape" in str(e)):
-                hint = " That is a shape mismatch inside your function: check your broadcasting (t has shape (B, 1), points (B, d))."
+                hint = (
+                    " That is a shape mismatch inside your function: check your broadcasting "
+                    "(t has shape (B, 1), points (B, d))."
+                )
             return ExerciseResult(
                 False, f"your function raised {type(e).__name__}: {e}.{hint}", "raised"
             )
@@ -159,10 +170,11 @@ def _check(
 def use_or_reference(
     student: Callable[..., Any], result: ExerciseResult, reference: Callable[..., Any]
 ) -> Callable[..., Any]:
-    """The student's function if it passed its check, otherwise the reference (with a note saying so)."""
+    """The student's function if it passed its check, else the reference (with a note saying so)."""
     if not isinstance(result, ExerciseResult):
         raise TypeError(
-            f"result: expected the ExerciseResult returned by a check_* function, got {type(result).__name__}"
+            "result: expected the ExerciseResult returned by a check_* function, "
+            f"got {type(result).__name__}"
         )
     if not callable(reference):
         raise TypeError(
@@ -175,7 +187,7 @@ def use_or_reference(
 
 
 def cases_xt() -> list[tuple[Tensor, Tensor, Tensor]]:
-    """Fixed inputs (x (B, 2), x1 (B, 2), t (B, 1)) shared by the exercises on x_t and the conditional field."""
+    """Fixed inputs (x (B, 2), x1 (B, 2), t (B, 1)) of the exercises on x_t and u_t(x | x_1)."""
     g = torch.Generator().manual_seed(1)
     x1 = torch.randn(6, 2, generator=g)
     x = torch.randn(6, 2, generator=g)

@@ -15,6 +15,9 @@ __all__ = [
     "trajectories",
     "density",
     "figure_png",
+    "DEFAULT_LIM",
+    "MOONS_XLIM",
+    "MOONS_YLIM",
 ]
 
 import io
@@ -31,7 +34,11 @@ from torch import Tensor
 from fmtutor._validate import check_callable, check_points, check_positive_int
 
 Lim = tuple[float, float]
+#: The box of the plots, (low, high) on each axis, unless a function is told otherwise.
 DEFAULT_LIM: Lim = (-3.0, 3.0)
+#: The box that frames the two moons (fmtutor.data.two_moons) in the chapters' figures.
+MOONS_XLIM: Lim = (-2.0, 3.0)
+MOONS_YLIM: Lim = (-2.0, 2.5)
 
 
 def new_axes(ax: "Axes | None" = None, figsize: tuple[float, float] = (4.5, 4.5)) -> Axes:
@@ -73,7 +80,7 @@ def style_axes(
 
 
 def _device_of(fn: Any) -> torch.device:
-    """Where a model's parameters live (CPU for plain functions), so grid points can be sent there."""
+    """Where a model's parameters live (the CPU for plain functions), to send grid points there."""
     if isinstance(fn, torch.nn.Module):
         for p in fn.parameters():
             return p.device
@@ -168,13 +175,15 @@ def trajectories(
     ylim: "Lim | None" = None,
     title: "str | None" = None,
 ) -> Axes:
-    """Paths of the first n particles of a trajectory of shape (T + 1, B, 2); start (black) and end (red) dots."""
+    """Paths of the first n particles of a trajectory of shape (T + 1, B, 2).
+
+    Each path has a black dot at its start (t = 0) and a red one at its end (t = 1).
+    """
     ax = new_axes(ax)
     tr = _numpy(traj)
     if tr.ndim == 3 and tr.shape[2] == 2 and not np.isfinite(tr.astype(float)).all():
-        raise ValueError(
-            f"traj: expected finite positions, got NaN or inf in {int((~np.isfinite(tr.astype(float))).sum())} entries"
-        )
+        bad = int((~np.isfinite(tr.astype(float))).sum())
+        raise ValueError(f"traj: expected finite positions, got NaN or inf in {bad} entries")
     if tr.ndim != 3 or tr.shape[2] != 2:
         raise ValueError(f"traj: expected shape (T + 1, B, 2), got {tr.shape}")
     tr = tr[:, :n]
@@ -203,7 +212,8 @@ def density(
         lp = log_prob(pts.to(_device_of(log_prob)))
     if not hasattr(lp, "shape") or tuple(lp.shape) not in ((n * n,), (n * n, 1)):
         raise ValueError(
-            f"log_prob: expected log_prob(x) of shape ({n * n},) for x of shape {tuple(pts.shape)}, got "
+            f"log_prob: expected log_prob(x) of shape ({n * n},) for x of shape "
+            f"{tuple(pts.shape)}, got "
             f"{tuple(lp.shape) if hasattr(lp, 'shape') else type(lp).__name__}"
         )
     lp = _numpy(lp).astype(float).reshape(n, n)
@@ -223,9 +233,3 @@ def figure_png(fig: Figure, dpi: int = 80) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
-
-
-MOONS_XLIM: Lim = (-2.0, 3.0)
-
-
-MOONS_YLIM: Lim = (-2.0, 2.5)

@@ -1,10 +1,11 @@
-"""Widgets for the chapters, testable without a browser; the cheap redraw behind them is fmtutor.figures.
+"""Widgets for the chapters, testable without a browser; their cheap redraw is course.figures.
 
-* ``LivePlot``: controls that *recompute*. Each change calls your ``draw(fig, **values)``; the figure
-  is rendered to PNG bytes and pushed into an ``ipywidgets.Image``. Its ``KeptFigure`` keeps the axes,
-  reuses the constrained layout and, while the axes stay put, pastes their kept pixels and draws only
-  the plotted artists (a drag step costs about half a full redraw; bench/RESULTS.md, "Widget latency");
-  the picture is the same, pixel for pixel. Errors in ``draw`` appear in an Output below the plot.
+* ``LivePlot``: controls that *recompute*. Each change calls your ``draw(fig, **values)``; the
+  figure is rendered to PNG bytes and pushed into an ``ipywidgets.Image``. Its ``KeptFigure`` keeps
+  the axes, reuses the constrained layout and, while the axes stay put, pastes their kept pixels
+  and draws only the plotted artists (a drag step costs about half a full redraw; bench/RESULTS.md,
+  "Widget latency"); the picture is the same, pixel for pixel. Errors in ``draw`` appear in an
+  Output below the plot.
 * ``FramePlayer``: animations. Frames are rendered once into ``Image`` widgets inside a ``Stack``;
   a ``Play`` button and a slider are linked to it *in the browser* (``jslink``), so playback needs
   no kernel round-trip.
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as W
+from IPython.display import display
 from matplotlib.figure import Figure
 
 from fmtutor.course.figures import KeptFigure
@@ -34,7 +36,8 @@ class LivePlot:
         ncols: number of subplot columns created for you (``fig.axes``); 0 to create none.
 
     >>> import ipywidgets as W
-    >>> lp = LivePlot(lambda fig, k: fig.axes[0].plot([0, k]) and f"k={k}", {"k": W.IntSlider(1, 0, 5)})
+    >>> draw = lambda fig, k: fig.axes[0].plot([0, k]) and f"k={k}"
+    >>> lp = LivePlot(draw, {"k": W.IntSlider(1, 0, 5)})
     >>> lp.controls["k"].value = 3
     >>> lp.text.value, lp.calls
     ('k=3', 2)
@@ -64,7 +67,7 @@ class LivePlot:
         self.draw_fn, self.controls, self.dpi, self.ncols = draw, controls, dpi, ncols
         self.kept = KeptFigure(figsize, ncols)
         self.fig = self.kept.fig
-        # natural size: a VBox would otherwise stretch the PNG to the full output width (blurry, huge)
+        # natural size: a VBox would otherwise stretch the PNG to the output's width (blurry, huge)
         self.image = W.Image(
             format="png", layout=W.Layout(align_self="flex-start", max_width="100%")
         )
@@ -85,7 +88,10 @@ class LivePlot:
         self.update()
 
     def update(self) -> None:
-        """Redraw from the current values; an exception is shown in the error Output and kept in .last_error."""
+        """Redraw from the current values.
+
+        An exception raised by ``draw`` is shown in the error Output and kept in ``.last_error``.
+        """
         self.calls += 1
         self.last_error: "BaseException | None" = None
         self.errors.outputs = ()
@@ -101,8 +107,6 @@ class LivePlot:
         self.image.value = self.kept.png(self.dpi)
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
         display(self.widget)
 
 
@@ -112,7 +116,11 @@ def render_frames(
     figsize: tuple[float, float] = (4.5, 4.5),
     dpi: int = 72,
 ) -> list[bytes]:
-    """Render frames 0..n_frames-1 with ``draw(fig, i)`` on one reused Figure; returns PNG bytes per frame."""
+    """Render frames 0..n_frames-1 with ``draw(fig, i)`` on one reused Figure.
+
+    Returns:
+        The PNG bytes of each frame.
+    """
     if not callable(draw):
         raise TypeError(f"draw: expected a callable draw(fig, i), got {type(draw).__name__}")
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
@@ -158,6 +166,4 @@ class FramePlayer:
         self.widget = W.VBox([W.HBox([self.play, self.slider]), self.stack])
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
         display(self.widget)

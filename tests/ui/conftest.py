@@ -1,7 +1,7 @@
 """Fixtures for the UI tests: a throwaway JupyterLab server and Debian's Chromium (never a downloaded browser).
 
 Run them on their own with ``pytest -m ui tests/ui`` (they are deselected by default). Needs
-``apt-get install chromium`` and the ``ui`` extra (``pip install -e .[ui]``). Environment knobs:
+``apt-get install chromium`` and the ``course`` and ``ui`` extras (``pip install -e .[course,ui]``). Environment knobs:
 ``FMTUTOR_CHROMIUM`` (browser executable, default /usr/bin/chromium), ``FMTUTOR_UI_WORKERS`` (chapters run at
 the same time, default 2), ``FMTUTOR_UI_ONLY`` (only chapters whose file name contains this text), ``FMTUTOR_NOTEBOOKS`` (another
 folder of chapters, default notebooks/).

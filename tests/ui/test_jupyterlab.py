@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("playwright", reason="UI tests need the ui extra: pip install -e .[ui]")
+pytest.importorskip("playwright", reason="UI tests need the ui extra: pip install -e .[course,ui]")
 from playwright.sync_api import Browser, Page  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

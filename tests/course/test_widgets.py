@@ -1,4 +1,4 @@
-"""LivePlot's cheap redraw (kept axes, reused layout, blitted background) must give the very picture a fresh plot gives.
+"""fmtutor.course.widgets: LivePlot's cheap redraw (kept axes, reused layout, blitted background) must give the very picture a fresh plot gives.
 
 A LivePlot keeps its axes and its last constrained layout between changes, and, while frames and ticks stay
 put, pastes their kept pixels and draws only the rest. The truth to hold it to: after any sequence of
@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 import traitlets
-from fmtutor.widgets import LivePlot
 from PIL import Image
 
-from fmtutor import fields, schedules
+from fmtutor.course import ch00, ch01, ch02, ch09
+from fmtutor.course.widgets import FramePlayer, LivePlot, render_frames
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -74,19 +74,19 @@ def _edges(fig: Any, k: int, grid: bool) -> str:
 
 CASES = {  # a LivePlot factory and a sequence of (control, value) changes
     "mle: two axes with legends": (
-        lambda: fields.mle_explorer(m=500),
+        lambda: ch00.mle_explorer(m=500),
         [("mu", 0.5), ("std", 0.3), ("mu", 2.5), ("mu", 1.0), ("mu", -1.5)],
     ),
     "field: colorbar, dropdown, checkbox": (
-        fields.field_explorer,
+        ch01.field_explorer,
         [("t", 0.4), ("particles", True), ("name", "sink"), ("t", 0.9)],
     ),
     "flow: solver and steps": (
-        fields.flow_explorer,
+        ch02.flow_explorer,
         [("n_steps", 9), ("method", "rk4"), ("n_steps", 2), ("n_steps", 3)],
     ),
     "schedules: three axes, labels touching": (
-        lambda: schedules.schedule_widget(*_pairs()),
+        lambda: ch09.schedule_widget(*_pairs()),
         [("t", 0.1), ("t", 0.97), ("t", 0.5), ("t", 0.0)],
     ),
     "unclipped artists, grid switched on and off": (
@@ -131,7 +131,7 @@ def test_fixed_limit_plots_are_blitted(name: str) -> None:
 
 
 def test_redraws_do_not_pile_up_artists() -> None:
-    live = fields.mle_explorer(m=500)
+    live = ch00.mle_explorer(m=500)
     counts = []
     for mu in (0.0, 1.0, 2.0, 0.5):
         live.controls["mu"].value = mu
@@ -156,24 +156,24 @@ def test_draw_error_is_shown_and_the_next_change_recovers() -> None:
     assert np.array_equal(_pixels(live.image.value), _pixels(_fresh(live).image.value))
 
 
-def test_loss_curve_redraw_equals_fresh_curve() -> None:
-    from fmtutor.views import LossCurve
+def test_render_frames_gives_each_frame_as_a_fresh_figure_would():
+    def draw(fig: Any, i: int) -> None:
+        fig.axes[0].plot([0, 1], [0, i])
+        fig.axes[0].set_title(f"frame {i}")
 
-    rng = np.random.default_rng(0)
-    losses = 2 + np.exp(-np.arange(600) / 100) + 0.05 * rng.standard_normal(600)
-    curve = LossCurve(600, every=100)
-    for step, loss in enumerate(losses):
-        curve(step, loss)
-    assert curve.renders == 6
-    fresh = LossCurve(600, every=100)
-    fresh.losses = list(map(float, losses))
-    fresh.draw()
-    assert np.array_equal(_pixels(curve.image.value), _pixels(fresh.image.value))
-    curve.floor = fresh.floor = (
-        1.95  # a floor line and a legend entry appear: the layout must follow
-    )
-    curve.draw(), fresh.draw()
-    fresh2 = LossCurve(600, floor=1.95)
-    fresh2.losses = list(map(float, losses))
-    fresh2.draw()
-    assert np.array_equal(_pixels(curve.image.value), _pixels(fresh2.image.value))
+    frames = render_frames(draw, 3, figsize=(3, 2), dpi=40)
+    assert len(frames) == 3 and len(set(frames)) == 3
+    for i, png in enumerate(frames):
+        assert _pixels(png).shape == (80, 120, 3)
+        fresh = LivePlot(
+            lambda fig, i: draw(fig, i), {"i": _Fixed(value=i)}, figsize=(3, 2), dpi=40
+        )
+        assert np.array_equal(_pixels(png), _pixels(fresh.image.value))
+
+
+def test_frame_player_links_play_slider_and_stack():
+    frames = render_frames(lambda fig, i: fig.axes[0].plot([0, i]), 4, figsize=(2, 2), dpi=30)
+    player = FramePlayer(frames, interval=50, description="t")
+    assert [im.value for im in player.images] == frames
+    assert (player.play.max, player.slider.max, player.play.interval) == (3, 3, 50)
+    assert player.stack.selected_index == 0 and player.slider.description == "t"

@@ -1,0 +1,115 @@
+"""fmtutor.course.ch02: the flow explorer, the flow animation, grid lines and the Euler exercises."""
+
+import math
+
+import pytest
+import torch
+
+import fmtutor as fm
+from fmtutor.course import ch02
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_flow_explorer_error_shrinks_with_steps():
+    live = ch02.flow_explorer()
+    errs = {}
+    for method in ("euler", "midpoint", "rk4"):
+        live.controls["method"].value = method
+        for n in (5, 10):
+            before = live.image.value
+            live.controls["n_steps"].value = n
+            errs[method, n] = live.state["error"]
+            assert live.last_error is None
+    assert errs["euler", 10] < errs["euler", 5] and errs["midpoint", 10] < errs["midpoint", 5]
+    assert errs["rk4", 10] < errs["midpoint", 10] < errs["euler", 10]
+    assert (
+        1.6 < errs["euler", 5] / errs["euler", 10] < 2.6
+    )  # first order: halving h halves the error
+    assert 3.0 < errs["midpoint", 5] / errs["midpoint", 10] < 5.5  # second order
+    assert live.state["nfe"] == 40 and live.image.value != before
+    # the reported error is the distance to the closed-form flow
+    f = fm.fields.get_field("spiral")
+    x0 = torch.tensor([[2.6 * math.cos(0.3), 2.6 * math.sin(0.3)]], dtype=torch.float64)
+    sol = fm.solvers.solve(f, x0, method="rk4", n_steps=10)
+    assert (sol.x - f.flow(x0, 1.0)).norm() <= live.state["error"] * (1 + 1e-6)
+
+
+def test_grid_lines():
+    g = ch02.grid_lines((-1.0, 1.0), n_lines=3, n_points=5)
+    assert g.shape == (6, 5, 2)
+    assert torch.allclose(g[0, :, 1], torch.full((5,), -1.0)) and torch.allclose(
+        g[0, :, 0], torch.linspace(-1, 1, 5)
+    )
+    assert torch.allclose(g[5, :, 0], torch.full((5,), 1.0))
+
+
+def test_flow_frames():
+    demo = ch02.flow_frames("rotation", n=20, n_frames=3)
+    assert len(demo.frames) == 3 and demo.frames[0] != demo.frames[2]
+    assert torch.allclose(demo.grid[0], ch02.grid_lines(n_points=100))
+    f = fm.fields.get_field("rotation")
+    assert torch.allclose(demo.particles[-1], f.flow(demo.particles[0], 1.0), atol=1e-3)
+    assert torch.allclose(demo.grid[-1].norm(dim=-1), demo.grid[0].norm(dim=-1), atol=1e-3)
+    other = ch02.flow_frames(
+        fm.fields.sink(1.0), n=5, n_frames=2, grid_lim=(-1.0, 1.0), title="my sink"
+    )
+    assert torch.allclose(other.grid[0], ch02.grid_lines((-1.0, 1.0), n_points=100))
+    assert torch.allclose(other.grid[-1], math.exp(-1.0) * other.grid[0], atol=1e-3)
+
+
+def _euler_states(u, x0, n, time):
+    xs, h = [x0], 1.0 / n
+    for k in range(n):
+        xs.append(xs[-1] + h * u(xs[-1], torch.tensor(time(k, h), dtype=x0.dtype)))
+    return xs[1:]
+
+
+def _todo(*args):
+    raise NotImplementedError
+
+
+SOLVER_MISTAKES = {
+    "step number k": lambda u, x0, n: torch.stack(
+        [x0] + _euler_states(u, x0, n, lambda k, h: float(k))
+    ),
+    "at its start time": lambda u, x0, n: torch.stack(
+        [x0] + _euler_states(u, x0, n, lambda k, h: (k + 1) * h)
+    ),
+    "return every state": lambda u, x0, n: ch02.reference_euler_solver(u, x0, n)[-1],
+    "must start with x0": lambda u, x0, n: ch02.reference_euler_solver(u, x0, n)[1:],
+}
+
+
+def test_exercise_euler_solver():
+    check, reference = ch02.check_euler_solver, ch02.reference_euler_solver
+    assert check(reference, verbose=False).passed
+    assert check(_todo, verbose=False).status == "todo"
+    for words, wrong in SOLVER_MISTAKES.items():
+        res = check(wrong, verbose=False)
+        assert not res.passed and res.status == "mistake" and words in res.message, (
+            words,
+            res.message,
+        )
+
+
+def test_euler_solver_reference_is_the_package_solver():
+    x0 = torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    f = fm.fields.get_field("spiral")
+    sol = fm.solvers.solve(f, x0, method="euler", n_steps=6, return_trajectory=True)
+    assert torch.allclose(ch02.reference_euler_solver(f, x0, 6), sol.trajectory)
+
+
+# typical mistakes of the Euler step, each with words its hint must contain
+TYPICAL = [
+    ("increment only", lambda u, x, t, h: h * u(x, t), "increment"),
+    ("end time", lambda u, x, t, h: x + h * u(x, t + h), "start time"),
+    ("no h", lambda u, x, t, h: x + u(x, t), "step size"),
+]
+
+
+@pytest.mark.parametrize("label,wrong,words", TYPICAL, ids=[row[0] for row in TYPICAL])
+def test_typical_euler_step_mistakes_get_specific_hints(label, wrong, words):
+    res = ch02.check_euler_step(wrong, verbose=False)
+    assert not res.passed, f"euler_step: {label} passed"
+    assert words.lower() in res.message.lower(), f"{label}: hint {res.message!r} lacks {words!r}"

@@ -1,0 +1,106 @@
+"""fmtutor.course.ch03: the path explorer, the path animation and the exercises on x_t and p_t(x | x_1)."""
+
+import math
+
+import pytest
+import torch
+
+import fmtutor as fm
+from fmtutor.course import ch03
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _points(n=64, seed=0):
+    return torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def test_path_explorer_matches_samples():
+    live = ch03.path_explorer(n=3000)
+    before = live.image.value
+    live.controls["t"].value = 0.8
+    assert live.image.value != before and live.state["t"] == 0.8
+    assert abs(live.state["mass"] - 1) < 1e-3
+    assert live.state["l1"] < 0.2  # the histogram of t X1 + (1 - t) X0 follows the exact p_t
+    live.controls["t"].value = 0.0
+    assert abs(live.state["mass"] - 1) < 1e-3 and live.state["l1"] < 0.2
+
+
+def test_path_frames():
+    pd = ch03.path_frames(n=50, n_frames=3, n_grid=20)
+    assert len(pd.frames) == 3 and pd.trajectory.shape == (3, 50, 2)
+    assert torch.allclose(pd.times, torch.tensor([0.0, 0.5, 1.0]))
+
+
+def _todo(*args):
+    raise NotImplementedError
+
+
+SAMPLE_MISTAKES = {
+    "time is reversed": lambda x0, x1, t: t * x0 + (1 - t) * x1,
+    "variance": lambda x0, x1, t: t * x1 + (1 - t) ** 2 * x0,
+    "shrink": lambda x0, x1, t: t * x1 + x0,
+    "velocity": lambda x0, x1, t: x1 - x0,
+}
+LOG_PROB_MISTAKES = {
+    "mean of p_{t|1}": lambda x, x1, t: ch03.reference_conditional_log_prob(x, x1 / t, t),
+    "normalising constant": lambda x, x1, t: (
+        ch03.reference_conditional_log_prob(x, x1, t) + x.shape[1] / 2 * math.log(2 * math.pi)
+    ),
+    "one log(1 - t) per coordinate": lambda x, x1, t: (
+        ch03.reference_conditional_log_prob(x, x1, t) + (x.shape[1] / 2) * torch.log(1 - t[:, 0])
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "check,reference,mistakes",
+    [
+        (ch03.check_sample_xt, ch03.reference_sample_xt, SAMPLE_MISTAKES),
+        (
+            ch03.check_conditional_log_prob,
+            ch03.reference_conditional_log_prob,
+            LOG_PROB_MISTAKES,
+        ),
+    ],
+    ids=["sample_xt", "conditional_log_prob"],
+)
+def test_exercise_checks(check, reference, mistakes):
+    assert check(reference, verbose=False).passed
+    assert check(_todo, verbose=False).status == "todo"
+    for words, wrong in mistakes.items():
+        res = check(wrong, verbose=False)
+        assert not res.passed and res.status == "mistake" and words in res.message, (
+            words,
+            res.message,
+        )
+
+
+def test_conditional_log_prob_reference_is_exact():
+    x, x1 = _points(6), _points(1, 1)
+    t = torch.full((6, 1), 0.35, dtype=torch.float64)
+    want = torch.distributions.Normal(0.35 * x1, 0.65).log_prob(x).sum(1)
+    assert torch.allclose(ch03.reference_conditional_log_prob(x, x1.expand(6, 2), t), want)
+    assert torch.allclose(fm.exact.marginal_log_prob(x, 0.35, x1), want)
+
+
+def test_sample_xt_reference_is_the_conditional_path():
+    x0, x1 = _points(5), _points(5, 1)
+    t = torch.full((5, 1), 0.3, dtype=torch.float64)
+    ps = fm.paths.AffinePath("condot").sample(x0, x1, t)
+    assert torch.allclose(ch03.reference_sample_xt(x0, x1, t), ps.x_t)
+
+
+# typical mistakes of sampling x_t, each with words its hint must contain
+TYPICAL = [
+    ("time reversed", lambda x0, x1, t: t * x0 + (1 - t) * x1, "reversed"),
+    ("missing 1 - t", lambda x0, x1, t: t * x1 + x0, "(1 - t)"),
+    ("variance for std", lambda x0, x1, t: t * x1 + (1 - t) ** 2 * x0, "standard deviation"),
+]
+
+
+@pytest.mark.parametrize("label,wrong,words", TYPICAL, ids=[row[0] for row in TYPICAL])
+def test_typical_sample_xt_mistakes_get_specific_hints(label, wrong, words):
+    res = ch03.check_sample_xt(wrong, verbose=False)
+    assert not res.passed, f"sample_xt: {label} passed"
+    assert words.lower() in res.message.lower(), f"{label}: hint {res.message!r} lacks {words!r}"

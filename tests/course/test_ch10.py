@@ -1,0 +1,63 @@
+"""fmtutor.course.ch10: the guidance widget and the classifier-free-guidance exercise."""
+
+import math
+
+import pytest
+import torch
+
+import fmtutor as fm
+from fmtutor.course import ch10
+from fmtutor.data import GaussianMixture
+
+ANG = torch.tensor([90.0, 210.0, 330.0]) * math.pi / 180
+GM = GaussianMixture(
+    torch.stack([ANG.cos(), ANG.sin()], 1), 0.6
+)  # the chapter's three overlapping classes
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_guidance_widget_recomputes():
+    field = fm.guidance.ExactConditionalField(GM)
+    live = ch10.guidance_widget(field, GM, w=1.0, y=0, n=200, n_steps=10)
+    acc1, spread1 = live.state["accuracy"], live.state["spread"]
+    live.controls["w"].value = 4.0
+    assert live.last_error is None and live.state["w"] == 4.0
+    assert live.state["accuracy"] > acc1 and live.state["spread"] < spread1 - 0.15
+    live.controls["y"].value = 2
+    assert live.state["y"] == 2 and live.state["accuracy"] > 0.95
+    assert "class 2" in live.text.value
+
+
+def test_exercise_check_cfg():
+    assert ch10.check_cfg(ch10.reference_cfg, verbose=False).passed
+    assert ch10.check_cfg(fm.guidance.cfg_velocity, verbose=False).passed
+    hints = {
+        "wrong term": lambda uc, uu, w: uc + w * (uu - uc),
+        "sign": lambda uc, uu, w: uu - w * (uc - uu),
+        "forgot the unconditional": lambda uc, uu, w: w * uc,
+        "only the guidance direction": lambda uc, uu, w: w * (uc - uu),
+        "started from the conditional": lambda uc, uu, w: uc + w * (uc - uu),
+    }
+    for word, wrong in hints.items():
+        res = ch10.check_cfg(wrong, verbose=False)
+        assert res.status == "mistake" and word in res.message, (word, res.message)
+
+    def todo(uc, uu, w):
+        raise NotImplementedError
+
+    assert ch10.check_cfg(todo, verbose=False).status == "todo"
+
+
+# typical mistakes of the guidance formula, each with words its hint must contain
+TYPICAL = [
+    ("sign flipped", lambda uc, uu, w: uu - w * (uc - uu), "sign"),
+    ("roles swapped", lambda uc, uu, w: uc + w * (uu - uc), "wrong term"),
+]
+
+
+@pytest.mark.parametrize("label,wrong,words", TYPICAL, ids=[row[0] for row in TYPICAL])
+def test_typical_cfg_mistakes_get_specific_hints(label, wrong, words):
+    res = ch10.check_cfg(wrong, verbose=False)
+    assert not res.passed, f"cfg: {label} passed"
+    assert words.lower() in res.message.lower(), f"{label}: hint {res.message!r} lacks {words!r}"
