@@ -40,6 +40,9 @@ class Setup:
     device: str
     cache: Path
 
+    def _ipython_display_(self) -> None:
+        """Show nothing when a notebook cell ends with ``setup()``: its printed line says it all."""
+
 
 def cache_dir() -> Path:
     """The chapters' model cache folder: ``$FMTUTOR_CACHE``, or ``.cache`` beside the notebook."""
@@ -81,7 +84,7 @@ def setup(
     if shell is not None:  # in plain Python, figures go wherever MPLBACKEND says
         try:
             shell.run_line_magic("matplotlib", "inline")
-        except ImportError:  # no inline backend installed: the same as plain Python
+        except (ImportError, NotImplementedError):  # no inline backend (or no GUI hooks): as plain Python
             pass
     plt.rcParams["figure.dpi"] = dpi
     chosen = Setup(seed, torch.get_num_threads(), str(default_device()), cache_dir())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,6 @@ from fmtutor.course.widgets import LivePlot
 from fmtutor.data import make_generator
 from fmtutor.metrics import wasserstein2
 from fmtutor.paths import Scheduler, convert, get_scheduler
-from fmtutor.schedules import log_snr
 from fmtutor.sde import euler_maruyama
 
 __all__ = [
@@ -95,6 +95,26 @@ def check_score_from_velocity(student: Callable[..., Any], verbose: bool = True)
     )
 
 
+def _log_snr_exact(alpha: float, sigma: float, tiny: float = 1e-12) -> float:
+    """2 log(alpha / sigma) without a floor: -inf where alpha = 0, +inf where sigma = 0.
+
+    Values below ``tiny`` count as 0 (cos(pi / 2) is 6e-17 in floating point, not 0).
+    ``schedules.log_snr`` floors alpha and sigma at 1e-5 instead, which would show +-23.03.
+    """
+    if alpha < tiny:
+        return -math.inf
+    if sigma < tiny:
+        return math.inf
+    return 2.0 * (math.log(alpha) - math.log(sigma))
+
+
+def _format_log_snr(value: float) -> str:
+    """The log SNR as text, with the infinite ends written as -∞ and +∞."""
+    if math.isinf(value):
+        return "−∞" if value < 0 else "+∞"
+    return f"{value:.2f}"
+
+
 def schedule_widget(
     x_0: Tensor,
     x_1: Tensor,
@@ -106,8 +126,9 @@ def schedule_widget(
     """A LivePlot with a slider over t: x_t = sigma_t x_0 + alpha_t x_1 under each scheduler.
 
     The same pairs (x_0, x_1) are used in every panel, side by side, so only the schedule differs.
-    The text under the plot lists alpha_t, sigma_t and log SNR for each scheduler;
-    ``live.state['rows']`` holds (name, alpha_t, sigma_t, log SNR) per panel.
+    The text under the plot lists alpha_t, sigma_t and log SNR for each scheduler (-∞ where
+    alpha_t = 0, +∞ where sigma_t = 0); ``live.state['rows']`` holds (name, alpha_t, sigma_t,
+    log SNR) per panel, the log SNR as a float that is -inf or inf at those ends.
 
     Args:
         x_0: source points, shape (B, 2). x_1: data points, shape (B, 2).
@@ -145,7 +166,7 @@ def schedule_widget(
             ax.scatter(*x_1.numpy().T, s=2, color="0.8", label="data $x_1$")
             ax.plot(ln[:, :, 0], ln[:, :, 1], color="tab:blue", lw=0.8, alpha=0.7)
             ax.scatter(*xt.T, s=3, color="tab:red", label="$x_t$")
-            ls = float(log_snr(torch.tensor(t, dtype=torch.float64), sc))
+            ls = _log_snr_exact(float(o.alpha_t), float(o.sigma_t))
             rows.append((sc.name, float(o.alpha_t), float(o.sigma_t), ls))
             name = _NAMES.get(sc.name, sc.name)
             style_axes(
@@ -153,7 +174,8 @@ def schedule_widget(
             )
         state["rows"] = rows
         return "<br>".join(
-            f"<b>{n}</b>: α_t = {a:.3f}, σ_t = {s:.3f}, log SNR = {ls:.2f}" for n, a, s, ls in rows
+            f"<b>{n}</b>: α_t = {a:.3f}, σ_t = {s:.3f}, log SNR = {_format_log_snr(ls)}"
+            for n, a, s, ls in rows
         )
 
     live = LivePlot(draw, {"t": slider}, figsize=(4.4 * len(scheds), 4.2), ncols=len(scheds))

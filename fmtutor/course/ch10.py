@@ -1,4 +1,4 @@
-"""Chapter 10 (guidance): the guidance explorer and the classifier-free-guidance exercise."""
+"""Chapter 10 (guidance): the guidance explorer, the label-dropout replay and the CFG exercise."""
 
 from __future__ import annotations
 
@@ -7,15 +7,24 @@ from typing import Any
 
 import ipywidgets as W
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from fmtutor._validate import as_tensor, check_callable, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
 from fmtutor.course.plots import style_axes
 from fmtutor.course.widgets import LivePlot
-from fmtutor.data import GaussianMixture
+from fmtutor.data import GaussianMixture, make_generator
 from fmtutor.guidance import cfg_velocity, guidance_metrics, guided_sample
+from fmtutor.models import MLP
+from fmtutor.training import train_cfm
 
-__all__ = ["reference_cfg", "check_cfg", "guidance_widget"]
+__all__ = [
+    "reference_cfg",
+    "check_cfg",
+    "training_labels",
+    "replay_training_labels",
+    "guidance_widget",
+]
 
 Lim = tuple[float, float]
 
@@ -54,6 +63,120 @@ def check_cfg(student: Callable[..., Any], verbose: bool = True) -> ExerciseResu
         "by one (w = 0 must give u_uncond).": lambda uc, uu, w: uc + w * (uc - uu),
     }
     return check_function(student, reference_cfg, _cases_cfg(), mistakes, verbose=verbose)
+
+
+def _check_pool(pool: Any, labels: Any, p: float) -> tuple[Tensor, Tensor, float]:
+    pool = as_tensor(pool, "pool")
+    labels = torch.as_tensor(labels)
+    if pool.ndim != 2 or labels.shape != (pool.shape[0],) or labels.dtype.is_floating_point:
+        raise ValueError(
+            "pool, labels: expected points (N, d) and N integer labels, "
+            f"got {tuple(pool.shape)} and {tuple(labels.shape)} of {labels.dtype}"
+        )
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        raise ValueError(f"p: expected a dropout probability in [0, 1), got {p!r}")
+    return pool, labels, float(p)
+
+
+class _LabelRecorder(nn.Module):
+    """A tiny conditional MLP that keeps a copy of every label batch it is called with."""
+
+    def __init__(self, dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.net = MLP(dim, hidden=16, depth=1, num_classes=num_classes)
+        self.dim, self.num_classes = dim, num_classes
+        self.seen: list[Tensor] = []
+
+    def forward(self, x: Tensor, t: Any, y: "Tensor | None" = None) -> Tensor:
+        self.seen.append(y.detach().cpu().clone())
+        return self.net(x, t, y)
+
+
+class _NoStep:
+    """An optimiser that never steps: enough for train_cfm to run, and cheap to build.
+
+    The labels train_cfm draws do not depend on the weights, and building torch's Adam the first
+    time imports torch._dynamo (seconds on a laptop) for nothing.
+    """
+
+    param_groups = ({"lr": 0.0},)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Nothing to reset."""
+
+    def step(self) -> None:
+        """Leave the weights as they are."""
+
+
+def training_labels(
+    pool: Tensor, labels: Tensor, p: float, steps: int = 3, batch_size: int = 256, seed: int = 0
+) -> Tensor:
+    """The labels ``training.train_cfm`` feeds the network, after its label dropout.
+
+    Runs train_cfm for a few steps (on the CPU, label_dropout=p) on a small network that records
+    its label argument, with an optimiser that does not step (the labels do not depend on the
+    weights). Dropped labels are K = number of classes (the "no label" class).
+
+    Args:
+        pool: data points (N, d). labels: their classes (N,) in 0..K-1.
+        p: the label-dropout probability. steps, batch_size, seed: as in train_cfm.
+
+    Returns:
+        The labels of each step, shape (steps, batch_size).
+    """
+    pool, labels, p = _check_pool(pool, labels, p)
+    steps = check_positive_int(steps, "steps")
+    recorder = _LabelRecorder(pool.shape[1], int(labels.max()) + 1)
+    train_cfm(
+        recorder,
+        (pool, labels),
+        steps=steps,
+        batch_size=batch_size,
+        optimizer=_NoStep(),  # type: ignore[arg-type]
+        label_dropout=p,
+        seed=seed,
+        device="cpu",
+        progress=False,
+    )
+    return torch.stack(recorder.seen)
+
+
+def replay_training_labels(
+    drop: Callable[..., Tensor],
+    pool: Tensor,
+    labels: Tensor,
+    p: float,
+    steps: int = 3,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> Tensor:
+    """Replay train_cfm's random draws with the same generator, dropping labels with ``drop``.
+
+    Each training step draws, from one generator seeded with ``seed``: the batch indices, the
+    noise x_0 (batch_size, d), the times t (batch_size,), then the dropout. This replays the first
+    three and calls ``drop(y, p, generator)`` for the last, so a correct ``drop`` returns exactly
+    what ``training_labels`` records.
+
+    Args:
+        drop: ``drop(y, p, generator) -> y`` with y (batch_size,) labels.
+        pool, labels, p, steps, batch_size, seed: as in training_labels.
+
+    Returns:
+        The labels of each step after ``drop``, shape (steps, batch_size).
+    """
+    check_callable(drop, "drop", "a function drop(y, p, generator)")
+    pool, labels, p = _check_pool(pool, labels, p)
+    steps = check_positive_int(steps, "steps")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    g = make_generator(seed)
+    out = []
+    for _ in range(steps):
+        idx = torch.randint(0, pool.shape[0], (batch_size,), generator=g)
+        torch.randn((batch_size, pool.shape[1]), generator=g, dtype=pool.dtype)  # x_0
+        torch.rand(batch_size, generator=g, dtype=pool.dtype)  # t
+        y = drop(labels[idx], p, g) if p > 0 else labels[idx]
+        out.append(torch.as_tensor(y))
+    return torch.stack(out)
 
 
 def guidance_widget(

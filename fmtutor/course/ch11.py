@@ -24,6 +24,7 @@ __all__ = [
     "check_tile_images",
     "image_grid",
     "show_grid",
+    "show_mosaic",
     "digit_explorer",
 ]
 
@@ -149,8 +150,7 @@ def show_grid(
     if ax is None:
         figsize = figsize or (0.55 * ncols + 0.8, 0.55 * nrows + 0.6)
     ax = new_axes(ax, figsize=figsize or (4.5, 4.5))
-    cmap = colormaps["gray_r"].with_extremes(bad="#b8c4d6")
-    ax.imshow(np.clip(grid, -1, 1), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    _draw_grid(ax, grid)
     centres = lambda n: [i * (side + pad) + (side - 1) / 2 for i in range(n)]  # noqa: E731
     for labels, n, setter, ticks, what in (
         (row_labels, nrows, ax.set_yticks, ax.set_yticklabels, "row_labels"),
@@ -163,9 +163,61 @@ def show_grid(
             raise ValueError(f"{what}: expected {n} labels, got {len(labels)}")
         setter(centres(n))
         ticks(list(labels))
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _draw_grid(ax: Axes, grid: np.ndarray) -> None:
+    """imshow a padded grid: dark ink on white, clipped to [-1, 1], the NaN padding in grey-blue."""
+    cmap = colormaps["gray_r"].with_extremes(bad="#b8c4d6")
+    ax.imshow(np.clip(grid, -1, 1), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
     ax.tick_params(length=0)
-    for s in ax.spines.values():
-        s.set_visible(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def show_mosaic(
+    mosaic: Any,
+    ax: "Axes | None" = None,
+    title: "str | None" = None,
+    side: int = SIDE,
+    pad: int = 1,
+    figsize: "tuple[float, float] | None" = None,
+) -> Axes:
+    """Draw a gapless mosaic of side x side images with ``pad`` pixels between them, as show_grid.
+
+    The mosaic itself is drawn: after every ``side`` pixel rows and columns, ``pad`` rows and
+    columns of padding (NaN, the grid's background colour) are inserted, so a mosaic that is tiled
+    wrongly shows up exactly as it is, only with the gaps the other grids have.
+
+    Args:
+        mosaic: shape (rows * side, cols * side), e.g. from images.tile_images.
+        ax: where to draw (a new figure if None). title: the Axes title.
+        side: image side. pad: pixels between images.
+        figsize: size of a new figure (when ax is None).
+
+    Returns:
+        The Axes.
+    """
+    m = torch.as_tensor(mosaic).detach().cpu().double()
+    if m.ndim != 2 or m.shape[0] % side or m.shape[1] % side or m.numel() == 0:
+        raise ValueError(
+            f"mosaic: expected shape (rows * {side}, cols * {side}), got {tuple(m.shape)}"
+        )
+    check_finite(m, "mosaic")
+    pad = check_positive_int(pad, "pad", minimum=0)
+    rows, cols = m.shape[0] // side, m.shape[1] // side
+    step = side + pad
+    out = np.full((rows * step - pad, cols * step - pad), np.nan)
+    for r in range(rows):
+        for c in range(cols):
+            block = m[r * side : (r + 1) * side, c * side : (c + 1) * side]
+            out[r * step : r * step + side, c * step : c * step + side] = block.numpy()
+    ax = new_axes(ax, figsize=figsize or (0.55 * cols + 0.8, 0.55 * rows + 0.6))
+    _draw_grid(ax, out)
     if title:
         ax.set_title(title)
     return ax

@@ -29,6 +29,24 @@ def test_schedule_widget_recomputes():
     assert live.last_error is None and live.calls == 3 and "cosine" in live.text.value
 
 
+def test_schedule_widget_shows_infinite_log_snr_at_the_ends():
+    x0, x1 = torch.randn(20, 2), GM.sample(20, seed=0)
+    live = ch09.schedule_widget(x0, x1, ("condot", "cosine", "vp"), t=0.0)
+    snr = {n: ls for n, _, _, ls in live.state["rows"]}
+    assert snr["condot"] == -math.inf and snr["cosine"] == -math.inf  # alpha_0 = 0
+    vp0 = fm.paths.VPScheduler()(torch.tensor(0.0, dtype=torch.float64))
+    assert math.isclose(snr["vp"], 2 * math.log(float(vp0.alpha_t) / float(vp0.sigma_t)))
+    assert "−∞" in live.text.value and "23.03" not in live.text.value
+    live.controls["t"].value = 1.0  # sigma_1 = 0 (cos(pi/2) is 6e-17 in floating point)
+    assert all(ls == math.inf for _, _, _, ls in live.state["rows"])
+    assert live.text.value.count("+∞") == 3 and "23.03" not in live.text.value
+    live.controls["t"].value = 0.3  # inside, the value of fm.schedules.log_snr
+    for name, _, _, ls in live.state["rows"]:
+        want = float(fm.schedules.log_snr(torch.tensor(0.3, dtype=torch.float64), name))
+        assert math.isclose(ls, want, rel_tol=1e-9), name
+        assert f"{want:.2f}" in live.text.value
+
+
 def test_sde_widget_recomputes():
     live = ch09.sde_widget(MarginalField(GM), GM.sample, n=150, n_steps=20)
     w2_ode, x_ode = live.state["w2"], live.state["x"]

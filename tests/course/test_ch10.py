@@ -29,6 +29,40 @@ def test_guidance_widget_recomputes():
     assert "class 2" in live.text.value
 
 
+def _drop(y, p, generator):  # the chapter's label dropout, K = 3 is "no label"
+    return torch.where(torch.rand(y.shape, generator=generator) < p, torch.full_like(y, 3), y)
+
+
+def test_training_labels_are_what_train_cfm_feeds_the_model_and_the_replay_matches():
+    pool, labels = GM.sample(3000, seed=1, return_labels=True)
+    seen = ch10.training_labels(pool, labels, p=0.2, steps=40, batch_size=128, seed=3)
+    assert seen.shape == (40, 128) and seen.dtype == labels.dtype
+    frac, sd = float((seen == 3).double().mean()), math.sqrt(0.2 * 0.8 / seen.numel())
+    assert abs(frac - 0.2) < 4 * sd, frac  # the package drops a fraction p
+    assert torch.equal(ch10.replay_training_labels(_drop, pool, labels, 0.2, 40, 128, 3), seen)
+    # without dropout the recorded labels are the pool's labels at the replayed batch indices
+    plain = ch10.training_labels(pool, labels, p=0.0, steps=5, batch_size=64, seed=3)
+    assert (plain < 3).all()
+    assert torch.equal(ch10.replay_training_labels(_drop, pool, labels, 0.0, 5, 64, 3), plain)
+    # a dropout with the right statistics but other draws is told apart
+    other = lambda y, p, g: torch.where(torch.rand(y.shape, generator=g) > 1 - p, 3, y)  # noqa: E731
+    assert not torch.equal(ch10.replay_training_labels(other, pool, labels, 0.2, 40, 128, 3), seen)
+    # and another seed gives other labels
+    assert not torch.equal(ch10.training_labels(pool, labels, 0.2, 40, 128, seed=4), seen)
+
+
+def test_label_replay_refuses_bad_input_clearly():
+    pool, labels = GM.sample(100, seed=1, return_labels=True)
+    with pytest.raises(ValueError, match="p: expected a dropout probability"):
+        ch10.training_labels(pool, labels, p=1.2)
+    with pytest.raises(ValueError, match="pool, labels"):
+        ch10.replay_training_labels(_drop, pool, labels.double(), 0.2)
+    with pytest.raises(ValueError, match="pool, labels"):
+        ch10.training_labels(pool, labels[:50], 0.2)
+    with pytest.raises(TypeError, match="drop"):
+        ch10.replay_training_labels("drop", pool, labels, 0.2)
+
+
 def test_exercise_check_cfg():
     assert ch10.check_cfg(ch10.reference_cfg, verbose=False).passed
     assert ch10.check_cfg(fm.guidance.cfg_velocity, verbose=False).passed

@@ -49,6 +49,30 @@ def test_show_grid_draws_the_clipped_grid_with_its_labels():
         ch11.show_grid(x, ncols=2, ax=Figure().add_subplot(), row_labels=["only one"])
 
 
+def test_show_mosaic_draws_the_mosaic_with_the_gaps_of_show_grid():
+    noise = torch.randn(10, 64, generator=torch.Generator().manual_seed(0))
+    x = torch.linspace(-1.5, 1.5, 10 * 64).reshape(10, 64) + 0.1 * noise
+    drawn = lambda ax: ax.images[0].get_array().filled(np.nan)  # noqa: E731
+    mosaic = fm.images.tile_images(x, 2, 5)
+    ax = ch11.show_mosaic(mosaic, ax=Figure().add_subplot(), title="tiles")
+    grid = ch11.show_grid(x, ncols=5, ax=Figure().add_subplot())
+    assert drawn(ax).shape == (2 * 9 - 1, 5 * 9 - 1)
+    assert np.allclose(drawn(ax), drawn(grid), equal_nan=True), "the same picture as show_grid"
+    assert np.isnan(drawn(ax)[8]).all() and np.isnan(drawn(ax)[:, 8::9]).all(), "one-pixel gaps"
+    assert ax.get_title() == "tiles"
+    # a wrongly tiled mosaic is drawn as it is (only cut into 8 x 8 tiles), not repaired
+    transposed = x.reshape(2, 5, 8, 8).permute(0, 3, 1, 2).reshape(16, 40)
+    wrong = ch11.show_mosaic(transposed, ax=Figure().add_subplot())
+    assert not np.allclose(drawn(wrong), drawn(grid), equal_nan=True)
+    assert np.allclose(drawn(wrong)[:8, :8], np.clip(transposed[:8, :8].numpy(), -1, 1))
+    wide = ch11.show_mosaic(mosaic, ax=Figure().add_subplot(), pad=2)
+    assert drawn(wide).shape == (2 * 10 - 2, 5 * 10 - 2)
+    with pytest.raises(ValueError, match=r"mosaic: expected shape \(rows \* 8, cols \* 8\)"):
+        ch11.show_mosaic(torch.zeros(12, 16), ax=Figure().add_subplot())
+    with pytest.raises(ValueError, match="mosaic"):
+        ch11.show_mosaic(torch.zeros(2, 8, 8), ax=Figure().add_subplot())
+
+
 def test_widget_regenerates_a_different_grid_when_the_class_changes(digit_run, digit_classifier):
     live = ch11.digit_explorer(digit_run.model, digit_classifier, digit=3, w=1.0, n_steps=4, n=9)
     first, x3 = live.image.value, live.state["x"].clone()
