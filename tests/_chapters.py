@@ -36,7 +36,10 @@ _SANITIZE = [
         re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)?\s*(ms|µs|us|ns|s|sec|secs|seconds|min|minutes)\b"),
         "<duration>",
     ),
-    (re.compile(r" +<duration>"), " <duration>"),  # a padded field ("{s:5.1f} s") is as wide as the number
+    (
+        re.compile(r" +<duration>"),
+        " <duration>",
+    ),  # a padded field ("{s:5.1f} s") is as wide as the number
 ]
 
 

@@ -84,7 +84,7 @@ def setup(
     if shell is not None:  # in plain Python, figures go wherever MPLBACKEND says
         try:
             shell.run_line_magic("matplotlib", "inline")
-        except (ImportError, NotImplementedError):  # no inline backend (or no GUI hooks): as plain Python
+        except (ImportError, NotImplementedError):  # no inline backend: as in plain Python
             pass
     plt.rcParams["figure.dpi"] = dpi
     chosen = Setup(seed, torch.get_num_threads(), str(default_device()), cache_dir())
