@@ -7,12 +7,16 @@ __all__ = [
     "check_time",
     "times_like",
     "check_unit_interval",
+    "check_finite_and_times",
     "check_same_shape",
     "check_positive_int",
     "check_callable",
     "check_number",
+    "check_labels",
+    "check_pool",
 ]
 
+import math
 from typing import Any
 
 import numpy as np
@@ -118,7 +122,11 @@ def check_points(
 
 
 def check_time(
-    t: Any, batch: int | None = None, like: Tensor | None = None, name: str = "t"
+    t: Any,
+    batch: int | None = None,
+    like: Tensor | None = None,
+    name: str = "t",
+    values: bool = True,
 ) -> Tensor:
     """Check a time (a float, a (B,) or a (B, 1) tensor) in [0, 1]; return it as (B, 1) or (1, 1).
 
@@ -146,7 +154,8 @@ def check_time(
         )
     if t.device.type == "meta":  # shapes only (meta tensors have no values to check)
         return t
-    check_unit_interval(t, name)
+    if values:
+        check_unit_interval(t, name)
     return t
 
 
@@ -165,6 +174,22 @@ def times_like(t: Any, x: Tensor, name: str = "t") -> Tensor:
         )
     check_unit_interval(t, name)
     return t.reshape(-1, *([1] * (x.ndim - 1))) if t.ndim == 1 else t
+
+
+def check_finite_and_times(x: Tensor, t: Tensor, x_name: str = "x", t_name: str = "t") -> None:
+    """``check_finite(x)`` and ``check_unit_interval(t)`` with one read back (a model's checks).
+
+    The sum of x is finite when every entry is (the exact test runs only when it is not, since a sum
+    of huge finite entries can overflow); min and max of t come from one reduction.
+    """
+    if x.device.type == "meta" or t.device.type == "meta":
+        return
+    lo, hi = torch.aminmax(t.detach().reshape(-1).to(x.dtype))
+    total, lo, hi = torch.stack((x.detach().sum(), lo, hi)).tolist()
+    if not math.isfinite(total):
+        check_finite(x, x_name)
+    if not (0.0 <= lo and hi <= 1.0):  # False for NaN too
+        check_unit_interval(t, t_name)
 
 
 def check_unit_interval(t: Tensor, name: str = "t") -> None:
@@ -223,3 +248,76 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_labels(y: Any, n: int, num_classes: Any, name: str, check_range: bool = True) -> Tensor:
+    """Integer class labels of shape (n,) as int64, from a tensor, NumPy array or list.
+
+    Args:
+        y: the labels.
+        n: the number of points they label.
+        num_classes: the model's ``num_classes``: None (an unconditional model, which would ignore
+            labels: refused), an int K (labels in 0..K, K meaning "no label"), or anything else
+            (unknown: not range-checked).
+        name: the argument's name for error messages.
+        check_range: check the range (one read back from the device).
+    """
+    if num_classes is None:
+        raise ValueError(
+            f"{name}: got class labels, but the model is unconditional (num_classes=None) and "
+            "would ignore them; build it with num_classes=..., or pass the points alone"
+        )
+    y = y if isinstance(y, Tensor) else torch.as_tensor(np.asarray(y))
+    if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
+        raise ValueError(
+            f"{name}: expected integer class labels, got dtype {y.dtype} (convert whole-number "
+            "labels with .long(); a float label would be truncated)"
+        )
+    if y.shape != (n,):
+        raise ValueError(
+            f"{name}: expected one label per point, shape ({n},), got shape {tuple(y.shape)}"
+        )
+    y = y.long()
+    if check_range and isinstance(num_classes, int) and y.numel() and y.device.type != "meta":
+        lo, hi = torch.stack(torch.aminmax(y)).tolist()
+        if lo < 0 or hi > num_classes:
+            raise ValueError(
+                f"{name}: expected classes in 0..{num_classes - 1} (or {num_classes}, "
+                f"'no label'), got {lo}..{hi}"
+            )
+    return y
+
+
+def check_pool(
+    data: Any, dtype: torch.dtype, dim: Any, num_classes: Any, labelled: bool
+) -> tuple[Tensor, "Tensor | None"]:
+    """Check a training pool (N, d), or a (pool, labels) pair, once: (pool, int64 labels or None).
+
+    Args:
+        data: a tensor, NumPy array or list of points (N, d), or a pair (points, labels).
+        dtype: the pool is converted to it (float64, integer points: the model's dtype).
+        dim: the model's dimension d, if known (an int).
+        num_classes: the model's ``num_classes`` (see check_labels).
+        labelled: labels are required (label_dropout > 0).
+    """
+    if isinstance(data, tuple) and len(data) != 2:
+        raise ValueError(f"data: expected a (pool, labels) pair, got a tuple of {len(data)}")
+    pool, labels = data if isinstance(data, tuple) else (data, None)
+    pool = as_tensor(pool, "data") if isinstance(pool, (np.ndarray, list)) else pool
+    if not isinstance(pool, Tensor) or pool.ndim < 2 or pool.shape[0] == 0:
+        got = f"shape {tuple(pool.shape)}" if isinstance(pool, Tensor) else type(pool).__name__
+        raise ValueError(
+            "data: expected a pool tensor (N, d), a (pool, labels) pair or a sampler callable, "
+            f"got {got}"
+        )
+    pool = as_tensor(pool, "data", dtype=dtype, finite=True)
+    if isinstance(dim, int) and pool.ndim == 2 and pool.shape[1] != dim:
+        raise ValueError(
+            f"data: expected points of dimension {dim} (the model's dim), "
+            f"got shape {tuple(pool.shape)}"
+        )
+    if labels is None and labelled:
+        raise ValueError("data: expected (pool, labels) to drop labels (label_dropout > 0)")
+    return pool, None if labels is None else check_labels(
+        labels, len(pool), num_classes, "data labels"
+    )

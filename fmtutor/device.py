@@ -1,6 +1,6 @@
 """The one place that picks the compute device: CUDA, then Apple's MPS, then the CPU."""
 
-__all__ = ["default_device"]
+__all__ = ["default_device", "check_device_dtype"]
 
 import os
 
@@ -42,3 +42,18 @@ def default_device() -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def check_device_dtype(device: torch.device, dtype: torch.dtype, name: str = "device") -> None:
+    """Refuse float64 on Apple's MPS (it has no float64), naming ``name`` and what to do instead.
+
+    Args:
+        device: where the tensors are to go.
+        dtype: their dtype.
+        name: the argument's name for the error message.
+    """
+    if device.type == "mps" and dtype == torch.float64:
+        raise ValueError(
+            f"{name}: expected a device that can hold float64, got 'mps' (Apple GPUs have no "
+            "float64); use float32 (model.float()), or device='cpu' (FMTUTOR_DEVICE=cpu)"
+        )

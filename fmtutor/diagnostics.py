@@ -25,8 +25,8 @@ from torch import Tensor, nn
 
 from ._validate import check_points, check_positive_int
 from .data import _resample, make_generator
-from .exact import _point_weights, _velocity_in_chunks, marginal_velocity
-from .paths import EPS, AffinePath, Scheduler, conditional_velocity, get_scheduler
+from .exact import _point_weights, marginal_velocity
+from .paths import AffinePath, Scheduler, _nonzero, conditional_velocity, get_scheduler
 from .training import _squared_error
 
 
@@ -57,7 +57,7 @@ def marginal_velocity_mc(
         raise ValueError(f"t: expected one time in [0, 1), got {t!r}")
     s = get_scheduler(scheduler)(torch.tensor(float(t), dtype=x.dtype, device=x.device))
     sq_dist = ((x[:, None, :] - s.alpha_t * x1[None]) ** 2).sum(-1)  # (B, M)
-    w = torch.softmax(-sq_dist / (2 * s.sigma_t.clamp_min(EPS) ** 2), dim=1)
+    w = torch.softmax(-sq_dist / (2 * _nonzero(s.sigma_t) ** 2), dim=1)
     out = torch.empty_like(x)
     for i in range(x.shape[0]):  # u_t(x_i | x_1^(j)) for all j, weighted
         u = conditional_velocity(x[i : i + 1].expand_as(x1), x1, float(t), scheduler)
@@ -128,7 +128,7 @@ def compare_cfm_fm(
     t = torch.rand(n, generator=g, device=g.device).to(x1.device)
     ps = AffinePath(scheduler).sample(x0, x1, t)
     with torch.no_grad():
-        u = _velocity_in_chunks(ps.x_t, t, data, scheduler, 4096)
+        u = marginal_velocity(ps.x_t, t, data, scheduler)  # in chunks of rows
     pred = model(ps.x_t, t)  # one forward pass for both losses
     loss_cfm = _squared_error(pred, ps.dx_t)
     loss_fm = _squared_error(pred, u)
@@ -228,11 +228,11 @@ def loss_floor(
     vals = []
     for i in range(0, n, chunk):
         x, s = ps.x_t[i : i + chunk], get_scheduler(scheduler)(t[i : i + chunk])
-        a, sig = s.alpha_t[:, None], s.sigma_t.clamp_min(EPS)[:, None]
+        a, sig = s.alpha_t[:, None], _nonzero(s.sigma_t)[:, None]
         w = _point_weights(x, a, sig, data)  # (B, N) posterior over the data points
         m1 = w @ data
         var = ((w @ sq)[:, 0] - (m1**2).sum(1)).clamp_min(0)
-        c = s.d_alpha_t - s.d_sigma_t * s.alpha_t / s.sigma_t.clamp_min(EPS)
+        c = s.d_alpha_t - s.d_sigma_t * s.alpha_t / _nonzero(s.sigma_t)
         vals.append(c**2 * var)
     v = torch.cat(vals)
     return float(v.mean()), float(v.std() / np.sqrt(n))

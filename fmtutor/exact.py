@@ -12,8 +12,11 @@ and, with posterior weights w_k N(x; alpha_t m_k, C_k) / p_t(x) (computed by log
     u_t(x) = E[d_alpha_t X_1 + d_sigma_t X_0 | X_t = x],
     p_t(x) = sum_k w_k N(x; alpha_t m_k, C_k).
 
-This is the field a perfectly trained network would learn. At t = 1 for a point target, sigma_t is
-floored at EPS: the velocity stays finite and the posterior snaps to the nearest data point.
+This is the field a perfectly trained network would learn. Any sigma_t > 0 is used as it is. At
+t = 1 (sigma_1 = 0) a point target's field is singular, like (x_1 - x) / (1 - t): there sigma_t is
+replaced by EPS, so the velocity is finite and the posterior snaps to the nearest data point (and
+``MarginalField.singular_times`` tells fmtutor.solvers.solve so). Large batches are evaluated in
+chunks of rows (``CHUNK_ENTRIES``), bit-identical to one call.
 """
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "MarginalField",
     "cfm_loss_floor",
     "field_error",
+    "CHUNK_ENTRIES",
 ]
 
 import math
@@ -35,8 +39,36 @@ from torch import Tensor
 
 from ._validate import as_tensor, check_points, check_positive_int, times_like
 from .data import GaussianMixture, _resample, make_generator
-from .paths import EPS, AffinePath, Scheduler, SchedulerOutput, get_scheduler
+from .paths import AffinePath, Scheduler, SchedulerOutput, _nonzero, get_scheduler
 from .training import _squared_error
+
+#: The most entries one intermediate tensor ((B, N) weights, (B, K, d) posterior means) may hold:
+#: larger batches are evaluated in chunks of rows, a multiple of 64 rows each (so that the BLAS
+#: kernels see the same row blocks and the result is bit-identical to one unchunked call).
+CHUNK_ENTRIES = 2**24
+
+
+def _chunk_rows(per_row: int) -> int:
+    """Rows per chunk: CHUNK_ENTRIES / per_row, rounded down to a multiple of 64 (at least 64)."""
+    return max(64, CHUNK_ENTRIES // max(per_row, 1) // 64 * 64)
+
+
+def _by_rows(fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, t: Any, per_row: int) -> Tensor:
+    """fn(x, t) (rows independent) on chunks of rows of x (B, d) and of t (a float, (B,), (B, 1)).
+
+    ``per_row``: the entries per row of fn's largest intermediate tensor.
+    """
+    rows = _chunk_rows(per_row)
+    if x.shape[0] <= rows:
+        return fn(x, t)
+    tt = times_like(t, x)  # checked once: 0-d, (1, 1) or (B, 1)
+    per_point = tt.ndim > 0 and tt.shape[0] == x.shape[0]
+    return torch.cat(
+        [
+            fn(x[i : i + rows], tt[i : i + rows] if per_point else tt)
+            for i in range(0, x.shape[0], rows)
+        ]
+    )
 
 
 def _target(target: Any, like: Tensor) -> tuple[Tensor, "Tensor | None", Tensor]:
@@ -75,7 +107,7 @@ def posterior(
             f"x: expected points of dimension {means.shape[1]} (the target's), got {tuple(x.shape)}"
         )
     s = get_scheduler(scheduler)(times_like(t, x))  # each (B, 1) or 0-d
-    a, sig = s.alpha_t.reshape(-1, 1, 1), s.sigma_t.clamp_min(EPS).reshape(-1, 1, 1)
+    a, sig = s.alpha_t.reshape(-1, 1, 1), _nonzero(s.sigma_t).reshape(-1, 1, 1)
     d = x.shape[1]
     r = x[:, None, :] - a * means[None]  # (B, K, d)
     if covs is None:
@@ -123,15 +155,30 @@ def marginal_velocity(
     x = check_points(x, "x")
     if not isinstance(target, GaussianMixture):
         return _point_velocity(x, t, check_points(target, "target", min_points=1), scheduler)
+    return _by_rows(
+        lambda xc, tc: _mixture_velocity(xc, tc, target, scheduler), x, t, _per_row(target, x)
+    )
+
+
+def _per_row(target: Any, x: Tensor) -> int:
+    """Entries per point of the largest posterior tensor: K d d for a mixture, N d for points."""
+    if isinstance(target, GaussianMixture):
+        return target.means.shape[0] * x.shape[1] ** 2
+    return len(target) * x.shape[1]
+
+
+def _mixture_velocity(x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler") -> Tensor:
+    """marginal_velocity of a GaussianMixture at checked points x (B, d), in one piece."""
     w, m1, m0, s = _weighted_posterior(x, t, target, scheduler)
     return s.d_alpha_t * (w * m1).sum(1) + s.d_sigma_t * (w * m0).sum(1)
 
 
 def _point_velocity(x: Tensor, t: Any, points: Tensor, scheduler: "str | Scheduler") -> Tensor:
-    """marginal_velocity for a point target with one (B, N) matmul instead of (B, N, d) tensors.
+    """marginal_velocity for a point target with (B, N) matmuls instead of (B, N, d) tensors.
 
     With the posterior weights w of _point_weights (in float64), E[X_1 | x] = sum_k w_k m_k and
-    E[X_0 | x] = (x - alpha_t E[X_1 | x]) / sigma_t.
+    E[X_0 | x] = (x - alpha_t E[X_1 | x]) / sigma_t. The (B, N) weights are formed for a chunk of
+    rows at a time (at most about CHUNK_ENTRIES entries).
     """
     if points.shape[1] != x.shape[1]:
         raise ValueError(
@@ -139,10 +186,19 @@ def _point_velocity(x: Tensor, t: Any, points: Tensor, scheduler: "str | Schedul
             f"got {tuple(x.shape)}"
         )
     s = get_scheduler(scheduler)(times_like(t, x))
-    a, sig = s.alpha_t.reshape(-1, 1).double(), s.sigma_t.clamp_min(EPS).reshape(-1, 1).double()
+    a, sig = s.alpha_t.reshape(-1, 1).double(), _nonzero(s.sigma_t).reshape(-1, 1).double()
     m, xd = points.to(device=x.device, dtype=torch.float64), x.double()
-    w = _point_weights(xd, a, sig, m)
-    m1 = w @ m
+    rows = _chunk_rows(points.shape[0])
+
+    def part(v: Tensor, i: int) -> Tensor:  # rows i.. of a per-point column, or the shared one
+        return v[i : i + rows] if v.shape[0] > 1 else v
+
+    m1 = torch.cat(
+        [
+            _point_weights(xd[i : i + rows], part(a, i), part(sig, i), m) @ m
+            for i in range(0, xd.shape[0], rows)
+        ]
+    )
     m0 = (xd - a * m1) / sig
     return (s.d_alpha_t.reshape(-1, 1) * m1 + s.d_sigma_t.reshape(-1, 1) * m0).to(x.dtype)
 
@@ -155,7 +211,7 @@ def _point_weights(x: Tensor, a: Tensor, sig: Tensor, points: Tensor) -> Tensor:
 
     Args:
         x: points, shape (B, d).
-        a, sig: alpha_t and sigma_t (floored at EPS), shape (B, 1) or (1, 1).
+        a, sig: alpha_t and sigma_t (EPS where sigma_t = 0), shape (B, 1) or (1, 1).
         points: the data points m_k, shape (N, d), in x's dtype.
 
     Returns:
@@ -166,23 +222,14 @@ def _point_weights(x: Tensor, a: Tensor, sig: Tensor, points: Tensor) -> Tensor:
     return torch.softmax(lhs @ rhs, dim=1)
 
 
-def _velocity_in_chunks(
-    x: Tensor, t: Tensor, target: Any, scheduler: "str | Scheduler", chunk: int
-) -> Tensor:
-    """marginal_velocity at many points x (B, d) with times t (B,), ``chunk`` points at a time."""
-    return torch.cat(
-        [
-            marginal_velocity(x[i : i + chunk], t[i : i + chunk], target, scheduler)
-            for i in range(0, x.shape[0], chunk)
-        ]
-    )
-
-
 def marginal_log_prob(
     x: Tensor, t: Any, target: Any, scheduler: "str | Scheduler" = "condot"
 ) -> Tensor:
     """Exact log p_t(x) of the marginal path, shape (B,); at t = 1 for a mixture, log q(x)."""
-    return posterior(x, t, target, scheduler)[3]
+    x = check_points(x, "x")
+    return _by_rows(
+        lambda xc, tc: posterior(xc, tc, target, scheduler)[3], x, t, _per_row(target, x)
+    )
 
 
 def marginal_score(
@@ -190,15 +237,23 @@ def marginal_score(
 ) -> Tensor:
     """Exact score grad_x log p_t(x) = -E[X_0 | X_t = x] / sigma_t, shape (B, d).
 
-    sigma_t is floored at EPS, so the score is finite at t = 1.
+    At t = 1 exactly (sigma_1 = 0) it divides by EPS instead, so the score is finite there.
     """
     x = check_points(x, "x")
-    w, _, m0, s = _weighted_posterior(x, t, target, scheduler)
-    return -(w * m0).sum(1) / s.sigma_t.clamp_min(EPS)
+
+    def score(xc: Tensor, tc: Any) -> Tensor:
+        w, _, m0, s = _weighted_posterior(xc, tc, target, scheduler)
+        return -(w * m0).sum(1) / _nonzero(s.sigma_t)
+
+    return _by_rows(score, x, t, _per_row(target, x))
 
 
 class MarginalField(torch.nn.Module):
     """The exact marginal velocity as a model: ``field(x, t)`` works wherever a network does.
+
+    A point target's field is singular at t = 1 (see the module's docstring): such a field has
+    ``singular_times = (1.0,)``, which fmtutor.solvers.solve reads to warn when a method would
+    evaluate it there (a mixture's field is smooth: ``singular_times = ()``).
 
     Args:
         target: a GaussianMixture or data points (N, d).
@@ -216,6 +271,9 @@ class MarginalField(torch.nn.Module):
             target = check_points(target, "target", min_points=1)
         self.target = target
         self.scheduler = get_scheduler(scheduler)
+        self.singular_times: tuple[float, ...] = (
+            () if isinstance(target, GaussianMixture) else (1.0,)
+        )
 
     def forward(self, x: Tensor, t: Any) -> Tensor:
         """u_t(x), shape (B, d)."""
@@ -264,7 +322,7 @@ def cfm_loss_floor(
         if isinstance(target, GaussianMixture)
         else as_tensor(target, "target", dtype=torch.float64)
     )
-    u = _velocity_in_chunks(ps.x_t, t, tgt, scheduler, 2000)
+    u = marginal_velocity(ps.x_t, t, tgt, scheduler)  # in chunks of rows
     return float(_squared_error(ps.dx_t, u))
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MODEL_CLASSES",
     "ModelFileError",
+    "NewerModelFileError",
     "save_model",
     "load_model",
     "read_header",
@@ -29,7 +30,10 @@ __all__ = [
 
 import hashlib
 import inspect
+import io
 import os
+import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +69,18 @@ class ModelFileError(ValueError):
     """
 
 
+class NewerModelFileError(ModelFileError):
+    """A model file written by a newer fmtutor (or file format): keep it, do not overwrite it."""
+
+
 def _version() -> str:
     return __version__
+
+
+def _release(version: Any) -> tuple[int, ...]:
+    """The leading numbers of a version string: '0.10.1rc1' -> (0, 10, 1); () if none."""
+    m = re.match(r"\d+(\.\d+)*", str(version))
+    return tuple(int(p) for p in m.group(0).split(".")) if m else ()
 
 
 def _plain(value: Any, name: str) -> Any:
@@ -99,14 +113,19 @@ def _plain(value: Any, name: str) -> Any:
 def save_model(model: nn.Module, path: "str | os.PathLike[str]", **extra: Any) -> None:
     """Write a model, its constructor config and extra values to ``path`` (creating its folder).
 
-    The file is written to a temporary name and renamed, so an interrupted save never leaves a
-    half-written file under ``path``.
+    The file is written to a temporary file of a unique name and renamed, so an interrupted save
+    never leaves a half-written file under ``path``, a concurrent reader sees the old file or the
+    new one, and concurrent saves to the same path do not collide.
 
     Args:
         model: a model whose class is in MODEL_CLASSES and that has a ``config`` dict (e.g. MLP).
         path: the file to write (by convention ``*.pt``).
         **extra: values stored alongside (numbers, strings, lists, dicts, tensors, NumPy arrays),
             returned by load_model; e.g. ``train_config=...`` (see cached_model) or ``losses=...``.
+
+    Raises:
+        OSError: the file cannot be written (read-only or full disk, a folder in the way); the
+            message names the file, ``errno`` is the original one, and no temporary file remains.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
@@ -140,10 +159,36 @@ def save_model(model: nn.Module, path: "str | os.PathLike[str]", **extra: Any) -
         "checksum": _checksum(state),
         "extra": _plain(extra, "extra"),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()  # serialise first: a full disk then fails in a plain write, not in C++
+    torch.save(payload, buffer)
+    _write_atomically(path, buffer.getbuffer())
+
+
+def _write_atomically(path: Path, data: "bytes | memoryview") -> None:
+    """Write ``data`` to a temporary file of a unique name beside ``path``, then rename it.
+
+    The rename is atomic: a concurrent reader sees the old file or the new one, never half of one,
+    and concurrent writers never share a temporary file. On any failure the temporary file is
+    removed and an OSError naming ``path`` (with the original errno) is raised.
+    """
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            why = f"cannot write the model file {path}: {e.strerror or e}"
+            raise (OSError(e.errno, why) if e.errno else OSError(why)) from e
+        raise
 
 
 def _path(path: Any) -> Path:
@@ -172,7 +217,7 @@ def read_header(path: "str | os.PathLike[str]", check_version: bool = True) -> d
     Raises:
         ModelFileError: if the file is missing, unreadable (e.g. truncated), not an fmtutor model
             file, of another format version or (with check_version) written by another fmtutor
-            version.
+            version; a NewerModelFileError when that version is newer than this one.
     """
     path = _path(path)
     if not path.is_file():
@@ -188,15 +233,20 @@ def read_header(path: "str | os.PathLike[str]", check_version: bool = True) -> d
     missing = [k for k in _REQUIRED if k not in payload]
     if missing:
         raise ModelFileError(f"{path}: incomplete model file, missing entries {missing}")
-    if payload["format_version"] != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: written in file format version {payload['format_version']}, "
-            f"this fmtutor reads version {FORMAT_VERSION}; re-create the file"
+    fmt, version = payload["format_version"], payload["fmtutor_version"]
+    if fmt != FORMAT_VERSION:
+        newer = isinstance(fmt, int) and fmt > FORMAT_VERSION
+        raise (NewerModelFileError if newer else ModelFileError)(
+            f"{path}: written in file format version {fmt}, "
+            f"this fmtutor reads version {FORMAT_VERSION}; "
+            + ("update fmtutor to read it" if newer else "re-create the file")
         )
-    if check_version and payload["fmtutor_version"] != _version():
-        raise ModelFileError(
-            f"{path}: written by fmtutor {payload['fmtutor_version']}, "
-            f"this is fmtutor {_version()}; re-create the file (or pass check_version=False)"
+    if check_version and version != _version():
+        newer = _release(version) > _release(_version())
+        raise (NewerModelFileError if newer else ModelFileError)(
+            f"{path}: written by fmtutor {version}, this is fmtutor {_version()}; "
+            + ("a newer version: update fmtutor" if newer else "re-create the file")
+            + " (or pass check_version=False)"
         )
     return payload
 

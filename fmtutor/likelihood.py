@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._validate import as_tensor, check_points, check_positive_int
+from ._validate import as_tensor, check_callable, check_points, check_positive_int
 from .data import make_generator
 from .solvers import solve
 
@@ -236,13 +236,15 @@ def log_likelihood(
         n_probes: Hutchinson probes per point (the same probes are used at every time step).
         noise: Hutchinson probe distribution, 'rademacher' or 'gaussian'.
         seed: seed of the probes.
-        log_p0: source log-density (default standard_normal_log_prob).
+        log_p0: source log-density, x (B, d) -> (B,) (default standard_normal_log_prob).
         details: return a LogLikelihood with the pieces instead of the tensor.
     """
     x = check_points(x, "x")
     n_steps = check_positive_int(n_steps, "n_steps")
     if estimator not in ("exact", "hutchinson"):
         raise ValueError(f"estimator: expected 'exact' or 'hutchinson', got {estimator!r}")
+    if log_p0 is not None:
+        check_callable(log_p0, "log_p0", "a source log-density log_p0(x) -> (B,)")
     d = x.shape[1]
     z = None
     if estimator == "hutchinson":
@@ -258,9 +260,23 @@ def log_likelihood(
     y1 = torch.cat([x.detach(), torch.zeros(x.shape[0], 1, dtype=x.dtype, device=x.device)], 1)
     sol = solve(augmented, y1, method=method, n_steps=n_steps, t0=1.0, t1=0.0)
     x_0, delta = sol.x[:, :d], sol.x[:, d]
-    lp0 = (log_p0 or standard_normal_log_prob)(x_0)
+    lp0 = _source_log_prob(log_p0, x_0)
     out = LogLikelihood(lp0 + delta, lp0, delta, x_0, sol.nfe)
     return out if details else out.log_p1
+
+
+def _source_log_prob(log_p0: "Callable[[Tensor], Tensor] | None", x_0: Tensor) -> Tensor:
+    """log_p0(x_0) as shape (B,); a (B, 1) column is flattened, any other shape refused."""
+    if log_p0 is None:
+        return standard_normal_log_prob(x_0)
+    lp0 = as_tensor(log_p0(x_0), "log_p0(x)", like=x_0)
+    b = x_0.shape[0]
+    if lp0.shape not in ((b,), (b, 1)):
+        raise ValueError(
+            f"log_p0: expected log_p0(x) of shape ({b},) (one log-density per point), "
+            f"got shape {tuple(lp0.shape)}"
+        )
+    return lp0.reshape(b)
 
 
 def log_prob_fn(model: Field, chunk: int = 4096, **kwargs: Any) -> Callable[[Tensor], Tensor]:

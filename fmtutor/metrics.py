@@ -39,46 +39,59 @@ from ._validate import (
 )
 from .data import make_generator
 
-#: The largest point sets (equal sizes) for which wasserstein2 solves the exact matching.
+#: The largest point sets (equal sizes) for which wasserstein2 solves the exact matching (larger
+#: ones are refused, with a pointer to sliced_wasserstein2).
 MAX_EXACT = 4000
 
 
 def wasserstein2(
-    a: Any, b: Any, method: str = "auto", n_projections: int = 512, seed: int = 0
+    a: Any, b: Any, method: str = "exact", n_projections: int = 512, seed: int = 0
 ) -> float:
-    """2-Wasserstein distance between the empirical measures of two point sets.
+    """2-Wasserstein distance between the empirical measures of two point sets of equal size.
 
-    Exact: W2^2 = min over one-to-one matchings s of (1/n) sum_i ||a_i - b_s(i)||^2, solved with
-    scipy's linear_sum_assignment (equal sizes, up to MAX_EXACT = 4000 points). 'auto' uses the
-    exact method when it applies and the sliced estimate otherwise.
+    W2^2 = min over one-to-one matchings s of (1/n) sum_i ||a_i - b_s(i)||^2, solved exactly with
+    scipy's linear_sum_assignment, for equal sizes up to MAX_EXACT = 4000 points; other sizes are
+    refused (sliced W2, a different and smaller quantity, is ``sliced_wasserstein2``, or
+    ``method='sliced'``: it is never substituted silently). Inputs that require grad are detached.
 
     Args:
-        a: points, shape (n, d). b: points, shape (m, d).
-        method: 'auto', 'exact' or 'sliced'.
-        n_projections, seed: for the sliced estimate.
+        a: points, shape (n, d). b: points, shape (n, d).
+        method: 'exact' (default) or 'sliced' (then this returns sliced_wasserstein2(a, b)).
+        n_projections, seed: for method='sliced'.
 
     Returns:
         W2, a float.
     """
-    a, b = check_points(a, "a").double().cpu(), check_points(b, "b").double().cpu()
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"a and b: expected the same dimension, got {a.shape[1]} and {b.shape[1]}")
-    if method not in ("auto", "exact", "sliced"):
-        raise ValueError(f"method: expected 'auto', 'exact' or 'sliced', got {method!r}")
-    exact_ok = a.shape[0] == b.shape[0] and a.shape[0] <= MAX_EXACT
-    if method == "exact" and not exact_ok:
+    if method not in ("exact", "sliced"):
         raise ValueError(
-            f"a and b: the exact method needs equal sizes <= {MAX_EXACT}, "
-            f"got {a.shape[0]} and {b.shape[0]}"
+            f"method: expected 'exact' or 'sliced' (sliced W2 is a different quantity), "
+            f"got {method!r}"
         )
-    if method == "sliced" or not exact_ok:
+    a, b = _point_sets(a, b)
+    if method == "sliced":
         return sliced_wasserstein2(a, b, n_projections, seed)
+    if a.shape[0] != b.shape[0] or a.shape[0] > MAX_EXACT:
+        raise ValueError(
+            f"a and b: exact W2 needs two sets of the same size, at most {MAX_EXACT} points, got "
+            f"{a.shape[0]} and {b.shape[0]}; subsample them to equal sizes <= {MAX_EXACT}, or use "
+            "fmtutor.metrics.sliced_wasserstein2 (a different, smaller quantity: compare it only "
+            "with itself)"
+        )
     # imported here, not at the top: scipy.optimize would add about a third to `import fmtutor`
     from scipy.optimize import linear_sum_assignment
 
-    cost = torch.cdist(a, b) ** 2
-    rows, cols = linear_sum_assignment(cost.numpy())
-    return float(np.sqrt(cost.numpy()[rows, cols].mean()))
+    cost = (torch.cdist(a, b) ** 2).numpy()
+    rows, cols = linear_sum_assignment(cost)
+    return float(np.sqrt(cost[rows, cols].mean()))
+
+
+def _point_sets(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """a (n, d) and b (m, d) as detached float64 CPU tensors of the same dimension d."""
+    a = check_points(a, "a").detach().double().cpu()
+    b = check_points(b, "b").detach().double().cpu()
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b: expected the same dimension, got {a.shape[1]} and {b.shape[1]}")
+    return a, b
 
 
 def sliced_wasserstein2(a: Any, b: Any, n_projections: int = 512, seed: int = 0) -> float:
@@ -95,9 +108,7 @@ def sliced_wasserstein2(a: Any, b: Any, n_projections: int = 512, seed: int = 0)
     Returns:
         Sliced W2, a float.
     """
-    a, b = check_points(a, "a").double().cpu(), check_points(b, "b").double().cpu()
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"a and b: expected the same dimension, got {a.shape[1]} and {b.shape[1]}")
+    a, b = _point_sets(a, b)
     n_projections = check_positive_int(n_projections, "n_projections")
     theta = torch.randn(
         a.shape[1], n_projections, generator=make_generator(seed), dtype=torch.float64, device="cpu"
@@ -123,9 +134,7 @@ def mmd(a: Any, b: Any, bandwidths: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)) ->
     Returns:
         MMD^2, a float.
     """
-    a, b = check_points(a, "a").double().cpu(), check_points(b, "b").double().cpu()
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"a and b: expected the same dimension, got {a.shape[1]} and {b.shape[1]}")
+    a, b = _point_sets(a, b)
     if a.shape[0] < 2 or b.shape[0] < 2:
         raise ValueError(
             f"a and b: expected at least 2 points each, got {a.shape[0]} and {b.shape[0]}"
@@ -163,6 +172,11 @@ def noise_floor(
     repeats = check_positive_int(repeats, "repeats")
     check_callable(sampler, "sampler", "a sampler(n, seed=...), e.g. fmtutor.data.two_moons")
     check_callable(metric, "metric", "a distance metric(a, b)")
+    if metric is wasserstein2 and n > MAX_EXACT:
+        raise ValueError(
+            f"n: exact W2 (the default metric) needs n <= {MAX_EXACT}, got {n}; pass "
+            "metric=fmtutor.metrics.sliced_wasserstein2 (and score your samples with it too)"
+        )
     vals = [
         metric(
             sampler(n, seed=1_000_001 + 2 * (seed + r)), sampler(n, seed=1_000_002 + 2 * (seed + r))

@@ -8,15 +8,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._validate import check_finite, check_positive_int, check_time
+from ._validate import check_finite_and_times, check_positive_int, check_time
 
 #: The hidden layers' activation functions, by name.
 ACTIVATIONS = {"silu": nn.SiLU, "elu": nn.ELU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
 
-def time_column(t: Any, x: Tensor) -> Tensor:
-    """t (a float, (B,) or (B, 1), each in [0, 1]) as a (B, 1) column in x's dtype and device."""
-    return check_time(t, batch=x.shape[0], like=x).expand(x.shape[0], 1)
+def time_column(t: Any, x: Tensor, values: bool = True) -> Tensor:
+    """t (a float, (B,) or (B, 1), each in [0, 1]) as a (B, 1) column in x's dtype and device.
+
+    ``values=False`` checks the shape only (the caller checks the values, as ``MLP.forward`` does).
+    """
+    return check_time(t, batch=x.shape[0], like=x, values=values).expand(x.shape[0], 1)
 
 
 class MLP(nn.Module):
@@ -85,6 +88,8 @@ class MLP(nn.Module):
             raise TypeError(
                 f"x: expected a torch.Tensor of shape (B, {self.dim}), got {type(x).__name__}"
             )
+        if x.is_complex():
+            raise TypeError(f"x: expected real numbers, got dtype {x.dtype}")
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x: expected shape (B, {self.dim}), got {tuple(x.shape)}")
         w = self.net[0].weight
@@ -92,8 +97,9 @@ class MLP(nn.Module):
             raise ValueError(
                 f"x: is on {x.device} but the model is on {w.device}; move one with .to(...)"
             )
-        x = check_finite(x.to(w.dtype), "x")
-        tc = time_column(t, x)
+        x = x.to(w.dtype)
+        tc = time_column(t, x, values=False)
+        check_finite_and_times(x, tc)  # finite x, t in [0, 1]: one read back per call
         if self.label is not None:
             y = self._labels(y, x.shape[0], x.device)
         elif y is not None:

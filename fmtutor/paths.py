@@ -38,8 +38,14 @@ from torch import Tensor
 
 from ._validate import as_tensor, check_same_shape, check_unit_interval, times_like
 
-#: Floor used for sigma_t (and other denominators) where t = 1 would divide by zero.
+#: What replaces a denominator that is exactly 0 (sigma_1 = 0 at t = 1, alpha_0 = 0 at t = 0);
+#: a positive sigma_t or alpha_t, however small, is used as it is.
 EPS = 1e-5
+
+
+def _nonzero(v: Tensor) -> Tensor:
+    """v with its exact zeros replaced by EPS (the one floor of the package), same shape as v."""
+    return torch.where(v == 0, EPS, v)
 
 
 @dataclass
@@ -111,7 +117,7 @@ class PolynomialScheduler(Scheduler):
 
     def _evaluate(self, t: Tensor) -> SchedulerOutput:
         n = self.n
-        d = n * t.clamp_min(EPS if n < 1 else 0.0) ** (n - 1)
+        d = n * (_nonzero(t) if n < 1 else t) ** (n - 1)  # n < 1: infinite at t = 0 only
         return SchedulerOutput(t**n, 1 - t**n, d, -d)
 
     def __repr__(self) -> str:
@@ -122,9 +128,10 @@ class VPScheduler(Scheduler):
     """Variance preserving (diffusion's VP-SDE, time flipped so that data sits at t = 1).
 
     alpha_t = exp(-T(1 - t) / 2) with T(s) = beta_min s + (beta_max - beta_min) s^2 / 2,
-    sigma_t = sqrt(1 - alpha_t^2). At t = 0, alpha_0 = exp(-T(1)/2) is small but not 0
-    (about 0.0066 for the default betas): the path starts *near* the source.
-    d_sigma_t = -alpha_t d_alpha_t / sigma_t is infinite at t = 1; sigma_t is floored at EPS there.
+    sigma_t = sqrt(1 - alpha_t^2) = sqrt(-expm1(-T)) (no cancellation near t = 1). At t = 0,
+    alpha_0 = exp(-T(1)/2) is small but not 0 (about 0.0066 for the default betas): the path starts
+    *near* the source. d_sigma_t = -alpha_t d_alpha_t / sigma_t is infinite at t = 1 (divided by
+    EPS there).
     """
 
     name = "vp"
@@ -152,9 +159,9 @@ class VPScheduler(Scheduler):
         big_t = self.beta_min * s + 0.5 * (self.beta_max - self.beta_min) * s**2
         beta = self.beta(s)
         alpha = torch.exp(-0.5 * big_t)
-        sigma = torch.sqrt((1 - alpha**2).clamp_min(0))
+        sigma = torch.sqrt(-torch.expm1(-big_t))  # 1 - exp(-T) without cancellation
         d_alpha = 0.5 * beta * alpha
-        d_sigma = -alpha * d_alpha / sigma.clamp_min(EPS)
+        d_sigma = -alpha * d_alpha / _nonzero(sigma)
         return SchedulerOutput(alpha, sigma, d_alpha, d_sigma)
 
     def __repr__(self) -> str:
@@ -250,9 +257,12 @@ def conditional_velocity(
     u_t(x | x_1) = d_alpha_t x_1 + (d_sigma_t / sigma_t) (x - alpha_t x_1);
     for CondOT this is (x_1 - x) / (1 - t).
 
-    At t = 1 (sigma_t = 0) the denominator is floored at EPS = 1e-5: the result is finite,
-    exactly d_alpha_t x_1 on the path's end point x = alpha_1 x_1, and large (about
-    |x_1 - x| / EPS) elsewhere. Nothing returns NaN or inf.
+    Exact for every t < 1 (any sigma_t > 0 is used as it is). At t = 1 the field is singular: off
+    the end point x = alpha_1 x_1 it blows up like |x_1 - x| / (1 - t), and on it the limit along a
+    path is that path's velocity (CondOT: x_1 - x_0), which x does not determine. At t = 1 this
+    returns a finite stand-in, not a limit: it divides by EPS instead of 0, giving d_alpha_1 x_1 on
+    the end point (the path from x_0 = 0) and d_alpha_1 x_1 + (d_sigma_1 / EPS)(x - alpha_1 x_1)
+    elsewhere. Heun and RK4 evaluate fields at t = 1 and pick up that error (fmtutor.solvers).
 
     Args:
         x: points, shape (B, ...).
@@ -267,7 +277,7 @@ def conditional_velocity(
     x_1 = as_tensor(x_1, "x_1", like=x, finite=True)
     check_same_shape(x, x_1, "x", "x_1")
     s = get_scheduler(scheduler)(times_like(t, x))
-    return s.d_alpha_t * x_1 + s.d_sigma_t / s.sigma_t.clamp_min(EPS) * (x - s.alpha_t * x_1)
+    return s.d_alpha_t * x_1 + s.d_sigma_t / _nonzero(s.sigma_t) * (x - s.alpha_t * x_1)
 
 
 PARAMETRIZATIONS = ("velocity", "x1", "epsilon", "score")
@@ -283,7 +293,7 @@ def _coefficients(kind: str, s: SchedulerOutput) -> tuple[Tensor, Tensor]:
     if kind == "epsilon":
         return one, zero
     # the score of a path from the source N(0, I): -E[x_0 | x_t] / sigma_t
-    return -1 / s.sigma_t.clamp_min(EPS), zero
+    return -1 / _nonzero(s.sigma_t), zero
 
 
 def convert(
@@ -297,11 +307,12 @@ def convert(
         velocity = d_sigma_t e + d_alpha_t m,   x1 = m,   epsilon = e,   score = -e / sigma_t.
 
     Given `value` in `src` and x_t, solve the 2x2 system for (e, m), then form `dst`. For CondOT:
-    x1 = x + (1 - t) v and epsilon = x - t v. Where the system is singular (recovering epsilon from
-    x1 at t = 1, or x1 from epsilon at t = 0) alpha_t and sigma_t are floored at EPS: the result is
-    finite, the part that ``value`` itself determines stays exact (x1 -> x1 is the identity at
-    t = 1, epsilon -> epsilon at t = 0), and the undetermined part is large but not informative
-    there.
+    x1 = x + (1 - t) v and epsilon = x - t v. The solve is exact wherever the determinant is
+    nonzero, however near t = 0 or 1 (x1 from epsilon near t = 0 divides by a small alpha_t). Only
+    where it is exactly 0 (epsilon from x1 at t = 1, x1 from epsilon at t = 0, anything from a
+    velocity where d_alpha_t = d_sigma_t = 0) are the vanishing alpha_t, sigma_t replaced by EPS:
+    the result is finite, the part ``value`` determines stays exact (x1 -> x1 is the identity at
+    t = 1), and the undetermined part is large but not informative.
     At t = 1 (sigma_1 = 0, alpha_1 = 1), from a velocity: x1 = x exactly, and
     epsilon = (v - d_alpha_1 x) / d_sigma_1 (CondOT: x - v); the score is -epsilon / EPS (finite).
     src == dst returns ``value`` unchanged.
@@ -328,12 +339,11 @@ def convert(
     c0, c1 = _coefficients(src, s)
     a, sg = s.alpha_t, s.sigma_t
     det = c0 * a - c1 * sg
-    small = det.abs() < EPS
-    if bool(small.any()):
-        # singular: floor alpha_t and sigma_t (not only det), so what `value` determines stays exact
-        a, sg = torch.where(small, a.clamp_min(EPS), a), torch.where(small, sg.clamp_min(EPS), sg)
-        det = c0 * a - c1 * sg
-    det = torch.where(det < 0, -1.0, 1.0) * det.abs().clamp_min(EPS)
+    singular = det == 0
+    if bool(singular.any()):  # floor alpha_t, sigma_t (not only det): keeps what `value` determines
+        a = torch.where(singular, _nonzero(a), a)
+        sg = torch.where(singular, _nonzero(sg), sg)
+        det = _nonzero(c0 * a - c1 * sg)
     e = (a * value - c1 * x) / det
     m = (c0 * x - sg * value) / det
     d0, d1 = _coefficients(dst, s)

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._validate import check_callable
+from ._validate import check_callable, check_points
 from .models import MLP
 from .training import TrainResult, train_cfm
 
@@ -38,8 +38,9 @@ def train_2d(
 ) -> tuple[nn.Module, TrainResult]:
     """Train an MLP on a 2-D target with the course's default recipe (DEFAULT_2D).
 
-    A pool of DEFAULT_2D['pool_size'] points is drawn once from ``sampler(n, seed=...)`` and
-    minibatches are drawn from it (regenerating data every step costs time and gains nothing).
+    A pool of DEFAULT_2D['pool_size'] points is drawn once from ``sampler(n, seed=...)`` (a tensor
+    or NumPy array, float64 or float32, converted to the model's float32) and minibatches are drawn
+    from it (regenerating data every step costs time and gains nothing).
 
     Args:
         sampler: e.g. fmtutor.data.two_moons.
@@ -65,9 +66,10 @@ def train_2d(
         )
     mcfg = {**DEFAULT_2D["model"], **{k: v for k, v in overrides.items() if k in model_keys}}
     tcfg = {**DEFAULT_2D["train"], **{k: v for k, v in overrides.items() if k not in model_keys}}
-    pool = sampler(DEFAULT_2D["pool_size"], seed=seed + 12345)
+    pool = check_points(sampler(DEFAULT_2D["pool_size"], seed=seed + 12345), "sampler(n)")
     torch.manual_seed(seed)
     model = MLP(dim=pool.shape[1], **mcfg)
+    pool = pool.to(next(model.parameters()).dtype)  # e.g. scikit-learn's float64 points
     result = train_cfm(model, pool, seed=seed, progress=progress, **tcfg)
     result.pool = pool  # the training set (e.g. the target of exact.cfm_loss_floor)
     return model, result

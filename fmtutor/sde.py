@@ -42,6 +42,22 @@ def _vp(scheduler: Any) -> VPScheduler:
     return scheduler
 
 
+def _column(v: Tensor, x: Tensor, name: str) -> Tensor:
+    """A number (0-d) or one value per point of x (B, d): (B,), (B, 1) or (1,), as 0-d or (B, 1).
+
+    Raises a ValueError naming ``name`` for any other shape (a (B,) vector must not broadcast
+    against the d columns of x).
+    """
+    if v.ndim == 2 and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim > 1 or (v.ndim == 1 and v.shape[0] not in (1, x.shape[0])):
+        raise ValueError(
+            f"{name}: expected a number, or one value per point of x (shape ({x.shape[0]},) or "
+            f"({x.shape[0]}, 1)), got shape {tuple(v.shape)}"
+        )
+    return v[:, None] if v.ndim == 1 else v
+
+
 def vp_beta(s: Any, scheduler: "str | VPScheduler" = "vp") -> Tensor:
     """beta(s) = beta_min + (beta_max - beta_min) s in diffusion time s (s = 1 - t), shape of s."""
     sc = _vp(scheduler)
@@ -63,7 +79,7 @@ def vp_sde_coefficients(
 
     Args:
         x: points, shape (B, d).
-        s: diffusion time in [0, 1] (s = 0 data, s = 1 noise): a float or (B,).
+        s: diffusion time in [0, 1] (s = 0 data, s = 1 noise): a float, (B,) or (B, 1).
         scheduler: the VPScheduler whose betas to use.
 
     Returns:
@@ -71,8 +87,7 @@ def vp_sde_coefficients(
     """
     x = check_points(x, "x")
     beta = vp_beta(as_tensor(s, "s", like=x), scheduler)
-    beta_col = beta.reshape(-1, 1) if beta.ndim else beta
-    return -0.5 * beta_col * x, torch.sqrt(beta)
+    return -0.5 * _column(beta, x, "s") * x, torch.sqrt(beta)
 
 
 def pf_ode_drift(x: Tensor, s: Any, score: Tensor, scheduler: "str | VPScheduler" = "vp") -> Tensor:
@@ -92,8 +107,7 @@ def pf_ode_drift(x: Tensor, s: Any, score: Tensor, scheduler: "str | VPScheduler
     if score.shape != x.shape:
         raise ValueError(f"score: expected shape {tuple(x.shape)} like x, got {tuple(score.shape)}")
     f, g = vp_sde_coefficients(x, s, scheduler)
-    g_col = g.reshape(-1, 1) if g.ndim else g
-    return f - 0.5 * g_col**2 * score
+    return f - 0.5 * _column(g, x, "s") ** 2 * score
 
 
 def _diffusion_fn(diffusion: Any, scheduler: Any) -> Callable[[Tensor], Tensor]:
@@ -115,15 +129,16 @@ def sde_drift(
         model: velocity field ``model(x, t)``.
         x: points, shape (B, d).
         t: time in [0, 1].
-        g_t: the diffusion coefficient at t (a number or 0-d tensor).
+        g_t: the diffusion coefficient at t: a number, or one per point, (B,) or (B, 1).
         scheduler: the scheduler the model's path uses (needed to turn velocity into score).
 
     Returns:
         The drift, shape (B, d).
     """
     check_callable(model, "model", "a velocity model(x, t)")
+    x = as_tensor(x, "x")
+    g_t = _column(as_tensor(g_t, "g_t", like=x), x, "g_t")
     u = model(x, t)
-    g_t = as_tensor(g_t, "g_t", like=x)
     if float(g_t.abs().max()) == 0.0:
         return u
     score = convert(u, x, t, "velocity", "score", scheduler)
@@ -170,7 +185,7 @@ def euler_maruyama(
     with torch.no_grad():
         for t0, t1 in zip(times[:-1], times[1:]):
             h = t1 - t0
-            g = as_tensor(g_fn(t0), "diffusion(t)", like=x)
+            g = _column(as_tensor(g_fn(t0), "diffusion(t)", like=x), x, "diffusion(t)")
             x = x + h * sde_drift(model, x, t0, g, scheduler)
             if float(g.abs().max()) > 0:
                 z = torch.randn(x.shape, generator=gen, dtype=x.dtype, device=gen.device).to(

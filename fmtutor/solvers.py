@@ -1,8 +1,13 @@
 """Fixed-grid ODE solvers for dx/dt = u_t(x): Euler, midpoint, Heun and RK4 on one base class.
 
 The base class owns the loop, the time grid, the trajectory and the count of velocity
-evaluations (NFE); each method is one ``step`` and declares its ``order``. The velocity is any
-callable ``model(x, t)``; it receives t as a 0-d tensor in x's dtype and device.
+evaluations (NFE); each method is one ``step`` and declares its ``order`` and ``nodes`` (the
+fractions c of a step where it evaluates the field, at t + c h). The velocity is any callable
+``model(x, t)``; it receives t as a 0-d tensor in x's dtype and device. Times are the flow's clock,
+in [0, 1]. A field that is singular at some times says so with an attribute ``singular_times``
+(e.g. fmtutor.exact.MarginalField of data points, at t = 1): ``solve`` then warns with a
+SingularFieldWarning when a method would evaluate the field there (Heun and RK4 evaluate the end
+point of each step; Euler and midpoint never evaluate the end point of a forward solve).
 
 >>> import torch
 >>> sol = solve(lambda x, t: -x, torch.ones(1, 1), method="rk4", n_steps=10)
@@ -21,9 +26,11 @@ __all__ = [
     "Solution",
     "make_time_grid",
     "solve",
+    "SingularFieldWarning",
 ]
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +38,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._validate import as_tensor, check_positive_int
+from ._validate import as_tensor, check_positive_int, check_unit_interval
 
 Velocity = Callable[[Tensor, Tensor], Tensor]
 
@@ -53,11 +60,19 @@ class Solution:
     nfe: int
 
 
+class SingularFieldWarning(UserWarning):
+    """A solver evaluates a field at a time where the field declares itself singular."""
+
+
 class Solver:
-    """A fixed-grid one-step method; subclasses set ``name`` and ``order`` and write ``step``."""
+    """A fixed-grid one-step method; subclasses set ``name``, ``order``, ``nodes``, write ``step``.
+
+    ``nodes``: the fractions c of a step at which ``step`` evaluates the field (at t + c h).
+    """
 
     name = "solver"
     order = 0
+    nodes: tuple[float, ...] = ()
 
     def step(self, f: Velocity, x: Tensor, t: Tensor, h: Tensor) -> Tensor:
         """Advance x from time t to t + h (h may be negative) and return the new state."""
@@ -105,7 +120,7 @@ class Solver:
 class Euler(Solver):
     """x_{t+h} = x_t + h u_t(x_t). First order."""
 
-    name, order = "euler", 1
+    name, order, nodes = "euler", 1, (0.0,)
 
     def step(self, f: Velocity, x: Tensor, t: Tensor, h: Tensor) -> Tensor:
         return x + h * f(x, t)
@@ -114,7 +129,7 @@ class Euler(Solver):
 class Midpoint(Solver):
     """x_{t+h} = x_t + h u_{t+h/2}(x_t + (h/2) u_t(x_t)). Second order, 2 NFE per step."""
 
-    name, order = "midpoint", 2
+    name, order, nodes = "midpoint", 2, (0.0, 0.5)
 
     def step(self, f: Velocity, x: Tensor, t: Tensor, h: Tensor) -> Tensor:
         x_half = x + 0.5 * h * f(x, t)
@@ -124,10 +139,12 @@ class Midpoint(Solver):
 class Heun(Solver):
     """Trapezoid predictor-corrector, second order, 2 NFE per step.
 
-    k1 = u_t(x), k2 = u_{t+h}(x + h k1), x_{t+h} = x + h (k1 + k2) / 2.
+    k1 = u_t(x), k2 = u_{t+h}(x + h k1), x_{t+h} = x + h (k1 + k2) / 2. It evaluates the field at
+    the end point t + h of each step: at t = 1 in a forward solve to 1, where the fields of flow
+    matching are singular (exact point targets, conditional fields); see ``solve``.
     """
 
-    name, order = "heun", 2
+    name, order, nodes = "heun", 2, (0.0, 1.0)
 
     def step(self, f: Velocity, x: Tensor, t: Tensor, h: Tensor) -> Tensor:
         k1 = f(x, t)
@@ -136,9 +153,12 @@ class Heun(Solver):
 
 
 class RK4(Solver):
-    """Classical Runge-Kutta method, x + h (k1 + 2 k2 + 2 k3 + k4) / 6. Order 4, 4 NFE a step."""
+    """Classical Runge-Kutta method, x + h (k1 + 2 k2 + 2 k3 + k4) / 6. Order 4, 4 NFE a step.
 
-    name, order = "rk4", 4
+    k4 evaluates the field at the step's end point t + h (like Heun); see ``solve``.
+    """
+
+    name, order, nodes = "rk4", 4, (0.0, 0.5, 0.5, 1.0)
 
     def step(self, f: Velocity, x: Tensor, t: Tensor, h: Tensor) -> Tensor:
         k1 = f(x, t)
@@ -239,7 +259,15 @@ def solve(
     """Integrate dx/dt = model(x, t) from x_init with a named fixed-grid method.
 
     Give exactly one of step_size, n_steps or time_grid. Sampling is t0=0 -> t1=1; likelihoods and
-    inversions go backwards (t0=1, t1=0, or a decreasing time_grid).
+    inversions go backwards (t0=1, t1=0, or a decreasing time_grid). Every time lies in [0, 1].
+
+    At t = 1 the fields of flow matching can be singular: the exact field of a finite data set
+    (and the conditional field (x_1 - x) / (1 - t)) blows up there, and what fmtutor returns at
+    t = 1 exactly is a finite stand-in, not a limit (see paths.conditional_velocity). Heun and RK4
+    evaluate the field at the end point of each step, so sent all the way to t = 1 they pick up
+    that error (Euler and midpoint do not). A model with an attribute ``singular_times``
+    (fmtutor.exact.MarginalField of points has (1.0,)) makes solve warn (SingularFieldWarning)
+    when the method would evaluate it at one of them; stop short (e.g. t1=1 - 1e-3) to avoid it.
 
     Args:
         model: velocity field ``model(x, t)`` (a trained network, MarginalField or any function).
@@ -262,5 +290,26 @@ def solve(
             f"x_init: expected a non-empty batch of shape (B, ...), got shape {tuple(x_init.shape)}"
         )
     times = make_time_grid(t0, t1, step_size, n_steps, time_grid, like=x_init)
+    check_unit_interval(times, "time_grid" if time_grid is not None else "t0, t1")
+    _warn_if_singular(model, solver, times)
     with torch.set_grad_enabled(enable_grad):
         return solver.integrate(model, x_init, times, keep_trajectory=return_trajectory)
+
+
+def _warn_if_singular(model: Any, solver: Solver, times: Tensor) -> None:
+    """Warn when ``solver`` would evaluate ``model`` at one of its ``singular_times``."""
+    singular = getattr(model, "singular_times", ())
+    if not singular or not solver.nodes:
+        return
+    h = times[1:] - times[:-1]
+    evaluated = torch.cat([times[:-1] + c * h for c in solver.nodes])  # as each step forms t + c h
+    hit = [float(s) for s in singular if bool((evaluated == float(s)).any())]
+    if hit:
+        warnings.warn(
+            f"model: the field is singular at t = {hit[0]:g} (its singular_times) and "
+            f"{solver.name!r} evaluates it there, where fmtutor returns a finite stand-in, not "
+            "the field's limit: expect a large error. Stop short of it (e.g. t1=1 - 1e-3) or "
+            "use 'euler' or 'midpoint', which do not evaluate the end point of a forward solve.",
+            SingularFieldWarning,
+            stacklevel=3,
+        )

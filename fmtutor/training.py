@@ -22,13 +22,14 @@ from tqdm.auto import trange
 from ._validate import (
     as_tensor,
     check_callable,
-    check_finite,
+    check_labels,
     check_number,
+    check_pool,
     check_positive_int,
 )
 from .couplings import independent_coupling
 from .data import make_generator
-from .device import default_device
+from .device import check_device_dtype, default_device
 from .paths import AffinePath
 from .solvers import solve
 
@@ -57,6 +58,11 @@ def cfm_loss(
         A 0-d tensor.
     """
     ps = (path or AffinePath()).sample(x_0, x_1, t)
+    if ps.x_t.shape[0] == 0:
+        raise ValueError(
+            f"x_0: expected a non-empty batch (the loss is a mean over it), got shape "
+            f"{tuple(ps.x_t.shape)}"
+        )
     return _regression(model, ps.x_t, ps.t, ps.dx_t, y)
 
 
@@ -100,15 +106,32 @@ class TrainResult:
     pool: "Tensor | None" = None
 
 
-def _draw(data: Any, n: int, g: torch.Generator) -> tuple[Tensor, "Tensor | None"]:
-    """A batch of x_1 (and labels) from a pool tensor, a (pool, labels) pair or a sampler."""
-    if callable(data):
-        out = data(n, seed=g)
-        x1, y = out if isinstance(out, tuple) else (out, None)
-        return as_tensor(x1, "data(n)"), y
-    pool, labels = data if isinstance(data, tuple) else (data, None)
-    idx = torch.randint(0, pool.shape[0], (n,), generator=g, device=g.device)
-    return pool[idx], (labels[idx] if labels is not None else None)
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating parameter or buffer (torch's default if none)."""
+    floating = [p.dtype for p in (*model.parameters(), *model.buffers()) if p.is_floating_point()]
+    return floating[0] if floating else torch.get_default_dtype()
+
+
+def _draw(
+    data: Any, n: int, g: torch.Generator, dtype: torch.dtype, classes: Any, labelled: bool
+) -> tuple[Tensor, "Tensor | None"]:
+    """A batch of x_1 (and labels) from a checked (pool, labels) pair or a sampler.
+
+    A sampler's points are converted to ``dtype`` and checked (n of them, finite; labels as
+    check_labels says, required when ``labelled``); ``classes`` is the model's num_classes.
+    """
+    if not callable(data):
+        pool, labels = data
+        idx = torch.randint(0, pool.shape[0], (n,), generator=g, device=g.device)
+        return pool[idx], (labels[idx] if labels is not None else None)
+    out = data(n, seed=g)
+    x1, y = out if isinstance(out, tuple) else (out, None)
+    x1 = as_tensor(x1, "data(n)", dtype=dtype, finite=True)
+    if x1.ndim < 2 or x1.shape[0] != n:
+        raise ValueError(f"data(n): expected {n} points, shape ({n}, d), got {tuple(x1.shape)}")
+    if y is None and labelled:
+        raise ValueError("data(n): expected (points, labels) to drop labels (label_dropout > 0)")
+    return x1, None if y is None else check_labels(y, n, classes, "data(n) labels", False)
 
 
 def train_cfm(
@@ -134,7 +157,10 @@ def train_cfm(
     Args:
         model: network ``model(x, t)`` (with ``num_classes`` when data carries labels).
         data: the x_1 source: a pool tensor (N, d) sampled with replacement, a pair (pool, labels),
-            or a callable ``data(n, seed=generator)`` returning (n, d) (or (x, labels)).
+            or a callable ``data(n, seed=generator)`` returning (n, d) (or (x, labels)). NumPy,
+            float64 or integer points are converted to the model's dtype (a pool once, a
+            sampler's batch at each step); NaN or inf points are refused. Labels must be
+            integers, one per point, and need a model with num_classes.
         steps: optimisation steps.
         batch_size: samples per step.
         lr: peak learning rate of Adam.
@@ -144,7 +170,8 @@ def train_cfm(
         coupling: ``coupling(x_0, x_1) -> (x_0, x_1)``; pair noise and data (e.g. minibatch OT).
         label_dropout: probability of replacing a label by "no label" (classifier-free guidance).
         seed: seeds the model's initial weights and every random draw.
-        device: where to train (default: fmtutor.device.default_device()).
+        device: where to train (default: fmtutor.device.default_device()); a float64 model is
+            refused on 'mps' (Apple GPUs have no float64).
         progress: show tqdm's (notebook-aware) progress bar.
         callback: called as ``callback(step, loss)`` after every step (e.g. a live loss plot).
         num_threads: torch threads while training on the CPU (restored afterwards); None keeps
@@ -169,26 +196,14 @@ def train_cfm(
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     if optimizer is None:
         check_number(lr, "lr", minimum=0.0, strict=True)
-    if isinstance(data, np.ndarray):  # a NumPy pool works like a tensor
-        data = as_tensor(data, "data")
-    if not callable(data):
-        pool = data[0] if isinstance(data, tuple) else data
-        if not isinstance(pool, Tensor) or pool.ndim < 2 or pool.shape[0] == 0:
-            got = f"shape {tuple(pool.shape)}" if isinstance(pool, Tensor) else type(pool).__name__
-            raise ValueError(
-                "data: expected a pool tensor (N, d), a (pool, labels) pair or a sampler callable, "
-                f"got {got}"
-            )
-        check_finite(pool, "data")
-        if (
-            isinstance(getattr(model, "dim", None), int)
-            and pool.ndim == 2
-            and pool.shape[1] != model.dim
-        ):
-            raise ValueError(
-                f"data: expected points of dimension {model.dim} (the model's dim), "
-                f"got shape {tuple(pool.shape)}"
-            )
+    classes, dtype = getattr(model, "num_classes", "unknown"), _model_dtype(model)
+    if label_dropout > 0 and not isinstance(classes, int):
+        raise ValueError(
+            f"label_dropout: expected 0 for a model without num_classes (it has no 'no label' "
+            f"class to drop labels to), got {label_dropout}"
+        )
+    if not callable(data):  # a pool: checked and converted once
+        data = check_pool(data, dtype, getattr(model, "dim", None), classes, label_dropout > 0)
     if num_threads is not None:
         num_threads = check_positive_int(num_threads, "num_threads")
     if time_sampling not in ("uniform", "stratified"):
@@ -196,16 +211,13 @@ def train_cfm(
             f"time_sampling: expected 'uniform' or 'stratified', got {time_sampling!r}"
         )
     device = torch.device(device) if device is not None else default_device()
+    check_device_dtype(device, dtype)
     path = path or AffinePath()
     g = make_generator(seed)
     torch.manual_seed(seed)
     model.to(device).train()
     if not callable(data):  # move the pool once, not one batch per step
-        data = (
-            tuple(d.to(device) if d is not None else None for d in data)
-            if isinstance(data, tuple)
-            else data.to(device)
-        )
+        data = tuple(d.to(device) if d is not None else None for d in data)
     opt = optimizer or _adam(model, lr)
     base_lrs = [group["lr"] for group in opt.param_groups]
     factors = _lr_factors(lr_schedule, steps)
@@ -217,7 +229,7 @@ def train_cfm(
     start = time.perf_counter()
     try:
         for step in trange(steps, disable=not progress, desc="training", leave=False):
-            x1, y = _draw(data, batch_size, g)
+            x1, y = _draw(data, batch_size, g, dtype, classes, label_dropout > 0)
             x0 = torch.randn(x1.shape, generator=g, dtype=x1.dtype, device=g.device).to(x1.device)
             x0, x1 = coupling(x0, x1)
             t = torch.rand(batch_size, generator=g, dtype=x1.dtype, device=g.device)
@@ -290,6 +302,7 @@ def _source_noise(
     if device is None:
         device = params[0].device if params else torch.device("cpu")
     dtype = params[0].dtype if params else torch.get_default_dtype()
+    check_device_dtype(torch.device(device), dtype)
     g = make_generator(seed)
     return torch.randn(n, dim, generator=g, device=g.device).to(device=device, dtype=dtype)
 

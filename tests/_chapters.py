@@ -206,6 +206,8 @@ def main() -> None:
     executed, root, tmp = _execute_copies(args[1:] if args[0] == "--check" else [])
     snap = snapshot(executed, root)
     tmp.cleanup()
+    for name, (_, seconds) in sorted(executed.items()):
+        print(f"{name}: ran in {seconds:.1f} s")
     if args[0] == "--write":
         SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
         SNAPSHOT.write_text(json.dumps(snap, indent=1, ensure_ascii=False) + "\n")
@@ -213,8 +215,6 @@ def main() -> None:
             f"wrote {SNAPSHOT}: {sum(len(v['lines']) for v in snap.values())} lines from {len(snap)} chapters"
         )
         return
-    for name, (_, seconds) in sorted(executed.items()):
-        print(f"{name}: ran in {seconds:.1f} s")
     problems = compare(snap, json.loads(SNAPSHOT.read_text()))
     print(
         "\n".join(problems) if problems else "every checked output of the snapshot is still there"

@@ -134,3 +134,62 @@ def test_field_error_is_the_relative_squared_error():
     assert exact.field_error(lambda x, t: torch.zeros_like(x), target, 0.5, x) == 1.0
     half = exact.field_error(lambda x, t: 0.5 * field(x, t), target, 0.3, x)
     assert abs(half - 0.25) < 1e-6  # |u/2 - u|^2 / |u|^2
+
+
+def test_point_target_field_and_score_near_t1_are_not_floored():
+    """One point x_1: u_t(x) = (x_1 - x) / (1 - t) and score = -(x - t x_1) / (1 - t)^2 (CondOT).
+
+    sigma_t used to be floored at 1e-5 over all of (1 - 1e-5, 1): at t = 1 - 1e-6 the velocity was
+    10x too small. Two points: against the float64 posterior written out here.
+    """
+    x1 = torch.tensor([[1.0, -0.5]], dtype=torch.float64)
+    x = torch.tensor([[1.0 + 3e-7, -0.5 - 2e-7], [0.2, 0.3]], dtype=torch.float64)
+    for t in (1 - 1e-4, 1 - 1e-6, 1 - 1e-8):
+        u = exact.marginal_velocity(x, t, x1)
+        assert torch.allclose(u, (x1 - x) / (1 - t), rtol=1e-6, atol=0), t
+        score = exact.marginal_score(x, t, x1)
+        assert torch.allclose(score, -(x - t * x1) / (1 - t) ** 2, rtol=1e-6, atol=0), t
+    pts = torch.tensor([[1.0, -0.5], [1.01, -0.5]], dtype=torch.float64)
+    x = torch.tensor([[1.005, -0.5], [1.0049, -0.4999]], dtype=torch.float64)
+    for t in (1 - 1e-2, 1 - 1e-3, 1 - 1e-4):  # the two points share the posterior
+        w = torch.softmax(-((x[:, None] - t * pts[None]) ** 2).sum(-1) / (2 * (1 - t) ** 2), 1)
+        want = (w[..., None] * (pts[None] - x[:, None])).sum(1) / (1 - t)
+        assert torch.allclose(exact.marginal_velocity(x, t, pts), want, rtol=1e-6, atol=0), t
+    assert torch.isfinite(exact.marginal_velocity(x, 1.0, pts)).all()  # EPS at t = 1 only
+
+
+def test_large_batches_are_evaluated_in_chunks_bit_identical_to_one_call(monkeypatch):
+    """The exact field over a 20,000-point pool on a 200 x 200 grid asked for one 6.4 GB matrix."""
+    pool = data.two_moons(300, seed=0).double()
+    x = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    t = torch.rand(1000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    whole = {
+        "velocity": exact.marginal_velocity(x, t, pool),
+        "velocity at one t": exact.marginal_velocity(x, 0.7, pool),
+        "velocity, mixture": exact.marginal_velocity(x, t, GM),
+        "score": exact.marginal_score(x, t, pool),
+        "log_prob": exact.marginal_log_prob(x, t[:, None], pool),
+    }
+    largest = []
+    weights, post = exact._point_weights, exact.posterior
+    monkeypatch.setattr(exact, "CHUNK_ENTRIES", 64 * 300 * 2, raising=False)
+    monkeypatch.setattr(
+        exact, "_point_weights", lambda x, *a: largest.append(x.shape[0] * 300) or weights(x, *a)
+    )
+
+    def spy(x, t, target, *a):  # the posterior's (B, K, d) tensors; (B, K, d, d) for a mixture
+        per_row = 3 * 2 * 2 if isinstance(target, data.GaussianMixture) else len(target) * 2
+        largest.append(x.shape[0] * per_row)
+        return post(x, t, target, *a)
+
+    monkeypatch.setattr(exact, "posterior", spy)
+    chunked = {
+        "velocity": exact.marginal_velocity(x, t, pool),
+        "velocity at one t": exact.marginal_velocity(x, 0.7, pool),
+        "velocity, mixture": exact.marginal_velocity(x, t, GM),
+        "score": exact.marginal_score(x, t, pool),
+        "log_prob": exact.marginal_log_prob(x, t[:, None], pool),
+    }
+    assert max(largest) <= 64 * 300 * 2, "no intermediate larger than CHUNK_ENTRIES"
+    for name, want in whole.items():
+        assert torch.equal(chunked[name], want), name

@@ -109,6 +109,9 @@ def _sampler(n, seed=None):
     return data.two_moons(n, seed=seed)
 
 
+T0 = torch.zeros(0)
+
+
 BAD: list[Bad] = [
     # ---------------------------------------------------------------- paths
     Bad("paths", "scheduler t > 1", lambda: paths.CondOTScheduler()(1.5), "t"),
@@ -250,6 +253,7 @@ BAD: list[Bad] = [
         "y",
     ),
     Bad("models", "time_column t batch", lambda: models.time_column(torch.rand(2), X), "t"),
+    Bad("models", "x complex", lambda: NET(X.to(torch.complex64), 0.5), "x"),
     # ---------------------------------------------------------------- solvers
     Bad("solvers", "model not callable", lambda: solvers.solve("field", X, n_steps=2), "model"),
     Bad(
@@ -301,6 +305,8 @@ BAD: list[Bad] = [
     Bad("solvers", "t0 == t1", lambda: solvers.solve(field, X, n_steps=2, t0=0.5, t1=0.5), "t0"),
     Bad("solvers", "t0 NaN", lambda: solvers.solve(field, X, n_steps=2, t0=float("nan")), "t0"),
     Bad("solvers", "t1 string", lambda: solvers.solve(field, X, n_steps=2, t1="1"), "t1"),
+    Bad("solvers", "t1 = 1.5", lambda: solvers.solve(field, X, n_steps=2, t1=1.5), "t1"),
+    Bad("solvers", "grid past 1", lambda: solvers.solve(field, X, time_grid=[0, 2.0]), "time_grid"),
     Bad("solvers", "x_init None", lambda: solvers.solve(field, None, n_steps=2), "x_init"),
     Bad(
         "solvers",
@@ -395,6 +401,43 @@ BAD: list[Bad] = [
         "seed",
     ),
     Bad("training", "sample n = 0", lambda: training.sample_model(NET, 0), "n"),
+    Bad(
+        "training",
+        "labels for an unconditional model",
+        lambda: training.train_cfm(NET, (X, torch.zeros(4).long()), steps=1, progress=False),
+        "data",
+    ),
+    Bad(
+        "training",
+        "more labels than points",
+        lambda: training.train_cfm(CNET, (X, torch.zeros(8).long()), steps=1, progress=False),
+        "data",
+    ),
+    Bad(
+        "training",
+        "float labels",
+        lambda: training.train_cfm(CNET, (X, torch.zeros(4)), steps=1, progress=False),
+        "data",
+    ),
+    Bad(
+        "training",
+        "label_dropout, unconditional",
+        lambda: training.train_cfm(NET, X, steps=1, label_dropout=0.2, progress=False),
+        "label_dropout",
+    ),
+    Bad(
+        "training",
+        "sampler returns NaN",
+        lambda: training.train_cfm(NET, lambda n, seed: torch.full((n, 2), float("nan")), steps=1),
+        "data",
+    ),
+    Bad(
+        "training",
+        "float64 model on mps",
+        lambda: training.train_cfm(models.MLP().double(), X, steps=1, device="mps"),
+        "device",
+    ),
+    Bad("training", "loss empty batch", lambda: training.cfm_loss(NET, X[:0], X1[:0], T0), "x_0"),
     Bad("training", "sample dim = 0", lambda: training.sample_model(NET, 4, dim=0), "dim"),
     Bad("training", "sample method", lambda: training.sample_model(NET, 4, method="rk5"), "method"),
     Bad(
@@ -456,12 +499,9 @@ BAD: list[Bad] = [
     Bad("metrics", "w2 dims differ", lambda: metrics.wasserstein2(X, X3), "a and b"),
     Bad("metrics", "w2 a 1-D", lambda: metrics.wasserstein2(torch.randn(4), X), "a"),
     Bad("metrics", "w2 method", lambda: metrics.wasserstein2(X, X1, method="emd"), "method"),
-    Bad(
-        "metrics",
-        "w2 exact sizes",
-        lambda: metrics.wasserstein2(X, X1[:3], method="exact"),
-        "a and b",
-    ),
+    Bad("metrics", "w2 sizes differ", lambda: metrics.wasserstein2(X, X1[:3]), "a and b"),
+    Bad("metrics", "w2 method auto", lambda: metrics.wasserstein2(X, X1, method="auto"), "method"),
+    Bad("metrics", "noise floor n > MAX_EXACT", lambda: metrics.noise_floor(_sampler, 4001), "n"),
     Bad("metrics", "w2 NaN", lambda: metrics.wasserstein2(NANX, X1), "a"),
     Bad("metrics", "w2 b None", lambda: metrics.wasserstein2(X, None), "b"),
     Bad(
@@ -732,6 +772,8 @@ BAD: list[Bad] = [
     Bad("sde", "beta s > 1", lambda: sde.vp_beta(1.5), "s"),
     Bad("sde", "beta s NaN", lambda: sde.vp_beta(float("nan")), "s"),
     Bad("sde", "beta scheduler", lambda: sde.vp_beta(0.5, "condot"), "scheduler"),
+    Bad("sde", "coefficients s batch", lambda: sde.vp_sde_coefficients(X, torch.rand(3)), "s"),
+    Bad("sde", "drift g_t batch", lambda: sde.sde_drift(field, X, 0.5, torch.ones(3)), "g_t"),
     Bad("sde", "coefficients x 1-D", lambda: sde.vp_sde_coefficients(torch.randn(4), 0.5), "x"),
     Bad("sde", "pf drift score shape", lambda: sde.pf_ode_drift(X, 0.5, X3), "score"),
     Bad("sde", "drift g_t string", lambda: sde.sde_drift(field, X, 0.5, "a"), "g_t"),
@@ -815,6 +857,12 @@ BAD: list[Bad] = [
         "method",
     ),
     Bad("likelihood", "chunk 0", lambda: likelihood.log_prob_fn(field, chunk=0), "chunk"),
+    Bad(
+        "likelihood",
+        "log_p0 of wrong shape",
+        lambda: likelihood.log_likelihood(field, X, n_steps=1, log_p0=lambda z: z),
+        "log_p0",
+    ),
     Bad("course.ch08", "widget target", lambda: ch08.likelihood_widget(X, X), "target"),
     Bad("course.ch08", "widget x", lambda: ch08.likelihood_widget(GM, X3), "x"),
     # ---------------------------------------------------------------- fields

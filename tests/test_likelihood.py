@@ -165,3 +165,17 @@ def test_validation():
         L.divergence_exact(lambda x, t: x[:, :1], torch.zeros(2, 2), 0.1)
     with pytest.raises(ValueError, match="x"):
         L.log_likelihood(_curvy, torch.zeros(2))
+
+
+def test_a_source_log_density_returning_a_column_gives_one_value_per_point():
+    """log_p0 returning (B, 1) used to broadcast against (B,) into a (B, B) result."""
+    x = torch.randn(5, 2, generator=_g(1), dtype=torch.float64)
+    want = L.log_likelihood(lambda y, t: -y, x, n_steps=4)
+    column = L.log_likelihood(
+        lambda y, t: -y, x, n_steps=4, log_p0=lambda z: L.standard_normal_log_prob(z)[:, None]
+    )
+    assert column.shape == (5,) and torch.equal(column, want)
+    with pytest.raises(ValueError, match=r"log_p0: expected log_p0\(x\) of shape \(5,\).*\(5, 2\)"):
+        L.log_likelihood(lambda y, t: -y, x, n_steps=2, log_p0=lambda z: z)
+    with pytest.raises(TypeError, match="log_p0: expected a source log-density"):
+        L.log_likelihood(lambda y, t: -y, x, n_steps=2, log_p0="normal")

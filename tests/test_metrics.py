@@ -73,3 +73,28 @@ def test_gaussian_kl_and_likelihood_identity():
         assert math.isclose(ll + float(metrics.gaussian_kl(1.0, 0.6, mu, std)), c, abs_tol=0.02)
     with pytest.raises(ValueError, match="std_q"):
         metrics.gaussian_kl(0.0, 1.0, 0.0, -1.0)
+
+
+def test_exact_w2_never_turns_into_sliced_w2_silently():
+    """4000 vs 4000 points shifted by (1, 1): W2 = sqrt(2); one more point used to give sliced W2."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(4000, 2, generator=g, dtype=torch.float64)
+    assert metrics.wasserstein2(a[:300], a[:300] + 1) == pytest.approx(2**0.5, abs=1e-12)
+    c = torch.cat([a, a[:1]])
+    with pytest.raises(ValueError, match="a and b: exact W2 needs .*got 4000 and 4001.*sliced_w"):
+        metrics.wasserstein2(a, c + 1)  # sizes differ
+    with pytest.raises(ValueError, match="a and b: exact W2 needs .*got 4001 and 4001.*sliced_w"):
+        metrics.wasserstein2(c, c + 1)  # more than MAX_EXACT points
+    with pytest.raises(ValueError, match="method: expected 'exact' or 'sliced'.*got 'auto'"):
+        metrics.wasserstein2(a[:10], a[:10], method="auto")
+    b = a[:500] + torch.tensor([3.0, 0.0], dtype=torch.float64)
+    sliced = metrics.wasserstein2(a[:300], b, method="sliced", seed=4)  # asked for by name
+    assert sliced == metrics.sliced_wasserstein2(a[:300], b, seed=4)
+
+
+def test_distances_accept_points_that_require_grad():
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(50, 2, generator=g).requires_grad_(True)
+    b = torch.randn(50, 2, generator=g)
+    for f in (metrics.wasserstein2, metrics.sliced_wasserstein2, metrics.mmd):
+        assert f(a * 1.0, b) == f(a.detach(), b), f.__name__

@@ -42,3 +42,9 @@ def test_mlp_errors():
         models.MLP(activation="swishy")
     with pytest.raises(ValueError, match="y: this model was built without num_classes"):
         m(torch.zeros(3, 2), 0.5, torch.zeros(3, dtype=torch.long))
+
+
+def test_mlp_refuses_complex_points_instead_of_dropping_the_imaginary_part():
+    m = models.MLP(hidden=8, depth=1)
+    with pytest.raises(TypeError, match="x: expected real numbers, got dtype torch.complex64"):
+        m(torch.randn(3, 2, dtype=torch.complex64), 0.5)

@@ -198,3 +198,77 @@ def test_convert_matches_exact_posterior_means_and_autograd_score(sched):
     xg = x.clone().requires_grad_(True)
     grad = torch.autograd.grad(marginal_log_prob(xg, t, GM, sched).sum(), xg)[0]
     assert torch.allclose(paths.convert(u, x, t, "velocity", "score", sched), grad, atol=1e-8)
+
+
+# ---- to the ends of [0, 1]: exact wherever the quantity is defined, floored only where singular --
+
+NEAR_ENDS = [10.0**-k for k in range(1, 8)] + [1 - 10.0**-k for k in range(1, 8)]
+
+
+@pytest.mark.parametrize(
+    "sched", [*SCHEDS, paths.PolynomialScheduler(0.5)], ids=lambda s: repr(s).replace(" ", "")
+)
+def test_convert_is_exact_on_a_grid_dense_near_both_ends(sched):
+    """Against float64 references: every quantity from its true (x_0, x_1), at t = 1e-k and 1 - 1e-k.
+
+    The old floor took |det| < 1e-5 as singular: PolynomialScheduler(3) at t = 1e-3 gave 0.3x the
+    truth for velocity -> x1, CondOT at t = 1e-6 gave 0.1x for epsilon -> x1.
+    """
+    g = make_generator(5)
+    x0, x1 = torch.randn(3, 2, generator=g, dtype=torch.float64), torch.randn(3, 2, generator=g)
+    x1 = x1.double()
+    for t in NEAR_ENDS:
+        tt = torch.full((3,), t, dtype=torch.float64)
+        s = sched(tt)
+        ps = AffinePath(sched).sample(x0, x1, tt)
+        truth = {"velocity": ps.dx_t, "x1": x1, "epsilon": x0, "score": -x0 / s.sigma_t[:, None]}
+        for src, v in truth.items():
+            tol = 1e-6 + 1e-12 * _condition(src, s)  # float64 round-off, times the conditioning
+            for dst, want in truth.items():
+                got = convert(v, ps.x_t, tt, src, dst, sched)
+                err = float((got - want).norm() / want.norm())
+                assert err < tol, (t, src, dst, err)
+
+
+def _condition(src, s):
+    """Condition number of recovering (x_0, x_1) from x_t = sigma x_0 + alpha x_1 and src's value.
+
+    src's value is c0 x_0 + c1 x_1; with both rows of [[sigma, alpha], [c0, c1]] scaled to a largest
+    entry of 1, the condition number is about 4 / |det|. Large where the problem itself is
+    ill-posed (x_1 from epsilon as alpha_t -> 0, x_0 from x1 as sigma_t -> 0), and finite there.
+    """
+    a, sg = float(s.alpha_t[0]), float(s.sigma_t[0])
+    c0, c1 = {
+        "velocity": (float(s.d_sigma_t[0]), float(s.d_alpha_t[0])),
+        "x1": (0.0, 1.0),
+        "epsilon": (1.0, 0.0),
+        "score": (-1 / sg, 0.0),
+    }[src]
+    det = (sg * c1 - a * c0) / (max(abs(sg), abs(a)) * max(abs(c0), abs(c1)))
+    return 4 / abs(det)
+
+
+def test_conditional_velocity_and_scheduler_derivatives_near_the_ends_are_not_floored():
+    x, x1 = _pts(4, seed=7), _pts(4, seed=8)
+    for t in (1 - 1e-6, 1 - 1e-9):  # used to divide by 1e-5 instead of 1 - t
+        want = (x1 - x) / (1 - t)
+        assert torch.allclose(conditional_velocity(x, x1, t), want, rtol=1e-6, atol=0), t
+    t = torch.tensor([1e-7, 1e-9], dtype=torch.float64)  # n < 1: d alpha / dt = n t^(n - 1)
+    d = paths.PolynomialScheduler(0.5)(t).d_alpha_t
+    assert torch.allclose(d, 0.5 * t**-0.5, rtol=1e-12)
+
+
+def test_vp_sigma_keeps_its_relative_precision_in_float32_near_t1():
+    """sigma = sqrt(1 - alpha^2) cancels in float32 (2.4e-2 relative error at t = 1 - 1e-5)."""
+    vp = paths.VPScheduler()
+    t32 = torch.tensor([1 - 1e-3, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 0.5, 1e-3, 0.0])
+    got = vp(t32)
+    t = t32.double()  # the same times, evaluated in float64 with math.expm1
+    s = 1 - t
+    big_t = 0.1 * s + 0.5 * 19.9 * s**2
+    sigma = torch.tensor([math.sqrt(-math.expm1(-float(v))) for v in big_t], dtype=torch.float64)
+    alpha = torch.exp(-0.5 * big_t)
+    d_sigma = -alpha * 0.5 * (0.1 + 19.9 * s) * alpha / sigma
+    assert torch.allclose(got.sigma_t.double(), sigma, rtol=2e-6, atol=0)
+    assert torch.allclose(got.d_sigma_t.double(), d_sigma, rtol=1e-5, atol=0)
+    assert float(vp(torch.tensor(1.0)).sigma_t) == 0.0

@@ -61,3 +61,18 @@ def test_default_recipe_reaches_the_noise_floor_on_two_moons():
     assert w2_0 > 3 * floor, (
         "an untrained network should be far from the data (the check must be able to fail)"
     )
+
+
+def test_train_2d_takes_scikit_learns_float64_numpy_moons_as_the_float32_pool():
+    """The deck's data: make_moons returns float64 NumPy; the pool is converted once, to float32."""
+    from sklearn.datasets import make_moons
+
+    def sk_moons(n, seed):
+        return make_moons(n, noise=0.05, random_state=seed)[0]
+
+    kw = dict(seed=1, progress=False, steps=4, batch_size=16, hidden=8)
+    model, res = fm.recipes.train_2d(sk_moons, **kw)
+    assert isinstance(res.pool, torch.Tensor) and res.pool.dtype == torch.float32
+    assert np.isfinite(res.losses).all() and next(model.parameters()).dtype == torch.float32
+    want = fm.recipes.train_2d(lambda n, seed: torch.tensor(sk_moons(n, seed)).float(), **kw)[1]
+    assert torch.equal(res.pool, want.pool) and np.array_equal(res.losses, want.losses)

@@ -93,3 +93,29 @@ def test_sde_input_checks():
         sde.euler_maruyama(field, torch.zeros(3), 1.0)
     with pytest.raises(ValueError, match="score"):
         sde.pf_ode_drift(torch.zeros(3, 2), 0.5, torch.zeros(2, 2))
+
+
+def test_a_diffusion_coefficient_per_point_scales_its_row_even_when_b_equals_d():
+    """g_t of shape (B,) with B == d used to broadcast against the columns of x."""
+    x = _pts(2, seed=3)
+    field = MarginalField(GM)
+    g = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    rows = torch.cat([sde.sde_drift(field, x[i : i + 1], 0.4, float(g[i])) for i in range(2)])
+    for shaped in (g, g[:, None]):
+        assert torch.allclose(sde.sde_drift(field, x, 0.4, shaped), rows, atol=1e-12)
+    with pytest.raises(ValueError, match=r"g_t: expected a number, or one value per point.*\(3,\)"):
+        sde.sde_drift(field, x, 0.4, torch.ones(3))
+
+
+def test_vp_coefficients_take_one_time_per_point_and_refuse_other_shapes():
+    x = _pts(3, seed=4)
+    s = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
+    f, g = sde.vp_sde_coefficients(x, s)
+    beta = 0.1 + 19.9 * s
+    assert torch.allclose(f, -0.5 * beta[:, None] * x) and torch.allclose(g, beta.sqrt())
+    f_col, g_col = sde.vp_sde_coefficients(x, s[:, None])
+    assert torch.equal(f_col, f) and g_col.shape == (3, 1)
+    with pytest.raises(ValueError, match=r"s: expected a number, or one value per point.*\(3,\)"):
+        sde.vp_sde_coefficients(x[:1], s)  # x (1, 2), s (3,): used to return a (3, 2) drift
+    with pytest.raises(ValueError, match="s: expected a number, or one value per point"):
+        sde.pf_ode_drift(x[:2], s, torch.zeros(2, 2, dtype=torch.float64))

@@ -119,3 +119,57 @@ def test_errors_name_the_argument():
         solve(lambda x, t: x[:, :1], x, n_steps=2)
     with pytest.raises(TypeError, match="model: expected a callable"):
         solve("not a model", x, n_steps=2)
+
+
+def test_times_outside_the_unit_interval_are_refused():
+    x = torch.zeros(1, 1)
+    with pytest.raises(
+        ValueError, match="time_grid: expected times in .0, 1., got values from 0 to 1.5"
+    ):
+        solve(lambda y, t: y * 0 + 1, x, time_grid=[0.0, 0.5, 1.5])  # used to integrate past 1
+    with pytest.raises(ValueError, match="t0, t1: expected times in .0, 1."):
+        solve(lambda y, t: y, x, n_steps=2, t0=-0.5, t1=1.0)
+
+
+def _warnings(model, x, method, **kw):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sol = solve(model, x, method, **kw)
+    return sol, [w for w in caught if issubclass(w.category, solvers.SingularFieldWarning)]
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_methods_that_evaluate_a_singular_field_at_its_end_point_warn():
+    """MarginalField of points is singular at t = 1; Heun and RK4 evaluate it there and go wrong.
+
+    The exact flow's end points come from RK4 stopped at 1 - 1e-6 with 512 steps (0.05 from 2048
+    steps'); 32 steps to t = 1: Heun's RMS error is about 25 and RK4's about 5.5, against 0.24 and
+    0.06 when they stop at 1 - 1e-3, and Euler's and midpoint's errors are the same either way.
+    """
+    from fmtutor import data, exact
+
+    field = exact.MarginalField(data.two_moons(200, seed=0).double())
+    x0 = torch.randn(100, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ref = solve(field, x0, "rk4", n_steps=512, t1=1 - 1e-6).x
+
+    def rms(x):
+        return float(((x - ref) ** 2).sum(1).mean().sqrt())
+
+    for method, to_one, short in (("heun", 10, 0.5), ("rk4", 2, 0.15)):
+        sol, caught = _warnings(field, x0, method, n_steps=32)
+        assert rms(sol.x) > to_one and len(caught) == 1, method
+        assert f"{method!r} evaluates it there" in str(caught[0].message)
+        sol, caught = _warnings(field, x0, method, n_steps=32, t1=1 - 1e-3)
+        assert rms(sol.x) < short and caught == [], method
+    for method in ("euler", "midpoint"):
+        sol, caught = _warnings(field, x0, method, n_steps=32)
+        assert rms(sol.x) < 0.2 and caught == [], method
+    # backwards from t = 1, every method evaluates the field at its first point
+    assert len(_warnings(field, x0[:3], "euler", n_steps=2, t0=1.0, t1=0.0)[1]) == 1
+    # a smooth field (no singular_times) never warns
+    assert _warnings(lambda x, t: -x, x0[:3], "rk4", n_steps=2)[1] == []
+    assert field.singular_times == (1.0,)
+    mixture = exact.MarginalField(data.eight_gaussians_mixture())
+    assert mixture.singular_times == () and _warnings(mixture, x0[:3], "rk4", n_steps=2)[1] == []

@@ -149,3 +149,137 @@ def test_float64_data_trains_a_float32_model():
     res = fm.training.train_cfm(model, pool, steps=4, batch_size=16, progress=False, device="cpu")
     assert np.isfinite(res.losses).all() and res.losses.shape == (4,)
     assert next(model.parameters()).dtype == torch.float32
+
+
+# ---- what a student passes: converted once to the model's dtype, or refused clearly ----------
+
+
+def _train(model, data, **kw):
+    kw = {"steps": 4, "batch_size": 16, "progress": False, "device": "cpu", **kw}
+    return fm.training.train_cfm(model, data, **kw)
+
+
+def _mlp(seed=0, **kw):
+    torch.manual_seed(seed)
+    return fm.models.MLP(hidden=8, depth=1, **kw)
+
+
+class _Linear(torch.nn.Module):
+    """A model without input checks (the loop's own checks are all that stand between it and NaN)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(2, 2)
+        self.seen: list[torch.dtype] = []
+
+    def forward(self, x, t, y=None):
+        self.seen.append(x.dtype)
+        return self.lin(x)
+
+
+def test_float64_numpy_and_integer_pools_train_exactly_like_the_float32_pool():
+    """scikit-learn's make_moons (float64 NumPy, the deck's data), float64 and integer tensors."""
+    from sklearn.datasets import make_moons
+
+    moons = make_moons(256, noise=0.05, random_state=0)[0]  # float64 NumPy
+    want = _train(_mlp(), torch.tensor(moons, dtype=torch.float32)).losses
+    for pool in (moons, torch.tensor(moons)):
+        assert np.array_equal(_train(_mlp(), pool).losses, want), type(pool)
+    ints = torch.randint(-3, 4, (256, 2), generator=torch.Generator().manual_seed(0))
+    assert np.array_equal(_train(_mlp(), ints).losses, _train(_mlp(), ints.float()).losses)
+    model = _Linear()
+    _train(model, torch.tensor(moons))
+    assert set(model.seen) == {torch.float32}, "the batches reach the model in its own dtype"
+
+
+def test_a_float64_model_trains_on_a_float32_pool_in_float64():
+    pool = fm.data.two_moons(256, seed=0)
+    model = _mlp().double()
+    got = _train(model, pool).losses
+    assert next(model.parameters()).dtype == torch.float64
+    assert np.array_equal(got, _train(_mlp().double(), pool.double()).losses)
+
+
+def test_a_sampler_returning_float64_or_numpy_trains_like_one_returning_float32():
+    want = _train(_mlp(), fm.data.two_moons).losses
+    for sampler in (
+        lambda n, seed: fm.data.two_moons(n, seed=seed).double(),
+        lambda n, seed: fm.data.two_moons(n, seed=seed).double().numpy(),
+    ):
+        assert np.array_equal(_train(_mlp(), sampler).losses, want)
+
+
+def test_a_sampler_returning_nan_stops_training_with_a_message():
+    calls = []
+    with pytest.raises(ValueError, match=r"data\(n\): expected finite numbers, got 32 NaN"):
+        _train(
+            _Linear(),
+            lambda n, seed: torch.full((n, 2), float("nan")),
+            callback=lambda step, loss: calls.append(loss),
+        )
+    assert calls == [], "not a single NaN loss was trained on"
+    with pytest.raises(ValueError, match=r"data\(n\): expected 16 points"):
+        _train(_Linear(), lambda n, seed: torch.zeros(n + 1, 2))
+
+
+def test_labels_are_refused_unless_they_are_one_integer_per_point_for_a_conditional_model():
+    pool = fm.data.two_moons(100, seed=0)
+    labels = torch.arange(100) % 3
+    with pytest.raises(ValueError, match="data labels: got class labels, but the model is unc"):
+        _train(_mlp(), (pool, labels))  # unconditional: the labels would be ignored
+    with pytest.raises(ValueError, match=r"data labels: expected one label per point, shape \(100"):
+        _train(_mlp(num_classes=3), (pool, torch.cat([labels, labels])))  # mis-paired
+    with pytest.raises(ValueError, match=r"data labels: expected one label per point.*\(99,\)"):
+        _train(_mlp(num_classes=3), (pool, labels[:99]))
+    with pytest.raises(ValueError, match="data labels: expected integer class labels, got dtype"):
+        _train(_mlp(num_classes=3), (pool, labels + 0.5))  # would be truncated
+    with pytest.raises(ValueError, match=r"data labels: expected classes in 0\.\.2 .*got 3\.\.5"):
+        _train(_mlp(num_classes=3), (pool, labels + 3))
+    with pytest.raises(ValueError, match="label_dropout: expected 0 for a model without num_cl"):
+        _train(_mlp(), pool, label_dropout=0.2)  # nothing to drop: would be ignored
+    with pytest.raises(ValueError, match=r"data: expected \(pool, labels\) to drop labels"):
+        _train(_mlp(num_classes=3), pool, label_dropout=0.2)
+    with pytest.raises(ValueError, match=r"data\(n\): expected \(points, labels\) to drop"):
+        _train(_mlp(num_classes=3), fm.data.two_moons, label_dropout=0.2)
+    with pytest.raises(ValueError, match=r"data\(n\) labels: got class labels, but the model"):
+        _train(_mlp(), lambda n, seed: (fm.data.two_moons(n, seed=seed), torch.zeros(n).long()))
+
+
+def test_numpy_labels_train_exactly_like_tensor_labels():
+    pool = fm.data.two_moons(100, seed=0)
+    labels = torch.arange(100) % 3
+    want = _train(_mlp(num_classes=3), (pool, labels), label_dropout=0.2).losses
+    got = _train(_mlp(num_classes=3), (pool.double().numpy(), labels.numpy()), label_dropout=0.2)
+    assert np.array_equal(got.losses, want)
+
+
+def test_cfm_loss_refuses_an_empty_batch_instead_of_returning_nan():
+    empty = torch.zeros(0, 2)
+    with pytest.raises(ValueError, match=r"x_0: expected a non-empty batch.*\(0, 2\)"):
+        fm.training.cfm_loss(_mlp(), empty, empty, torch.zeros(0))
+
+
+def _apple_laptop(monkeypatch):
+    """A machine where MPS is available and CUDA is not (the CPU stands in: nothing runs on MPS)."""
+    monkeypatch.delenv("FMTUTOR_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+
+
+def test_a_float64_model_is_refused_clearly_on_mps_before_anything_moves(monkeypatch):
+    _apple_laptop(monkeypatch)
+    assert fm.default_device() == torch.device("mps")
+    model, calls = _mlp().double(), []
+    pool = fm.data.two_moons(64, seed=0)
+    with pytest.raises(ValueError, match=r"device: .*got 'mps' \(Apple GPUs have no float64\)"):
+        fm.training.train_cfm(model, pool, steps=2, progress=False, callback=calls.append)
+    assert calls == [] and next(model.parameters()).device.type == "cpu"
+    with pytest.raises(ValueError, match=r"device: .*got 'mps'"):
+        fm.training.sample_model(model, 4, device="mps")
+    # a float64 *pool* is no problem: it is converted to the float32 model's dtype on the CPU,
+    # before anything moves (checked here by training on the CPU, which FMTUTOR_DEVICE forces)
+    monkeypatch.setenv("FMTUTOR_DEVICE", "cpu")
+    res = fm.training.train_cfm(_mlp(), pool.double(), steps=2, batch_size=8, progress=False)
+    assert np.isfinite(res.losses).all()
+    res = fm.training.train_cfm(_mlp().double(), pool, steps=2, batch_size=8, progress=False)
+    assert np.isfinite(res.losses).all(), "FMTUTOR_DEVICE=cpu lets a float64 model train"

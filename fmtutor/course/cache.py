@@ -5,10 +5,13 @@ from __future__ import annotations
 __all__ = [
     "cached",
     "moons_model",
+    "save_moons_model",
     "canonical_config",
     "recipe_config",
+    "fingerprint",
     "CachedModel",
     "cached_model",
+    "MOONS_FILE",
 ]
 
 import json
@@ -22,10 +25,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from fmtutor.course import cache_dir
-from fmtutor.data import two_moons
-from fmtutor.io import ModelFileError, _path, _plain, load_model, save_model
-from fmtutor.recipes import DEFAULT_2D, train_2d
+from fmtutor.course import cache_dir, ch05
+from fmtutor.course._fingerprint import fingerprint
+from fmtutor.io import (
+    ModelFileError,
+    NewerModelFileError,
+    _path,
+    _plain,
+    load_model,
+    read_header,
+    save_model,
+)
+from fmtutor.recipes import DEFAULT_2D
+
+#: The file of chapter 5's model (moons_model, save_moons_model) in the cache folder.
+MOONS_FILE = "moons_mlp.pt"
 
 
 def canonical_config(config: Any) -> str:
@@ -78,10 +92,11 @@ class CachedModel:
 
     Attributes:
         model: the model (eval mode).
-        extra: the extra values saved with it (including ``train_config``).
-        status: 'loaded', or 'trained' when the cache was (re)built.
+        extra: the extra values saved with it (including ``train_config`` and ``fingerprint``).
+        status: 'loaded', or 'trained' when the cache was (re)built, 'given' for save_moons_model.
         reason: why it was retrained ('' when loaded): missing, unreadable, stale, forced.
         path: the cache file.
+        saved: False when the model could not be written to ``path`` and lives in memory only.
     """
 
     model: nn.Module
@@ -89,9 +104,26 @@ class CachedModel:
     status: str = "loaded"
     reason: str = ""
     path: "Path | None" = None
+    saved: bool = True
 
     def __iter__(self) -> Iterator[Any]:  # model, extra = cached_model(...)
         return iter((self.model, self.extra))
+
+
+def _save(path: Path, model: nn.Module, extra: dict[str, Any]) -> str:
+    """Write the cache file; '' when written, else why not (a newer file is never overwritten)."""
+    try:
+        read_header(path)
+    except NewerModelFileError as e:
+        return f"{e}. It is kept, not overwritten"
+    except ModelFileError:
+        pass
+    try:
+        save_model(model, path, **extra)
+    except OSError as e:  # read-only or full disk, a folder in the way: train again next time
+        why = e.strerror or str(e)
+        return why if str(path) in why else f"cannot write the model file {path}: {why}"
+    return ""
 
 
 def cached_model(
@@ -100,41 +132,57 @@ def cached_model(
     config: Any,
     retrain: bool = False,
     verbose: bool = True,
+    data: Any = None,
 ) -> CachedModel:
     """Load a trained model from ``path`` if it was trained with ``config``; else train and save it.
 
-    The file is used only when it loads cleanly (see load_model) and its stored ``train_config``
-    equals ``config`` (compared with canonical_config). Otherwise ``train_fn()`` is called and its
-    result written to ``path`` with ``train_config=config``.
+    The file is used only when it loads cleanly (see load_model), its stored ``train_config``
+    equals ``config`` (compared with canonical_config) and its stored ``fingerprint`` equals
+    ``fingerprint(train_fn, data)``: editing the training data or code makes the file stale.
+    Otherwise ``train_fn()`` is called and its result written to ``path``. When the file cannot be
+    written (read-only folder, full disk) or was written by a newer fmtutor, the trained model is
+    returned all the same (``saved=False``) and one line says so.
 
     Args:
         path: the cache file (the chapters use ``notebooks/.cache/*.pt``, which git ignores).
         train_fn: no-argument function returning a model, or ``(model, extra_dict)``.
-        config: everything that determines the trained model (data, seed, recipe): a nested dict.
+        config: the settings that determine the trained model (seed, recipe): a nested dict.
         retrain: train even when the cache is valid.
         verbose: print one line saying what happened.
+        data: training data that train_fn receives in a way the fingerprint cannot see (it finds
+            the tensors in train_fn's globals and closure by itself).
 
     Returns:
-        CachedModel(model, extra, status, reason, path); unpacks as ``model, extra``.
+        CachedModel(model, extra, status, reason, path, saved); unpacks as ``model, extra``.
     """
     if not callable(train_fn):
         raise TypeError(
             f"train_fn: expected a function returning a model, got {type(train_fn).__name__}"
         )
     path = _path(path)
-    key = canonical_config(config)
+    key, prints = canonical_config(config), fingerprint(train_fn, data)
     reason = "forced" if retrain else ""
-    if not retrain:
-        try:
-            model, extra = load_model(path)
-        except ModelFileError as e:
-            reason = "missing" if not path.exists() else f"unreadable ({e})"
-        else:
-            if canonical_config(extra.get("train_config")) == key:
-                if verbose:
-                    print(f"loaded the trained model from {path}")
-                return CachedModel(model, extra, "loaded", "", path)
+    try:
+        model, extra = load_model(path)
+    except NewerModelFileError:
+        reason = reason or "the file is from a newer fmtutor"
+    except ModelFileError as e:
+        reason = reason or ("missing" if not path.exists() else f"unreadable ({e})")
+    else:
+        stored = extra.get("fingerprint")
+        if retrain:
+            pass
+        elif canonical_config(extra.get("train_config")) != key:
             reason = "stale (trained with another configuration)"
+        elif not isinstance(stored, dict):
+            reason = "stale (an older cache file, without a fingerprint of its code and data)"
+        elif stored != prints:
+            changed = [k for k in ("data", "code") if stored.get(k) != prints[k]]
+            reason = f"stale (the training {' and '.join(changed)} changed)"
+        else:
+            if verbose:
+                print(f"loaded the trained model from {path}")
+            return CachedModel(model, extra, "loaded", "", path)
     # training reseeds the global RNG and loading does not: keep them alike, so that a chapter's
     # later draws do not depend on whether the cache was hit
     with torch.random.fork_rng(devices=[]):
@@ -145,27 +193,71 @@ def cached_model(
             "train_fn: expected it to return a model or (model, dict), "
             f"got a {type(extra).__name__} second"
         )
-    extra = {**extra, "train_config": json.loads(key)}
-    save_model(model, path, **extra)
+    extra = {**extra, "train_config": json.loads(key), "fingerprint": prints}
+    why = _save(path, model, extra)
     if verbose:
-        print(f"trained a model ({reason}) and saved it to {path}")
-    return CachedModel(model.eval(), _plain(extra, "extra"), "trained", reason, path)
+        print(
+            f"trained a model ({reason}) and saved it to {path}"
+            if not why
+            else f"trained a model ({reason}) but could not cache it: {why}; "
+            "it stays in memory only"
+        )
+    return CachedModel(model.eval(), _plain(extra, "extra"), "trained", reason, path, not why)
 
 
 def cached(
-    name: str, train_fn: Callable[[], Any], config: Any, verbose: bool = True
+    name: str, train_fn: Callable[[], Any], config: Any, verbose: bool = True, data: Any = None
 ) -> CachedModel:
     """``cached_model`` with the file ``name`` in the course's cache folder (``cache_dir()``)."""
     if not isinstance(name, str) or not name or "/" in name or "\\" in name:
         raise ValueError(f"name: expected a plain file name such as 'moons_mlp.pt', got {name!r}")
-    return cached_model(cache_dir() / name, train_fn, config, verbose=verbose)
+    return cached_model(cache_dir() / name, train_fn, config, verbose=verbose, data=data)
+
+
+def _moons_config(settings: Any = None) -> dict[str, Any]:
+    """The key of chapter 5's model: the settings of its loop (``ch05.MOONS_LOOP``, overridden)."""
+    if settings is not None and not isinstance(settings, dict):
+        raise TypeError(
+            f"settings: expected a dict of chapter 5's loop settings, got {type(settings).__name__}"
+        )
+    unknown = sorted(set(settings or {}) - set(ch05.MOONS_LOOP))
+    if unknown:
+        raise ValueError(f"settings: unknown keys {unknown}; known are {sorted(ch05.MOONS_LOOP)}")
+    return {
+        "chapter": 5,
+        "loop": json.loads(canonical_config({**ch05.MOONS_LOOP, **(settings or {})})),
+    }
+
+
+def _train_moons() -> tuple[nn.Module, dict[str, Any]]:
+    model, losses = ch05.train_moons(**ch05.MOONS_LOOP)
+    return model, {"losses": losses}
 
 
 def moons_model(verbose: bool = True) -> CachedModel:
-    """Chapter 5's model, ``train_2d(two_moons, seed=0)``: cached, or trained."""
+    """Chapter 5's model, ``ch05.train_moons(**ch05.MOONS_LOOP)``: cached, or trained."""
+    return cached(MOONS_FILE, _train_moons, _moons_config(), verbose=verbose)
 
-    def train() -> tuple[nn.Module, dict[str, Any]]:
-        model, res = train_2d(two_moons, seed=0)
-        return model, {"losses": res.losses}
 
-    return cached("moons_mlp.pt", train, recipe_config(two_moons, seed=0), verbose=verbose)
+def save_moons_model(
+    model: nn.Module, settings: "dict[str, Any] | None" = None, verbose: bool = True, **extra: Any
+) -> CachedModel:
+    """Keep chapter 5's model, trained in view, as the cache moons_model() then loads.
+
+    Args:
+        model: the model chapter 5's loop trained.
+        settings: the loop's settings where they differ from ``ch05.MOONS_LOOP`` (a file saved
+            with other settings is stale for moons_model, which then retrains).
+        verbose: say so when the cache cannot be written (the result then has ``saved=False``).
+        **extra: values stored with it (see save_model).
+    """
+    path = cache_dir() / MOONS_FILE
+    extra = {
+        **extra,
+        "train_config": _moons_config(settings),
+        "fingerprint": fingerprint(_train_moons),
+    }
+    why = _save(path, model, extra)
+    if why and verbose:
+        print(f"could not cache the model: {why}; it stays in memory only")
+    return CachedModel(model, _plain(extra, "extra"), "given", "", path, not why)

@@ -11,6 +11,7 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 import torch
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -18,9 +19,9 @@ from fmtutor._validate import check_positive_int
 from fmtutor.course.animation import Trails, angle_colors, no_ticks, render_frames_of
 from fmtutor.course.exercises import ExerciseResult, cases_step, check_function
 from fmtutor.course.plots import style_axes
-from fmtutor.course.widgets import LivePlot
+from fmtutor.course.widgets import LivePlot, SolvedPaths
 from fmtutor.data import make_generator
-from fmtutor.fields import FIELDS, ExampleField, get_field
+from fmtutor.fields import FIELDS, ExampleField, MassMover, get_field
 from fmtutor.solvers import Euler, solve
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "reference_euler_solver",
     "check_euler_solver",
     "flow_explorer",
+    "trajectory_explorer",
     "FlowDemo",
     "flow_frames",
     "grid_lines",
@@ -123,6 +125,16 @@ def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> Exe
     )
 
 
+def _solver_controls(names: list[str], max_steps: int) -> "dict[str, W.ValueWidget]":
+    """A field menu (the spiral first if offered), a method menu and a steps slider (Euler, 4)."""
+    first = "spiral" if "spiral" in names else names[0]
+    return {
+        "name": W.Dropdown(options=names, value=first, description="field"),
+        "method": W.Dropdown(options=["euler", "midpoint", "rk4"], description="method"),
+        "n_steps": W.IntSlider(value=4, min=1, max=max_steps, description="steps"),
+    }
+
+
 def flow_explorer(
     names: "list[str] | None" = None, n_start: int = 3, lim: Lim = (-3.0, 3.0)
 ) -> LivePlot:
@@ -170,17 +182,75 @@ def flow_explorer(
             f"max |error| at t = 1 is {err:.2e}"
         )
 
-    controls = {
-        "name": W.Dropdown(
-            options=names, value="spiral" if "spiral" in names else names[0], description="field"
-        ),
-        "method": W.Dropdown(
-            options=["euler", "midpoint", "rk4"], value="euler", description="method"
-        ),
-        "n_steps": W.IntSlider(value=4, min=1, max=40, description="steps"),
-    }
-    live = LivePlot(draw, controls, figsize=(5.0, 4.6))
+    live = LivePlot(draw, _solver_controls(names, max_steps=40), figsize=(5.0, 4.6))
     live.state = state  # type: ignore[attr-defined]
+    return live
+
+
+def trajectory_explorer(
+    names: "list[str] | None" = None, n: int = 16, seed: int = 0, lim: Lim = (-3.0, 3.0)
+) -> LivePlot:
+    """A time slider t that moves particles along the trajectories a solver computes, live.
+
+    A new field (of fmtutor.fields), method (euler, midpoint, rk4) or number of steps solves the
+    ODE from t = 0 to 1 with ``fmtutor.solvers.solve(..., return_trajectory=True)``, once per
+    setting (SolvedPaths); t moves the particles along that solution (between grid times: one
+    partial step of the same method, where a solve stopped at t puts them). Drawn: the solver's
+    paths up to t (coloured, dots at grid times), the exact flow psi_s(x_0), s <= t (thin black),
+    the particles (filled) and the exact psi_t(x_0) (black rings).
+
+    Args:
+        names: the fields offered (default: all of FIELDS). n: particles, x_0 ~ N(0, 0.8^2 I)
+            (a + N(0, 0.5^2 I) for the mover). seed: seed of x_0. lim: the plot box.
+
+    Returns:
+        A LivePlot; ``live.state`` holds the setting, t, the positions drawn (``x_t``) and their
+        largest distance to the exact flow (``error``); ``live.paths`` the SolvedPaths per field.
+    """
+    names = list(FIELDS) if names is None else names
+    fields = {nm: get_field(nm) for nm in names}
+    z = torch.randn(check_positive_int(n, "n"), 2, generator=make_generator(seed)).double()
+    mover = {nm: isinstance(f, MassMover) for nm, f in fields.items()}
+    starts = {nm: 0.5 * z + f.start.double() if mover[nm] else 0.8 * z for nm, f in fields.items()}
+    paths = {nm: SolvedPaths(x0) for nm, x0 in starts.items()}
+    fine = torch.linspace(0, 1, 101, dtype=torch.float64)
+    exact: dict[str, np.ndarray] = {}  # name -> the exact flow on the fine grid, (101, n, 2)
+    colors = angle_colors(z.numpy())
+    state: dict[str, Any] = {}
+
+    def draw(fig: Figure, name: str, method: str, n_steps: int, t: float) -> str:
+        ax, f, x0 = fig.axes[0], fields[name], starts[name]
+        if name not in exact:
+            exact[name] = torch.stack([f.flow(x0, float(s)) for s in fine]).numpy()
+        path, x_t = paths[name].at(name, f, method, n_steps, t)
+        true_t = f.flow(x0, t)
+        num, tt, xt = path.numpy(), true_t.numpy(), x_t.numpy()
+        ex = np.concatenate([exact[name][: int((fine <= t + 1e-9).sum())], tt[None]])
+        # fixed limits, no autoscaling: the kept background is pasted (figures.KeptFigure)
+        for lines, c, lw in ((ex, "black", 0.8), (num, colors, 1.6)):
+            segments = LineCollection(lines.transpose(1, 0, 2), colors=c, linewidths=lw)
+            ax.add_collection(segments, autolim=False)
+        ax.plot(tt[:, 0], tt[:, 1], "o", ms=8.5, mfc="none", mec="black", mew=1.0)
+        k, m = len(num) - 1, len(xt)  # k grid states drawn small, then the m particles at t
+        pts = np.concatenate([num[:-1].reshape(-1, 2), xt])
+        edges = ["none"] * (k * m) + ["white"] * m
+        sizes, fill = [6] * (k * m) + [30] * m, np.tile(colors, (k + 1, 1))
+        ax.scatter(*pts.T, s=sizes, c=fill, edgecolors=edges, lw=0.5, zorder=3)
+        err = float((x_t - true_t).norm(dim=1).max())
+        nfe = paths[name].solution(name, f, method, n_steps).nfe
+        state.update(name=name, method=method, n_steps=n_steps, t=t, x_t=x_t, error=err)
+        # plain text: mathtext in a title that changes with t would be parsed at every step
+        title = f"{name}: {method}, {n_steps} steps, t = {t:.2f}\n"
+        style_axes(ax, lim, lim, title + "coloured: solver; black: exact flow ψ_t(x_0)")
+        return (
+            f"t = {t:.2f}: the particles are at most {err:.2e} from the exact flow "
+            f"({nfe} evaluations of u in the whole solve)"
+        )
+
+    controls = _solver_controls(names, max_steps=30)
+    controls["t"] = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="t")
+    live = LivePlot(draw, controls, figsize=(5.0, 5.0))
+    live.state, live.paths = state, paths  # type: ignore[attr-defined]
     return live
 
 

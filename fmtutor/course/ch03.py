@@ -11,6 +11,7 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 import torch
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -18,7 +19,7 @@ from fmtutor._validate import check_positive_int
 from fmtutor.course.animation import no_ticks, render_frames_of
 from fmtutor.course.exercises import ExerciseResult, cases_xt, check_function
 from fmtutor.course.plots import style_axes
-from fmtutor.course.widgets import LivePlot
+from fmtutor.course.widgets import LivePlot, SolvedPaths
 from fmtutor.data import GaussianMixture, eight_gaussians_mixture, make_generator
 from fmtutor.exact import MarginalField, marginal_log_prob
 from fmtutor.paths import AffinePath
@@ -30,6 +31,7 @@ __all__ = [
     "reference_conditional_log_prob",
     "check_conditional_log_prob",
     "path_explorer",
+    "particle_explorer",
     "PathDemo",
     "path_frames",
 ]
@@ -213,6 +215,73 @@ def path_explorer(
     live = LivePlot(draw, {"t": slider}, figsize=(12.5, 3.8), ncols=3)
     live.state = state  # type: ignore[attr-defined]
     live.samples = (x0, x1)  # type: ignore[attr-defined]
+    return live
+
+
+def particle_explorer(
+    target: "GaussianMixture | None" = None,
+    n: int = 300,
+    seed: int = 0,
+    lim: Lim = (-4.5, 4.5),
+    n_grid: int = 80,
+) -> LivePlot:
+    """Particles moved by the exact marginal field u_t over the density p_t, under a time slider.
+
+    X_0 ~ N(0, I) (n points) is carried by MarginalField(target) with the chosen method and number
+    of steps, solved once per setting (fmtutor.course.widgets.SolvedPaths); t moves the particles
+    along the solution (between grid times by one partial step: where a solve stopped at t puts
+    them) over a heat map of p_t (fmtutor.exact.marginal_log_prob). The text compares the mean
+    log p_t at the particles with that at n direct samples X_t = t X_1 + (1 - t) X_0.
+
+    Returns:
+        A LivePlot; ``live.state`` holds the setting, t, the positions drawn (``x_t``) and both mean
+        log-densities (``lp_flow``, ``lp_direct``); ``live.paths`` the SolvedPaths.
+    """
+    target = target or eight_gaussians_mixture()
+    g = make_generator(seed)
+    x0 = torch.randn(check_positive_int(n, "n"), 2, generator=g)
+    pairs = (torch.randn(n, 2, generator=g), target.sample(n, seed=g))  # for direct samples
+    field, paths = MarginalField(target), SolvedPaths(x0)
+    centres = torch.linspace(*lim, check_positive_int(n_grid, "n_grid", 2))
+    gy, gx = torch.meshgrid(centres, centres, indexing="ij")
+    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
+    shown = dict(
+        origin="lower", extent=(*lim, *lim), cmap="Blues", vmin=0, interpolation="bilinear"
+    )
+    state: dict[str, Any] = {}
+
+    def draw(fig: Figure, method: str, n_steps: int, t: float) -> str:
+        ax = fig.axes[0]
+        path, x_t = paths.at("marginal", field, method, n_steps, t)
+        dens = torch.exp(marginal_log_prob(grid, t, target)).reshape(n_grid, n_grid).numpy()
+        ax.imshow(dens, vmax=dens.max(), **shown)
+        trails = LineCollection(path[:, :50].numpy().transpose(1, 0, 2), lw=0.7, alpha=0.6)
+        ax.add_collection(trails, autolim=False)  # fixed limits: the kept background is pasted
+        trails.set_color("tab:red")
+        ax.scatter(*x_t.numpy().T, s=5, color="tab:red", linewidths=0, zorder=3)
+        direct = (1 - t) * pairs[0] + t * pairs[1]
+        lp = marginal_log_prob(torch.cat([x_t, direct]), t, target)  # one call: cheaper
+        lp_flow, lp_direct = float(lp[:n].mean()), float(lp[n:].mean())
+        state.update(
+            method=method, n_steps=n_steps, t=t, x_t=x_t, lp_flow=lp_flow, lp_direct=lp_direct
+        )
+        style_axes(ax, lim, lim, f"density p_t, particles moved by u_t; t = {t:.2f}")
+        nfe = paths.solution("marginal", field, method, n_steps).nfe
+        return (
+            f"t = {t:.2f}: mean log p_t at the particles {lp_flow:.3f}, at direct samples "
+            f"X_t = t X_1 + (1 - t) X_0 {lp_direct:.3f} ({method}, {n_steps} steps, {nfe} "
+            "evaluations of u)"
+        )
+
+    controls = {
+        "method": W.Dropdown(
+            options=["euler", "midpoint", "rk4"], value="midpoint", description="method"
+        ),
+        "n_steps": W.IntSlider(value=10, min=1, max=40, description="steps"),
+        "t": W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="t"),
+    }
+    live = LivePlot(draw, controls, figsize=(5.0, 5.0))
+    live.state, live.paths = state, paths  # type: ignore[attr-defined]
     return live
 
 

@@ -1,4 +1,4 @@
-"""Chapter 5 (training): the live loss curve, learned vs exact fields, the CFM-loss exercise."""
+"""Chapter 5 (training): the loss and step exercises, the chapter's loop, the live loss curve."""
 
 from __future__ import annotations
 
@@ -9,18 +9,31 @@ import ipywidgets as W
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import Tensor
+from torch import Tensor, nn
 
 from fmtutor._validate import check_points, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
 from fmtutor.course.figures import KeptFigure
 from fmtutor.course.plots import MOONS_XLIM, MOONS_YLIM, quiver, scatter
 from fmtutor.course.widgets import LivePlot
-from fmtutor.data import make_generator
+from fmtutor.data import make_generator, two_moons
 from fmtutor.exact import MarginalField, field_error
+from fmtutor.models import MLP
 from fmtutor.training import cfm_loss
 
-__all__ = ["reference_cfm_loss", "check_cfm_loss", "LossCurve", "field_comparison"]
+__all__ = [
+    "reference_cfm_loss",
+    "check_cfm_loss",
+    "reference_train_step",
+    "check_train_step",
+    "MOONS_LOOP",
+    "train_moons",
+    "LossCurve",
+    "field_comparison",
+]
+
+#: The settings of the chapter's training loop (the notebook's numbers; train_moons' defaults).
+MOONS_LOOP: dict[str, Any] = {"hidden": 64, "steps": 2000, "batch_size": 256, "lr": 1e-2, "seed": 0}
 
 Lim = tuple[float, float]
 
@@ -47,36 +60,164 @@ def reference_cfm_loss(
     return cfm_loss(lambda x, s: model(x, s.reshape(t.shape)), x0, x1, t)
 
 
+def _slipped_loss(slip: str = "") -> Callable[..., Tensor]:
+    """The CFM loss with one typical slip: 'time' reversed, 'target' x0 - x1 or 'x1', or 'mse'."""
+
+    def loss(net: Callable[..., Tensor], x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+        xt = t * x0 + (1 - t) * x1 if slip == "time" else (1 - t) * x0 + t * x1
+        target = x0 - x1 if slip == "target" else x1 if slip == "x1" else x1 - x0
+        r = (net(xt, t) - target) ** 2
+        return r.mean() if slip == "mse" else r.sum(1).mean()
+
+    return loss
+
+
 def check_cfm_loss(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check loss(model, x0, x1, t) = mean_i ||model(x_t, t) - (x1 - x0)||^2.
 
     Here x_t = (1 - t) x0 + t x1, with x0, x1 of shape (B, d) and t of shape (B, 1).
     """
 
-    def with_xt(
-        xt_fn: Callable[..., Tensor], target_fn: Callable[..., Tensor], reduce: str = "sum"
-    ) -> Callable[..., Tensor]:
-        def loss(model: Callable[..., Tensor], x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
-            r = (model(xt_fn(x0, x1, t), t) - target_fn(x0, x1, t)) ** 2
-            return r.sum(1).mean() if reduce == "sum" else r.mean()
-
-        return loss
-
-    good_xt, good_target = (lambda x0, x1, t: (1 - t) * x0 + t * x1), (lambda x0, x1, t: x1 - x0)
     mistakes = {
-        "time is reversed: x_t = (1 - t) x0 + t x1 starts at the noise x0 when t = 0.": with_xt(
-            lambda x0, x1, t: t * x0 + (1 - t) * x1, good_target
-        ),
-        "the target's sign is flipped: the regression target is x1 - x0.": with_xt(
-            good_xt, lambda x0, x1, t: x0 - x1
-        ),
-        (
-            "you averaged over coordinates too (like nn.MSELoss): "
-            "sum the squares over coordinates, then average over the batch."
-        ): with_xt(good_xt, good_target, "mean"),
-        "the target should be x1 - x0, not x1.": with_xt(good_xt, lambda x0, x1, t: x1),
+        "time is reversed: x_t = (1 - t) x0 + t x1 starts at the noise x0 when t = 0.": "time",
+        "the target's sign is flipped: the regression target is x1 - x0.": "target",
+        "you averaged over coordinates too (like nn.MSELoss): sum the squares over coordinates, "
+        "then average over the batch.": "mse",
+        "the target should be x1 - x0, not x1.": "x1",
     }
+    mistakes = {hint: _slipped_loss(slip) for hint, slip in mistakes.items()}
     return check_function(student, reference_cfm_loss, _cases_loss(), mistakes, verbose=verbose)
+
+
+def reference_train_step(
+    net: Callable[..., Tensor], opt: torch.optim.Optimizer, x0: Tensor, x1: Tensor, t: Tensor
+) -> float:
+    """One CFM step: loss = mean_i ||net(x_t, t) - (x1 - x0)||^2, gradients reset, one update.
+
+    x_t = (1 - t) x0 + t x1, with x0, x1 of shape (B, d) and t of shape (B, 1).
+
+    Returns:
+        The batch's loss before the update, a float.
+    """
+    loss = reference_cfm_loss(net, x0, x1, t)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+class _ColumnNet(nn.Module):
+    """A small u(x, t) that, like the chapter's network, takes t as a column of shape (B, 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 2))
+
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        if not isinstance(t, Tensor) or t.shape != (x.shape[0], 1):
+            got = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
+            raise ValueError(f"the network takes t of shape ({x.shape[0]}, 1), got {got}")
+        return self.layers(torch.cat([x, t], 1))
+
+
+def _two_steps(step: Callable[..., Any]) -> Callable[..., "Tensor | None"]:
+    """``step`` run twice on a fresh network and Adam: [loss 1, loss 2, weights after], (P + 2,)."""
+
+    def run(*batches: Tensor) -> "Tensor | None":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(5)
+            net = _ColumnNet()
+        opt = torch.optim.Adam(net.parameters(), lr=0.05)
+        losses = [step(net, opt, *batches[:3]), step(net, opt, *batches[3:])]
+        if any(v is None for v in losses):
+            return None
+        values = [torch.as_tensor(v).detach().double() for v in losses]
+        if any(v.numel() != 1 for v in values):
+            got = [tuple(v.shape) for v in values]
+            raise ValueError(f"return the batch's loss, one number; got shapes {got}")
+        weights = torch.cat([p.detach().flatten() for p in net.parameters()]).double()
+        return torch.cat([torch.stack([v.reshape(()) for v in values]), weights])
+
+    return run
+
+
+def _slipped(slip: str) -> Callable[..., float]:
+    """A training step with one typical slip: 'target', 'time', 'zero_grad', 'update' or 'mse'."""
+
+    def step(net: Callable[..., Tensor], opt: Any, x0: Tensor, x1: Tensor, t: Tensor) -> float:
+        loss = _slipped_loss(slip)(net, x0, x1, t)
+        if slip != "zero_grad":
+            opt.zero_grad()
+        loss.backward()
+        if slip != "update":
+            opt.step()
+        return loss.item()
+
+    return step
+
+
+_STEP_SLIPS = {
+    "the target is reversed: regress on x1 - x0 (data minus noise), not x0 - x1.": "target",
+    "time is reversed: x_t = (1 - t) x0 + t x1 is the noise x0 at t = 0.": "time",
+    "opt.zero_grad() is missing: backward() adds to the gradients already there, so the second "
+    "step follows the sum of both steps' gradients. Reset them before backward().": "zero_grad",
+    "the weights never change: call loss.backward(), then opt.step() (reset the gradients before "
+    "backward(), not between backward() and step()).": "update",
+    "you averaged over coordinates too (nn.MSELoss): with Adam the update hardly changes, but the "
+    "loss you return is the CFM loss divided by d. Sum over coordinates, average over the batch.": (
+        "mse"
+    ),
+}
+
+
+def check_train_step(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check step(net, opt, x0, x1, t): the CFM loss, zero_grad, backward, opt.step(); the loss.
+
+    The step runs twice in a row on a fresh small network (t of shape (B, 1)) and Adam; the two
+    losses it returns and the weights after it are compared with reference_train_step's.
+    """
+    g = torch.Generator().manual_seed(4)
+    draw = [(torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g) + 2) for _ in "ab"]
+    case = tuple(v for x0, x1 in draw for v in (x0, x1, torch.rand(8, 1, generator=g)))
+    mistakes = {hint: _two_steps(_slipped(slip)) for hint, slip in _STEP_SLIPS.items()}
+    run = _two_steps(student) if callable(student) else student
+    return check_function(run, _two_steps(reference_train_step), [case], mistakes, verbose=verbose)
+
+
+def train_moons(
+    hidden: int = 64,
+    steps: int = 2000,
+    batch_size: int = 256,
+    lr: float = 1e-2,
+    seed: int = 0,
+    until: "int | None" = None,
+) -> tuple[MLP, np.ndarray]:
+    """Chapter 5's training loop as a function: what ``cache.moons_model()`` trains.
+
+    Step for step the notebook's loop (tests/course/test_ch05.py checks the weights are equal): an
+    MLP(2, hidden, depth 3, SiLU) initialised after ``torch.manual_seed(seed)``; Adam at ``lr``
+    with a cosine decay to 0 over ``steps``; each step draws fresh two-moons data x1 (B, 2), noise
+    x0 (B, 2) and times t (B, 1) from one generator seeded with seed + 1 and runs
+    reference_train_step. The chapters run it on one CPU thread (``setup()``). ``until`` stops
+    after that many steps (the schedule still spans ``steps``): the first losses of a run, cheaply.
+
+    Returns:
+        (the model in eval mode, the loss of every step run, shape (steps,) or (until,)).
+    """
+    steps, batch = check_positive_int(steps, "steps"), check_positive_int(batch_size, "batch_size")
+    torch.manual_seed(seed)
+    model = MLP(dim=2, hidden=check_positive_int(hidden, "hidden"), depth=3)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    run = steps if until is None else min(check_positive_int(until, "until"), steps)
+    g, losses = make_generator(seed + 1), np.empty(run)
+    for step in range(run):
+        x1 = two_moons(batch, seed=g)
+        x0 = torch.randn(batch, 2, generator=g)
+        t = torch.rand(batch, 1, generator=g)
+        losses[step] = reference_train_step(model, opt, x0, x1, t)
+        decay.step()
+    return model.eval(), losses
 
 
 class LossCurve:
@@ -192,16 +333,11 @@ def field_comparison(
 
     def draw(fig: Figure, t: float) -> str:
         left, right = fig.axes
-        quiver(
-            model,
-            t,
-            ax=left,
-            xlim=xlim,
-            ylim=ylim,
-            n=15,
-            title=f"learned $u^\\theta_t$, t = {t:.2f}",
-        )
-        quiver(exact, t, ax=right, xlim=xlim, ylim=ylim, n=15, title=f"exact $u_t$, t = {t:.2f}")
+        for ax, field, name in (
+            (left, model, "learned $u^\\theta_t$"),
+            (right, exact, "exact $u_t$"),
+        ):
+            quiver(field, t, ax=ax, xlim=xlim, ylim=ylim, n=15, title=f"{name}, t = {t:.2f}")
         xt = t * x1 + (1 - t) * x0
         for ax in (left, right):
             scatter(xt, ax=ax, s=3, alpha=0.35, color="tab:orange", xlim=xlim, ylim=ylim)

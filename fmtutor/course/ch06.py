@@ -1,22 +1,37 @@
-"""Chapter 6 (midpoint sampling): the steps explorer and the midpoint-step exercise."""
+"""Chapter 6 (midpoint sampling): the equal-cost and steps explorers, the midpoint-step exercise."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as W
+import torch
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from fmtutor._validate import check_points
+from fmtutor._validate import check_points, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, cases_step, check_function
 from fmtutor.course.plots import MOONS_XLIM, MOONS_YLIM, scatter, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.metrics import wasserstein2
-from fmtutor.solvers import Midpoint, solve
+from fmtutor.solvers import Midpoint, Solution, solve
 
-__all__ = ["reference_midpoint_step", "check_midpoint_step", "sample_methods", "steps_explorer"]
+__all__ = [
+    "reference_midpoint_step",
+    "check_midpoint_step",
+    "sample_methods",
+    "steps_explorer",
+    "nfe_per_step",
+    "equal_cost_paths",
+    "nfe_explorer",
+    "COLORS",
+]
+
+#: A colour per solver, the same in every figure of the chapter.
+COLORS = {"euler": "tab:blue", "midpoint": "tab:orange", "heun": "tab:purple", "rk4": "tab:green"}
 
 Lim = tuple[float, float]
 
@@ -123,3 +138,125 @@ def steps_explorer(
     return LivePlot(
         draw, {"n_steps": slider}, figsize=(4.0 * len(methods), 4.2), ncols=len(methods)
     )
+
+
+def nfe_per_step(method: str) -> int:
+    """Velocity evaluations per step of a solver: one step of fmtutor.solvers, counted."""
+    return solve(lambda x, t: torch.zeros_like(x), torch.zeros(1, 2), method, n_steps=1).nfe
+
+
+def equal_cost_paths(
+    field_fn: Callable[..., Tensor],
+    x0: Tensor,
+    nfe: int,
+    methods: Sequence[str] = ("euler", "midpoint", "rk4"),
+) -> dict[str, Solution]:
+    """Integrate x0 (B, d) from t = 0 to 1 with each method on the same budget of ``nfe``.
+
+    A method with c evaluations per step takes nfe / c steps (nfe must be a multiple of every c).
+
+    Returns:
+        Solver name -> its Solution, with the trajectory (n_steps + 1, B, d).
+    """
+    nfe = check_positive_int(nfe, "nfe")
+    cost = {m: nfe_per_step(m) for m in methods}
+    bad = [m for m in methods if nfe % cost[m]]
+    if bad:
+        raise ValueError(
+            f"nfe: expected a multiple of every method's evaluations per step {cost}, got {nfe} "
+            f"(does not fit {bad})"
+        )
+    return {
+        m: solve(field_fn, x0, m, n_steps=nfe // cost[m], return_trajectory=True) for m in methods
+    }
+
+
+def nfe_explorer(
+    field_fn: Callable[..., Tensor],
+    x0: Tensor,
+    nfe: int = 8,
+    max_nfe: int = 32,
+    methods: Sequence[str] = ("euler", "midpoint", "rk4"),
+    reference_steps: int = 200,
+    xlim: Lim = MOONS_XLIM,
+    ylim: Lim = MOONS_YLIM,
+) -> LivePlot:
+    """Solvers at equal cost: the slider sets the velocity evaluations (NFE) each method may spend.
+
+    One panel per method. Drawn: the method's paths with a dot at each of its steps (recomputed
+    at every slider move with ``equal_cost_paths``) and their ends; over them, the exact paths
+    from x0 (thin black: RK4 with ``reference_steps`` steps, computed once) and their ends (black
+    rings). A note in each panel gives its steps and the mean distance between the two ends.
+
+    Args:
+        field_fn: the velocity ``field(x, t)``.
+        x0: the starting points, shape (B, 2) (about 20 paths stay readable).
+        nfe: the initial budget; max_nfe: the slider's maximum. Both multiples of the methods'
+            evaluations per step (4 with RK4); the slider moves in steps of that size.
+        methods: solver names.
+        reference_steps: RK4 steps of the exact paths.
+        xlim, ylim: plot box.
+
+    Returns:
+        A LivePlot; ``live.state`` holds the budget drawn (``nfe``), the Solutions (``solutions``),
+        the mean end-point errors (``errors``) and the exact paths (``reference``).
+    """
+    x0 = check_points(x0, "x0", dim=2)
+    unit = math.lcm(*(nfe_per_step(m) for m in methods))
+    for name, v in (("nfe", nfe), ("max_nfe", max_nfe)):
+        if check_positive_int(v, name) % unit:
+            raise ValueError(
+                f"{name}: expected a multiple of {unit} (evaluations of one step of each method), "
+                f"got {v}"
+            )
+    if not nfe <= max_nfe:
+        raise ValueError(f"nfe: expected at most max_nfe = {max_nfe}, got {nfe}")
+    n_ref = check_positive_int(reference_steps, "reference_steps")
+    ref = solve(field_fn, x0, "rk4", n_steps=n_ref, return_trajectory=True)
+    # drawn with at most ~50 segments a path: the exact path is smooth, and it is drawn 3 times
+    thin = max(1, n_ref // 50)
+    keep = sorted({*range(0, n_ref + 1, thin), n_ref})
+    exact_paths = ref.trajectory[keep].detach().cpu().numpy().transpose(1, 0, 2)  # (B, ., 2)
+    exact_end = ref.x.detach()
+    ends = exact_end.cpu().numpy()
+    state: dict[str, Any] = {"reference": ref}
+
+    def draw(fig: Figure, nfe: int) -> str:
+        with torch.no_grad():  # sampling needs no gradients: a third faster on a network
+            sols = equal_cost_paths(field_fn, x0, nfe, methods)
+        errors, parts = {}, []
+        for ax, (m, sol) in zip(fig.axes, sols.items()):
+            # the numbers go inside the axes: a title that changes width would redo the layout
+            style_axes(ax, xlim, ylim, m)
+            if ax is not fig.axes[0]:  # one y scale on the left: no tick labels between panels
+                ax.set_ylabel("")
+                ax.tick_params(labelleft=False)
+            traj = sol.trajectory.detach().cpu().numpy()  # (n_steps + 1, B, 2)
+            k, b, color = len(traj) - 1, traj.shape[1], COLORS.get(m, "C0")
+            ax.add_collection(
+                LineCollection(traj.transpose(1, 0, 2), colors=color, lw=1.6), autolim=False
+            )
+            # the steps' points small, the end points larger; then the exact paths on top
+            ax.scatter(*traj[1:].reshape(-1, 2).T, s=[5] * (k - 1) * b + [16] * b, color=color,
+                       lw=0)  # fmt: skip
+            ax.add_collection(LineCollection(exact_paths, colors="black", lw=0.6), autolim=False)
+            ax.scatter(*ends.T, s=40, facecolors="none", edgecolors="black", lw=0.8)
+            errors[m] = float((sol.x.detach() - exact_end).norm(dim=1).mean())
+            note = f"{k} steps x {sol.nfe // k} = {sol.nfe} NFE\nmean end error {errors[m]:.3g}"
+            ax.text(0.97, 0.03, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                    bbox={"facecolor": "white", "alpha": 0.85, "linewidth": 0})  # fmt: skip
+            parts.append(f"{m} {k} steps, {errors[m]:.3g}")
+        state.update(nfe=nfe, solutions=sols, errors=errors)
+        return (
+            f"{nfe} evaluations each; mean distance of the ends to the exact ones (black: RK4, "
+            f"{ref.nfe} evaluations): " + "; ".join(parts)
+        )
+
+    slider = W.IntSlider(
+        value=nfe, min=unit, max=max_nfe, step=unit, description="NFE", continuous_update=False
+    )
+    live = LivePlot(
+        draw, {"nfe": slider}, figsize=(3.0 * len(methods), 3.4), dpi=80, ncols=len(methods)
+    )
+    live.state = state  # type: ignore[attr-defined]
+    return live

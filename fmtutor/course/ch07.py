@@ -1,4 +1,4 @@
-"""Chapter 7 (couplings and optimal transport): pairings drawn and compared, OT and straightness."""
+"""Chapter 7 (couplings and optimal transport): pairings and learned paths drawn, the exercises."""
 
 from __future__ import annotations
 
@@ -9,15 +9,23 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 import torch
+from matplotlib import colormaps
 from matplotlib.collections import LineCollection
 from torch import Tensor
 
-from fmtutor._validate import check_callable, check_positive_int
-from fmtutor.couplings import _pair, brute_force_assignment, coupling_stats, ot_assignment
+from fmtutor._validate import as_tensor, check_callable, check_points, check_positive_int
+from fmtutor.couplings import (
+    _pair,
+    brute_force_assignment,
+    count_crossings,
+    ot_assignment,
+    transport_cost,
+)
 from fmtutor.course.exercises import ExerciseResult, check_function
 from fmtutor.course.plots import new_axes, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import make_generator
+from fmtutor.solvers import solve
 from fmtutor.trajectories import kinetic_energy
 
 __all__ = [
@@ -27,18 +35,15 @@ __all__ = [
     "check_straightness",
     "plot_pairs",
     "pairing_widget",
+    "plot_paths",
+    "plot_progress",
+    "batch_paths_widget",
 ]
-
-Lim = tuple[float, float]
 
 
 def _cases_pairing() -> list[tuple[Tensor, Tensor]]:
     cases = []
-    for seed, b in (
-        (0, 5),
-        (5, 5),
-        (3, 3),
-    ):  # seeds where each typical mistake gives a different answer
+    for seed, b in ((0, 5), (5, 5), (3, 3)):  # seeds where each typical mistake answers otherwise
         g = torch.Generator().manual_seed(seed)
         x0 = torch.randn(b, 2, generator=g)
         cases.append((x0, torch.randn(b, 2, generator=g) * 1.5 + torch.tensor([1.0, 0.5])))
@@ -62,25 +67,17 @@ def reference_ot_pairing(x0: Tensor, x1: Tensor) -> Tensor:
 
 
 def check_ot_pairing(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check pairing(x0, x1) -> s (B,) int, the OT permutation: x1[s] is the partner of x0.
-
-    The cases have B = 3 or 5 points in d = 2.
-    """
+    """Check pairing(x0, x1) -> s (B,) int, the OT permutation (x1[s] partners x0); B = 3 or 5."""
     cases = _cases_pairing()
     try:
         got = student(*cases[0])
-        if isinstance(got, Tensor) and got.shape == cases[0][1].shape:
-            result = ExerciseResult(
-                False,
-                "you returned the re-ordered points x1[s]; return the index tensor s itself "
-                "(shape (B,)).",
-                "points",
-            )
-            if verbose:
-                print("❌ " + result.message)
-            return result
     except Exception:
-        pass  # check_function reports it
+        got = None  # check_function reports it
+    if isinstance(got, Tensor) and got.shape == cases[0][1].shape:
+        msg = "you returned the re-ordered points x1[s]; return the index tensor s itself (B,)."
+        if verbose:
+            print("❌ " + msg)
+        return ExerciseResult(False, msg, "points")
     mistakes = {
         "that is the pairing as drawn (s = 0, 1, ..., B-1), the independent coupling: search over "
         "permutations.": lambda x0, x1: torch.arange(x0.shape[0]),
@@ -100,9 +97,7 @@ def check_ot_pairing(student: Callable[..., Any], verbose: bool = True) -> Exerc
 def _cases_straightness() -> list[tuple[Tensor]]:
     g = torch.Generator().manual_seed(7)
     bent = torch.cumsum(torch.randn(9, 4, 2, generator=g) * 0.3, 0)  # wiggly paths, T = 8 steps
-    line = torch.linspace(0, 1, 5)[:, None, None] * torch.tensor(
-        [[[2.0, -1.0]], [[0.5, 0.5]]]
-    ).transpose(0, 1)
+    line = torch.linspace(0, 1, 5)[:, None, None] * torch.tensor([[[2.0, -1.0], [0.5, 0.5]]])
     return [(bent,), (line + torch.tensor([1.0, 3.0]),)]
 
 
@@ -122,7 +117,7 @@ def check_straightness(student: Callable[..., Any], verbose: bool = True) -> Exe
     def energy(traj: Tensor, scale: float) -> Tensor:
         return ((traj[1:] - traj[:-1]) ** 2).sum(-1).sum(0) * scale
 
-    def disp(traj: Tensor) -> Tensor:
+    def disp(traj: Tensor) -> Tensor:  # the squared displacement
         return ((traj[-1] - traj[0]) ** 2).sum(-1)
 
     mistakes = {
@@ -156,12 +151,8 @@ def plot_pairs(
     """Draw each pair as a grey segment from x_0[i] (black dot, noise) to x_1[i] (red dot, data).
 
     Args:
-        x_0, x_1: paired points, shape (B, 2).
-        ax: matplotlib Axes (a new one when None).
+        x_0, x_1: paired points, shape (B, 2). ax: Axes (a new one when None).
         title: axes title. lim: half-width of the square box. legend: add a legend.
-
-    Returns:
-        The Axes.
     """
     x_0, x_1 = _pair(x_0, x_1)
     if x_0.shape[1] != 2:
@@ -169,18 +160,24 @@ def plot_pairs(
     ax = new_axes(ax)
     a, b = x_0.detach().cpu().numpy(), x_1.detach().cpu().numpy()
     n = a.shape[0]
-    size, alpha = (
-        min(10.0, 2000.0 / n),
-        max(0.15, min(0.6, 64.0 / n)),
-    )  # thinner marks for big batches
-    ax.add_collection(
-        LineCollection(np.stack([a, b], 1), colors="tab:gray", linewidths=0.7, alpha=alpha)
-    )
-    ax.scatter(a[:, 0], a[:, 1], s=size, color="black", label="$x_0$ (noise)", zorder=3)
-    ax.scatter(b[:, 0], b[:, 1], s=size, color="tab:red", label="$x_1$ (data)", zorder=3)
+    size, alpha = min(10.0, 2000.0 / n), max(0.15, min(0.6, 64.0 / n))  # thinner for big batches
+    segments = LineCollection(np.stack([a, b], 1), colors="tab:gray", linewidths=0.7, alpha=alpha)
+    ax.add_collection(segments)
+    ax.scatter(*a.T, s=size, color="black", label="$x_0$ (noise)", zorder=3)
+    ax.scatter(*b.T, s=size, color="tab:red", label="$x_1$ (data)", zorder=3)
     if legend:
         ax.legend(loc="lower right", fontsize=8)
     return style_axes(ax, (-lim, lim), title=title)
+
+
+def _batch_size_plot(draw: Callable[..., str], sizes: list, value: int, stats: dict) -> Any:
+    """A LivePlot of two panels with one 'batch_size' slider; ``live.stats`` is the draw's dict."""
+    slider = W.SelectionSlider(
+        options=sizes, value=value, description="batch size", continuous_update=False
+    )
+    live = LivePlot(draw, {"batch_size": slider}, figsize=(9, 4.6), ncols=2)
+    live.stats = stats  # the same dict, refreshed by every redraw
+    return live
 
 
 def pairing_widget(
@@ -193,23 +190,19 @@ def pairing_widget(
     """A LivePlot: pick a batch size; a fresh batch is paired independently and by OT, both drawn.
 
     Each change draws B noise points and B data points (seeded by ``seed`` and B), solves the OT
-    assignment, draws the two pairings side by side and reports ``coupling_stats`` under the plot
-    (the numbers are kept in ``live.stats``).
+    assignment live, draws the two pairings side by side and reports ``coupling_stats`` under the
+    plot (the numbers are kept in ``live.stats``). Nothing is trained.
 
     Args:
         sampler: data sampler ``sampler(n, seed=...)`` returning (n, 2) points.
-        sizes: the batch sizes offered by the slider.
-        value: the initial batch size (one of sizes).
-        seed: base seed of the batches.
-        lim: half-width of the plotted box.
+        sizes: the batch sizes offered by the slider; value: the initial one.
+        seed: base seed of the batches. lim: half-width of the plotted box.
 
     Returns:
         fmtutor.course.widgets.LivePlot with control 'batch_size' and attribute ``stats`` (the
         coupling_stats of the batch on show, plus its batch_size).
     """
-    check_callable(
-        sampler, "sampler", "a data sampler sampler(n, seed=...), e.g. fmtutor.data.two_moons"
-    )
+    check_callable(sampler, "sampler", "a data sampler sampler(n, seed=...), e.g. data.two_moons")
     sizes = [check_positive_int(int(s), "sizes") for s in sizes]
     if value not in sizes:
         raise ValueError(f"value: expected one of sizes {sizes}, got {value}")
@@ -218,29 +211,137 @@ def pairing_widget(
     def draw(fig: Any, batch_size: int) -> str:
         x_1 = sampler(batch_size, seed=seed + batch_size)
         x_0 = torch.randn(x_1.shape, generator=make_generator(seed + 7 * batch_size + 1))
+        x_1ot = x_1[ot_assignment(x_0, x_1)]
         stats.clear()
-        stats.update(coupling_stats(x_0, x_1), batch_size=batch_size)
-        plot_pairs(
-            x_0, x_1, fig.axes[0], f"independent: {stats['crossings_independent']} crossings", lim
-        )
-        plot_pairs(
-            x_0,
-            x_1[ot_assignment(x_0, x_1)],
-            fig.axes[1],
-            f"minibatch OT: {stats['crossings_ot']} crossings",
-            lim,
-            legend=True,
-        )
+        stats["batch_size"] = batch_size
+        for name, x_1p in (("independent", x_1), ("ot", x_1ot)):  # = coupling_stats(x_0, x_1)
+            stats[f"cost_{name}"] = transport_cost(x_0, x_1p)
+            stats[f"crossings_{name}"] = count_crossings(x_0, x_1p)
+        # fixed titles (the numbers go below the plot): the layout and the axes' pixels are kept
+        plot_pairs(x_0, x_1, fig.axes[0], "independent pairs", lim)
+        plot_pairs(x_0, x_1ot, fig.axes[1], "minibatch-OT pairs", lim, True)
         return (
             f"B = {batch_size}: mean ||x<sub>1</sub> - x<sub>0</sub>||² = "
             f"{stats['cost_independent']:.2f} (independent) vs {stats['cost_ot']:.2f} (OT); "
             f"crossing pairs {stats['crossings_independent']} vs {stats['crossings_ot']}"
         )
 
-    slider = W.SelectionSlider(
-        options=sizes, value=value, description="batch size", continuous_update=False
-    )
+    return _batch_size_plot(draw, sizes, value, stats)
 
-    live = LivePlot(draw, {"batch_size": slider}, figsize=(9, 4.6), ncols=2)
-    live.stats = stats  # the same dict, refreshed by every redraw
-    return live
+
+def plot_paths(
+    traj: Any, ax: Any = None, title: "str | None" = None, lim: float = 4.5, legend: bool = False
+) -> Any:
+    """A few paths, each in its own colour, beside their straight chords.
+
+    Each path x_0 -> x_T (solid) starts at a black dot and ends at a star; its chord is dashed, the
+    chord's midpoint is a ring, and the particle's position at the middle time t = 1/2 a coloured
+    dot. On a straight path travelled at uniform speed the dot sits in its ring.
+
+    Args:
+        traj: positions on a uniform time grid from t = 0 to 1, shape (T + 1, B, 2), T even.
+        ax: Axes (a new one when None). title, lim (half-width of the box), legend: as it says.
+    """
+    tr = as_tensor(traj, "traj", finite=True).detach().cpu().double().numpy()
+    if tr.ndim != 3 or tr.shape[2] != 2 or tr.shape[0] < 3 or (tr.shape[0] - 1) % 2:
+        raise ValueError(
+            f"traj: expected shape (T + 1, B, 2) with T even (t = 1/2), got {tr.shape}"
+        )
+    ax = new_axes(ax)
+    colors = colormaps["tab10"](np.arange(tr.shape[1]) % 10)
+    ends, mid = np.stack([tr[0], tr[-1]], 1), 0.5 * (tr[0] + tr[-1])
+    ax.add_collection(LineCollection(ends, colors="black", linewidths=1.0, linestyles=(0, (2, 2))))
+    ax.add_collection(LineCollection(tr.transpose(1, 0, 2), colors=colors, linewidths=2.0))
+    ax.plot([], [], "k--", lw=1.0, label="straight chord")
+    ax.scatter(*mid.T, s=70, facecolors="none", edgecolors="black", lw=1.2, label="its midpoint")
+    half = tr[(tr.shape[0] - 1) // 2]
+    ax.scatter(*half.T, s=30, c=colors, edgecolors="black", lw=0.5, zorder=4, label="$x_{1/2}$")
+    ax.scatter(*tr[0].T, s=25, color="black", zorder=4, label="$x_0$")
+    ax.scatter(*tr[-1].T, s=70, c=colors, marker="*", edgecolors="black", lw=0.5, zorder=4)
+    if legend:
+        ax.legend(loc="lower right", fontsize=8)
+    return style_axes(ax, (-lim, lim), title=title)
+
+
+def plot_progress(
+    traj: Any, ax: Any = None, color: str = "tab:blue", label: "str | None" = None
+) -> Any:
+    """How far each particle has come along its chord, against t, and the line p = t.
+
+    p_k = (x_k - x_0) . (x_T - x_0) / ||x_T - x_0||^2 for a trajectory on a uniform grid of [0, 1]:
+    p = t on a straight path travelled at uniform speed, p < 0 where a particle first moves away
+    from where it will end.
+
+    Args:
+        traj: positions, shape (T + 1, B, d). ax: Axes (a new one when None). color, label.
+    """
+    tr = as_tensor(traj, "traj", finite=True).detach().cpu().double()
+    if tr.ndim != 3 or tr.shape[0] < 2:
+        raise ValueError(f"traj: expected shape (T + 1, B, d) with T >= 1, got {tuple(tr.shape)}")
+    chord = tr[-1] - tr[0]
+    p = ((tr - tr[0]) * chord).sum(-1) / (chord**2).sum(-1).clamp_min(1e-12)
+    ax = new_axes(ax)
+    t = np.broadcast_to(np.linspace(0.0, 1.0, tr.shape[0])[:, None], p.shape)
+    curves = np.stack([t, p.numpy()], -1).transpose(1, 0, 2)  # (B, T + 1, 2)
+    ax.add_collection(LineCollection(curves, colors=color, linewidths=0.6, alpha=0.3))
+    ax.plot([], [], color=color, label=label)
+    if not any(line.get_label() == "uniform speed" for line in ax.lines):
+        ax.plot([0, 1], [0, 1], "k--", lw=1.0, label="uniform speed")
+    ax.set(xlim=(0, 1), ylim=(-0.6, 1.1), xlabel="t", ylabel="p(t): share of the chord covered")
+    ax.set_title("progress along the chord")
+    return ax
+
+
+def batch_paths_widget(
+    models: "dict[int, Callable[..., Tensor]]",
+    starts: Tensor,
+    x_0: Tensor,
+    value: "int | None" = None,
+    n_steps: int = 20,
+    lim: float = 4.5,
+) -> Any:
+    """A LivePlot: pick the batch size a minibatch-OT model was trained with, see its flow.
+
+    Nothing is trained on a change: ``models`` maps batch sizes to models trained once. A change
+    integrates the chosen one (``n_steps`` midpoint steps, even) from ``starts`` (n, 2) (drawn by
+    plot_paths) and from ``x_0`` (B, 2) (plot_progress, and the straightness S: the ODE of
+    fmtutor.couplings.flow_straightness, same steps, in the same solve); ``lim``: the paths' box.
+
+    Returns:
+        fmtutor.course.widgets.LivePlot with control 'batch_size' (initially ``value``, default the
+        smallest) and a dict ``stats`` (batch_size, straightness, trajectory of the paths drawn).
+    """
+    if not isinstance(models, dict) or not models:
+        raise TypeError(f"models: expected a dict batch size -> model, got {type(models).__name__}")
+    sizes = sorted(check_positive_int(b, "models (a batch size)") for b in models)
+    _ = [check_callable(models[b], f"models[{b}]", "a velocity model(x, t)") for b in sizes]
+    starts, x_0 = check_points(starts, "starts", dim=2), check_points(x_0, "x_0", dim=2)
+    n = len(x_0)
+    n_steps = check_positive_int(n_steps, "n_steps", minimum=2)
+    if n_steps % 2:
+        raise ValueError(f"n_steps: expected an even number (t = 1/2 on the grid), got {n_steps}")
+    if (value := sizes[0] if value is None else value) not in sizes:
+        raise ValueError(f"value: expected one of the models' batch sizes {sizes}, got {value}")
+    stats: dict[str, Any] = {}
+
+    def draw(fig: Any, batch_size: int) -> str:
+        model, k = models[batch_size], len(starts)
+
+        def augmented(y: Tensor, t: Tensor) -> Tensor:  # flow_straightness's ODE, path kept
+            u = model(y[:, :2], t).to(y.dtype)
+            return torch.cat([u, (u**2).sum(1, keepdim=True)], 1)
+
+        y_0 = torch.cat([torch.cat([starts, x_0.to(starts.dtype)]), starts.new_zeros(k + n, 1)], 1)
+        tr = solve(augmented, y_0, n_steps=n_steps, return_trajectory=True).trajectory
+        paths, many = tr[:, :k, :2], tr[:, k:, :2]
+        s = float((tr[-1, k:, 2] - ((many[-1] - many[0]) ** 2).sum(1)).mean())  # S = E - D
+        stats.clear()
+        stats.update(batch_size=batch_size, straightness=s, trajectory=paths)
+        plot_paths(paths, fig.axes[0], "learned paths", lim)
+        plot_progress(many, fig.axes[1], color="tab:orange")
+        return (
+            f"minibatch OT with batches of B = {batch_size}: straightness S = {s:.3f} "
+            f"({n} particles, {n_steps} midpoint steps)"
+        )
+
+    return _batch_size_plot(draw, sizes, value, stats)

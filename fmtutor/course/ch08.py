@@ -1,4 +1,4 @@
-"""Chapter 8 (likelihood): the likelihood explorer, the divergence and Hutchinson exercises."""
+"""Chapter 8 (likelihood): the divergence maps, the likelihood explorer, the two exercises."""
 
 from __future__ import annotations
 
@@ -6,21 +6,33 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as W
+import numpy as np
 import torch
+from matplotlib.colors import SymLogNorm
 from torch import Tensor
 
-from fmtutor._validate import check_points
+from fmtutor._validate import check_callable, check_points, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.plots import grid_points, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import GaussianMixture
 from fmtutor.exact import MarginalField
-from fmtutor.likelihood import divergence_exact, divergence_hutchinson, jacobian, log_likelihood
+from fmtutor.likelihood import (
+    _probes,
+    divergence_exact,
+    divergence_hutchinson,
+    jacobian,
+    standard_normal_log_prob,
+)
+from fmtutor.solvers import solve
 
 __all__ = [
     "reference_divergence",
     "check_divergence",
     "reference_hutchinson",
     "check_hutchinson",
+    "divergence_maps",
+    "integrated_jacobian",
     "likelihood_widget",
 ]
 
@@ -124,11 +136,88 @@ def check_hutchinson(student: Callable[..., Any], verbose: bool = True) -> Exerc
     )
 
 
+def divergence_maps(
+    field: Callable[..., Tensor],
+    times: Sequence[float],
+    axes: Sequence[Any],
+    lim: Lim = (-4.5, 4.5),
+    n: int = 90,
+    n_arrows: int = 15,
+) -> np.ndarray:
+    """div u_t on an n x n grid at each time, one panel each, on one shared colour scale.
+
+    The scale is symmetric about 0 (white), linear within +-1 and logarithmic beyond, and spans
+    the largest |div u_t| of all panels (nothing is clipped); black arrows show u_t's direction.
+    One colour bar serves all the panels.
+
+    Args:
+        field: velocity field ``field(x, t)`` of 2-D points. times: one per panel.
+        axes: matplotlib Axes, one per time (on one figure). lim: the square box (low, high).
+        n: grid points per side. n_arrows: arrows per side.
+
+    Returns:
+        The divergences, shape (len(times), n, n) (rows run along x^(2)).
+    """
+    check_callable(field, "field", "a velocity field(x, t)")
+    if len(axes) != len(times):
+        raise ValueError(f"axes: expected one Axes per time ({len(times)}), got {len(axes)}")
+    grid = grid_points(lim, n=check_positive_int(n, "n")).double()
+    div = np.stack([divergence_exact(field, grid, t).reshape(n, n).numpy() for t in times])
+    top = max(float(np.abs(div).max()), 1.0)
+    norm = SymLogNorm(linthresh=1.0, vmin=-top, vmax=top, base=10)
+    pts = grid_points(lim, n=check_positive_int(n_arrows, "n_arrows")).double()
+    for ax, t, d in zip(axes, times, div):
+        image = ax.imshow(d, origin="lower", extent=(*lim, *lim), cmap="RdBu_r", norm=norm)
+        with torch.no_grad():
+            v = field(pts, t).numpy()
+        v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        scale = 1.6 * n_arrows / (lim[1] - lim[0])
+        ax.quiver(*pts.numpy().T, *v.T, color="0.1", alpha=0.7, angles="xy", pivot="mid",
+                  scale_units="xy", scale=scale, width=0.005)  # fmt: skip
+        style_axes(ax, lim, title=f"div $u_t$ at t = {t}")
+    ticks = [v for v in (-100, -10, -1, 0, 1, 10, 100) if abs(v) <= top]
+    bar = axes[0].figure.colorbar(image, ax=list(axes), shrink=0.8, ticks=ticks)
+    bar.set_label("div $u_t$  (blue: contracting, red: expanding)")
+    bar.ax.set_yticklabels([f"{v:g}" for v in ticks])
+    return div
+
+
+def integrated_jacobian(
+    field: Callable[..., Tensor], x: Tensor, n_steps: int, method: str = "midpoint"
+) -> tuple[Tensor, Tensor, int]:
+    """The backward solve of log_likelihood, with the whole Jacobian in place of its trace.
+
+    Solves d/dt [x, M] = [u_t(x), du_t/dx(x)] from [x, 0] at t = 1 to t = 0 (d backward passes per
+    evaluation). Every divergence estimate is linear in the Jacobian and the path of x does not
+    depend on it, so with the same solver
+
+        log p_1(x) = log N(x_0; 0, I) + tr M                          (exact divergence)
+        log p_1(x) = log N(x_0; 0, I) + (1/K) sum_k z_k^T M z_k       (Hutchinson, probes z_k)
+
+    equal log_likelihood(..., estimator='exact' or 'hutchinson') up to rounding, for any number of
+    probes at the cost of one solve.
+
+    Returns:
+        x_0 (B, d), M = -int_0^1 du_t/dx(x_t) dt (B, d, d), and the number of velocity evaluations.
+    """
+    check_callable(field, "field", "a velocity field(x, t)")
+    x = check_points(x, "x")
+    b, d = x.shape
+
+    def augmented(y: Tensor, t: Tensor) -> Tensor:
+        xs = y[:, :d]
+        return torch.cat([field(xs, t), jacobian(field, xs, t).reshape(b, d * d)], 1)
+
+    y_1 = torch.cat([x.detach(), x.new_zeros(b, d * d)], 1)
+    sol = solve(augmented, y_1, method=method, n_steps=n_steps, t0=1.0, t1=0.0)
+    return sol.x[:, :d], sol.x[:, d:].reshape(b, d, d), sol.nfe
+
+
 def likelihood_widget(
     target: Any,
     x: Tensor,
-    steps: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
-    estimators: Sequence[str] = ("exact", "1 probe", "4 probes", "16 probes"),
+    steps: Sequence[int] = (1, 2, 4, 8, 16, 32),
+    estimators: Sequence[str] = ("exact", "1 probe", "4 probes", "16 probes", "64 probes"),
     method: str = "midpoint",
     n_steps: int = 8,
     estimator: str = "exact",
@@ -137,63 +226,79 @@ def likelihood_widget(
     """A LivePlot: choose the solver steps and the divergence estimator, see log p_1(x) recomputed.
 
     The flow is the exact marginal field of ``target``; its log p_1(x) is compared with the target's
-    true log-density.
+    true log-density. A change of steps runs one backward solve (integrated_jacobian); a change of
+    estimator applies it to that solve's M, which gives log_likelihood's numbers for that estimator
+    (Rademacher probes drawn from ``seed``) without solving again.
 
     Args:
         target: a fmtutor.data.GaussianMixture (its MarginalField is the flow, its log_prob the
             truth).
         x: evaluation points, shape (B, d); float64 recommended.
-        steps: the solver step counts offered.
+        steps: the solver step counts offered. method: the solver.
         estimators: 'exact' or 'K probe(s)' (Hutchinson with K Rademacher probes).
-        method: solver.
-        n_steps, estimator: initial values.
-        seed: seed of the Hutchinson probes.
+        n_steps, estimator: initial values. seed: seed of the probes.
 
     Returns:
         fmtutor.course.widgets.LivePlot with controls 'n_steps' and 'estimator' and a dict ``stats``
-        (mean_abs, bias, max_abs, nfe, n_steps, estimator) refreshed at each redraw.
+        (mean_abs, bias, max_abs, nfe, n_steps, estimator, log_p1) refreshed at each redraw.
     """
     if not isinstance(target, GaussianMixture):
         raise TypeError(
             f"target: expected a fmtutor.data.GaussianMixture, got {type(target).__name__}"
         )
     x = check_points(x, "x", dim=target.dim)
-    field, truth = MarginalField(target), target.log_prob(x)
+    field, truth = MarginalField(target), target.log_prob(x).double()
+    lo, hi = float(truth.min()), float(truth.max())
+    box = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+    solved: dict[int, tuple[Tensor, Tensor, int]] = {}  # the last backward solve, by its steps
     errors: dict[str, Any] = {}
 
     def draw(fig: Any, n_steps: int, estimator: str) -> str:
-        kw: dict[str, Any] = {"estimator": "exact"}
-        if estimator != "exact":
-            kw = {"estimator": "hutchinson", "n_probes": int(estimator.split()[0]), "seed": seed}
-        res = log_likelihood(field, x, n_steps=n_steps, method=method, details=True, **kw)
-        err = (res.log_p1 - truth).double()
+        if n_steps not in solved:
+            solved.clear()
+            solved[n_steps] = integrated_jacobian(field, x, n_steps, method)
+        x_0, m, nfe = solved[n_steps]
+        if estimator == "exact":
+            delta = m.diagonal(dim1=1, dim2=2).sum(1)
+        else:
+            z = _probes(
+                (int(estimator.split()[0]), *x.shape), "rademacher", seed, x.dtype, x.device
+            )
+            delta = torch.einsum("kbi,bij,kbj->b", z, m, z) / z.shape[0]
+        log_p1 = standard_normal_log_prob(x_0) + delta
+        err = (log_p1 - truth).double()
         errors.clear()
         errors.update(
             mean_abs=float(err.abs().mean()),
             bias=float(err.mean()),
             max_abs=float(err.abs().max()),
-            nfe=res.nfe,
+            nfe=nfe,
             n_steps=n_steps,
             estimator=estimator,
+            log_p1=log_p1,
         )
+        # fixed titles and limits (the numbers go below): the layout and the axes' pixels are kept
         ax0, ax1 = fig.axes
-        tr, est = truth.double().numpy(), res.log_p1.double().numpy()
-        lo, hi = min(tr.min(), est.min()), max(tr.max(), est.max())
-        ax0.plot([lo, hi], [lo, hi], color="black", lw=0.8, label="equal")
-        ax0.scatter(tr, est, s=6, alpha=0.6, color="tab:blue")
-        ax0.set_xlabel("true log q(x)")
-        ax0.set_ylabel("computed log $p_1(x)$")
-        ax0.set_title(f"{n_steps} {method} steps, {estimator}")
-        ax0.legend(loc="upper left", fontsize=8)
-        ax1.hist(err.numpy(), bins=30, color="tab:orange")
-        ax1.axvline(0, color="black", lw=0.8)
-        ax1.set_xlabel("error = computed - true")
-        ax1.set_ylabel("number of points")
-        ax1.set_title(f"mean |error| = {errors['mean_abs']:.3g}")
+        ax0.plot(box, box, color="black", lw=0.8)
+        ax0.scatter(truth.numpy(), log_p1.double().numpy(), s=6, alpha=0.6, color="tab:blue")
+        ax0.set(xlim=box, ylim=box, title="computed against true")
+        ax0.set(xlabel="true log q(x)", ylabel="computed log $p_1(x)$")
+        frac = np.arange(1, len(truth) + 1) / len(truth)
+        if estimator != "exact":  # the solver's own error: the same solve, the exact trace
+            exact = standard_normal_log_prob(x_0) + m.diagonal(dim1=1, dim2=2).sum(1) - truth
+            e0 = np.sort(exact.abs().double().numpy()).clip(1e-9)
+            ax1.step(e0, frac, where="post", color="0.6", ls="--", label="exact divergence")
+        e = np.sort(err.abs().numpy()).clip(1e-9)
+        name = "exact divergence" if estimator == "exact" else f"Hutchinson, {estimator}"
+        ax1.step(e, frac, where="post", color="tab:orange", label=name)
+        ax1.legend(loc="upper left", fontsize=8)
+        ax1.set_xscale("log")
+        ax1.set(xlim=(1e-8, 10.0), ylim=(0.0, 1.02), title="how large the errors are")
+        ax1.set(xlabel="|computed - true|", ylabel="fraction of points with a smaller error")
         return (
-            f"{method}, {n_steps} steps ({res.nfe} velocity evaluations), divergence: "
-            f"{estimator}. Mean |error| {errors['mean_abs']:.4f}, bias {errors['bias']:+.4f}, "
-            f"max |error| {errors['max_abs']:.3f}"
+            f"{method}, {n_steps} steps ({nfe} velocity evaluations), divergence: "
+            f"{estimator}. Mean |error| {errors['mean_abs']:.2e}, bias {errors['bias']:+.2e}, "
+            f"max |error| {errors['max_abs']:.2e}"
         )
 
     controls = {
@@ -204,6 +309,6 @@ def likelihood_widget(
             options=list(estimators), value=estimator, description="divergence"
         ),
     }
-    live = LivePlot(draw, controls, figsize=(9, 4.2), ncols=2)
+    live = LivePlot(draw, controls, figsize=(9, 4.6), ncols=2)
     live.stats = errors  # the same dict, refreshed by every redraw
     return live

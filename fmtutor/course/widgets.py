@@ -6,23 +6,39 @@
   and draws only the plotted artists (a drag step costs about half a full redraw; bench/RESULTS.md,
   "Widget latency"); the picture is the same, pixel for pixel. Errors in ``draw`` appear in an
   Output below the plot.
+* ``SolvedPaths``: what a trajectory slider needs: one ODE solve per setting (cached) and the
+  particles' positions at any time t along it, exactly as a solve stopped at t would give them.
 * ``FramePlayer``: animations. Frames are rendered once into ``Image`` widgets inside a ``Stack``;
   a ``Play`` button and a slider are linked to it *in the browser* (``jslink``), so playback needs
   no kernel round-trip.
 
-Headless use: set ``control.value`` and read ``live.image.value`` (the PNG bytes) or ``live.calls``.
+Headless use: set ``control.value`` and read ``live.image.value`` (the PNG bytes) or ``live.calls``;
+``live.busy`` tells whether a redraw is running.
 """
 
-__all__ = ["LivePlot", "FramePlayer", "render_frames"]
+__all__ = ["LivePlot", "SolvedPaths", "FramePlayer", "render_frames"]
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as W
+import torch
 from IPython.display import display
 from matplotlib.figure import Figure
+from torch import Tensor
 
 from fmtutor.course.figures import KeptFigure
+from fmtutor.solvers import Solution, solve
+
+BUSY_TEXT = "↻ recomputing…"
+# The busy state in the browser: the sign and the dimmed picture show only once a redraw has run for
+# 100 ms (a transition delay on entering the state; leaving it is immediate).
+_BUSY_CSS = """<style>
+.fmtutor-live .fmtutor-busy-sign { visibility: hidden; color: #555; }
+.fmtutor-live.fmtutor-busy .fmtutor-busy-sign {
+  visibility: visible; transition: visibility 0s linear 0.1s; }
+.fmtutor-live.fmtutor-busy img { opacity: 0.5; transition: opacity 0s linear 0.1s; }
+</style>"""
 
 
 class LivePlot:
@@ -39,8 +55,8 @@ class LivePlot:
     >>> draw = lambda fig, k: fig.axes[0].plot([0, k]) and f"k={k}"
     >>> lp = LivePlot(draw, {"k": W.IntSlider(1, 0, 5)})
     >>> lp.controls["k"].value = 3
-    >>> lp.text.value, lp.calls
-    ('k=3', 2)
+    >>> lp.text.value, lp.calls, lp.busy
+    ('k=3', 2, False)
     """
 
     def __init__(
@@ -73,10 +89,24 @@ class LivePlot:
         )
         self.text = W.HTML()
         self.errors = W.Output()
+        # the busy sign: its text is set while a redraw runs; the style sheet delays showing it
+        self.busy_sign = W.HTML(value="", layout=W.Layout(min_width="9em"))
+        self.busy_sign.add_class("fmtutor-busy-sign")
         self.calls = 0
         for c in controls.values():
             c.observe(self._on_change, names="value")
-        self.widget = W.VBox([W.HBox(list(controls.values())), self.image, self.text, self.errors])
+        style = W.HTML(_BUSY_CSS, layout=W.Layout(display="none"))
+        self.widget = W.VBox(
+            [
+                # the controls wrap onto a second row rather than squeeze the sliders
+                W.HBox([*controls.values(), self.busy_sign], layout=W.Layout(flex_flow="row wrap")),
+                self.image,
+                self.text,
+                self.errors,
+                style,
+            ]
+        )
+        self.widget.add_class("fmtutor-live")
         self.update()
 
     @property
@@ -84,30 +114,101 @@ class LivePlot:
         """The controls' current values."""
         return {k: c.value for k, c in self.controls.items()}
 
+    @property
+    def busy(self) -> bool:
+        """Whether a redraw is running (the widget shows its busy state)."""
+        return "fmtutor-busy" in self.widget._dom_classes
+
+    def _set_busy(self, on: bool) -> None:
+        """Switch the busy state: the sign's text and the container's class (the CSS hook)."""
+        self.busy_sign.value = BUSY_TEXT if on else ""
+        if on:
+            self.widget.add_class("fmtutor-busy")
+        else:
+            self.widget.remove_class("fmtutor-busy")
+
     def _on_change(self, change: Any) -> None:
         self.update()
 
     def update(self) -> None:
-        """Redraw from the current values.
+        """Redraw from the current values, busy from the first line of the draw to the new picture.
 
         An exception raised by ``draw`` is shown in the error Output and kept in ``.last_error``.
         """
         self.calls += 1
         self.last_error: "BaseException | None" = None
         self.errors.outputs = ()
-        self.kept.reset()
+        self._set_busy(True)  # sent to the browser now, before the kernel gets busy
         try:
-            msg = self.draw_fn(self.fig, **self.values)
-        except Exception as e:  # shown to the student instead of vanishing in the browser console
-            self.last_error = e
-            with self.errors:
-                print(f"error while redrawing: {type(e).__name__}: {e}")
-            return
-        self.text.value = msg if isinstance(msg, str) else ""
-        self.image.value = self.kept.png(self.dpi)
+            self.kept.reset()
+            try:
+                msg = self.draw_fn(self.fig, **self.values)
+            except Exception as e:  # shown to the student instead of vanishing in the console
+                self.last_error = e
+                with self.errors:
+                    print(f"error while redrawing: {type(e).__name__}: {e}")
+                return
+            self.text.value = msg if isinstance(msg, str) else ""
+            self.image.value = self.kept.png(self.dpi)
+        finally:
+            self._set_busy(False)
 
     def _ipython_display_(self) -> None:
         display(self.widget)
+
+
+class SolvedPaths:
+    """Solutions of dx/dt = u_t(x) from one batch x0, solved once per setting, read at any time t.
+
+    ``solution(key, field, method, n_steps)`` solves from t = 0 to 1 with
+    ``fmtutor.solvers.solve`` (``return_trajectory=True``) the first time a setting
+    ``(key, method, n_steps)`` is asked for and keeps it; ``at(..., t)`` moves the particles
+    along it. With grid times t_0 < ... < t_n and t_k <= t < t_(k+1), the particles at t are one
+    step of the same method from t_k to t: exactly where a solve on the grid (t_0, ..., t_k, t)
+    ends (for Euler, the straight segment between two grid states).
+
+    Args:
+        x0: the start points, shape (B, 2).
+    """
+
+    def __init__(self, x0: Tensor) -> None:
+        self.x0 = x0
+        self.cache: dict[tuple[Any, str, int], Solution] = {}
+        self.solves = 0
+
+    def solution(
+        self, key: Any, field: Callable[..., Tensor], method: str, n_steps: int
+    ) -> Solution:
+        """The cached solve of ``field`` (named ``key``) with ``method`` and ``n_steps`` steps."""
+        if (key, method, n_steps) not in self.cache:
+            self.solves += 1
+            self.cache[key, method, n_steps] = solve(
+                field, self.x0, method=method, n_steps=n_steps, return_trajectory=True
+            )
+        return self.cache[key, method, n_steps]
+
+    def at(
+        self, key: Any, field: Callable[..., Tensor], method: str, n_steps: int, t: float
+    ) -> tuple[Tensor, Tensor]:
+        """The path up to t and the positions at t.
+
+        Returns:
+            (path, x_t): the states at the grid times t_0..t_k followed by x_t, shape (k + 2, B, 2)
+            (x_t repeated when t is a grid time), and x_t of shape (B, 2).
+        """
+        if not isinstance(t, (int, float)) or not 0.0 <= t <= 1.0:
+            raise ValueError(f"t: expected a time in [0, 1], got {t!r}")
+        sol = self.solution(key, field, method, n_steps)
+        times, traj = sol.times, sol.trajectory
+        assert traj is not None
+        t_ = torch.tensor(t, dtype=times.dtype)  # t in the grid's precision, as a solve takes it
+        k = int((times <= t_).sum()) - 1  # the last grid time at or before t
+        if times[k] == t_:
+            x_t = traj[k]
+        else:
+            grid = torch.stack([times[k], t_])
+            x_t = solve(field, traj[k], method=method, time_grid=grid).x
+        return torch.cat([traj[: k + 1], x_t[None]]), x_t
 
 
 def render_frames(

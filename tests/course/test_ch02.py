@@ -113,3 +113,79 @@ def test_typical_euler_step_mistakes_get_specific_hints(label, wrong, words):
     res = ch02.check_euler_step(wrong, verbose=False)
     assert not res.passed, f"euler_step: {label} passed"
     assert words.lower() in res.message.lower(), f"{label}: hint {res.message!r} lacks {words!r}"
+
+
+def _drawn_particles(live, m):
+    """The particles a LivePlot drew last: the last m offsets of its one scatter."""
+    from matplotlib.collections import PathCollection
+
+    (dots,) = [c for c in live.fig.axes[0].collections if isinstance(c, PathCollection)]
+    return torch.as_tensor(dots.get_offsets()[-m:], dtype=torch.float64)
+
+
+def _fresh_solve(f, x0, method, n_steps, t):
+    """A new solve from 0 to t on the grid times k / n_steps <= t, then t itself."""
+    grid = torch.linspace(0, 1, n_steps + 1, dtype=torch.float64)
+    grid = grid[grid <= t]
+    if grid[-1] != t:
+        grid = torch.cat([grid, torch.tensor([t], dtype=torch.float64)])
+    return x0 if len(grid) == 1 else fm.solvers.solve(f, x0, method, time_grid=grid).x
+
+
+SETTINGS = [  # field, method, steps, t: on the grid, between grid times, at both ends
+    ("spiral", "euler", 4, 0.5),
+    ("spiral", "rk4", 3, 0.37),
+    ("rotation_to_sink", "midpoint", 7, 0.93),
+    ("mover", "euler", 5, 0.01),
+    ("source", "midpoint", 2, 1.0),
+    ("sink", "rk4", 6, 0.0),
+]
+
+
+@pytest.mark.parametrize("name,method,n_steps,t", SETTINGS)
+def test_trajectory_explorer_draws_a_fresh_solve_at_t(name, method, n_steps, t):
+    live = ch02.trajectory_explorer()
+    for k, v in (("name", name), ("method", method), ("n_steps", n_steps), ("t", t)):
+        live.controls[k].value = v
+        assert live.last_error is None, live.last_error
+    f = fm.fields.get_field(name)
+    z = torch.randn(16, 2, generator=torch.Generator().manual_seed(0)).double()
+    x0 = 0.5 * z + f.start.double() if name == "mover" else 0.8 * z
+    fresh = _fresh_solve(f, x0, method, n_steps, t)
+    assert torch.allclose(_drawn_particles(live, 16), fresh, atol=1e-12, rtol=0)
+    err = (fresh - f.flow(x0, t)).norm(dim=1).max().item()
+    assert live.state["error"] == pytest.approx(err, abs=1e-12)
+
+
+def test_trajectory_explorer_solves_once_per_setting_and_moves_along_it():
+    live = ch02.trajectory_explorer()
+    paths = live.paths["spiral"]
+    assert paths.solves == 1
+    for t in (0.1, 0.33, 0.9, 0.5):
+        live.controls["t"].value = t
+    assert paths.solves == 1, "moving t must not solve again"
+    live.controls["n_steps"].value = 9
+    live.controls["n_steps"].value = 4
+    assert paths.solves == 2, (
+        "a new number of steps is solved once, a seen one comes from the cache"
+    )
+    # Euler between grid times: on the straight segment between the two grid states
+    sol = paths.solution("spiral", fm.fields.get_field("spiral"), "euler", 4)
+    live.controls["t"].value = 0.6
+    lam = (0.6 - 0.5) / 0.25
+    seg = (1 - lam) * sol.trajectory[2] + lam * sol.trajectory[3]
+    assert torch.allclose(_drawn_particles(live, 16), seg, atol=1e-12)
+    # a new method with the same steps is a new solve too, drawn as a fresh solve gives it
+    live.controls["method"].value = "midpoint"
+    assert paths.solves == 3
+    f, x0 = fm.fields.get_field("spiral"), paths.x0
+    fresh = _fresh_solve(f, x0, "midpoint", 4, 0.6)
+    assert torch.allclose(_drawn_particles(live, 16), fresh, atol=1e-12)
+    # RK4 with 30 steps is on the exact flow; Euler with 4 is not
+    live.controls["method"].value = "rk4"
+    live.controls["n_steps"].value = 30
+    live.controls["t"].value = 0.77
+    assert live.state["error"] < 1e-6
+    live.controls["method"].value = "euler"
+    live.controls["n_steps"].value = 4
+    assert live.state["error"] > 0.1

@@ -104,3 +104,39 @@ def test_typical_sample_xt_mistakes_get_specific_hints(label, wrong, words):
     res = ch03.check_sample_xt(wrong, verbose=False)
     assert not res.passed, f"sample_xt: {label} passed"
     assert words.lower() in res.message.lower(), f"{label}: hint {res.message!r} lacks {words!r}"
+
+
+@pytest.mark.parametrize("method,n_steps,t", [("midpoint", 10, 0.5), ("rk4", 3, 0.71)])
+def test_particle_explorer_draws_a_fresh_solve_at_t(method, n_steps, t):
+    from matplotlib.collections import PathCollection
+
+    live = ch03.particle_explorer(n=200)
+    for k, v in (("method", method), ("n_steps", n_steps), ("t", t)):
+        live.controls[k].value = v
+        assert live.last_error is None, live.last_error
+    gmm = fm.data.eight_gaussians_mixture()
+    x0 = torch.randn(200, 2, generator=fm.data.make_generator(0))
+    grid = torch.linspace(0, 1, n_steps + 1)
+    t32 = torch.tensor(t, dtype=torch.float32)
+    grid = grid[grid <= t32]
+    if grid[-1] != t32:
+        grid = torch.cat([grid, t32[None]])
+    fresh = fm.solvers.solve(fm.exact.MarginalField(gmm), x0, method, time_grid=grid).x
+    (dots,) = [c for c in live.fig.axes[0].collections if isinstance(c, PathCollection)]
+    assert torch.allclose(torch.as_tensor(dots.get_offsets()), fresh.double(), atol=1e-6)
+
+
+def test_particle_explorer_particles_follow_p_t_only_when_solved_well():
+    live = ch03.particle_explorer(n=6000)
+    gaps = {}
+    for method, n_steps in (("midpoint", 20), ("euler", 2)):
+        live.controls["method"].value, live.controls["n_steps"].value = method, n_steps
+        for t in (0.3, 0.6, 0.9):
+            live.controls["t"].value = t
+            st = live.state
+            gaps[method, t] = abs(st["lp_flow"] - st["lp_direct"])
+    # sampling noise of the two means is about 0.02 with 6000 points each
+    assert max(gaps["midpoint", t] for t in (0.3, 0.6, 0.9)) < 0.08, gaps
+    assert gaps["euler", 0.6] > 0.5 and gaps["euler", 0.9] > 3.0, gaps  # off the clusters
+    # solved: the first setting (midpoint, 10), then (midpoint, 20), (euler, 20), (euler, 2)
+    assert live.paths.solves == 4

@@ -92,3 +92,81 @@ def test_exercise_straightness():
         assert not res and key in res.message, (key, res.message)
     res = ch07.check_straightness(lambda tr: ch07.reference_straightness(tr).mean(), verbose=False)
     assert not res and res.status == "shape"
+
+
+def test_pairing_widget_draws_a_fresh_assignment():
+    live = ch07.pairing_widget(fm.data.eight_gaussians, value=16, seed=3)
+    for b in (8, 512, 4):
+        live.controls["batch_size"].value = b
+        x1 = fm.data.eight_gaussians(b, seed=3 + b)
+        x0 = torch.randn(x1.shape, generator=fm.data.make_generator(3 + 7 * b + 1))
+        want = fm.couplings.coupling_stats(x0, x1)
+        assert {k: live.stats[k] for k in want} == pytest.approx(want) and live.stats[
+            "batch_size"
+        ] == b
+        drawn = np.stack(live.fig.axes[1].collections[0].get_segments())
+        pairs = torch.stack([x0, x1[fm.couplings.ot_assignment(x0, x1)]], 1).numpy()
+        assert np.allclose(drawn, pairs)
+        assert f"B = {b}:" in live.text.value and live.last_error is None
+
+
+def test_plot_paths_draws_paths_chords_and_half_time_positions():
+    g = torch.Generator().manual_seed(2)
+    traj = torch.cumsum(torch.randn(5, 3, 2, generator=g), 0)  # T = 4 steps
+    ax = ch07.plot_paths(traj, ax=Figure().add_subplot(), title="paths", lim=6.0, legend=True)
+    chords, paths = ax.collections[0], ax.collections[1]
+    assert np.allclose(np.stack(chords.get_segments()), torch.stack([traj[0], traj[-1]], 1))
+    assert np.allclose(np.stack(paths.get_segments()), traj.transpose(0, 1))
+    rings, half = ax.collections[2], ax.collections[3]
+    assert np.allclose(rings.get_offsets(), (0.5 * (traj[0] + traj[-1])).numpy())
+    assert np.allclose(half.get_offsets(), traj[2].numpy())  # t = 1/2 is step 2 of 4
+    assert ax.get_title() == "paths" and ax.get_legend() is not None
+    with pytest.raises(ValueError, match="traj"):
+        ch07.plot_paths(traj[:4])  # T = 3: t = 1/2 is not on the grid
+
+
+def test_plot_progress_is_the_share_of_the_chord():
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)[:, None, None]
+    a, b = torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, -1.0]])
+    uniform = a + t * (b - a)  # straight at constant speed: p(t) = t
+    back = a + (2 * t**2 - t) * (b - a)  # first backwards, then forwards: p(t) = 2t^2 - t
+    side = uniform + torch.sin(torch.pi * t) * torch.tensor(
+        [[3.0, 2.0]]
+    )  # a bulge across the chord
+    ax = ch07.plot_progress(torch.cat([uniform, back, side], 1), ax=Figure().add_subplot())
+    curves = np.stack(ax.collections[0].get_segments())  # (3, 11, 2): (t, p(t)) per path
+    tt = t.flatten().numpy()
+    assert np.allclose(curves[:, :, 0], tt)
+    assert np.allclose(curves[0, :, 1], tt) and np.allclose(curves[1, :, 1], 2 * tt**2 - tt)
+    assert np.allclose(curves[2, :, 1], tt)  # (3, 2) is orthogonal to the chord (2, -3)
+    assert curves[1, :, 1].min() < 0 and ax.get_ylim() == (-0.6, 1.1)
+
+
+def test_batch_paths_widget_draws_a_fresh_solve():
+    def net(seed):
+        torch.manual_seed(seed)
+        return fm.models.MLP(dim=2, hidden=16, depth=2).eval()
+
+    models = {4: net(0), 16: net(1), 64: lambda x, t: torch.ones_like(x)}
+    starts = torch.randn(6, 2, generator=fm.data.make_generator(0))
+    x0 = torch.randn(40, 2, generator=fm.data.make_generator(1))
+    live = ch07.batch_paths_widget(models, starts, x0, value=16, n_steps=10)
+    for b in (4, 64, 16):
+        live.controls["batch_size"].value = b
+        fresh = fm.solvers.solve(models[b], starts, n_steps=10, return_trajectory=True)
+        assert torch.allclose(live.stats["trajectory"], fresh.trajectory, atol=1e-6)
+        drawn = np.stack(live.fig.axes[0].collections[1].get_segments())
+        assert np.allclose(drawn, fresh.trajectory.transpose(0, 1).numpy(), atol=1e-6)
+        want = fm.couplings.flow_straightness(models[b], x0, n_steps=10).value
+        assert live.stats["straightness"] == pytest.approx(want, rel=1e-4, abs=1e-6)
+        assert live.stats["batch_size"] == b and f"B = {b}:" in live.text.value
+    live.controls["batch_size"].value = 64  # a constant field: straight, uniform, S = 0
+    assert abs(live.stats["straightness"]) < 1e-5
+    t = torch.linspace(0, 1, 11)[:, None, None]
+    assert torch.allclose(live.stats["trajectory"], starts + t, atol=1e-6)
+    with pytest.raises(ValueError, match="value"):
+        ch07.batch_paths_widget(models, starts, x0, value=8)
+    with pytest.raises(ValueError, match="n_steps"):
+        ch07.batch_paths_widget(models, starts, x0, n_steps=9)
+    with pytest.raises(TypeError, match="models"):
+        ch07.batch_paths_widget([models[4]], starts, x0)

@@ -1,10 +1,11 @@
 """fmtutor.course.ch08: the likelihood widget and the divergence and Hutchinson exercises."""
 
+import numpy as np
 import pytest
 import torch
 
 import fmtutor as fm
-from fmtutor.course import ch08
+from fmtutor.course import ch08, plots
 
 
 def test_likelihood_widget_recomputes():
@@ -25,6 +26,67 @@ def test_likelihood_widget_recomputes():
     assert live.last_error is None and "4 probes" in live.text.value
     with pytest.raises(TypeError, match="target"):
         ch08.likelihood_widget(x, x)
+
+
+def test_likelihood_widget_draws_log_likelihood_at_each_setting():
+    gm = fm.data.eight_gaussians_mixture()
+    x = gm.sample(30, seed=7).double()
+    field = fm.exact.MarginalField(gm)
+    live = ch08.likelihood_widget(gm, x, n_steps=4, seed=3)
+    for n_steps, estimator in [(4, "16 probes"), (16, "16 probes"), (16, "exact"), (1, "1 probe")]:
+        live.controls["n_steps"].value = n_steps
+        live.controls["estimator"].value = estimator
+        kw = {}
+        if estimator != "exact":
+            kw = dict(estimator="hutchinson", n_probes=int(estimator.split()[0]), seed=3)
+        want = fm.likelihood.log_likelihood(field, x, n_steps=n_steps, method="midpoint", **kw)
+        assert torch.allclose(live.stats["log_p1"], want, rtol=0, atol=1e-9), (n_steps, estimator)
+        err = (want - gm.log_prob(x)).abs()
+        assert live.stats["mean_abs"] == pytest.approx(float(err.mean()))
+        assert live.stats["max_abs"] == pytest.approx(float(err.max()))
+        drawn = (
+            live.fig.axes[0].collections[0].get_offsets()[:, 1]
+        )  # computed log p_1 of each point
+        assert np.allclose(drawn, want.numpy())
+        assert live.stats["nfe"] == 2 * n_steps and live.last_error is None
+
+
+def test_integrated_jacobian_is_the_backward_solve_with_the_whole_jacobian():
+    a = torch.tensor([[0.5, 2.0], [-1.0, -1.5]], dtype=torch.float64)
+    x = torch.randn(5, 2, generator=fm.data.make_generator(0), dtype=torch.float64)
+    x_0, m, nfe = ch08.integrated_jacobian(lambda y, t: y @ a.T, x, n_steps=32, method="rk4")
+    assert torch.allclose(m, -a.expand(5, 2, 2))  # M = int_1^0 A dt = -A
+    assert torch.allclose(x_0, x @ torch.linalg.matrix_exp(-a).T, atol=1e-9)  # x_0 = e^{-A} x
+    assert nfe == 4 * 32
+    field = fm.exact.MarginalField(fm.data.eight_gaussians_mixture())
+    x = fm.data.eight_gaussians_mixture().sample(8, seed=1).double()
+    x_0, m, _ = ch08.integrated_jacobian(field, x, n_steps=6, method="heun")
+    want = fm.likelihood.log_likelihood(field, x, n_steps=6, method="heun", details=True)
+    assert torch.allclose(x_0, want.x_0) and torch.allclose(
+        m.diagonal(dim1=1, dim2=2).sum(1), want.delta
+    )
+
+
+def test_divergence_maps_share_one_scale_and_are_the_divergence():
+    from matplotlib.figure import Figure
+
+    fig = Figure(layout="constrained")
+    axes = fig.subplots(1, 2)
+    field = fm.exact.MarginalField(fm.data.eight_gaussians_mixture())
+    div = ch08.divergence_maps(field, [0.3, 0.9], axes, lim=(-4.0, 4.0), n=12, n_arrows=5)
+    grid = plots.grid_points((-4.0, 4.0), n=12).double()
+    for d, t, ax in zip(div, [0.3, 0.9], axes):
+        assert np.allclose(
+            d, fm.likelihood.divergence_exact(field, grid, t).reshape(12, 12).numpy()
+        )
+        image = ax.images[0]
+        assert np.allclose(image.get_array(), d)
+        top = np.abs(div).max()
+        assert image.norm.vmin == pytest.approx(-top) and image.norm.vmax == pytest.approx(top)
+    assert axes[0].images[0].norm is axes[1].images[0].norm  # one scale for both panels
+    assert len(fig.axes) == 3  # the two maps and one colour bar
+    with pytest.raises(ValueError, match="axes"):
+        ch08.divergence_maps(field, [0.3, 0.9], axes[:1])
 
 
 def test_exercise_divergence():

@@ -24,6 +24,10 @@ HOME = {
     if name.startswith("check_") and f"reference_{name[6:]}" in module.__all__
 }
 CHECKS = sorted(HOME)
+#: checks that run the student's function inside their own harness (check_train_step runs two steps on
+#: a fresh network): the generic wrong answers below, derived from the reference's return value, do not
+#: apply; their slips are in tests/course/test_ch05.py
+WRAPPED = {"train_step"}
 
 
 def pair(name):
@@ -32,15 +36,14 @@ def pair(name):
 
 def test_there_are_checks():
     assert {"conditional_velocity", "euler_step", "midpoint_step", "cfm_loss"} <= set(CHECKS)
-    assert len(CHECKS) == 17, CHECKS  # every check_* of the twelve chapters, none lost in a move
+    assert len(CHECKS) == 18, CHECKS  # every check_* of the twelve chapters, none lost in a move
 
 
 @pytest.mark.parametrize("name", CHECKS)
-def test_reference_passes_and_numpy_output_is_accepted(name):
+def test_reference_passes(name):
+    """(A NumPy answer is refused: tests/course/test_exercises_hardening.py.)"""
     check, ref = pair(name)
     assert check(ref, verbose=False).passed
-    res = check(lambda *a: ref(*a).detach().numpy(), verbose=False)
-    assert res.passed, res.message
 
 
 def _first_tensor(args):
@@ -78,7 +81,7 @@ GENERIC = {
 
 
 @pytest.mark.parametrize("kind", sorted(GENERIC))
-@pytest.mark.parametrize("name", CHECKS)
+@pytest.mark.parametrize("name", sorted(set(CHECKS) - WRAPPED))
 def test_generic_wrong_answers_get_their_own_message(name, kind):
     check, ref = pair(name)
     res = check(GENERIC[kind](ref), verbose=False)
@@ -87,7 +90,7 @@ def test_generic_wrong_answers_get_their_own_message(name, kind):
     assert res.message and "correct" not in res.message
 
 
-@pytest.mark.parametrize("name", CHECKS)
+@pytest.mark.parametrize("name", sorted(set(CHECKS) - WRAPPED))
 def test_sign_flipped_answer_is_named(name):
     check, ref = pair(name)
     res = check(lambda *a: -ref(*a), verbose=False)

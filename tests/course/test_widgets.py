@@ -7,6 +7,7 @@ created at the final values (which lays the figure out and draws everything from
 """
 
 import io
+import math
 from typing import Any
 
 import ipywidgets as W
@@ -177,3 +178,78 @@ def test_frame_player_links_play_slider_and_stack():
     assert [im.value for im in player.images] == frames
     assert (player.play.max, player.slider.max, player.play.interval) == (3, 3, 50)
     assert player.stack.selected_index == 0 and player.slider.description == "t"
+
+
+def test_busy_state_is_on_while_a_redraw_runs_and_off_after(monkeypatch):
+    """A slow draw sees the busy sign and class switched on; the browser is told before the draw."""
+    import time
+
+    from fmtutor.course import widgets
+
+    seen, sent = [], []
+    holder: dict[str, LivePlot] = {}
+
+    def slow(fig: Any, k: int) -> str:
+        live = holder.get("live")
+        if live is not None:
+            seen.append((live.busy, live.busy_sign.value))
+            sent.append("draw")
+        time.sleep(0.12)  # slower than the ~100 ms the sign waits for in the browser
+        if k == 3:
+            raise ValueError("k must not be 3")
+        fig.axes[0].plot([0, k])
+        return f"k={k}"
+
+    live = LivePlot(slow, {"k": W.IntSlider(1, 0, 5)})
+    holder["live"] = live
+    assert not live.busy and live.busy_sign.value == ""
+    orig = W.Widget.send_state
+
+    def spy(self: Any, key: Any = None) -> None:  # record what reaches the browser, in order
+        keys = [key] if isinstance(key, str) else list(key or [])
+        if self is live.widget and "_dom_classes" in keys:
+            sent.append("busy" if "fmtutor-busy" in self._dom_classes else "idle")
+        if self is live.image and "value" in keys:
+            sent.append("image")
+        orig(self, key)
+
+    monkeypatch.setattr(W.Widget, "send_state", spy)
+    live.controls["k"].value = 2
+    assert seen == [(True, widgets.BUSY_TEXT)]
+    assert sent == ["busy", "draw", "image", "idle"], sent
+    assert not live.busy and live.busy_sign.value == "" and live.text.value == "k=2"
+    live.controls["k"].value = 3  # a draw that fails leaves the busy state too
+    assert isinstance(live.last_error, ValueError) and not live.busy and live.busy_sign.value == ""
+    # the style sheet that delays the sign and dims the picture uses the classes set here
+    css = live.widget.children[-1].value
+    assert (
+        "fmtutor-busy-sign" in live.busy_sign._dom_classes
+        and "fmtutor-live" in live.widget._dom_classes
+    )
+    assert ".fmtutor-live.fmtutor-busy .fmtutor-busy-sign" in css and "0.1s" in css
+
+
+def test_solved_paths_reads_a_solve_at_any_time():
+    from fmtutor.course.widgets import SolvedPaths
+    from fmtutor.solvers import solve
+
+    f = lambda x, t: torch.stack([-x[:, 1], x[:, 0]], 1) * (1 + t)  # noqa: E731
+    x0 = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    paths = SolvedPaths(x0)
+    path, x = paths.at("f", f, "rk4", 5, 0.4)  # a grid time: the stored state
+    assert paths.solves == 1 and path.shape == (4, 2, 2)
+    assert torch.equal(x, paths.solution("f", f, "rk4", 5).trajectory[2]) and torch.equal(
+        path[-1], x
+    )
+    path, x = paths.at("f", f, "rk4", 5, 0.53)  # between: one RK4 step from 0.4 to 0.53
+    grid = torch.tensor([0.0, 0.2, 0.4, 0.53], dtype=torch.float64)
+    assert torch.allclose(x, solve(f, x0, "rk4", time_grid=grid).x, atol=1e-14, rtol=0)
+    assert paths.solves == 1 and path.shape == (4, 2, 2)
+    # the exact flow rotates by the angle t + t^2 / 2; RK4's state at 0.53 is close to it
+    ang = 0.53 + 0.53**2 / 2
+    exact = torch.tensor([[math.cos(ang), math.sin(ang)], [-2 * math.sin(ang), 2 * math.cos(ang)]])
+    assert torch.allclose(x, exact.double(), atol=1e-4)
+    _, x0_back = paths.at("f", f, "rk4", 5, 0.0)
+    assert torch.equal(x0_back, x0)
+    with pytest.raises(ValueError, match="t: expected a time in"):
+        paths.at("f", f, "rk4", 5, 1.2)

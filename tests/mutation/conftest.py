@@ -29,3 +29,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("mutation") is not None:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The kill matrix in pytest's report too (without -s), when the mutation run ran."""
+    runner = sys.modules.get("tests.mutation.runner")
+    text = getattr(runner, "LAST_MATRIX", None)
+    if text:
+        terminalreporter.section("mutation: kill matrix")
+        terminalreporter.write_line(text)

@@ -3,8 +3,9 @@
 A function imported with ``from .paths import conditional_velocity`` lives on in the importing module
 (and in default arguments such as ``noise_floor(..., metric=wasserstein2)``, and in registries such
 as ``data.SAMPLERS``): patching ``fmtutor.paths.conditional_velocity`` alone would leave those copies
-unmutated. ``Patcher.function`` therefore replaces the function object wherever fmtutor holds it:
-module attributes, values of module-level dicts, and functions' default arguments. Classes are shared
+unmutated. ``Patcher.function`` therefore replaces the function object wherever the fmtutor modules
+loaded so far hold it: module attributes, values of module-level dicts, and functions' default
+arguments; modules imported later bind the patched object themselves. Classes are shared
 objects, so ``Patcher.attr`` on a class (``fm.solvers.Midpoint.step``) reaches every caller at once.
 """
 
@@ -22,14 +23,21 @@ __all__ = ["Patcher", "fmtutor_modules"]
 _MISSING = object()
 
 
-def fmtutor_modules() -> list[types.ModuleType]:
-    """Every module of fmtutor and fmtutor.course, imported (so that every binding exists to patch)."""
-    import fmtutor
-    import fmtutor.course
+def fmtutor_modules(import_all: bool = False) -> list[types.ModuleType]:
+    """The fmtutor modules loaded now (``import fmtutor`` loads every math module).
 
-    for pkg in (fmtutor, fmtutor.course):
-        for info in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + "."):
-            importlib.import_module(info.name)
+    A module imported *after* a patch (fmtutor.course in a chapter, a test module) binds the patched
+    object by itself, so there is no need to import it first; ``import_all`` imports fmtutor.course
+    and every submodule anyway (matplotlib, ipywidgets: a second or two).
+    """
+    import fmtutor
+
+    if import_all:
+        import fmtutor.course
+
+        for pkg in (fmtutor, fmtutor.course):
+            for info in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + "."):
+                importlib.import_module(info.name)
     return [
         m
         for name, m in sorted(sys.modules.items())

@@ -9,10 +9,12 @@ applies the mutant. It is classified:
 * timeout: a cell ran past the time limit;
 * survived: the chapter ran to the end.
 
-A unit run is ``pytest -p tests.mutation.plugin FILES`` in a subprocess with FMTUTOR_MUTANT set (see
-plugin.py for what counts as a kill there). Only "killed" kills. Jobs (one chapter chain and one
-unit run per mutant) share ``jobs`` workers; a chapter chain stops at its first kill unless
-``exhaustive``.
+A unit run is ``pytest -p tests.mutation.plugin FILES`` with FMTUTOR_MUTANT set (plugin.py says
+what counts as a kill there), in a child forked by a server that imported pytest, torch, scipy and
+fmtutor once (unitserver.py; FMTUTOR_MUTATION_FORK=0 starts a fresh process per run instead).
+Only "killed" kills. The jobs (one chapter chain and one unit run per mutant) share ``jobs``
+workers, longest first (the last run's times, from test-artifacts/mutation/results.json); a
+chapter chain stops at its first kill unless ``exhaustive``.
 
 ``python -m tests.mutation [--jobs 2] [--all] [--only a,b] [--controls]`` runs from the command line.
 """
@@ -36,7 +38,8 @@ from .mutants import ALL, CATALOGUE, CHAPTERS, CONTROLS, Mutant
 __all__ = ["Outcome", "MutantResult", "run_chapter", "run_unit", "run", "matrix", "main", "ROOT"]
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ROOT / "notebooks"
+#: The chapters to mutate (FMTUTOR_MUTATION_NOTEBOOKS: another folder, e.g. proposed edits).
+NOTEBOOKS = Path(os.environ.get("FMTUTOR_MUTATION_NOTEBOOKS", ROOT / "notebooks"))
 ARTIFACTS = ROOT / "test-artifacts" / "mutation"
 #: Rough seconds of a chapter on one core (cold kernel, empty cache): the order jobs start in.
 CHAPTER_COST = {
@@ -46,15 +49,9 @@ CHAPTER_COST = {
 #: pytest options of a unit run: the project's addopts without the plugins the unit tests do not use
 #: (nbval, hypothesis's and Playwright's plugins cost seconds of start-up each run).
 UNIT_OPTIONS = [
-    "-q",
-    "-o",
-    "addopts=",
-    "--import-mode=importlib",
-    "-p",
-    "no:cacheprovider",
-    "-p",
-    "no:randomly",
-] + ["-p", "no:nbval", "-p", "no:hypothesispytest", "-p", "no:playwright", "-p", "no:base_url"]
+    *("-q", "-o", "addopts=", "--import-mode=importlib", "-p", "no:cacheprovider"),
+    *("-p", "no:randomly", "-p", "no:nbval", "-p", "no:hypothesispytest", "-p", "no:playwright"),
+]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 INJECT = """\
@@ -154,65 +151,146 @@ def _classify(nb, exc: BaseException) -> Outcome:
     return Outcome("crashed", message=f"{type(exc).__name__}: {exc}"[:200])
 
 
-def run_chapter(name: str, chapter: str, cell_timeout: int = 180) -> Outcome:
-    """Execute a temporary copy of a chapter with the mutant ``name`` applied in its first cell."""
+def run_chapter(name: str, chapter: str, cell_timeout: int = 180, attempts: int = 3) -> Outcome:
+    """Execute a temporary copy of a chapter with the mutant ``name`` applied in its first cell.
+
+    A kernel that dies before it has run the first cell (a start-up failure on a busy machine, e.g.
+    "Kernel died before replying to kernel_info") is started again, up to ``attempts`` times: it says
+    nothing about the mutant.
+    """
     import nbformat
     from nbclient import NotebookClient
 
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=f"mutant-{name}-{chapter}-") as tmp:
-        cache = Path(tmp) / "cache"
-        cache.mkdir()
-        nb = nbformat.read(notebook(chapter), as_version=4)
-        src = INJECT.format(root=str(ROOT), cache=str(cache), name=name)
-        nb.cells.insert(0, nbformat.v4.new_code_cell(src))
-        copy = Path(tmp) / notebook(chapter).name
-        nbformat.write(nb, copy)
-        client = NotebookClient(
-            nb,
-            timeout=cell_timeout,
-            kernel_name="python3",
-            allow_errors=False,
-            resources={"metadata": {"path": tmp}},
-        )
-        try:
-            client.execute(env=_kernel_env(str(cache)))
-        except Exception as exc:  # noqa: BLE001 - every failure is classified
-            out = _classify(nb, exc)
-        else:
-            out = Outcome("survived")
+    for attempt in range(1, attempts + 1):
+        with tempfile.TemporaryDirectory(prefix=f"mutant-{name}-{chapter}-") as tmp:
+            cache = Path(tmp) / "cache"
+            cache.mkdir()
+            nb = nbformat.read(notebook(chapter), as_version=4)
+            src = INJECT.format(root=str(ROOT), cache=str(cache), name=name)
+            nb.cells.insert(0, nbformat.v4.new_code_cell(src))
+            nbformat.write(nb, Path(tmp) / notebook(chapter).name)
+            client = NotebookClient(
+                nb,
+                timeout=cell_timeout,
+                kernel_name="python3",
+                allow_errors=False,
+                resources={"metadata": {"path": tmp}},
+            )
+            try:
+                client.execute(env=_kernel_env(str(cache)))
+            except Exception as exc:  # noqa: BLE001 - every failure is classified
+                out = _classify(nb, exc)
+                if nb.cells[0].get("execution_count") is None and attempt < attempts:
+                    continue  # the kernel never ran the first cell: start it again
+            else:
+                out = Outcome("survived")
+        break
+    if attempt > 1:
+        out.message = f"{out.message} (kernel started {attempt} times)".strip()
     out.seconds = time.perf_counter() - start
     return out
 
 
-def run_unit(name: str, files: tuple[str, ...], timeout: int = 400) -> Outcome:
+class UnitServers:
+    """A pool of fork servers (unitserver.py) for the unit runs, one per worker; None: no forking."""
+
+    def __init__(self, n: int) -> None:
+        import queue
+
+        self._free: "queue.Queue[subprocess.Popen]" = queue.Queue()
+        self._all: list[subprocess.Popen] = []
+        env = {**_kernel_env(tempfile.gettempdir()), "MPLBACKEND": "Agg"}
+        for _ in range(n):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.mutation.unitserver"],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            self._all.append(proc)
+        for proc in self._all:
+            if json.loads(proc.stdout.readline() or "{}").get("ready"):
+                self._free.put(proc)
+        if self._free.empty():
+            raise RuntimeError("unit servers: none started")
+
+    def run(self, args: list[str], env: dict[str, str], log: Path, timeout: int) -> int:
+        """One pytest run in a forked child; its exit status."""
+        proc = self._free.get()
+        try:
+            req = {"args": args, "env": env, "cwd": str(ROOT), "log": str(log), "timeout": timeout}
+            proc.stdin.write(json.dumps(req) + "\n")
+            proc.stdin.flush()
+            return int(json.loads(proc.stdout.readline())["code"])
+        finally:
+            self._free.put(proc)
+
+    def close(self) -> None:
+        for proc in self._all:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+
+
+def run_unit(
+    name: str, files: tuple[str, ...], timeout: int = 400, servers: "UnitServers | None" = None
+) -> Outcome:
     """Run the unit-test files with the mutant applied by the plugin; the plugin's verdict."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"mutant-{name}-unit-") as tmp:
-        report = Path(tmp) / "report.json"
-        env = _kernel_env(str(Path(tmp)))
-        env.update(FMTUTOR_MUTANT=name, FMTUTOR_MUTANT_REPORT=str(report))
-        cmd = [sys.executable, "-m", "pytest", *UNIT_OPTIONS, "-p", "tests.mutation.plugin", *files]
-        try:
-            proc = subprocess.run(
-                cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-            )
-        except subprocess.TimeoutExpired:
-            return Outcome("timeout", seconds=time.perf_counter() - start)
-        if report.exists():
+        report, log = Path(tmp) / "report.json", Path(tmp) / "pytest.log"
+        env = {"FMTUTOR_CACHE": tmp, "FMTUTOR_MUTANT": name, "FMTUTOR_MUTANT_REPORT": str(report)}
+        args = [*UNIT_OPTIONS, "-p", "tests.mutation.plugin", *files]
+        if servers is not None:
+            code = servers.run(args, env, log, timeout)
+        else:
+            cmd = [sys.executable, "-m", "pytest", *args]
+            full_env = {**_kernel_env(tmp), **env, "MPLBACKEND": "Agg"}
+            try:
+                with open(log, "w") as out_file:
+                    subprocess.run(
+                        cmd, cwd=ROOT, env=full_env, stdout=out_file, stderr=subprocess.STDOUT,
+                        timeout=timeout,
+                    )  # fmt: skip
+                code = 0
+            except subprocess.TimeoutExpired:
+                code = 124
+        if code == 124:
+            out = Outcome("timeout")
+        elif report.exists():
             r = json.loads(report.read_text())
             out = Outcome(r["status"], r.get("test", ""), r.get("message", ""))
         else:
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+            tail = log.read_text().strip().splitlines()[-3:] if log.exists() else []
             out = Outcome("crashed", message=" | ".join(tail)[:300])
     out.seconds = time.perf_counter() - start
+    return out
+
+
+def _previous_seconds() -> dict[tuple[str, str], float]:
+    """Each job's seconds in the last run (test-artifacts/mutation/results.json), to order jobs."""
+    try:
+        last = json.loads((ARTIFACTS / "results.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for n, r in last.items():
+        if isinstance(r, dict) and r.get("chapters"):
+            out[n, "chapters"] = sum(o.get("seconds", 0.0) for o in r["chapters"].values())
+        if isinstance(r, dict) and r.get("unit"):
+            out[n, "unit"] = r["unit"].get("seconds", 0.0)
     return out
 
 
 def _chapter_chain(m: Mutant, exhaustive: bool) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
     for chapter in m.chapters:
-        outcomes[chapter] = run_chapter(m.name, chapter)
+        try:
+            outcomes[chapter] = run_chapter(m.name, chapter)
+        except Exception as exc:  # noqa: BLE001 - e.g. a renamed notebook: reported, not fatal
+            outcomes[chapter] = Outcome("crashed", message=f"{type(exc).__name__}: {exc}"[:200])
         if outcomes[chapter].status == "killed" and not exhaustive:
             break
     return outcomes
@@ -229,21 +307,35 @@ def run(
     """Run mutants (default: the catalogue and the controls) with ``jobs`` workers."""
     names = list(ALL) if names is None else names
     results = {n: MutantResult(ALL[n]) for n in names}
+    before = _previous_seconds()
     tasks = []
     for n in names:
         m = ALL[n]
         if chapters and m.chapters:
-            tasks.append((sum(CHAPTER_COST.get(c, 10) for c in m.chapters[:1]), n, "chapters"))
+            guess = CHAPTER_COST.get(m.chapters[0], 10)
+            tasks.append((before.get((n, "chapters"), guess), n, "chapters"))
         if unit and m.unit_tests:
-            tasks.append((6, n, "unit"))
+            tasks.append((before.get((n, "unit"), 6.0), n, "unit"))
     tasks.sort(key=lambda job: -job[0])  # longest first: the two workers finish together
+    servers = None
+    if unit and hasattr(os, "fork") and os.environ.get("FMTUTOR_MUTATION_FORK", "1") != "0":
+        servers = UnitServers(min(jobs, sum(kind == "unit" for _, _, kind in tasks)) or 1)
+    try:
+        _run_tasks(tasks, results, jobs, exhaustive, servers, log)
+    finally:
+        if servers is not None:
+            servers.close()
+    return results
+
+
+def _run_tasks(tasks, results, jobs, exhaustive, servers, log) -> None:
     with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {}
         for _, n, kind in tasks:
             if kind == "chapters":
                 fut = pool.submit(_chapter_chain, ALL[n], exhaustive)
             else:
-                fut = pool.submit(run_unit, n, ALL[n].unit_tests)
+                fut = pool.submit(run_unit, n, ALL[n].unit_tests, 400, servers)
             futures[fut] = (n, kind)
         for fut in cf.as_completed(futures):
             n, kind = futures[fut]
@@ -257,9 +349,10 @@ def run(
                 o = results[n].unit = fut.result()
                 summary = f"unit: {o.status} {o.where} ({o.seconds:.0f} s)"
             log(f"  {n:34s} {summary}")
-    return results
 
 
+#: The last matrix printed by the pytest entry (shown again in pytest's terminal summary).
+LAST_MATRIX: "str | None" = None
 _MARK = {"killed": "K", "survived": "S", "crashed": "C", "timeout": "T"}
 
 
@@ -325,7 +418,7 @@ def matrix(
 
 
 def write_artifacts(results: dict[str, MutantResult], text: str) -> Path:
-    """test-artifacts/mutation/matrix.txt and results.json; returns the folder."""
+    """test-artifacts/mutation/matrix.txt (this run) and results.json (merged); returns the folder."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "matrix.txt").write_text(text + "\n")
     plain = {
@@ -339,6 +432,10 @@ def write_artifacts(results: dict[str, MutantResult], text: str) -> Path:
         }
         for n, r in results.items()
     }
+    try:  # keep the other mutants' last results: a partial run (--only) updates its own
+        plain = {**json.loads((ARTIFACTS / "results.json").read_text()), **plain}
+    except (OSError, ValueError):
+        pass
     (ARTIFACTS / "results.json").write_text(json.dumps(plain, indent=1) + "\n")
     return ARTIFACTS
 

@@ -18,7 +18,7 @@ from tests.mutation.patching import Patcher, fmtutor_modules
 def _bindings() -> dict[tuple[str, str], object]:
     """Every attribute of every fmtutor module and class, and every function's defaults."""
     out: dict[tuple[str, str], object] = {}
-    for mod in fmtutor_modules():
+    for mod in fmtutor_modules(import_all=True):
         for name, value in vars(mod).items():
             out[mod.__name__, name] = value
             if isinstance(value, dict):
@@ -66,6 +66,24 @@ def test_function_patches_reach_from_imports_registries_and_defaults():
     finally:
         p.undo()
     assert fm.data.SAMPLERS["moons"].__defaults__[0] == 0.05
+
+
+def test_a_module_imported_after_the_patch_binds_the_mutant(tmp_path):
+    """fmtutor.course is not imported before a chapter's first cell applies the mutant."""
+    import subprocess
+    import sys
+
+    code = (
+        "import fmtutor, sys; from tests.mutation import mutants; mutants.apply('w2_no_sqrt');"
+        "assert 'fmtutor.course.ch06' not in sys.modules;"
+        "from fmtutor.course import ch06; import torch;"
+        "print(ch06.wasserstein2 is fmtutor.metrics.wasserstein2,"
+        " ch06.wasserstein2(torch.zeros(3, 2), torch.ones(3, 2)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=runner.ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "2.0000000000000004"]
 
 
 def test_patcher_refuses_what_it_cannot_find():
@@ -139,3 +157,22 @@ def test_only_a_failing_assert_of_the_chapter_is_a_kill(source, ename, frames, c
     out = runner._classify(nb, CellExecutionError("traceback", ename, "boom"))
     assert out.status == status
     assert out.where == ("cell 1" if cell else "cell -1")
+
+
+def test_a_kernel_that_dies_before_the_first_cell_is_started_again(monkeypatch):
+    import nbclient
+
+    calls = []
+
+    def execute(self, **kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        for cell in self.nb.cells:
+            cell["execution_count"] = 1
+        return self.nb
+
+    monkeypatch.setattr(nbclient.NotebookClient, "execute", execute)
+    out = runner.run_chapter("control_noop", "01")
+    assert out.status == "survived" and "kernel started 2 times" in out.message
+    assert calls[-1]["env"]["FMTUTOR_CACHE"].endswith("cache")  # an empty folder of its own
