@@ -11,6 +11,7 @@ digits ship with scikit-learn.
 
 __all__ = [
     "two_moons",
+    "moons_distance",
     "circles",
     "eight_gaussians",
     "checkerboard",
@@ -79,6 +80,28 @@ def two_moons(n: int, noise: float = 0.05, seed: "int | torch.Generator | None" 
     x = torch.where(lower, 1 - torch.cos(theta), torch.cos(theta))
     y = torch.where(lower, 0.5 - torch.sin(theta), torch.sin(theta))
     return (torch.stack([x, y], 1) + noise * torch.randn(n, 2, generator=g, device=g.device)).cpu()
+
+
+def moons_distance(x: Tensor) -> Tensor:
+    """Distance of each point to the nearer of the two noiseless half circles of ``two_moons``, shape (n,).
+
+    The upper arc is {|p| = 1, p_y >= 0}, the lower one {|p - c| = 1, p_y <= 1/2} with c = (1, 1/2).
+    On an arc's side of its centre the distance is | |p - centre| - 1 |; beyond it, the distance to
+    the nearer end point. For ``two_moons(n, noise)`` the root mean square of this distance is the
+    noise level (up to the rare points that fall nearer the other arc).
+
+    Args:
+        x: points, shape (n, 2).
+    """
+    x = check_points(x, "x", dim=2).double()
+    out = []
+    for centre, side in (((0.0, 0.0), 1.0), ((1.0, 0.5), -1.0)):
+        r = x - torch.tensor(centre, dtype=x.dtype)
+        ends = torch.tensor([[1.0, 0.0], [-1.0, 0.0]], dtype=x.dtype)
+        to_circle = (r.norm(dim=1) - 1).abs()
+        to_ends = torch.cdist(r, ends).min(1).values
+        out.append(torch.where(side * r[:, 1] >= 0, to_circle, to_ends))
+    return torch.stack(out, 1).min(1).values
 
 
 def circles(

@@ -82,3 +82,27 @@ def test_digits_are_offline_and_scaled():
     x, y = data.load_digits()
     assert x.shape == (1797, 64) and y.shape == (1797,)
     assert float(x.min()) == -1.0 and float(x.max()) == 1.0 and set(y.tolist()) == set(range(10))
+
+
+@pytest.mark.parametrize("noise", [0.02, 0.05, 0.1])
+def test_two_moons_noise_is_the_rms_distance_to_the_arcs(noise):
+    """The noise level is the root mean square distance to the noiseless arcs (default 0.05)."""
+    x = data.two_moons(20_000, noise=noise, seed=3)
+    rms = data.moons_distance(x).pow(2).mean().sqrt().item()
+    assert abs(rms / noise - 1) < 0.03
+    default = data.moons_distance(data.two_moons(20_000, seed=3)).pow(2).mean().sqrt().item()
+    assert abs(default / 0.05 - 1) < 0.03
+    assert data.moons_distance(torch.tensor([[0.0, 1.0], [1.0, -0.5], [0.0, 2.0]])).tolist() == [
+        0.0,
+        0.0,
+        1.0,
+    ]
+
+
+def test_gaussian_mixture_components_have_their_covariance():
+    """Each component's samples have covariance std^2 I about its mean (std 0.25 -> 0.0625)."""
+    gm = data.eight_gaussians_mixture()
+    x, k = gm.sample(40_000, seed=1, return_labels=True)
+    r = (x - gm.means[k].to(x.dtype)).double()
+    cov = r.T @ r / len(r)
+    assert torch.allclose(cov, 0.0625 * torch.eye(2, dtype=torch.float64), atol=0.002)

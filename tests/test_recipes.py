@@ -76,3 +76,22 @@ def test_train_2d_takes_scikit_learns_float64_numpy_moons_as_the_float32_pool():
     assert np.isfinite(res.losses).all() and next(model.parameters()).dtype == torch.float32
     want = fm.recipes.train_2d(lambda n, seed: torch.tensor(sk_moons(n, seed)).float(), **kw)[1]
     assert torch.equal(res.pool, want.pool) and np.array_equal(res.losses, want.losses)
+
+
+@pytest.mark.slow
+def test_the_decks_pipeline_on_scikit_learns_make_moons_reaches_the_floor():
+    """The deck's data as a student passes it (make_moons: float64 NumPy) through train_2d, sampled
+    with the midpoint rule: W2 to fresh data within 1.5x the i.i.d. noise floor (as the default recipe
+    on fmtutor.data.two_moons, test above)."""
+    from sklearn.datasets import make_moons
+
+    def sampler(n, seed=None):
+        return make_moons(n, noise=0.05, random_state=seed)[0]  # float64 NumPy, as scikit-learn gives
+
+    model, _ = fm.recipes.train_2d(sampler, seed=0, progress=False)
+    x = fm.training.sample_model(model, 2000, seed=1, n_steps=50)
+    assert x.dtype == torch.float32 and torch.isfinite(x).all()
+    test = fm.data.two_moons(2000, seed=2024)
+    floor = fm.metrics.noise_floor(fm.data.two_moons, 2000)
+    w2 = fm.metrics.wasserstein2(x, test)
+    assert w2 < 1.5 * floor, (w2, floor)

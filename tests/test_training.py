@@ -283,3 +283,25 @@ def test_a_float64_model_is_refused_clearly_on_mps_before_anything_moves(monkeyp
     assert np.isfinite(res.losses).all()
     res = fm.training.train_cfm(_mlp().double(), pool, steps=2, batch_size=8, progress=False)
     assert np.isfinite(res.losses).all(), "FMTUTOR_DEVICE=cpu lets a float64 model train"
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_label_dropout_replaces_a_fraction_p_of_labels_by_no_label(p):
+    """The model sees label num_classes ("no label") on a fraction p of its training points."""
+    seen = []
+
+    class Spy(fm.models.MLP):
+        def forward(self, x, t, y=None):
+            seen.append(y.clone())
+            return super().forward(x, t, y)
+
+    torch.manual_seed(0)
+    model = Spy(hidden=8, depth=1, num_classes=3)
+    pool = torch.randn(300, 2)
+    labels = torch.arange(300) % 3
+    _train(model, (pool, labels), steps=40, batch_size=100, label_dropout=p)
+    y = torch.cat(seen)
+    assert len(y) == 4000
+    share = (y == 3).double().mean().item()
+    assert abs(share - p) < 4 * (p * (1 - p) / len(y)) ** 0.5 + 1e-12, share
+    assert set(y[y != 3].tolist()) <= {0, 1, 2}
