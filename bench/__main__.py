@@ -6,11 +6,14 @@ Usage (from the repository root, in the course's environment)::
     python -m bench --quick         # a smoke run: 1 seed, short deck run; writes to bench/_quick/
     python -m bench --only chapters # re-run some sections; the others are kept from results.json
     python -m bench --only imports,public-call   # the library's own costs (about 2 minutes)
+    python -m bench --only retrain  # chapter 5's loop, one line changed, retrained (under a minute)
 
 Sections: training (item 1, and again on the GPU when there is one), sampling (item 2), chapters
-(items 3 and 4: chapter run times and widget latencies), imports and public-call (item 5: the cost of
-``import fmtutor``, of ``import fmtutor.course`` and a chapter's first cell; training through the
-public ``model(x, t)`` against the MLP's private fast path).
+(items 3 and 4: chapter run times and widget latencies, with a sweep of every control of issue 12's
+trajectory widgets), imports and public-call (item 5: the cost of ``import fmtutor``, of
+``import fmtutor.course`` and a chapter's first cell; training through the public ``model(x, t)``
+against the MLP's private fast path), retrain (issue 12: one line of chapter 5's visible training
+loop changed, and the loop run again in the chapter's kernel).
 """
 
 import argparse
@@ -27,11 +30,12 @@ import fmtutor as fm
 from . import common, report
 from .chapters import find_notebooks, run_chapters
 from .imports import run_imports
+from .retrain import run_retrain
 from .sampling import run_sampling
 from .training import run_public_call, run_threads, run_training
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("training", "sampling", "chapters", "imports", "public-call")
+SECTIONS = ("training", "sampling", "chapters", "imports", "public-call", "retrain")
 
 
 def _log(msg: str) -> None:
@@ -223,6 +227,14 @@ def main(argv: "list[str] | None" = None) -> int:
         load0 = common.machine_info()["load_avg"]
         res["public_call"] = run_public_call(repeats=1 if args.quick else 3, log=_log)
         stamp("public_call", load0)
+        save()
+    if "retrain" in only:
+        _log(
+            "retrain: chapter 5's loop, then the loop with one line changed, in the chapter's kernel ..."
+        )
+        load0 = common.machine_info()["load_avg"]
+        res["retrain"] = run_retrain(repeats=1 if args.quick else 2, log=_log)
+        stamp("retrain", load0)
         save()
     save()
     _log(f"wrote {out / 'RESULTS.md'} and {out / 'results.png'}")

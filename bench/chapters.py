@@ -10,7 +10,7 @@ and in the kernel's CPU milliseconds, and separately the time spent in the chapt
 animations are counted but not timed: their frames are pre-rendered and played in the browser.
 """
 
-__all__ = ["find_notebooks", "run_chapter", "run_chapters", "PROBE"]
+__all__ = ["find_notebooks", "run_chapter", "run_chapters", "PROBE", "SWEPT"]
 
 import json
 import time
@@ -21,6 +21,15 @@ from typing import Any
 from .common import stats
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Issue 12's trajectory widgets (the functions that build them): each of their controls is also swept
+#: (a jump to one end of its range, a drag to the other end in at most 16 steps, jumps end to end).
+SWEPT = (
+    "trajectory_explorer",
+    "particle_explorer",
+    "nfe_explorer",
+    "batch_paths_widget",
+    "likelihood_widget",
+)
 
 #: Code run in the chapter's kernel after its last cell. Prints one JSON line prefixed by a marker.
 PROBE = r'''
@@ -66,6 +75,32 @@ def _drag_values(c, k=8):
     vals = [x for x in up if x <= c.max + 1e-12] if up[-1] <= c.max + 1e-12 else [v - c.step * (j + 1) for j in range(k)]
     vals = [x for x in vals if c.min - 1e-12 <= x <= c.max + 1e-12]
     return [int(round(x)) if isinstance(v, int) else round(x, 10) for x in vals]
+_SWEPT = __SWEPT__  # draw functions whose every control is also swept (issue 12's trajectory widgets)
+def _opts(c):
+    return list(getattr(c, "_options_values", None) or [o[1] if isinstance(o, tuple) else o for o in c.options])
+def _sweep_values(c, k=16):
+    """Sliders: a jump to the near end of the range, a drag to the far end in at most k steps, a jump
+    back and a jump across again. Menus: every other option in turn, then the first again."""
+    name = type(c).__name__
+    if name in ("Dropdown", "ToggleButtons", "RadioButtons"):
+        opts = _opts(c)
+        i = opts.index(c.value)
+        return opts[i + 1:] + opts[:i + 1]
+    if name == "SelectionSlider":
+        opts = _opts(c)
+        n, pos = len(opts) - 1, opts.index(c.value) / max(len(opts) - 1, 1)
+        at = lambda j: opts[j]
+    elif name in ("FloatSlider", "IntSlider") and getattr(c, "step", None):
+        n = int(round((c.max - c.min) / c.step))
+        pos = (c.value - c.min) / max(c.max - c.min, 1e-12)
+        at = lambda j: int(round(c.min + j * c.step)) if name == "IntSlider" else round(c.min + j * c.step, 10)
+    else:
+        return []
+    if n < 1:
+        return []
+    vals = [at(j) for j in sorted({round(i * n / min(k, n)) for i in range(min(k, n) + 1)})]
+    vals = vals[::-1] if pos > 0.5 else vals
+    return vals + [vals[0], vals[-1]]
 def _timed_set(lp, c, val):
     """Set c.value = val; return (redrew, wall ms, CPU ms, error text or None)."""
     calls = lp.calls
@@ -149,7 +184,32 @@ if _LP is not None:
                 _c.value = _orig
             except Exception:
                 pass
+            _sweep, _sweep_cpu, _sweep_vals, _sweep_mismatch = [], [], [], None
+            if _entry["draw"].split(".")[0] in _SWEPT:
+                for _val in _sweep_values(_c):
+                    if _val == _c.value:
+                        continue
+                    _redrew, _dt, _dc, _err = _timed_set(_lp, _c, _val)
+                    if _err:
+                        _errors.append(f"sweep to {_val!r}: {_err}")
+                        break
+                    if _redrew:
+                        _sweep.append(_dt)
+                        _sweep_cpu.append(_dc)
+                        _sweep_vals.append(_val)
+                _nf = len(_fresh_cpu)
+                try:  # the picture at the end of the sweep, against a fresh plot's
+                    _sweep_mismatch = int(not _same_as_fresh(_lp, _draw0))
+                except Exception as _e:
+                    _errors.append(f"fresh render after the sweep: {type(_e).__name__}: {_e}")
+                del _fresh_cpu[_nf:]
+                try:
+                    _c.value = _orig
+                except Exception:
+                    pass
             _entry["controls"].append({"name": _cn, "type": type(_c).__name__, "ms": _times, "cpu_ms": _cpus,
+                                       "sweep_ms": _sweep, "sweep_cpu_ms": _sweep_cpu, "sweep_values": _sweep_vals,
+                                       "sweep_not_as_fresh": _sweep_mismatch,
                                        "draw_ms": _compute, "new_png": _changed, "not_as_fresh": _mismatch, "fresh_cpu_ms": _fresh_cpu,
                                        "drag_ms": _drag, "drag_cpu_ms": _drag_cpu, "drag_blits": _blits,
                                        "continuous": bool(getattr(_c, "continuous_update", False)),
@@ -171,14 +231,18 @@ def _ts(cell: Any, key: str) -> "float | None":
 
 
 def run_chapter(path: Path, timeout: int = 600, probe_values: int = 5) -> dict[str, Any]:
-    """Execute one notebook in a fresh kernel; return its timings, errors and widget latencies."""
+    """Execute one notebook in a fresh kernel; return its timings, errors and widget latencies.
+
+    The controls of the widgets drawn by ``SWEPT`` are also swept (``_sweep_values`` in PROBE).
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
     n_cells = len(nb.cells)
-    nb.cells.append(nbformat.v4.new_code_cell(PROBE.replace("__K__", str(probe_values))))
+    probe = PROBE.replace("__K__", str(probe_values)).replace("__SWEPT__", repr(SWEPT))
+    nb.cells.append(nbformat.v4.new_code_cell(probe))
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -268,6 +332,37 @@ def run_chapters(
                             "errors": c["errors"],
                         }
                     )
+    sliders = []  # issue 12's trajectory widgets: every control swept
+    for r in rows:
+        for lp in r["live"]:
+            for c in lp["controls"]:
+                if c.get("sweep_ms"):
+                    ms, cpu = c["sweep_ms"], c["sweep_cpu_ms"]
+                    sliders.append(
+                        {
+                            "chapter": r["name"],
+                            "widget": (lp["names"][0] if lp["names"] else lp["draw"])
+                            + "."
+                            + c["name"],
+                            "builder": lp["draw"].split(".")[0],
+                            "type": c["type"],
+                            "continuous": c["continuous"],
+                            "steps": len(ms),
+                            "values": c["sweep_values"],
+                            "wall": stats(ms),
+                            "cpu": stats(cpu),
+                            # the last two changes are the jumps end to end
+                            "jump_wall_max": max(ms[-2:]),
+                            "jump_cpu_max": max(cpu[-2:]),
+                            "not_as_fresh": c.get("sweep_not_as_fresh"),
+                        }
+                    )
     total_wall = sum(r["total_s"] for r in rows)
     total_cpu = sum(r["kernel_cpu_s"] or 0.0 for r in rows)
-    return {"rows": rows, "widgets": widgets, "total_wall_s": total_wall, "total_cpu_s": total_cpu}
+    return {
+        "rows": rows,
+        "widgets": widgets,
+        "sliders": sliders,
+        "total_wall_s": total_wall,
+        "total_cpu_s": total_cpu,
+    }

@@ -58,6 +58,35 @@ def _when(sec: dict[str, Any]) -> list[str]:
     ]
 
 
+def _busy(sec: dict[str, Any]) -> list[str]:
+    """A warning when the machine was loaded while the section ran (load above its 2 cores)."""
+    run = sec.get("run") or {}
+    loads = [x for key in ("load_start", "load_end") for x in (run.get(key) or [])[:1]]
+    if not loads or max(loads) <= 2.0:
+        return []
+    return [
+        f"**The machine was loaded during this run** (1-minute load average {min(loads):.1f}–{max(loads):.1f}"
+        " on 2 cores, other jobs running): wall times are inflated by waiting for a core; the kernel's CPU"
+        " times are the better estimate of an idle two-core machine.",
+        "",
+    ]
+
+
+def _retrain_row(rt: dict[str, Any]) -> tuple[str, str, bool]:
+    w, c = rt["edited_wall"], rt["edited_cpu"]
+    got = (
+        f"{fmt_stats(w, 1, ' s')} wall, {fmt_stats(c, 1, ' s')} kernel CPU"
+        if w
+        else f"not measured ({rt.get('error')})"
+    )
+    return (
+        f"change one line of chapter 5's training loop (`{rt['edit'][0]}` -> `{rt['edit'][1]}`) and"
+        " retrain in the notebook <= 15 s",
+        got,
+        rt["met"],
+    )
+
+
 def _targets(res: dict[str, Any]) -> list[str]:
     """The issue's targets, one row each: measured value, met or missed."""
     rows = []
@@ -136,6 +165,23 @@ def _targets(res: dict[str, Any]) -> list[str]:
                     all(w["max"] <= 100 for w in ws),
                 )
             )
+        sl = ch.get("sliders")
+        if sl:
+            rows.append(
+                (
+                    "issue 12's trajectory widgets: every control <= 100 ms per step of a sweep"
+                    " (drag over the range, jumps end to end; kernel CPU, median)",
+                    f"{sum(w['cpu']['median'] <= 100 for w in sl)} of {len(sl)} controls; medians"
+                    f" {min(w['cpu']['median'] for w in sl):.0f}–{max(w['cpu']['median'] for w in sl):.0f} ms"
+                    f" CPU ({min(w['wall']['median'] for w in sl):.0f}–"
+                    f"{max(w['wall']['median'] for w in sl):.0f} ms wall), worst step"
+                    f" {max(w['cpu']['max'] for w in sl):.0f} ms CPU",
+                    all(w["cpu"]["median"] <= 100 for w in sl),
+                )
+            )
+    rt = res.get("retrain")
+    if rt:
+        rows.append(_retrain_row(rt))
     im = res.get("imports")
     if im:
         by = {r["key"]: r for r in im["rows"]}
@@ -171,6 +217,94 @@ def _targets(res: dict[str, Any]) -> list[str]:
     ]
     out += [f"| {a} | {b} | {_yes(c)} |" for a, b, c in rows]
     return out + [""]
+
+
+def _sliders_md(res: dict[str, Any]) -> list[str]:
+    """Section 4b: issue 12's trajectory widgets, every control swept."""
+    sl = (res.get("chapters") or {}).get("sliders")
+    if not sl:
+        return []
+    L = [
+        "### 4b. The trajectory widgets (issue 12): a sweep of every control",
+        "",
+        *_when(res["chapters"]),
+        *_busy(res["chapters"]),
+        "The widgets that recompute trajectories (`"
+        + "`, `".join(sorted({w["builder"] for w in sl}))
+        + "`), in their chapter's kernel after it ran (same run as sections 3 and 4). Each control is"
+        " swept: a slider jumps to the end of its range nearer its value, is dragged to the other end in at"
+        " most 16 steps (each step one or more slider steps, what a quick drag sends), then jumps back"
+        " and across again (the last two steps); a menu takes every option in turn. Each step is timed"
+        " on the kernel side, from the new value to the new PNG in the widget: wall and the kernel's CPU"
+        " milliseconds (the browser's share, about 5 ms for an Image, is not included). The picture at the"
+        " end of each sweep is compared, pixel for pixel, with a new LivePlot's at the same values.",
+        "",
+        "| chapter | widget.control | type | steps | CPU median ms | CPU worst ms | wall median ms |"
+        " wall worst ms | jump end to end, worst (CPU / wall ms) | <= 100 ms (CPU median, worst) |"
+        " picture as fresh |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---|---|",
+    ]
+    for w in sl:
+        c, wa = w["cpu"], w["wall"]
+        slider = "Slider" in w["type"]
+        jump = f"{w['jump_cpu_max']:.0f} / {w['jump_wall_max']:.0f}" if slider else "–"
+        fresh = {None: "–", 0: "yes"}.get(w["not_as_fresh"], "**no**")
+        L.append(
+            f"| {w['chapter']} | `{w['widget']}` | {w['type']}{' (live)' if w['continuous'] else ''} |"
+            f" {w['steps']} | {c['median']:.0f} | {c['max']:.0f} | {wa['median']:.0f} | {wa['max']:.0f} |"
+            f" {jump} | {'yes' if c['median'] <= 100 else 'no'}, {'yes' if c['max'] <= 100 else 'no'} |"
+            f" {fresh} |"
+        )
+    over = [w["widget"] for w in sl if w["cpu"]["median"] > 100]
+    L += [
+        "",
+        f"By the kernel's CPU time, {sum(w['cpu']['median'] <= 100 for w in sl)} of {len(sl)} controls"
+        f" redraw within 100 ms per step at the median and {sum(w['cpu']['max'] <= 100 for w in sl)}"
+        f" of {len(sl)} at their worst; by wall time, {sum(w['wall']['median'] <= 100 for w in sl)}"
+        f" and {sum(w['wall']['max'] <= 100 for w in sl)}."
+        + (
+            f" Over 100 ms at the median: {', '.join(f'`{o}`' for o in over)}; each shows its busy"
+            " sign (↻ recomputing…) once a redraw has run for 100 ms."
+            if over
+            else ""
+        ),
+        "",
+    ]
+    return L
+
+
+def _retrain_md(res: dict[str, Any]) -> list[str]:
+    """Section 6: chapter 5's visible loop, retrained after a one-line change."""
+    rt = res.get("retrain")
+    if not rt:
+        return []
+    L = [
+        "## 6. Changing one line of chapter 5's loop and retraining",
+        "",
+        *_when(rt),
+        *_busy(rt),
+        f"`bench/retrain.py`: the code cells of `{rt['chapter']}` above its training loop run in a fresh"
+        " kernel (as a student has them when editing the loop); then the loop cell runs as in the chapter,"
+        f" and again with one line edited (`{rt['edit'][0]}` -> `{rt['edit'][1]}`), as a student who"
+        " changes the learning rate and presses Shift+Enter. Each run of the loop cell is timed in the"
+        " kernel from its first line to its last (the live loss curve included): wall and the kernel's"
+        " CPU seconds (the chapter's kernel uses one torch thread, `setup()`).",
+        "",
+        "| run | steps | learning rate | wall s | kernel CPU s | mean loss, last 300 steps |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rt["rows"]:
+        L.append(
+            f"| {r['label']} | {r['steps']} | {r['lr']:g} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} |"
+            f" {r['final_loss']:.3f} |"
+        )
+    a, b, met = _retrain_row(rt)
+    L += [
+        "",
+        f"Target ({a}): {b}: {_yes(met)}." + (f" Error: {rt['error']}" if rt["error"] else ""),
+        "",
+    ]
+    return L
 
 
 def _library_md(res: dict[str, Any]) -> list[str]:
@@ -244,7 +378,7 @@ def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png")
         f"Generated by `python -m bench` (last invocation: `{res['command']}`, {res['date']})"
         f"{' (**quick run: not the reference numbers**)' if res.get('quick') else ''}. Regenerate everything with"
         " `python -m bench` from the repository root (about 15 minutes on an idle two-core laptop), or one section with"
-        " `python -m bench --only training|sampling|chapters|imports|public-call` (the other sections are kept from `bench/results.json`)."
+        " `python -m bench --only training|sampling|chapters|imports|public-call|retrain` (the other sections are kept from `bench/results.json`)."
         " Each section below states when it ran and the machine's load then; within a section every number comes from one run.",
         "",
         f"Machine: {m['cpus']} CPU cores ({m['processor']}), {m['platform']}, Python {m['python']}, torch {m['torch']},"
@@ -561,7 +695,9 @@ def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png")
                 f" by wall time, {sum(w['median'] <= 100 for w in ws)} and {sum(w['max'] <= 100 for w in ws)}.",
                 "",
             ]
+    L += _sliders_md(res)
     L += _library_md(res)
+    L += _retrain_md(res)
     notes = res.get("notes")
     if notes:
         L += ["## Notes", "", notes, ""]

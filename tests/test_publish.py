@@ -213,7 +213,7 @@ def test_deck_offline_in_chromium(built: dict, chromium) -> None:
     page = t.page
     page.goto(built["deck"].as_uri())
     page.wait_for_selector(".reveal.ready", timeout=30_000)
-    page.wait_for_function(MATH_DONE, timeout=30_000)
+    page.wait_for_function("() => document.body.dataset.typeset === 'yes'", timeout=60_000)
     total = page.locator(".reveal .slides > section").count()
     assert total >= 3
     stem = built["chapter"].stem
@@ -308,3 +308,160 @@ def test_for_deck_drops_only_continue_metadata() -> None:
     assert publish.export_slides(out).count("<section") == publish.export_slides(nb).count(
         "<section"
     )
+
+
+# ---------------------------------------------------------------- the projector deck (no browser)
+
+
+def _png(w: int, h: int) -> str:
+    """A base64 PNG header of a w x h image (enough for the deck's size estimate)."""
+    import base64
+    import struct
+    import zlib
+
+    raw = b"".join(b"\x00" + b"\xff" * (3 * w) for _ in range(h))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    return base64.b64encode(png).decode()
+
+
+def _figure_cell(code: str, kind: str = "-", tags=()) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(code, metadata={"slideshow": {"slide_type": kind}})
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    cell.outputs = [nbformat.v4.new_output("display_data", {"image/png": _png(800, 400)})]
+    return cell
+
+
+def _md(text: str, kind: str = "-") -> nbformat.NotebookNode:
+    return nbformat.v4.new_markdown_cell(text, metadata={"slideshow": {"slide_type": kind}})
+
+
+def test_projector_shows_outputs_of_tagged_cells_and_every_figure() -> None:
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            _md("## Loss curve", "slide"),
+            _figure_cell("fig_code_shown_here = 1"),
+            _figure_cell("hidden_plot_code = 2", tags=["remove_input"]),
+            _figure_cell("skipped_plot_code = 3", kind="skip"),
+            nbformat.v4.new_code_cell("removed_cell_code = 4", metadata={"tags": ["remove_cell"]}),
+        ]
+    )
+    deck = publish.export_slides(nb)
+    assert "fig_code_shown_here" in deck
+    assert "hidden_plot_code" not in deck and "removed_cell_code" not in deck
+    assert "skipped_plot_code" not in deck
+    shown = re.findall(r"<img[^>]*\bsrc=\"data:image/png;base64,", deck)
+    assert len(shown) == 2, "two figures shown, the skipped one not"
+    assert deck.count('alt="Figure for “Loss curve”') == 2, "figures carry alt text"
+    assert "In&nbsp;[" not in deck and "In [" not in deck, "no prompts on a projector"
+    assert 'navigationMode: "linear"' in deck and "width: 1280, height: 720" in deck
+
+
+def test_projector_cuts_long_slides_into_pages_that_keep_everything() -> None:
+    paras = [f"Paragraph number {i} " + "word " * 60 for i in range(14)]
+    code = "\n".join(f"line_{i} = {i}  # a line of code" for i in range(60))
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            _md("## A long slide\n\n" + "\n\n".join(paras), "slide"),
+            nbformat.v4.new_markdown_cell(
+                "Say this about the long slide.", metadata={"slideshow": {"slide_type": "notes"}}
+            ),
+            nbformat.v4.new_code_cell(code),
+            _md("## Short", "slide"),
+        ]
+    )
+    out = publish.for_projector(nb)
+    starts = [i for i, c in enumerate(out.cells) if publish._slide_type(c) in ("slide", "subslide")]
+    assert len(starts) >= 5, "14 paragraphs and 60 code lines cannot share one 720 px slide"
+    pages = [out.cells[a:b] for a, b in zip(starts, starts[1:] + [len(out.cells)], strict=True)]
+    state: dict = {}
+    for page in pages:
+        height = 0.0
+        for c in page:
+            if c.cell_type == "markdown" and publish._slide_type(c) != "notes":
+                height += sum(publish._md_block_height(b) for b in publish._md_blocks(c.source))
+            elif c.cell_type == "code":
+                height += publish._code_height(c.source) + sum(
+                    publish._output_height(o, state) for o in c.outputs
+                )
+        assert height <= publish.PAGE_HEIGHT + 1, f"a page of {height:.0f} px"
+    text = "\n".join(c.source for c in out.cells if c.cell_type == "markdown")
+    positions = [text.index(f"Paragraph number {i} ") for i in range(14)]
+    assert positions == sorted(positions), "every paragraph kept, in order"
+    lines = "\n".join(c.source for c in out.cells if c.cell_type == "code").splitlines()
+    assert lines == code.splitlines(), "every code line kept, in order"
+    long_pages = pages[:-1]
+    assert all(any(publish._slide_type(c) == "notes" for c in p) for p in long_pages), (
+        "the slide's notes follow it onto every page"
+    )
+    assert sum("(continued)" in c.source for c in out.cells) == len(long_pages) - 1
+    assert len({c.get("id") for c in out.cells}) == len(out.cells), "cell ids stay unique"
+    deck = publish.export_slides(nb)
+    assert deck.count("<section") >= 6
+
+
+def test_kernel_only_controls_are_disabled_and_marked() -> None:
+    def model(name: str, **state) -> dict:
+        return {"model_name": name, "model_module": "@jupyter-widgets/controls", "state": state}
+
+    state = {
+        "box": model("VBoxModel", children=["IPY_MODEL_img", "IPY_MODEL_slider"]),
+        "img": model("ImageModel", format="png"),
+        "slider": model("FloatSliderModel", value=0.5),
+        "play": model("PlayModel", value=0),
+        "frame": model("IntSliderModel", value=0),
+        "link": model(
+            "LinkModel", source=["IPY_MODEL_play", "value"], target=["IPY_MODEL_frame", "value"]
+        ),
+        "player": model("HBoxModel", children=["IPY_MODEL_play", "IPY_MODEL_frame"]),
+    }
+    view = "application/vnd.jupyter.widget-view+json"
+    cells = [nbformat.v4.new_code_cell("live.widget"), nbformat.v4.new_code_cell("player")]
+    for cell, mid in zip(cells, ["box", "player"], strict=True):
+        cell.outputs = [nbformat.v4.new_output("display_data", {view: {"model_id": mid}})]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+    site = publish.for_site(nb)
+    st = site.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert st["slider"]["state"]["disabled"] is True
+    assert not st["frame"]["state"].get("disabled") and not st["play"]["state"].get("disabled")
+    assert len(site.cells[0].outputs) == 2 and "running kernel" in str(site.cells[0].outputs[1])
+    assert len(site.cells[1].outputs) == 1, "the Play animation works without a kernel: no note"
+    assert "disabled" not in state["slider"]["state"], "the executed notebook is left unchanged"
+
+
+def test_index_summary_joins_continued_items_and_stops_before_prerequisites() -> None:
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(
+                "**What you will learn**\n- first item that goes on\n  over two lines;\n"
+                "- a *smooth* map;\n\n**What you need**: chapter 1\n- not a goal"
+            )
+        ]
+    )
+    assert publish._summary(nb).splitlines() == [
+        "first item that goes on over two lines;",
+        "a *smooth* map;",
+    ]
+    assert publish._md_inline("a *smooth* map, $x^*$ and $y^*$") == (
+        "a <em>smooth</em> map, $x^*$ and $y^*$"
+    )
+
+
+def test_slides_index_tells_the_keys() -> None:
+    import inspect
+
+    src = inspect.getsource(publish.build_slides)
+    assert "Space" in src and "every slide" in src and "Arrow keys move" not in src

@@ -23,6 +23,8 @@ __all__ = [
     "Chapter",
     "find_chapters",
     "for_deck",
+    "for_projector",
+    "for_site",
     "ensure_web_assets",
     "copy_web_assets",
     "execute_notebook",
@@ -37,6 +39,7 @@ __all__ = [
 import argparse
 import base64
 import concurrent.futures as cf
+import copy
 import fnmatch
 import hashlib
 import html
@@ -92,22 +95,81 @@ _TEMPLATES = {
 {%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block html_head_css -%}<style>
-/* a slide is a fixed 960 x 700 canvas: long code lines wrap instead of running off its right edge, and a
-   slide taller than the canvas scrolls instead of being cut off at the bottom */
-.reveal .highlight pre, .reveal .jp-OutputArea-output pre {white-space: pre-wrap; overflow-wrap: anywhere}
-.reveal .slides section {max-height: 700px; overflow-y: auto}
-.reveal .jp-OutputArea-output img, .reveal .widget-image {max-height: 420px; width: auto}
+/* a 1280 x 720 canvas for a projector: body text 20 px, code 16 px, no prompts; tools/publish.py cuts
+   every slide into pages that fit (for_projector); nothing scrolls, nothing is shrunk to fit */
+:root {--jp-content-font-size1: 20px; --jp-ui-font-size1: 20px; --jp-code-font-size: 16px;
+       --jp-widgets-font-size: 18px; --jp-widgets-inline-height: 36px; --jp-widgets-inline-label-width: 120px}
+.reveal {font-size: 20px}
+.reveal .slides section {box-sizing: border-box; overflow: hidden}
+.reveal .slides section:not(.stack) {padding: 20px 40px 0 40px}
+.reveal .slides section.stack {padding: 0}
+.reveal .jp-RenderedHTMLCommon {font-size: 20px; line-height: 1.5; padding-right: 0}
+.reveal .jp-RenderedHTMLCommon p, .reveal .jp-RenderedHTMLCommon li {margin-bottom: .4em}
+.reveal .jp-RenderedHTMLCommon h1 {font-size: 44px; text-transform: none; margin: 0 0 .3em}
+.reveal .jp-RenderedHTMLCommon h2 {font-size: 34px; text-transform: none; margin: 0 0 .3em}
+.reveal .jp-RenderedHTMLCommon h3 {font-size: 27px; text-transform: none; margin: 0 0 .3em}
+.reveal h1 small, .reveal h2 small, .reveal h3 small {font-size: 20px; color: #666}
+.reveal .highlight pre, .reveal .jp-OutputArea-output pre {white-space: pre-wrap; overflow-wrap: anywhere;
+  font-size: 16px; line-height: 1.3; width: 100%}
+.reveal .jp-OutputArea-output img {max-width: 100%; max-height: 500px; width: auto; height: auto; object-fit: contain}
+.reveal img.widget-image {max-width: 100%; max-height: 500px; object-fit: contain}
+.reveal .jp-Cell {padding: 2px 0}
+.reveal .mjx-chtml.MJXc-display {margin: .4em 0}
+.reveal .widget-readout, .reveal .widget-label, .reveal .widget-html-content {font-size: 18px}
 </style>{%- endblock html_head_css -%}
 {%- block html_head_js_mathjax -%}
 <script type="text/x-mathjax-config">
-// Slides are typeset while hidden (zero width): automatic line breaking would split inline math.
-MathJax.Hub.Config({TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}},
+// Typeset once reveal.js has laid every slide out (the script at the end starts it): long display
+// equations then break at the width they really have, instead of running off the slide.
+MathJax.Hub.Config({skipStartupTypeset: true,
+  TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}},
   tex2jax: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']],
             processEscapes: true, processEnvironments: true},
-  displayAlign: 'center', messageStyle: 'none', CommonHTML: {linebreaks: {automatic: false}}});
+  displayAlign: 'center', messageStyle: 'none',
+  CommonHTML: {linebreaks: {automatic: false, width: "container"}}});
 </script>
 <script src="{{ resources.mathjax_url }}"></script>
 {%- endblock html_head_js_mathjax -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+ alt="{{ ((output | get_metadata('alt', 'image/png')) or (cell | get_metadata('alt')) or 'a figure') | escape_html }}">
+</div>
+{%- endblock data_png %}
+{% block footer_js %}
+<script>
+require({waitSeconds: 30},
+  ["{{ resources.reveal.url_prefix }}/dist/reveal.js", "{{ resources.reveal.url_prefix }}/plugin/notes/notes.js"],
+  function (Reveal, RevealNotes) {
+    window.Reveal = Reveal;
+    Reveal.initialize({
+      controls: true, progress: true, history: true, hash: true, center: false,
+      transition: "none", slideNumber: "c/t", plugins: [RevealNotes],
+      width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }}, margin: 0,
+      navigationMode: "linear",      // Right, Space and Page Down walk every slide, sub-slides included
+      viewDistance: 1000, mobileViewDistance: 1000   // every slide laid out: MathJax measures real widths
+    }).then(function () {
+      // typeset once at the real widths, then break the lines of the display equations wider than
+      // their slide (only those: math in a narrow table column must not be broken at every symbol)
+      MathJax.Hub.Queue(["Typeset", MathJax.Hub], function () {
+        var wide = [].filter.call(document.querySelectorAll(".reveal .MJXc-display"), function (d) {
+          var m = d.querySelector(".mjx-math");
+          return m && m.getBoundingClientRect().width > d.getBoundingClientRect().width + 1;
+        });
+        MathJax.OutputJax.CommonHTML.config.linebreaks.automatic = true;
+        wide.forEach(function (d) {
+          var jax = MathJax.Hub.getJaxFor(d.querySelector(".MathJax_CHTML"));
+          if (jax) MathJax.Hub.Queue(["Rerender", jax]);
+        });
+        MathJax.Hub.Queue(function () {
+          MathJax.OutputJax.CommonHTML.config.linebreaks.automatic = false;
+          Reveal.layout(); document.body.dataset.typeset = "yes";
+        });
+      });
+    });
+  });
+</script>
+{% endblock footer_js %}
 """,
     "fmtutor_page.j2": """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{{ super() }}
@@ -126,6 +188,12 @@ MathJax.Hub.Config({TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true
 <code>{{ resources.fmtutor_source }}</code> in JupyterLab.</div>
 {%- endblock body_header -%}
 {%- block body_footer -%}{{ resources.fmtutor_nav }}{{ super() }}{%- endblock body_footer -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+ alt="{{ ((output | get_metadata('alt', 'image/png')) or (cell | get_metadata('alt')) or 'a figure') | escape_html }}">
+</div>
+{%- endblock data_png %}
 """,
 }
 
@@ -314,6 +382,490 @@ def execute_all(
     return {c.stem: nbformat.read(done[c.stem], as_version=4) for c in chapters}
 
 
+# ------------------------------------------------------------------------------------------------ the projector
+# A deck is laid out for a 1280 x 720 canvas (reveal.js scales it to the screen). for_projector() turns an
+# executed chapter into that deck's notebook: the cells' own tags say what a lecturer shows (nbconvert's
+# TagRemovePreprocessor: remove_input, remove_output, remove_cell; 'skip' cells stay out), then every slide
+# whose estimated height exceeds the canvas is cut into pages (sub-slides) at paragraph, list-item,
+# equation or code-line boundaries, each continuation page repeating the slide's heading and its notes.
+# The estimate errs on the tall side; tests/test_slides_fit.py measures the real decks in Chromium.
+
+CANVAS = (1280, 720)
+PAGE_HEIGHT = 600  # canvas px a page's content may fill (the rest: padding, slide number, controls)
+TEXT_WIDTH = 1180  # canvas px of a line of text
+BODY_PX, CODE_PX = 20, 16  # font sizes on the canvas (>= 18 and >= 14 px on a 1280 x 720 screen)
+IMAGE_MAX_HEIGHT = 500  # canvas px; CSS keeps every figure's aspect ratio
+REMOVE_TAGS = {
+    "remove_cell_tags": {"remove_cell"},
+    "remove_input_tags": {"remove_input"},
+    "remove_all_outputs_tags": {"remove_output"},
+}
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _slide_type(cell) -> str:
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type") or "-"
+
+
+def _set_slide_type(cell, kind: str) -> None:
+    cell.metadata["slideshow"] = {**cell.metadata.get("slideshow", {}), "slide_type": kind}
+
+
+def _png_size(b64: str) -> "tuple[int, int] | None":
+    """Width and height of a base64 PNG, read from its IHDR chunk."""
+    try:
+        head = base64.b64decode("".join(b64[:64].split())[:32])
+    except ValueError:
+        return None
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _fit_image(w: float, h: float) -> float:
+    """Displayed height of a w x h image under the deck's max-width and max-height (aspect kept)."""
+    if w <= 0 or h <= 0:
+        return 0.0
+    return h * min(1.0, TEXT_WIDTH / w, IMAGE_MAX_HEIGHT / h)
+
+
+def _text_lines(text: str, width: float = TEXT_WIDTH, px: float = BODY_PX) -> int:
+    """Lines a paragraph of Markdown wraps into (inline math counts at about half its TeX length)."""
+    shown = re.sub(r"\$([^$]+)\$", lambda m: "x" * max(1, len(m.group(1)) // 2), text)
+    shown = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", shown).replace("**", "").replace("`", "")
+    per_line = max(10, int(width / (0.56 * px)))
+    return sum(max(1, -(-len(line) // per_line)) for line in shown.splitlines() or [""])
+
+
+def _math_height(tex: str) -> float:
+    rows = tex.count("\\\\") + 1
+    tall = any(k in tex for k in ("\\frac", "\\dfrac", "\\int", "\\sum", "\\prod", "matrix"))
+    wrapped = max(1, -(-int(0.6 * BODY_PX * len(tex) / rows) // TEXT_WIDTH))
+    return rows * wrapped * (64 if tall else 46) + 16
+
+
+def _md_blocks(source: str) -> list[str]:
+    """Markdown cut into blocks that may go on different pages: paragraphs, list items, $$ equations, fences."""
+    blocks: list[str] = []
+    cur: list[str] = []
+    mode = ""  # "math" or "fence" while inside one
+
+    def flush() -> None:
+        if any(ln.strip() for ln in cur):
+            blocks.append("\n".join(cur).strip("\n"))
+        cur.clear()
+
+    for line in source.splitlines():
+        s = line.strip()
+        if mode:
+            cur.append(line)
+            if (mode == "fence" and s.startswith("```")) or (mode == "math" and s.endswith("$$")):
+                mode = ""
+                flush()
+        elif s.startswith("```") or s.startswith("$$"):
+            flush()
+            cur.append(line)
+            if s.startswith("```"):
+                mode = "fence"
+            elif len(s) > 2 and s.endswith("$$"):
+                flush()
+            else:
+                mode = "math"
+        elif not s:
+            flush()
+        elif re.match(r"(#{1,6} |[-*+] |\d+[.)] )", s) and not line.startswith(" "):
+            flush()
+            cur.append(line)
+            if s.startswith("#"):
+                flush()
+        else:
+            cur.append(line)
+    flush()
+    return blocks
+
+
+def _md_block_height(block: str) -> float:
+    s = block.strip()
+    if s.startswith("$$"):
+        return _math_height(s.strip("$"))
+    if s.startswith("```"):
+        return _code_height(s) - 4
+    m = re.match(r"(#{1,6}) ", s)
+    if m:
+        size = {1: 44, 2: 34, 3: 27}.get(len(m.group(1)), 22)
+        return _text_lines(s, px=size) * size * 1.3 + 24
+    if s.startswith("|"):
+        return 42 * (s.count("\n") + 1)
+    height, body = 0.0, s
+    for tex in re.findall(r"\$\$(.+?)\$\$", s, re.S):  # display math inside a paragraph
+        height += _math_height(tex)
+        body = body.replace(tex, "")
+    tall = len(re.findall(r"\\d?frac|\\int|\\sum", body))
+    indent = 44 if re.match(r"([-*+]|\d+[.)]) ", s) else 0
+    return height + _text_lines(body, TEXT_WIDTH - indent) * BODY_PX * 1.5 + 14 + 8 * tall
+
+
+def _code_height(source: str) -> float:
+    per_line = int((TEXT_WIDTH - 30) / (0.61 * CODE_PX))
+    lines = sum(max(1, -(-len(ln) // per_line)) for ln in source.splitlines() or [""])
+    return lines * CODE_PX * 1.35 + 24
+
+
+def _widget_height(state: dict, model_id: str, depth: int = 0) -> float:
+    """Estimated height of a saved widget (boxes stack or sit side by side, images keep their aspect)."""
+    m = state.get(model_id)
+    if m is None or depth > 20:
+        return 0.0
+    name, st = m.get("model_name", ""), m.get("state", {})
+    kids = [c[len("IPY_MODEL_") :] for c in st.get("children", []) if isinstance(c, str)]
+    if name in ("VBoxModel", "BoxModel", "GridBoxModel", "AccordionModel"):
+        return sum(_widget_height(state, k, depth + 1) for k in kids) + 6 * len(kids)
+    if name in ("HBoxModel", "StackModel", "TabModel"):
+        return max([_widget_height(state, k, depth + 1) for k in kids] or [0.0])
+    if name == "ImageModel":
+        size = next((_png_size(b["data"]) for b in m.get("buffers", []) if "data" in b), None)
+        w = float(st["width"]) if str(st.get("width", "")).isdigit() else 0.0
+        h = float(st["height"]) if str(st.get("height", "")).isdigit() else 0.0
+        if size and not (w and h):
+            w, h = (w, size[1] * w / size[0]) if w else size
+        return _fit_image(w, h)
+    if name == "OutputModel":
+        return sum(_output_height(o, state) for o in st.get("outputs", []))
+    if name in ("HTMLModel", "HTMLMathModel", "LabelModel"):
+        text = re.sub(r"<[^>]+>", "", str(st.get("value", "")))
+        return 0.0 if not text.strip() else _text_lines(text, TEXT_WIDTH * 0.8, 18) * 28.0 + 8
+    return 44.0  # a slider, button, dropdown, play control, progress bar
+
+
+def _output_height(out: dict, state: dict) -> float:
+    kind = out.get("output_type")
+    if kind == "stream":
+        return _code_height(out.get("text", "")) - 4
+    if kind == "error":
+        return _code_height("\n".join(out.get("traceback", [])))
+    data = out.get("data", {})
+    if _WIDGET_VIEW in data:
+        return _widget_height(state, data[_WIDGET_VIEW].get("model_id", "")) + 10
+    if "image/png" in data:
+        md = out.get("metadata", {}).get("image/png", {})
+        size = (md["width"], md["height"]) if md.get("width") and md.get("height") else None
+        size = size or _png_size(data["image/png"])
+        return _fit_image(*size) + 14 if size else float(IMAGE_MAX_HEIGHT)
+    if "text/html" in data:
+        return 40 * max(1, "".join(data["text/html"]).count("<tr")) + 16
+    if "text/latex" in data:
+        return _math_height("".join(data["text/latex"]))
+    if "text/markdown" in data:
+        return sum(_md_block_height(b) for b in _md_blocks("".join(data["text/markdown"])))
+    if "text/plain" in data:
+        return _code_height("".join(data["text/plain"]))
+    return 0.0
+
+
+def _heading(cell) -> "tuple[str, str] | None":
+    """The first heading of a Markdown cell as (hashes, text); a chapter title counts as ``##``."""
+    if cell.cell_type != "markdown":
+        return None
+    for line in cell.source.splitlines():
+        m = re.match(r"(#{1,3}) (.+)", line.strip())
+        if m:
+            return max(m.group(1), "##"), m.group(2).strip()
+    return None
+
+
+def _plain(markdown: str) -> str:
+    """Markdown and TeX reduced to readable plain text (for alt texts)."""
+    text = re.sub(r"\\(?:mathrm|mathbb|mathcal|text|operatorname)\{([^}]*)\}", r"\1", markdown)
+    text = re.sub(r"\\([a-zA-Z]+)", lambda m: m.group(1) if len(m.group(1)) > 3 else "", text)
+    return re.sub(r"\s+", " ", re.sub(r"[*`${}\\_^]", "", text)).strip()
+
+
+def _alt_texts(nb: nbformat.NotebookNode) -> None:
+    """Give every figure an alt text: the cell's ``alt`` metadata, else its slide's heading and caption."""
+    heading, caption = "", ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and _slide_type(cell) not in ("skip", "notes"):
+            heading = _plain((_heading(cell) or ("", heading))[1])
+            prose = [b for b in _md_blocks(cell.source) if not b.lstrip().startswith(("#", "$$"))]
+            caption = _plain(prose[0]) if prose else caption
+            continue
+        if cell.cell_type != "code":
+            continue
+        pngs = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        for k, out in enumerate(pngs):
+            md = out.setdefault("metadata", {}).setdefault("image/png", {})
+            if md.get("alt"):
+                continue
+            alt = cell.metadata.get("alt") or (
+                f"Figure{f' {k + 1} of {len(pngs)}' if len(pngs) > 1 else ''} for “{heading}”: "
+                + caption[:240]
+            )
+            md["alt"] = alt
+
+
+def _drop_unshowable(nb: nbformat.NotebookNode) -> None:
+    """Drop stderr (warnings) and views of widgets with no saved state (closed, e.g. a finished progress bar)."""
+    state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                and (
+                    _WIDGET_VIEW not in o.get("data", {})
+                    or o["data"][_WIDGET_VIEW].get("model_id") in state
+                )
+            ]
+
+
+_CONTROLS = (
+    "SliderModel",
+    "DropdownModel",
+    "ToggleButtonsModel",
+    "RadioButtonsModel",
+    "CheckboxModel",
+    "ToggleButtonModel",
+    "ButtonModel",
+    "SelectModel",
+    "TextModel",
+)
+KERNEL_NOTE = (
+    "<div class='fm-kernel-note' style='font-size:18px;color:#555;margin:.2em 0'><b>Needs a running "
+    "kernel:</b> these controls move only in JupyterLab (open the notebook there); here the figure is frozen.</div>"
+)
+
+
+def _freeze_kernel_controls(nb: nbformat.NotebookNode) -> int:
+    """Disable saved controls that only Python could answer, and say so under their widget.
+
+    A control linked in the browser (a Play button's slider, ``jslink``) keeps working and stays enabled.
+    Returns the number of widget outputs that got the note.
+    """
+    state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    linked = {
+        end[0][len("IPY_MODEL_") :]
+        for m in state.values()
+        if m.get("model_name", "").endswith("LinkModel")
+        for end in (m["state"].get("source"), m["state"].get("target"))
+        if end
+    }
+    frozen = {
+        k
+        for k, m in state.items()
+        if m.get("model_name", "").endswith(_CONTROLS) and k not in linked
+    }
+    for k in frozen:
+        state[k]["state"]["disabled"] = True
+
+    def holds(model_id: str, depth: int = 0) -> bool:
+        m = state.get(model_id, {})
+        kids = [c[len("IPY_MODEL_") :] for c in m.get("state", {}).get("children", []) or []]
+        return model_id in frozen or (depth < 20 and any(holds(c, depth + 1) for c in kids))
+
+    notes = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outs = []
+        for o in cell.outputs:
+            outs.append(o)
+            view = o.get("data", {}).get(_WIDGET_VIEW)
+            if view and holds(view.get("model_id", "")):
+                outs.append(nbformat.v4.new_output("display_data", {"text/html": KERNEL_NOTE}))
+                notes += 1
+        cell.outputs = outs
+    return notes
+
+
+def _copy_cell(cell, part: int, **changes):
+    new = nbformat.from_dict(copy.deepcopy(cell))
+    if "id" in new:
+        new["id"] = f"{cell.get('id', 'cell')}-p{part}"[:64]
+    for k, v in changes.items():
+        new[k] = v
+    return new
+
+
+class _Pager:
+    """Fills pages of one slide in order; a new page starts with the slide's heading, marked continued."""
+
+    def __init__(self, heading: "tuple[str, str] | None", key: str) -> None:
+        self.key = key
+        self.pages: list[list] = [[]]
+        self.used = 0.0
+        self.heading = heading  # (markdown hashes, text)
+        self.parts = 0
+
+    def room(self) -> float:
+        return PAGE_HEIGHT - self.used
+
+    def empty(self) -> bool:
+        """True while this page holds nothing but its continuation heading."""
+        return self.used <= (self._head_height() if len(self.pages) > 1 else 0.0) + 1
+
+    def _head_height(self) -> float:
+        return (
+            _md_block_height(f"{self.heading[0]} {self.heading[1]} (continued)")
+            if self.heading
+            else 0.0
+        )
+
+    def new_page(self) -> None:
+        self.parts += 1
+        page, self.used = [], 0.0
+        if self.heading:
+            hashes, text = self.heading
+            head = nbformat.v4.new_markdown_cell(
+                f"{hashes} {text} <small>(continued)</small>",
+                metadata={"slideshow": {"slide_type": "subslide"}},
+            )
+            head["id"] = f"{self.key}-continued-{self.parts}"[:64]
+            page.append(head)
+            self.used = self._head_height()
+        else:
+            page.append(None)  # the next cell starts the sub-slide
+        self.pages.append(page)
+
+    def add(self, cell, height: float) -> None:
+        page = self.pages[-1]
+        if page and page[0] is None:
+            page[0] = cell
+            _set_slide_type(cell, "subslide")
+        else:
+            page.append(cell)
+        self.used += height
+
+    def fit(self, height: float) -> None:
+        """Start a new page unless ``height`` fits on this one (or this page holds nothing yet)."""
+        if height > self.room() and not self.empty():
+            self.new_page()
+
+
+def _paginate_group(group: list, state: dict, heading) -> list:
+    pager = _Pager(heading, str(group[0].get("id", id(group))))
+    notes = [c for c in group if _slide_type(c) == "notes"]
+    for cell in group:
+        if _slide_type(cell) == "notes":
+            pager.pages[-1].append(cell)
+            continue
+        if cell.cell_type == "markdown":
+            blocks = _md_blocks(cell.source)
+            heights = [_md_block_height(b) for b in blocks]
+            if sum(heights) <= pager.room() or len(blocks) < 2:
+                pager.fit(sum(heights))
+                pager.add(cell, sum(heights))
+                continue
+            chunk: list[str] = []
+            chunk_h, part = 0.0, 0
+            for block, h in zip(blocks, heights, strict=True):
+                if chunk and chunk_h + h > pager.room():
+                    piece = cell if part == 0 else _copy_cell(cell, part, metadata={})
+                    piece["source"] = "\n\n".join(chunk)
+                    pager.add(piece, chunk_h)
+                    pager.new_page()
+                    chunk, chunk_h, part = [], 0.0, part + 1
+                elif not chunk and h > pager.room() and not pager.empty():
+                    pager.new_page()
+                chunk.append(block)
+                chunk_h += h
+            piece = cell if part == 0 else _copy_cell(cell, part, metadata={})
+            piece["source"] = "\n\n".join(chunk)
+            pager.add(piece, chunk_h)
+            continue
+        if cell.cell_type != "code":
+            pager.add(cell, 0.0)
+            continue
+        hidden = cell.metadata.get("transient", {}).get("remove_source", False)
+        in_h = 0.0 if hidden or not cell.source.strip() else _code_height(cell.source)
+        outs = [_output_height(o, state) for o in cell.outputs]
+        if (
+            in_h + sum(outs) <= pager.room()
+            or in_h + sum(outs) <= PAGE_HEIGHT - pager._head_height()
+        ):
+            pager.fit(in_h + sum(outs))
+            pager.add(cell, in_h + sum(outs))
+            continue
+        # too tall for one page: the code (cut at line boundaries, best at blank lines), then the outputs
+        lines, part = cell.source.splitlines(), 0
+        if in_h:
+            pager.fit(min(in_h, PAGE_HEIGHT / 2))
+            while lines:
+                take = len(lines)
+                while take > 1 and _code_height("\n".join(lines[:take])) > pager.room():
+                    take -= 1
+                blank = [i for i in range(max(1, take // 2), take) if not lines[i].strip()]
+                if take < len(lines) and blank:
+                    take = blank[-1] + 1
+                piece = _copy_cell(cell, part, outputs=[], source="\n".join(lines[:take]).rstrip())
+                if part:
+                    piece.metadata.pop("slideshow", None)
+                pager.add(piece, _code_height(piece.source))
+                lines, part = lines[take:], part + 1
+                if lines:
+                    pager.new_page()
+        for out, h in zip(cell.outputs, outs, strict=True):
+            pager.fit(h)
+            piece = _copy_cell(cell, part, outputs=[out], source="")
+            piece.metadata.pop("slideshow", None)
+            piece.metadata.setdefault("transient", {})["remove_source"] = True
+            pager.add(piece, h)
+            part += 1
+    cells = []
+    for k, page in enumerate(pager.pages):
+        page = [c for c in page if c is not None]
+        if notes and not any(_slide_type(c) == "notes" for c in page):
+            page += [_copy_cell(n, 100 + k) for n in notes]
+        cells += page
+    return cells
+
+
+def for_projector(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The deck's copy of an executed chapter: tags applied, figures given alt text, slides cut to fit.
+
+    ``remove_input`` (show the output only), ``remove_output`` and ``remove_cell`` tags act through nbconvert's
+    TagRemovePreprocessor; a removed cell that started a slide hands that start to the next cell. Cells
+    marked ``skip`` stay out. Then each slide (a ``slide`` or ``subslide`` cell and the cells after it) is
+    cut into pages no taller than the canvas (PAGE_HEIGHT, estimated): a continuation page starts with the
+    slide's heading "(continued)" and carries the slide's speaker notes too.
+    """
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    nb = nbformat.from_dict(copy.deepcopy(nb))
+    state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    _alt_texts(nb)
+    _freeze_kernel_controls(nb)
+    cells, carry = [], None
+    for cell in nb.cells:
+        kind = _slide_type(cell)
+        gone = (
+            kind == "skip" or set(cell.metadata.get("tags", [])) & REMOVE_TAGS["remove_cell_tags"]
+        )
+        if gone:
+            if kind in ("slide", "subslide"):
+                carry = kind if carry != "slide" else carry
+            continue
+        if carry and kind not in ("notes", "slide"):
+            _set_slide_type(cell, carry)
+        carry = None if kind != "notes" else carry
+        cells.append(cell)
+    nb.cells = cells
+    nb, _ = TagRemovePreprocessor(**REMOVE_TAGS).preprocess(nb, {})
+    _drop_unshowable(nb)
+    groups: list[list] = []
+    for cell in nb.cells:
+        if not groups or _slide_type(cell) in ("slide", "subslide"):
+            groups.append([])
+        groups[-1].append(cell)
+    out, heading = [], None
+    for group in groups:
+        heading = next((h for h in map(_heading, group) if h), heading)
+        out += _paginate_group(group, state, heading)
+    nb.cells = out
+    return nb
+
+
 def _asset_urls(prefix: str) -> dict[str, str]:
     return {
         "require_js_url": f"{prefix}/require.js",
@@ -333,12 +885,24 @@ def export_slides(nb: nbformat.NotebookNode, prefix: str = STATIC) -> str:
         reveal_url_prefix=f"{prefix}/reveal.js",
         reveal_theme="white",
         reveal_transition="none",
-        reveal_scroll=True,
         reveal_number="c/t",
+        reveal_width=str(CANVAS[0]),
+        reveal_height=str(CANVAS[1]),
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
         **_asset_urls(prefix),
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"fmtutor_static": prefix})
+    body, _ = exporter.from_notebook_node(for_projector(nb), resources={"fmtutor_static": prefix})
     return body
+
+
+def for_site(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The site's copy of an executed chapter: figures with alt text, kernel-only controls disabled and marked."""
+    nb = nbformat.from_dict(copy.deepcopy(nb))
+    _alt_texts(nb)
+    _freeze_kernel_controls(nb)
+    _drop_unshowable(nb)
+    return nb
 
 
 def _export_page(nb: nbformat.NotebookNode, nav: str, source: str, prefix: str = STATIC) -> str:
@@ -351,7 +915,8 @@ def _export_page(nb: nbformat.NotebookNode, nav: str, source: str, prefix: str =
         **_asset_urls(prefix),
     )
     body, _ = exporter.from_notebook_node(
-        nb, resources={"fmtutor_nav": nav, "fmtutor_source": source, "fmtutor_static": prefix}
+        for_site(nb),
+        resources={"fmtutor_nav": nav, "fmtutor_source": source, "fmtutor_static": prefix},
     )
     return body
 
@@ -366,16 +931,25 @@ def _first_png(nb: nbformat.NotebookNode) -> "bytes | None":
 
 
 def _summary(nb: nbformat.NotebookNode) -> str:
-    """The 'What you will learn' list of a chapter (as plain text lines), or its first paragraph."""
+    """The 'What you will learn' items of a chapter, one per line (an item's continuation lines joined).
+
+    The list ends at the first line that is neither an item nor a continuation (e.g. "**What you need**").
+    """
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and "what you will learn" in cell.source.lower():
-            items = [
-                ln.strip()[2:].strip()
-                for ln in cell.source.splitlines()
-                if ln.strip().startswith(("- ", "* "))
-            ]
-            if items:
-                return "\n".join(items[:5])
+        if cell.cell_type != "markdown" or "what you will learn" not in cell.source.lower():
+            continue
+        lines = cell.source.splitlines()
+        start = next(i for i, ln in enumerate(lines) if "what you will learn" in ln.lower())
+        items: list[str] = []
+        for ln in lines[start + 1 :]:
+            if re.match(r"\s*([-*+]|\d+[.)])\s+", ln):
+                items.append(re.sub(r"^\s*([-*+]|\d+[.)])\s+", "", ln).strip())
+            elif items and ln.startswith((" ", "\t")) and ln.strip():
+                items[-1] += " " + ln.strip()
+            elif items or ln.strip():
+                break
+        if items:
+            return "\n".join(items[:6])
     return ""
 
 
@@ -393,10 +967,17 @@ MathJax.Hub.Config({{tex2jax: {{inlineMath: [['$','$'], ['\\\\(','\\\\)']], proc
 
 
 def _md_inline(text: str) -> str:
-    """Escape a line of Markdown for HTML, keeping `code` and **bold** (math stays for MathJax)."""
-    text = html.escape(text)
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+    """Escape a line of Markdown for HTML, keeping `code`, **bold** and *italics* (math stays for MathJax)."""
+    parts = re.split(r"(\$[^$]+\$|`[^`]+`)", text)  # math and code are left as they are
+    out = []
+    for k, part in enumerate(parts):
+        part = html.escape(part)
+        if k % 2:
+            out.append(f"<code>{part[1:-1]}</code>" if part.startswith("`") else part)
+            continue
+        part = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", part)
+        out.append(re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", part))
+    return "".join(out)
 
 
 def _index_page(title: str, intro: str, cards: list[str]) -> str:
@@ -429,8 +1010,11 @@ def build_slides(
     (out_dir / "index.html").write_text(
         _index_page(
             "Flow Matching course: slides",
-            "Reveal.js decks of every chapter. Arrow keys move, <kbd>S</kbd> opens "
-            "speaker notes, <kbd>Esc</kbd> shows an overview. Everything loads from this folder; no network needed.",
+            "Reveal.js decks of every chapter, laid out for a 1280&times;720 projector. "
+            "<kbd>&rarr;</kbd>, <kbd>Space</kbd> or <kbd>Page&nbsp;Down</kbd> go to the next slide "
+            "(every slide, one after the other; <kbd>&larr;</kbd> goes back), <kbd>S</kbd> opens the "
+            "speaker view with the notes, <kbd>Esc</kbd> an overview, <kbd>F</kbd> full screen. "
+            "Everything loads from this folder; no network needed.",
             cards,
         ),
         encoding="utf-8",

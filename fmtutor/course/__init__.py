@@ -19,7 +19,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+from cycler import cycler
 
+from fmtutor.course.plots import OKABE_ITO
 from fmtutor.device import default_device
 
 try:
@@ -87,6 +89,7 @@ def setup(
         except (ImportError, NotImplementedError):  # no inline backend: as in plain Python
             pass
     plt.rcParams["figure.dpi"] = dpi
+    plt.rcParams["axes.prop_cycle"] = cycler(color=list(OKABE_ITO.values()))  # colour-blind safe
     chosen = Setup(seed, torch.get_num_threads(), str(default_device()), cache_dir())
     if verbose:
         print(

@@ -14,7 +14,6 @@ __all__ = [
     "static_key",
     "unclipped_below",
     "spills",
-    "text_signature",
 ]
 
 from typing import Any
@@ -250,24 +249,3 @@ def spills(ax: Any, artists: list, pad: float = 4.0) -> bool:
         if not (box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1):
             return True
     return False
-
-
-def text_signature(ax: Any) -> tuple:
-    """What of an Axes sizes the layout.
-
-    Returns:
-        Its kind, the line lengths of its titles and labels, and its longest tick labels.
-    """
-    ticks = tuple(
-        max((len(t.get_text()) for t in a.get_ticklabels() if t.get_visible()), default=0)
-        for a in (ax.xaxis, ax.yaxis)
-    )
-    texts = tuple(
-        tuple(len(line) for line in s.split("\n"))
-        for s in (
-            *(ax.get_title(loc) for loc in ("left", "center", "right")),
-            ax.get_xlabel(),
-            ax.get_ylabel(),
-        )
-    )
-    return (type(ax).__name__, hasattr(ax, "_colorbar"), texts, ticks)

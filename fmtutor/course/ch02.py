@@ -17,7 +17,7 @@ from torch import Tensor
 
 from fmtutor._validate import check_positive_int
 from fmtutor.course.animation import Trails, angle_colors, no_ticks, render_frames_of
-from fmtutor.course.exercises import ExerciseResult, cases_step, check_function
+from fmtutor.course.exercises import ExerciseResult, cases_step, check_function, rerun, say
 from fmtutor.course.plots import style_axes
 from fmtutor.course.widgets import LivePlot, SolvedPaths
 from fmtutor.data import make_generator
@@ -54,6 +54,8 @@ def check_euler_step(student: Callable[..., Any], verbose: bool = True) -> Exerc
         "you evaluated u at the end time t + h; Euler uses the start time t.": lambda u, x, t, h: (
             x + h * u(x, t + h)
         ),
+        "the step goes backwards: x - h u(x, t) moves against the field; a step forward in time "
+        "adds h u(x, t).": lambda u, x, t, h: x - h * u(x, t),
     }
     return check_function(student, reference_euler_step, cases_step(), mistakes, verbose=verbose)
 
@@ -101,11 +103,10 @@ def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> Exe
         ): wrong(lambda k, h: k * h, lambda n: 1.0 / max(n - 1, 1)),
     }
     field, x, _, _ = cases_step()[0]
-    try:  # two shape mistakes deserve a specific hint before the value checks
-        got = student(field, x.clone(), 5)
-    except Exception:
-        got = None
-    if isinstance(got, Tensor) and got.shape in ((5, 2), (5, 5, 2)):
+    cases = [(field, x, 5), (field, x[:2], 3)]
+    result = check_function(student, reference_euler_solver, cases, mistakes, verbose=False)
+    got = rerun(student, field, x, 5) if result.status == "shape" else None
+    if isinstance(got, Tensor) and got.shape in ((5, 2), (5, 5, 2)):  # two shape slips named
         msg = (
             "return every state, stacked: shape (n_steps + 1, B, d) with x0 first "
             "(torch.stack(states))."
@@ -113,16 +114,9 @@ def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> Exe
             else "the trajectory must start with x0: n_steps steps give n_steps + 1 states."
         )
         result = ExerciseResult(False, msg, "mistake")
-        if verbose:
-            print("❌ " + msg)
-        return result
-    return check_function(
-        student,
-        reference_euler_solver,
-        [(field, x, 5), (field, x[:2], 3)],
-        mistakes,
-        verbose=verbose,
-    )
+    if verbose:
+        say(result)
+    return result
 
 
 def _solver_controls(names: list[str], max_steps: int) -> "dict[str, W.ValueWidget]":

@@ -48,6 +48,8 @@ def check_conditional_velocity(student: Callable[..., Any], verbose: bool = True
             "time runs backwards: you divided by t; the remaining time to reach x_1 is 1 - t."
         ): lambda x, x1, t: (x1 - x) / t.clamp_min(1e-12),
         "you multiplied by (1 - t) instead of dividing.": lambda x, x1, t: (x1 - x) * (1 - t),
+        "divide by 1 - t, not by (1 - t)^2: the point still has the distance x_1 - x to go in "
+        "the time 1 - t that is left.": lambda x, x1, t: (x1 - x) / (1 - t) ** 2,
     }
     return check_function(
         student, reference_conditional_velocity, cases_xt(), mistakes, verbose=verbose

@@ -12,10 +12,11 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from fmtutor._validate import check_points, check_positive_int
+from fmtutor.course._mistakes import cfm_loss_with, train_step_with
 from fmtutor.course.exercises import ExerciseResult, check_function
 from fmtutor.course.figures import KeptFigure
 from fmtutor.course.plots import MOONS_XLIM, MOONS_YLIM, quiver, scatter
-from fmtutor.course.widgets import LivePlot
+from fmtutor.course.widgets import LivePlot, png_image, set_png
 from fmtutor.data import make_generator, two_moons
 from fmtutor.exact import MarginalField, field_error
 from fmtutor.models import MLP
@@ -42,10 +43,9 @@ def _cases_loss() -> list[tuple[Callable[[Tensor, Tensor], Tensor], Tensor, Tens
     g = torch.Generator().manual_seed(3)
     x0, x1 = torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g) + 2
     t = torch.rand(8, 1, generator=g)
-
-    def model(x: Tensor, t: Tensor) -> Tensor:
-        return 0.5 * x + t
-
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        model = _ColumnNet()  # with parameters: a loss cut off from them is named
     return [(model, x0, x1, t)]
 
 
@@ -60,18 +60,6 @@ def reference_cfm_loss(
     return cfm_loss(lambda x, s: model(x, s.reshape(t.shape)), x0, x1, t)
 
 
-def _slipped_loss(slip: str = "") -> Callable[..., Tensor]:
-    """The CFM loss with one typical slip: 'time' reversed, 'target' x0 - x1 or 'x1', or 'mse'."""
-
-    def loss(net: Callable[..., Tensor], x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
-        xt = t * x0 + (1 - t) * x1 if slip == "time" else (1 - t) * x0 + t * x1
-        target = x0 - x1 if slip == "target" else x1 if slip == "x1" else x1 - x0
-        r = (net(xt, t) - target) ** 2
-        return r.mean() if slip == "mse" else r.sum(1).mean()
-
-    return loss
-
-
 def check_cfm_loss(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check loss(model, x0, x1, t) = mean_i ||model(x_t, t) - (x1 - x0)||^2.
 
@@ -84,8 +72,14 @@ def check_cfm_loss(student: Callable[..., Any], verbose: bool = True) -> Exercis
         "you averaged over coordinates too (like nn.MSELoss): sum the squares over coordinates, "
         "then average over the batch.": "mse",
         "the target should be x1 - x0, not x1.": "x1",
+        "the norm is not squared: the loss averages ||model(x_t, t) - (x1 - x0)||^2, the sum of "
+        "the squared coordinates (no square root).": "norm",
+        "you summed over the batch: average over it (.mean()), so that the loss does not grow "
+        "with the batch size.": "sum",
+        "you evaluated the model at the noise x0: it must see the point on the path, "
+        "model(x_t, t) with x_t = (1 - t) x0 + t x1.": "x0",
     }
-    mistakes = {hint: _slipped_loss(slip) for hint, slip in mistakes.items()}
+    mistakes = {hint: cfm_loss_with(slip) for hint, slip in mistakes.items()}
     return check_function(student, reference_cfm_loss, _cases_loss(), mistakes, verbose=verbose)
 
 
@@ -141,21 +135,6 @@ def _two_steps(step: Callable[..., Any]) -> Callable[..., "Tensor | None"]:
     return run
 
 
-def _slipped(slip: str) -> Callable[..., float]:
-    """A training step with one typical slip: 'target', 'time', 'zero_grad', 'update' or 'mse'."""
-
-    def step(net: Callable[..., Tensor], opt: Any, x0: Tensor, x1: Tensor, t: Tensor) -> float:
-        loss = _slipped_loss(slip)(net, x0, x1, t)
-        if slip != "zero_grad":
-            opt.zero_grad()
-        loss.backward()
-        if slip != "update":
-            opt.step()
-        return loss.item()
-
-    return step
-
-
 _STEP_SLIPS = {
     "the target is reversed: regress on x1 - x0 (data minus noise), not x0 - x1.": "target",
     "time is reversed: x_t = (1 - t) x0 + t x1 is the noise x0 at t = 0.": "time",
@@ -179,7 +158,7 @@ def check_train_step(student: Callable[..., Any], verbose: bool = True) -> Exerc
     g = torch.Generator().manual_seed(4)
     draw = [(torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g) + 2) for _ in "ab"]
     case = tuple(v for x0, x1 in draw for v in (x0, x1, torch.rand(8, 1, generator=g)))
-    mistakes = {hint: _two_steps(_slipped(slip)) for hint, slip in _STEP_SLIPS.items()}
+    mistakes = {hint: _two_steps(train_step_with(slip)) for hint, slip in _STEP_SLIPS.items()}
     run = _two_steps(student) if callable(student) else student
     return check_function(run, _two_steps(reference_train_step), [case], mistakes, verbose=verbose)
 
@@ -255,7 +234,7 @@ class LossCurve:
         self.renders = 0
         self.kept = KeptFigure(figsize, ncols=1)
         self.fig = self.kept.fig
-        self.image = W.Image(format="png")
+        self.image = png_image()  # at the PNG's own size, never stretched
         self.text = W.HTML()
         self.widget = W.VBox([self.image, self.text])
 
@@ -296,7 +275,7 @@ class LossCurve:
         ax.legend(loc="upper right")
         ax.grid(alpha=0.3)
         if own:
-            self.image.value = self.kept.png(self.dpi)
+            set_png(self.image, self.kept.png(self.dpi))
             self.renders += 1
             gap = "" if self.floor is None else f", {sm[-1] - self.floor:+.3f} above the floor"
             self.text.value = (

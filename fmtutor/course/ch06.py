@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from fmtutor._validate import check_points, check_positive_int
+from fmtutor.course._mistakes import heun_step
 from fmtutor.course.exercises import ExerciseResult, cases_step, check_function
 from fmtutor.course.plots import MOONS_XLIM, MOONS_YLIM, scatter, style_axes
 from fmtutor.course.widgets import LivePlot
@@ -57,6 +58,8 @@ def check_midpoint_step(student: Callable[..., Any], verbose: bool = True) -> Ex
         ),
         "you returned the midpoint itself; take the full step from x with the midpoint's "
         "velocity.": lambda u, x, t, h: x + 0.5 * h * u(x, t),
+        "that is Heun's step (the average of the slopes at t and at t + h), also second order: "
+        "the midpoint rule takes one slope, at the midpoint x + (h/2) u(x, t), t + h/2.": heun_step,
     }
     return check_function(student, reference_midpoint_step, cases_step(), mistakes, verbose=verbose)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,7 +20,8 @@ from fmtutor.couplings import (
     ot_assignment,
     transport_cost,
 )
-from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course._mistakes import pairing_gap, permutation_by
+from fmtutor.course.exercises import ExerciseResult, check_function, rerun, say
 from fmtutor.course.plots import new_axes, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import make_generator
@@ -50,14 +50,6 @@ def _cases_pairing() -> list[tuple[Tensor, Tensor]]:
     return cases
 
 
-def _wrong_permutation(x0: Tensor, x1: Tensor, power: int = 2, largest: bool = False) -> Tensor:
-    """A typical mistake's pairing: the brute force of brute_force_assignment with a wrong cost."""
-    cost = torch.cdist(x0.double(), x1.double()) ** power
-    perms = torch.tensor(list(itertools.permutations(range(x0.shape[0]))), dtype=torch.int64)
-    totals = cost[torch.arange(x0.shape[0]), perms].sum(1)
-    return perms[int(totals.argmax() if largest else totals.argmin())]
-
-
 def reference_ot_pairing(x0: Tensor, x1: Tensor) -> Tensor:
     """The permutation s (B,) minimising sum_i ||x0[i] - x1[s[i]]||^2, by trying all B! (B <= 8).
 
@@ -67,17 +59,11 @@ def reference_ot_pairing(x0: Tensor, x1: Tensor) -> Tensor:
 
 
 def check_ot_pairing(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
-    """Check pairing(x0, x1) -> s (B,) int, the OT permutation (x1[s] partners x0); B = 3 or 5."""
+    """Check pairing(x0, x1) -> s (B,) int, the OT permutation (x1[s] partners x0); B = 3 or 5.
+
+    A permutation that is not the cheapest is told its cost gap (and named if it is greedy).
+    """
     cases = _cases_pairing()
-    try:
-        got = student(*cases[0])
-    except Exception:
-        got = None  # check_function reports it
-    if isinstance(got, Tensor) and got.shape == cases[0][1].shape:
-        msg = "you returned the re-ordered points x1[s]; return the index tensor s itself (B,)."
-        if verbose:
-            print("❌ " + msg)
-        return ExerciseResult(False, msg, "points")
     mistakes = {
         "that is the pairing as drawn (s = 0, 1, ..., B-1), the independent coupling: search over "
         "permutations.": lambda x0, x1: torch.arange(x0.shape[0]),
@@ -86,12 +72,25 @@ def check_ot_pairing(student: Callable[..., Any], verbose: bool = True) -> Exerc
             lambda x0, x1: torch.argsort(brute_force_assignment(x0, x1))
         ),
         "you used distances ||x0 - x1||; the OT cost of flow matching is the squared distance "
-        "||x0 - x1||^2.": lambda x0, x1: _wrong_permutation(x0, x1, power=1),
+        "||x0 - x1||^2.": lambda x0, x1: permutation_by(x0, x1, power=1),
         "you maximised the total cost: keep the permutation with the smallest sum.": (
-            lambda x0, x1: _wrong_permutation(x0, x1, largest=True)
+            lambda x0, x1: permutation_by(x0, x1, largest=True)
         ),
     }
-    return check_function(student, reference_ot_pairing, cases, mistakes, verbose=verbose)
+    result = check_function(student, reference_ot_pairing, cases, mistakes, verbose=False)
+    for x0, x1 in cases if result.status in ("shape", "wrong") else []:  # it returned: rerun it
+        got = rerun(student, x0, x1)
+        if isinstance(got, Tensor) and got.shape == x1.shape:
+            msg = "you returned the re-ordered points x1[s]; return the index tensor s itself (B,)."
+            result = ExerciseResult(False, msg, "points")
+        gap = pairing_gap(got, x0, x1, reference_ot_pairing)
+        if gap is not None:
+            result = ExerciseResult(False, gap[1], gap[0])
+        if result.status not in ("shape", "wrong"):
+            break
+    if verbose:
+        say(result)
+    return result
 
 
 def _cases_straightness() -> list[tuple[Tensor]]:

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from torch import Tensor, nn
 
 from fmtutor._validate import check_finite, check_positive_int
-from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.exercises import ExerciseResult, check_function, rerun, say
 from fmtutor.course.plots import new_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.digits import sample_digits
@@ -67,11 +67,9 @@ def check_tile_images(student: Callable[..., Any], verbose: bool = True) -> Exer
             lambda x, r, c: x.reshape(r, c, 8, 8).permute(2, 0, 3, 1).reshape(r * 8, c * 8)
         ),
     }
-    for x, r, c in _cases_tile():
-        try:
-            got = student(x, r, c)
-        except Exception:
-            break  # check_function reports it
+    result = check_function(student, reference_tile_images, _cases_tile(), mistakes, verbose=False)
+    for x, r, c in _cases_tile() if result.status == "shape" else []:  # it returned: rerun it
+        got = rerun(student, x, r, c)
         if isinstance(got, Tensor) and r != c and tuple(got.shape) == (c * 8, r * 8):
             result = ExerciseResult(
                 False,
@@ -79,10 +77,10 @@ def check_tile_images(student: Callable[..., Any], verbose: bool = True) -> Exer
                 f"({r} * 8, {c} * 8) = ({r * 8}, {c * 8}), you returned {tuple(got.shape)}.",
                 "mistake",
             )
-            if verbose:
-                print("❌ " + result.message)
-            return result
-    return check_function(student, reference_tile_images, _cases_tile(), mistakes, verbose=verbose)
+            break
+    if verbose:
+        say(result)
+    return result
 
 
 def image_grid(

@@ -5,17 +5,28 @@ Each ``check_*`` runs the student's function on fixed inputs and returns an ``Ex
 NumPy array or a Python float instead of a tensor, a wrong dtype or shape, a loss cut off from
 autograd, NaN, a forgotten ``return``, an endless loop (stopped after ``timeout`` s where the
 platform allows). ``use_or_reference`` continues with the reference when a check failed.
+Verdicts are marked ``PASS_MARK`` / ``FAIL_MARK`` (✓ / ✗: in DejaVu Sans Mono, unlike emoji).
+
+The time convention of every exercise: a time per sample is a column ``t`` of shape (B, 1) (it
+broadcasts against points x of shape (B, d)); a time shared by the batch (a solver step, a field
+evaluated at one instant) is a 0-dim tensor. The library accepts (B,), (B, 1) and numbers alike.
 
 The checks are for learning, not for grading: they run the student's code in the same process,
 so code written to fool them can. The cheap defences are in place (the expected values are
 computed first and kept out of the calling frames, comparisons use private references to torch's
 functions, a chapter's reference replaced from the notebook is noticed): a passed check means
-"this looks right", not "this was proven".
+"this looks right", not "this was proven". The first verdict of a session says so.
 """
 
 __all__ = [
     "ExerciseResult",
     "ExerciseTimeout",
+    "PASS_MARK",
+    "FAIL_MARK",
+    "NEXT_MARK",
+    "LEARNING_NOTE",
+    "say",
+    "rerun",
     "check_function",
     "call",
     "use_or_reference",
@@ -32,10 +43,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fmtutor.course._cases import cases_step, cases_xt
 from fmtutor.course._timeout import ExerciseTimeout, call
 
 # private references, taken at import: patching torch.allclose later does not change a verdict
 _allclose, _isfinite, _equal = torch.allclose, torch.isfinite, torch.equal
+
+#: marks every font has (DejaVu Sans Mono too); emoji marks are boxes without an emoji font
+PASS_MARK, FAIL_MARK, NEXT_MARK = "✓", "✗", "↪"
+LEARNING_NOTE = (
+    "(These checks are here to help you learn, not to grade you: a determined person can "
+    "fool them.)"
+)
+_told: list[bool] = []  # the note goes with the first verdict printed in a session
 
 
 @dataclass
@@ -114,8 +134,26 @@ def check_function(
     else:
         result = _check(student, _expected(reference, cases), cases, mistakes or {}, atol, timeout)
     if verbose:
-        print(("✅ " if result.passed else "❌ ") + result.message)
+        say(result)
     return result
+
+
+def say(result: "ExerciseResult") -> None:
+    """Print a verdict with its mark; the first one of a session adds LEARNING_NOTE."""
+    print(f"{PASS_MARK if result.passed else FAIL_MARK} {result.message}")
+    if not _told:
+        _told.append(True)
+        print(LEARNING_NOTE)
+
+
+def rerun(student: Callable[..., Any], *args: Any, timeout: "float | None" = 10.0) -> Any:
+    """student(*args) on copies of the tensors, through ``call``; None if it raised or timed out."""
+    try:
+        return call(
+            student, *(a.clone() if isinstance(a, Tensor) else a for a in args), timeout=timeout
+        )
+    except Exception:
+        return None
 
 
 def _close(a: Tensor, b: Tensor, atol: float) -> bool:
@@ -245,6 +283,13 @@ def _check(
             )
             hint = " That is a shape mismatch inside your function: check your broadcasting (t has"
             hint = hint + " shape (B, 1), points (B, d))." if mismatch else ""
+            if isinstance(e, RuntimeError) and "does not require grad" in str(e):
+                return _no(
+                    "requires_grad",
+                    "torch.autograd.grad found no graph: x must be a leaf that requires a "
+                    "gradient before the field is evaluated (x = x.clone().requires_grad_(True)), "
+                    "and the output must come from that x.",
+                )
             return _no("raised", f"your function raised {type(e).__name__}: {e}.{hint}")
         if got is None:
             return _no("none", "your function returned None: did you forget `return`?")
@@ -272,7 +317,7 @@ def _check(
         for hint, wrong in mistakes.items():
             if _close(got, wrong(*args), atol):
                 return _no("mistake", hint)
-        if float(want.abs().max()) > 0 and _close(got, -want, atol):
+        if float(want.detach().abs().max()) > 0 and _close(got, -want, atol):
             return _no(
                 "sign", "the sign is flipped: your result is exactly minus the expected one."
             )
@@ -300,28 +345,5 @@ def use_or_reference(
         )
     if result.passed:
         return student
-    print("↪ continuing with the reference solution, so the rest of the chapter still runs.")
+    print(f"{NEXT_MARK} continuing with the reference solution: the rest of the chapter runs.")
     return reference
-
-
-def cases_xt() -> list[tuple[Tensor, Tensor, Tensor]]:
-    """Fixed inputs (x (B, 2), x1 (B, 2), t (B, 1)) of the exercises on x_t and u_t(x | x_1)."""
-    g = torch.Generator().manual_seed(1)
-    x1 = torch.randn(6, 2, generator=g)
-    x = torch.randn(6, 2, generator=g)
-    t = torch.tensor([0.05, 0.1, 0.3, 0.5, 0.8, 0.95])[:, None]
-    return [(x, x1, t), (x[:1], x1[:1], torch.tensor([[0.6]]))]
-
-
-def cases_step() -> list[tuple[Callable[[Tensor, Tensor], Tensor], Tensor, Tensor, Tensor]]:
-    """Fixed inputs (field, x (B, 2), t, h) shared by the exercises on one solver step."""
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(5, 2, generator=g)
-
-    def field(x: Tensor, t: Tensor) -> Tensor:  # rotation plus a time-dependent drift
-        return torch.stack([-x[:, 1], x[:, 0]], 1) + 2 * t * x
-
-    return [
-        (field, x, torch.tensor(0.2), torch.tensor(0.1)),
-        (field, x, torch.tensor(0.7), torch.tensor(0.25)),
-    ]

@@ -1,21 +1,26 @@
 """A matplotlib Figure redrawn again and again, cheaply: kept axes, a reused layout, blitting.
 
 ``KeptFigure`` is what ``widgets.LivePlot``, ``ch05.LossCurve`` and ``widgets.render_frames`` draw
-on. Each redraw gives, pixel for pixel, the picture a new figure drawn the same way gives
-(tests/course/test_figures.py):
+on. Each redraw gives, pixel for pixel, the picture of a new pyplot figure with a constrained
+layout drawn the same way and saved with savefig (tests/course/test_figures.py checks every live
+figure of the course against one):
 
-* the axes and their ticks are kept, and the constrained layout is recomputed only when text around
-  the axes changes size;
+* the axes and their ticks are kept, and the constrained layout is recomputed only when what it
+  reads (the boxes around the axes: ``fmtutor.course._layout``) measures differently;
 * while the frames, ticks and tick labels come out as before (fixed limits), their pixels are kept
   and only the plotted artists are drawn on top, in the order a full draw uses (blitting; the
-  rules of when that is exact are in ``fmtutor.course._blit``).
+  rules of when that is exact are in ``fmtutor.course._blit``);
+* both read private attributes of matplotlib, so they run only on the versions they are tested with
+  and when those attributes are there (``fast_redraws``); elsewhere each PNG is a plain full draw.
 """
 
-__all__ = ["KeptFigure"]
+__all__ = ["KeptFigure", "fast_redraws", "FAST_VERSIONS", "PRIVATE_ATTRIBUTES"]
 
 import io
+import re
 from typing import Any
 
+import matplotlib
 import matplotlib.image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -25,11 +30,43 @@ from fmtutor.course._blit import (
     frame_artists,
     overlapping_axes,
     static_key,
-    text_signature,
     titles_stay_up,
     unclipped_below,
 )
+from fmtutor.course._layout import layout_signature
 from fmtutor.course.plots import figure_png
+
+#: matplotlib versions (major, minor), lowest and highest, the fast redraws are tested with
+FAST_VERSIONS = ((3, 8), (3, 11))
+#: the private attributes of matplotlib's Figure, Axes and Axis the fast redraws use
+PRIVATE_ATTRIBUTES = {
+    "figure": ("_align_label_groups", "_suptitle", "_supxlabel", "_supylabel"),
+    "axes": (
+        "_left_title",
+        "_right_title",
+        "_autotitlepos",
+        "_twinned_axes",
+        "_update_title_position",
+        "_rasterization_zorder",
+    ),
+    "axis": ("_update_ticks",),
+}
+
+
+def fast_redraws(fig: Figure) -> bool:
+    """Can the reused layout and the blitting run on this matplotlib and this figure?
+
+    They read private attributes of matplotlib (``PRIVATE_ATTRIBUTES``), so they run only on the
+    versions they are tested with (``FAST_VERSIONS``) and when every such attribute is there;
+    otherwise KeptFigure draws each PNG plainly (slower, the same picture).
+    """
+    version = tuple(int(v) for v in re.findall(r"\d+", matplotlib.__version__)[:2])
+    if not FAST_VERSIONS[0] <= version <= FAST_VERSIONS[1]:
+        return False
+    holders = [("figure", fig)]
+    for ax in fig.axes:
+        holders += [("axes", ax), ("axis", ax.xaxis), ("axis", ax.yaxis)]
+    return all(hasattr(obj, name) for kind, obj in holders for name in PRIVATE_ATTRIBUTES[kind])
 
 
 class KeptFigure:
@@ -39,8 +76,8 @@ class KeptFigure:
     0), then ``png(dpi)``. The PNG is, pixel for pixel, what a new figure drawn the same way gives
     (tests/course/test_figures.py), for less work:
 
-    * the axes and their ticks are reused, and the constrained layout (a measuring pass and a
-      second draw) is redone only when text around the axes changes size;
+    * the axes and their ticks are reused, and the constrained layout (two measuring passes) is
+      redone only when the boxes around the axes measure differently from the last layout's;
     * when the axes' frames, ticks and tick labels come out as in the previous redraw (same limits,
       same positions: a plot with fixed limits), their pixels are rendered once, kept, and each
       redraw pastes them and draws only what the drawing code added (its lines, points, titles,
@@ -82,10 +119,12 @@ class KeptFigure:
         self._background: "tuple[tuple, Any, set] | None" = None
         # the static key of the previous redraw
         self._last_key: "tuple | None" = None
+        # what decides an axis' entry in the layout signature -> that entry (_blit.layout_signature)
+        self._measured: dict = {}
         # (Axes, title texts) -> title positions, valid with the current background
         self._titles: dict = {}
-        # redraws that pasted the kept background (for tests and benchmarks)
-        self.blits = 0
+        # redraws that pasted the kept background, and full layouts (for tests and benchmarks)
+        self.blits = self.layouts = 0
 
     def reset(self) -> None:
         """Empty the figure for the next draw.
@@ -99,6 +138,7 @@ class KeptFigure:
         if (
             self.ncols
             and self._layout is not None
+            and fast_redraws(fig)
             and fig.axes == self._own
             and not fig.texts
             and not fig.legends
@@ -124,6 +164,9 @@ class KeptFigure:
                 ax.relim()
                 ax.set_autoscale_on(True)
                 ax.set_prop_cycle(None)  # colours start again at C0, as on new axes
+                # where a new Axes starts, and in the layout (set_position takes it out)
+                ax.set_position(ax.get_subplotspec().get_position(fig))
+                ax.set_in_layout(True)
             self._kept = True
             return
         self._kept, self._background, self._last_key = False, None, None
@@ -131,34 +174,51 @@ class KeptFigure:
         self._own = [fig.add_subplot(1, self.ncols, i + 1) for i in range(self.ncols)]
 
     def png(self, dpi: int = 80) -> bytes:
-        """PNG bytes of the figure, reusing the last layout while nothing that sizes it changed.
+        """PNG bytes of the figure, reusing the last layout while nothing the layout reads changed.
 
-        The layout depends on the axes and on the size of the text around them, so it is recomputed
-        when the axes, a title or label, or the width of any tick label differs from the last
-        layout's.
+        Every Axes takes part in the constrained layout, from where a new figure's would start
+        (``reset`` puts kept Axes back in their subplot boxes). The layout is computed again when
+        the boxes around the Axes (tick labels, axis labels, titles, unclipped artists) measure
+        differently from the last layout's; otherwise its positions are put back and the figure is
+        drawn once, without the layout's measuring passes. Where the fast redraws are not
+        supported (``fast_redraws``), every PNG is a plain full draw.
         """
         if isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 1:
             raise ValueError(
                 f"dpi: expected a resolution in dots per inch, an integer >= 1, got {dpi!r}"
             )
         fig = self.fig
-        signature = tuple(text_signature(ax) for ax in fig.axes)
-        if self._layout is not None and self._layout[0] == signature:
+        if fig.dpi != dpi:  # measure at the resolution the PNG is drawn at
+            fig.set_dpi(dpi)
+            self._background = self._last_key = None
+        if not fast_redraws(fig):
+            self._layout, self.layouts = None, self.layouts + 1
+            return figure_png(fig, dpi)
+        signature = layout_signature(fig, fig.canvas.get_renderer(), self._measured)
+        if signature is not None and self._layout is not None and self._layout[0] == signature:
             fig.set_layout_engine(None)  # no engine at all: savefig then draws once, not twice
             try:
-                for ax, pos in zip(fig.axes, self._layout[1]):
+                for ax, (pos, anchor, box_aspect) in zip(fig.axes, self._layout[1]):
                     # both the original and the active box; aspect is applied at draw
                     ax.set_position(pos)
+                    ax.set_anchor(anchor)
+                    ax.set_box_aspect(box_aspect)
                 return self._blit_png(dpi) if self._kept else figure_png(fig, dpi)
             finally:  # drawing code always sees a constrained figure (colorbars are made for it)
+                for ax in fig.axes:
+                    ax.set_in_layout(True)
                 fig.set_layout_engine("constrained")
-        # kept axes start the layout where new ones would: its result depends on the start
-        for ax in fig.axes:
-            spec = ax.get_subplotspec()
-            if spec is not None and not hasattr(ax, "_colorbar"):
-                ax.set_position(spec.get_position(fig))
         png = figure_png(fig, dpi)
-        self._layout = (signature, [ax.get_position(original=True) for ax in fig.axes])
+        self.layouts += 1
+        self._layout = None
+        if signature is not None:
+            self._layout = (
+                signature,
+                [
+                    (ax.get_position(original=True), ax.get_anchor(), ax.get_box_aspect())
+                    for ax in fig.axes
+                ],
+            )
         return png
 
     def _blit_png(self, dpi: int) -> bytes:
@@ -169,9 +229,6 @@ class KeptFigure:
         running, so plots whose limits move with the data never pay for it.
         """
         fig = self.fig
-        if fig.dpi != dpi:
-            fig.set_dpi(dpi)
-            self._background = self._last_key = None
         for ax in fig.axes:  # the active boxes a draw would use (equal aspect shrinks them)
             ax.apply_aspect()
         found = static_key(fig)

@@ -16,6 +16,7 @@ __all__ = [
     "density",
     "figure_png",
     "DEFAULT_LIM",
+    "OKABE_ITO",
     "MOONS_XLIM",
     "MOONS_YLIM",
 ]
@@ -34,6 +35,17 @@ from torch import Tensor
 from fmtutor._validate import check_callable, check_points, check_positive_int
 
 Lim = tuple[float, float]
+#: Okabe & Ito's colour-blind-safe palette, in the order of the colour cycle that setup() sets.
+OKABE_ITO: dict[str, str] = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "green": "#009E73",
+    "orange": "#E69F00",
+    "purple": "#CC79A7",
+    "sky": "#56B4E9",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
 #: The box of the plots, (low, high) on each axis, unless a function is told otherwise.
 DEFAULT_LIM: Lim = (-3.0, 3.0)
 #: The box that frames the two moons (fmtutor.data.two_moons) in the chapters' figures.

@@ -16,7 +16,7 @@ Headless use: set ``control.value`` and read ``live.image.value`` (the PNG bytes
 ``live.busy`` tells whether a redraw is running.
 """
 
-__all__ = ["LivePlot", "SolvedPaths", "FramePlayer", "render_frames"]
+__all__ = ["LivePlot", "SolvedPaths", "FramePlayer", "render_frames", "png_image", "set_png"]
 
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -39,6 +39,35 @@ _BUSY_CSS = """<style>
   visibility: visible; transition: visibility 0s linear 0.1s; }
 .fmtutor-live.fmtutor-busy img { opacity: 0.5; transition: opacity 0s linear 0.1s; }
 </style>"""
+
+
+def png_image(png: bytes = b"") -> W.Image:
+    """An Image widget that shows a PNG at its own size, never stretched, narrowed to fit.
+
+    A VBox stretches its children to its width (a 480 px plot to 930 px, blurry); here the image
+    keeps its place at the left, its width and height attributes are the PNG's pixels
+    (``set_png``), and CSS only narrows it to the output's width, keeping its aspect.
+    """
+    image = W.Image(
+        format="png",
+        layout=W.Layout(
+            align_self="flex-start", max_width="100%", height="auto", object_fit="contain"
+        ),
+    )
+    if png:
+        set_png(image, png)
+    return image
+
+
+def set_png(image: W.Image, png: bytes) -> None:
+    """Show PNG bytes in ``image`` at their pixel size (the width and height sent together)."""
+    data = bytes(png[:24])
+    if not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
+        raise ValueError(f"png: expected PNG bytes, got {data[:8]!r}...")
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    with image.hold_sync():
+        image.width, image.height = str(width), str(height)
+        image.value = png
 
 
 class LivePlot:
@@ -83,10 +112,7 @@ class LivePlot:
         self.draw_fn, self.controls, self.dpi, self.ncols = draw, controls, dpi, ncols
         self.kept = KeptFigure(figsize, ncols)
         self.fig = self.kept.fig
-        # natural size: a VBox would otherwise stretch the PNG to the output's width (blurry, huge)
-        self.image = W.Image(
-            format="png", layout=W.Layout(align_self="flex-start", max_width="100%")
-        )
+        self.image = png_image()
         self.text = W.HTML()
         self.errors = W.Output()
         # the busy sign: its text is set while a redraw runs; the style sheet delays showing it
@@ -149,7 +175,7 @@ class LivePlot:
                     print(f"error while redrawing: {type(e).__name__}: {e}")
                 return
             self.text.value = msg if isinstance(msg, str) else ""
-            self.image.value = self.kept.png(self.dpi)
+            set_png(self.image, self.kept.png(self.dpi))
         finally:
             self._set_busy(False)
 
@@ -238,6 +264,8 @@ def render_frames(
 class FramePlayer:
     """Pre-rendered frames played in the browser: Play -> IntSlider -> Stack, all ``jslink``-ed.
 
+    On ipywidgets 7 (no ``Stack``) the slider's kernel-side observer shows frame k in a ``Box``.
+
     Args:
         frames: PNG bytes of each frame (see render_frames).
         interval: milliseconds between frames when playing.
@@ -258,12 +286,19 @@ class FramePlayer:
             raise ValueError(
                 f"interval: expected milliseconds between frames, an integer >= 1, got {interval!r}"
             )
-        self.images = [W.Image(value=f, format="png") for f in frames]
-        self.stack = W.Stack(self.images, selected_index=0)
+        self.images = [png_image(f) for f in frames]
         self.play = W.Play(value=0, min=0, max=len(frames) - 1, interval=interval)
         self.slider = W.IntSlider(value=0, min=0, max=len(frames) - 1, description=description)
         W.jslink((self.play, "value"), (self.slider, "value"))
-        W.jslink((self.slider, "value"), (self.stack, "selected_index"))
+        if hasattr(W, "Stack"):  # ipywidgets >= 8: the browser switches frames, no kernel trip
+            self.stack = W.Stack(self.images, selected_index=0)
+            W.jslink((self.slider, "value"), (self.stack, "selected_index"))
+        else:  # ipywidgets 7 (Colab) has no Stack: the kernel puts frame k in a Box
+            self.stack = W.Box([self.images[0]])
+            self.slider.observe(
+                lambda change: setattr(self.stack, "children", [self.images[change["new"]]]),
+                names="value",
+            )
         self.widget = W.VBox([W.HBox([self.play, self.slider]), self.stack])
 
     def _ipython_display_(self) -> None:

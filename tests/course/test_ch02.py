@@ -189,3 +189,76 @@ def test_trajectory_explorer_solves_once_per_setting_and_moves_along_it():
     live.controls["method"].value = "euler"
     live.controls["n_steps"].value = 4
     assert live.state["error"] > 0.1
+
+
+def _pixels(png):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _fresh_picture(live):
+    """The only render of a new LivePlot drawing the same function at the same values."""
+    import ipywidgets as W
+    import traitlets
+
+    class Fixed(W.DOMWidget, W.ValueWidget):
+        value = traitlets.Any()
+
+    from fmtutor.course.widgets import LivePlot
+
+    fresh = LivePlot(
+        live.draw_fn,
+        {k: Fixed(value=c.value) for k, c in live.controls.items()},
+        figsize=tuple(live.fig.get_size_inches()),
+        dpi=live.dpi,
+        ncols=live.ncols,
+    )
+    return _pixels(fresh.image.value)
+
+
+def test_trajectory_explorer_t_slider_recomputes_across_a_sweep_and_back():
+    """Dragging t (small steps, a jump across the range, back to a value seen before): at every
+    value the particles, the solver's paths and the exact rings are those of a new solve at that t,
+    and the picture shown is the one those artists make (a new LivePlot's at the same values)."""
+    import numpy as np
+    from matplotlib.collections import LineCollection
+
+    live = ch02.trajectory_explorer()
+    live.controls["method"].value, live.controls["n_steps"].value = "rk4", 3
+    solves = live.paths["spiral"].solves
+    f = fm.fields.get_field("spiral")
+    x0 = 0.8 * torch.randn(16, 2, generator=torch.Generator().manual_seed(0)).double()
+    shown = _pixels(live.image.value)
+    for t in (0.51, 0.52, 0.99, 0.0, 0.37, 0.51, 1.0):  # 0.99 -> 0.0: a jump across the range
+        live.controls["t"].value = t
+        assert live.last_error is None, live.last_error
+        grid = torch.linspace(0, 1, 4, dtype=torch.float64)
+        grid = grid[grid <= t]
+        if grid[-1] != t:
+            grid = torch.cat([grid, torch.tensor([t], dtype=torch.float64)])
+        fresh = (
+            x0[None]
+            if len(grid) == 1
+            else fm.solvers.solve(f, x0, "rk4", time_grid=grid, return_trajectory=True).trajectory
+        )
+        assert torch.allclose(_drawn_particles(live, 16), fresh[-1], atol=1e-12, rtol=0), t
+        ax = live.fig.axes[0]
+        exact_lc, solver_lc = [c for c in ax.collections if isinstance(c, LineCollection)]
+        drawn = torch.as_tensor(np.stack(solver_lc.get_segments()))  # (16, k + 2, 2)
+        assert torch.allclose(drawn[:, : len(fresh)], fresh.transpose(0, 1), atol=1e-12), t
+        assert torch.allclose(drawn[:, -1], fresh[-1], atol=1e-12), t
+        exact_end = torch.as_tensor(np.stack(exact_lc.get_segments()))[:, -1]
+        (rings,) = ax.lines
+        ring_xy = torch.as_tensor(np.stack(rings.get_data(), 1))
+        assert torch.allclose(ring_xy, f.flow(x0, t), atol=1e-12), t
+        assert torch.allclose(exact_end, f.flow(x0, t), atol=1e-12), t
+        assert f"t = {t:.2f}" in live.text.value and live.state["t"] == t
+        now = _pixels(live.image.value)
+        assert not np.array_equal(now, shown), f"t = {t}: the picture did not change"
+        assert np.array_equal(now, _fresh_picture(live)), f"t = {t}: picture is not the drawing"
+        shown = now
+    assert live.paths["spiral"].solves == solves, "t moves along the one solve: no new solve"

@@ -140,3 +140,82 @@ def test_particle_explorer_particles_follow_p_t_only_when_solved_well():
     assert gaps["euler", 0.6] > 0.5 and gaps["euler", 0.9] > 3.0, gaps  # off the clusters
     # solved: the first setting (midpoint, 10), then (midpoint, 20), (euler, 20), (euler, 2)
     assert live.paths.solves == 4
+
+
+def _pixels(png):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _fresh_picture(live):
+    """The only render of a new LivePlot drawing the same function at the same values."""
+    import ipywidgets as W
+    import traitlets
+
+    from fmtutor.course.widgets import LivePlot
+
+    class Fixed(W.DOMWidget, W.ValueWidget):
+        value = traitlets.Any()
+
+    fresh = LivePlot(
+        live.draw_fn,
+        {k: Fixed(value=c.value) for k, c in live.controls.items()},
+        figsize=tuple(live.fig.get_size_inches()),
+        dpi=live.dpi,
+        ncols=live.ncols,
+    )
+    return _pixels(fresh.image.value)
+
+
+def test_particle_explorer_t_slider_recomputes_across_a_sweep_and_back():
+    """Dragging t (small steps, a jump across the range, back to a value seen before): at every
+    value the particles and their trails are a new solve's up to that t, the heat map is p_t at
+    that t, and the picture shown is the one those artists make."""
+    import numpy as np
+    from matplotlib.collections import LineCollection, PathCollection
+
+    live = ch03.particle_explorer(n=200)
+    live.controls["method"].value, live.controls["n_steps"].value = "rk4", 3
+    solves = live.paths.solves
+    gmm = fm.data.eight_gaussians_mixture()
+    field = fm.exact.MarginalField(gmm)
+    x0 = torch.randn(200, 2, generator=fm.data.make_generator(0))
+    c = torch.linspace(-4.5, 4.5, 80)
+    gy, gx = torch.meshgrid(c, c, indexing="ij")
+    cells = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
+    shown = _pixels(live.image.value)
+    for t in (0.51, 0.52, 0.99, 0.0, 0.37, 0.51, 1.0):  # 0.99 -> 0.0: a jump across the range
+        live.controls["t"].value = t
+        assert live.last_error is None, live.last_error
+        t32 = torch.tensor(t, dtype=torch.float32)
+        grid = torch.linspace(0, 1, 4)
+        grid = grid[grid <= t32]
+        if grid[-1] != t32:
+            grid = torch.cat([grid, t32[None]])
+        fresh = (
+            x0[None]
+            if len(grid) == 1
+            else fm.solvers.solve(
+                field, x0, "rk4", time_grid=grid, return_trajectory=True
+            ).trajectory
+        )
+        ax = live.fig.axes[0]
+        (dots,) = [a for a in ax.collections if isinstance(a, PathCollection)]
+        assert np.allclose(dots.get_offsets(), fresh[-1].numpy(), atol=1e-6), t
+        (trails,) = [a for a in ax.collections if isinstance(a, LineCollection)]
+        drawn = np.stack(trails.get_segments())  # (50, k + 2, 2): grid states, then x_t
+        want = fresh[:, :50].transpose(0, 1).numpy()
+        assert np.allclose(drawn[:, : len(fresh)], want, atol=1e-6), t
+        assert np.allclose(drawn[:, -1], want[:, -1], atol=1e-6), t
+        dens = torch.exp(fm.exact.marginal_log_prob(cells, t, gmm)).reshape(80, 80)
+        assert np.allclose(ax.images[0].get_array(), dens.numpy(), rtol=1e-5, atol=1e-9), t
+        assert f"t = {t:.2f}" in live.text.value and live.state["t"] == t
+        now = _pixels(live.image.value)
+        assert not np.array_equal(now, shown), f"t = {t}: the picture did not change"
+        assert np.array_equal(now, _fresh_picture(live)), f"t = {t}: picture is not the drawing"
+        shown = now
+    assert live.paths.solves == solves, "t moves along the one solve: no new solve"

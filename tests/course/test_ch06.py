@@ -151,3 +151,59 @@ def test_nfe_explorer_refuses_budgets_that_do_not_fit():
         ch06.nfe_explorer(lambda x, t: -x, x0, nfe=40, max_nfe=32)
     with pytest.raises(ValueError, match="x0"):
         ch06.nfe_explorer(lambda x, t: -x, torch.zeros(3, 3))
+
+
+def _pixels(png):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _fresh_picture(live):
+    """The only render of a new LivePlot drawing the same function at the same values."""
+    import ipywidgets as W
+    import traitlets
+
+    from fmtutor.course.widgets import LivePlot
+
+    class Fixed(W.DOMWidget, W.ValueWidget):
+        value = traitlets.Any()
+
+    fresh = LivePlot(
+        live.draw_fn,
+        {k: Fixed(value=c.value) for k, c in live.controls.items()},
+        figsize=tuple(live.fig.get_size_inches()),
+        dpi=live.dpi,
+        ncols=live.ncols,
+    )
+    return _pixels(fresh.image.value)
+
+
+def test_nfe_explorer_slider_recomputes_across_a_sweep_and_back():
+    """Dragging the NFE slider over its whole range, a jump from its top to its bottom and back to
+    a budget seen before: every panel draws a new solve at that budget (its paths and ends), and
+    the picture shown is the one those artists make (a new LivePlot's at the same value)."""
+
+    def field(x, t):
+        return torch.stack([-x[:, 1], x[:, 0]], 1) * (1 + t) - 0.3 * x  # time-dependent spiral
+
+    x0 = torch.randn(10, 2, generator=fm.data.make_generator(4))
+    live = ch06.nfe_explorer(field, x0, nfe=8, max_nfe=24, reference_steps=50, xlim=(-3, 3),
+                             ylim=(-3, 3))  # fmt: skip
+    shown = _pixels(live.image.value)
+    for value in (12, 16, 20, 24, 4, 16):  # a drag up to the top, a jump to 4, back to 16
+        live.controls["nfe"].value = value
+        assert live.last_error is None, live.last_error
+        for ax, m in zip(live.fig.axes, ("euler", "midpoint", "rk4")):
+            k = value // ch06.nfe_per_step(m)
+            fresh = fm.solvers.solve(field, x0, m, n_steps=k, return_trajectory=True)
+            drawn = _segments(ax, ch06.COLORS[m])
+            assert drawn.shape == (10, k + 1, 2), (value, m)
+            assert np.allclose(drawn, fresh.trajectory.numpy().transpose(1, 0, 2), atol=1e-6)
+            assert live.state["solutions"][m].nfe == value
+        now = _pixels(live.image.value)
+        assert not np.array_equal(now, shown), f"NFE {value}: the picture did not change"
+        assert np.array_equal(now, _fresh_picture(live)), f"NFE {value}: not the drawing"
+        shown = now

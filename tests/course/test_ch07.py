@@ -170,3 +170,66 @@ def test_batch_paths_widget_draws_a_fresh_solve():
         ch07.batch_paths_widget(models, starts, x0, n_steps=9)
     with pytest.raises(TypeError, match="models"):
         ch07.batch_paths_widget([models[4]], starts, x0)
+
+
+def _pixels(png):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _fresh_picture(live):
+    """The only render of a new LivePlot drawing the same function at the same values."""
+    import ipywidgets as W
+    import traitlets
+
+    from fmtutor.course.widgets import LivePlot
+
+    class Fixed(W.DOMWidget, W.ValueWidget):
+        value = traitlets.Any()
+
+    fresh = LivePlot(
+        live.draw_fn,
+        {k: Fixed(value=c.value) for k, c in live.controls.items()},
+        figsize=tuple(live.fig.get_size_inches()),
+        dpi=live.dpi,
+        ncols=live.ncols,
+    )
+    return _pixels(fresh.image.value)
+
+
+def test_batch_paths_widget_slider_recomputes_across_a_sweep_and_back():
+    """Dragging the batch-size slider over every model, a jump from the largest to the smallest and
+    back to one seen before: both panels draw a new solve of that model (the paths from the starts,
+    the progress of the particles from x_0), and the picture shown is the one they make."""
+    from matplotlib.collections import LineCollection
+
+    def net(seed):
+        torch.manual_seed(seed)
+        return fm.models.MLP(dim=2, hidden=16, depth=2).eval()
+
+    models = {b: net(i) for i, b in enumerate((4, 16, 64, 128))}
+    starts = torch.randn(5, 2, generator=fm.data.make_generator(2))
+    x0 = torch.randn(30, 2, generator=fm.data.make_generator(3))
+    live = ch07.batch_paths_widget(models, starts, x0, n_steps=8)
+    shown = _pixels(live.image.value)
+    for b in (16, 64, 128, 4, 64):  # a drag to the largest, a jump to the smallest, back to 64
+        live.controls["batch_size"].value = b
+        assert live.last_error is None, live.last_error
+        with torch.no_grad():
+            paths = fm.solvers.solve(models[b], starts, n_steps=8, return_trajectory=True)
+            many = fm.solvers.solve(models[b], x0, n_steps=8, return_trajectory=True).trajectory
+        drawn = np.stack(live.fig.axes[0].collections[1].get_segments())
+        assert np.allclose(drawn, paths.trajectory.transpose(0, 1).numpy(), atol=1e-5), b
+        chord = many[-1] - many[0]
+        progress = ((many - many[0]) * chord).sum(-1) / (chord**2).sum(-1)  # (9, 30)
+        (curves,) = [c for c in live.fig.axes[1].collections if isinstance(c, LineCollection)]
+        got = np.stack(curves.get_segments())  # (30, 9, 2): (t, p)
+        assert np.allclose(got[:, :, 1], progress.T.numpy(), atol=1e-4), b
+        assert np.allclose(got[0, :, 0], np.linspace(0, 1, 9))
+        now = _pixels(live.image.value)
+        assert not np.array_equal(now, shown), f"B = {b}: the picture did not change"
+        assert np.array_equal(now, _fresh_picture(live)), f"B = {b}: not the drawing"
+        shown = now

@@ -147,3 +147,58 @@ def test_references_agree_with_the_package():
         ch08.reference_hutchinson(field, x, t, z),
         fm.likelihood.divergence_hutchinson(field, x, t, z=z[None]),
     )
+
+
+def _pixels(png):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _fresh_picture(live):
+    """The only render of a new LivePlot drawing the same function at the same values."""
+    import ipywidgets as W
+    import traitlets
+
+    from fmtutor.course.widgets import LivePlot
+
+    class Fixed(W.DOMWidget, W.ValueWidget):
+        value = traitlets.Any()
+
+    fresh = LivePlot(
+        live.draw_fn,
+        {k: Fixed(value=c.value) for k, c in live.controls.items()},
+        figsize=tuple(live.fig.get_size_inches()),
+        dpi=live.dpi,
+        ncols=live.ncols,
+    )
+    return _pixels(fresh.image.value)
+
+
+def test_likelihood_widget_steps_slider_recomputes_across_a_sweep_and_back():
+    """Dragging the steps slider up, a jump from 32 steps to 1 and back to a value seen before (and
+    an estimator in between): both panels draw a new log_likelihood at that setting (the computed
+    log p_1 per point, the sorted errors), and the picture shown is the one they make."""
+    gm = fm.data.eight_gaussians_mixture()
+    x = gm.sample(25, seed=11).double()
+    field, truth = fm.exact.MarginalField(gm), gm.log_prob(x).double()
+    live = ch08.likelihood_widget(gm, x, n_steps=8, seed=2)
+    shown = _pixels(live.image.value)
+    sweep = [(16, "exact"), (32, "exact"), (1, "exact"), (1, "4 probes"), (4, "4 probes"),
+             (32, "4 probes"), (16, "exact")]  # fmt: skip
+    for n_steps, estimator in sweep:
+        live.controls["n_steps"].value = n_steps
+        live.controls["estimator"].value = estimator
+        assert live.last_error is None, live.last_error
+        kw = {} if estimator == "exact" else dict(estimator="hutchinson", n_probes=4, seed=2)
+        want = fm.likelihood.log_likelihood(field, x, n_steps=n_steps, method="midpoint", **kw)
+        ax0, ax1 = live.fig.axes
+        assert np.allclose(ax0.collections[0].get_offsets()[:, 1], want.numpy(), atol=1e-9)
+        (errors,) = [ln for ln in ax1.lines if ln.get_color() == "tab:orange"]
+        assert np.allclose(errors.get_xdata(), np.sort((want - truth).abs().numpy()).clip(1e-9))
+        now = _pixels(live.image.value)
+        assert not np.array_equal(now, shown), f"{n_steps}, {estimator}: no new picture"
+        assert np.array_equal(now, _fresh_picture(live)), f"{n_steps}, {estimator}: not drawn"
+        shown = now

@@ -104,7 +104,7 @@ def test_not_callable_and_printing(name, capsys):
     check, _ = pair(name)
     res = check("my answer", verbose=True)
     assert not res.passed and res.status == "not-callable"
-    assert "❌" in capsys.readouterr().out
+    assert E.FAIL_MARK in capsys.readouterr().out
 
 
 def test_use_or_reference_falls_back_and_says_so(capsys):

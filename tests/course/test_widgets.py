@@ -253,3 +253,36 @@ def test_solved_paths_reads_a_solve_at_any_time():
     assert torch.equal(x0_back, x0)
     with pytest.raises(ValueError, match="t: expected a time in"):
         paths.at("f", f, "rk4", 5, 1.2)
+
+
+def test_images_keep_their_size_and_aspect():
+    """Every image widget shows its PNG at the PNG's pixel size: never stretched by its box."""
+    from fmtutor.course import ch05
+    from fmtutor.course.widgets import png_image, set_png
+
+    live = ch01.field_explorer()
+    curve = ch05.LossCurve(100, every=50)
+    for step in range(100):
+        curve(step, 1.0 / (1 + step))
+    frames = render_frames(lambda fig, i: fig.axes[0].plot([0, i]), 2, figsize=(3, 2), dpi=40)
+    images = [live.image, curve.image, *FramePlayer(frames).images]
+    assert live.image in live.widget.children and curve.image in curve.widget.children
+    for image in images:
+        width, height = Image.open(io.BytesIO(image.value)).size
+        assert (image.width, image.height) == (str(width), str(height))
+        lay = image.layout  # the box may narrow it (aspect kept), never widen or stretch it
+        assert (lay.align_self, lay.max_width, lay.height, lay.width) == (
+            "flex-start",
+            "100%",
+            "auto",
+            None,
+        )
+        assert lay.object_fit == "contain"
+    assert (curve.image.width, curve.image.height) == ("480", "272")  # figsize (6, 3.4) at 80 dpi
+    live.controls["particles"].value = True  # a redraw keeps them in step with the new PNG
+    assert live.image.width == str(Image.open(io.BytesIO(live.image.value)).size[0])
+    other = png_image()
+    set_png(other, frames[0])
+    assert (other.width, other.height) == ("120", "80")
+    with pytest.raises(ValueError, match="png: expected PNG bytes"):
+        set_png(other, b"GIF89a" + bytes(30))

@@ -27,7 +27,7 @@ from .patching import Patcher
 __all__ = ["Mutant", "CATALOGUE", "CONTROLS", "ALL", "apply", "CHAPTERS"]
 
 #: Chapter numbers and their notebooks (notebooks/NN_*.ipynb).
-CHAPTERS = tuple(f"{i:02d}" for i in range(12))
+CHAPTERS = tuple(f"{i:02d}" for i in range(16))
 
 
 @dataclass(frozen=True)
@@ -680,6 +680,330 @@ def _(p: Patcher) -> None:
         assert False, "control mutant: an assert inside fmtutor"
 
     p.attr(_fm().solvers.Solver, "integrate", integrate)
+
+
+# --- chapter 15: other codebases' conventions -------------------------------------------------------
+T_CONV = "tests/test_conventions.py"
+
+
+@mutant(
+    "conv_sign_ignored",
+    "to_course / from_course ignore the convention's sign (diffusers' noise - data kept as is)",
+    "fmtutor.conventions.to_course, fmtutor.conventions.from_course",
+    ["15"],
+    [T_CONV, "tests/course/test_ch15.py"],
+)
+def _(p: Patcher) -> None:
+    cv = _fm().conventions
+
+    def to_course(model, convention):
+        c = cv.get_convention(convention)
+        return lambda x, t: model(x, cv.from_course_time(t, c).to(x.dtype))
+
+    def from_course(velocity, convention):
+        c = cv.get_convention(convention)
+        return lambda x, s: velocity(x, cv.to_course_time(s, c).to(x.dtype))
+
+    p.function(cv, "to_course", _like(cv.to_course, to_course))
+    p.function(cv, "from_course", _like(cv.from_course, from_course))
+
+
+@mutant(
+    "conv_clock_not_flipped",
+    "conversions of time that forget s = 1 - t where the noise sits at 1 (sigma used as t)",
+    "fmtutor.conventions.to_course_time, fmtutor.conventions.from_course_time",
+    ["15"],
+    [T_CONV],
+)
+def _(p: Patcher) -> None:
+    cv = _fm().conventions
+    p.function(
+        cv,
+        "to_course_time",
+        _like(cv.to_course_time, lambda s, c: torch.as_tensor(s) / cv.get_convention(c).scale),
+    )
+    p.function(
+        cv,
+        "from_course_time",
+        _like(cv.from_course_time, lambda t, c: cv.get_convention(c).scale * torch.as_tensor(t)),
+    )
+
+
+@mutant(
+    "conv_scale_dropped",
+    "the network fed s instead of scale * s (diffusers' sigma instead of its 1000 sigma)",
+    "fmtutor.conventions.from_course_time",
+    ["15"],
+    [T_CONV],
+)
+def _(p: Patcher) -> None:
+    cv = _fm().conventions
+    old = cv.from_course_time
+
+    def from_course_time(t, convention):
+        return old(t, convention) / cv.get_convention(convention).scale
+
+    p.function(cv, "from_course_time", _like(old, from_course_time))
+
+
+@mutant(
+    "shift_sigmas_unwarped",
+    "diffusers' shift ignored: the sigma grid stays uniform",
+    "fmtutor.conventions.shift_sigmas",
+    ["15"],
+    [T_CONV],
+)
+def _(p: Patcher) -> None:
+    cv = _fm().conventions
+    old = cv.shift_sigmas
+    p.function(cv, "shift_sigmas", _like(old, lambda n_steps, shift=1.0: old(n_steps)))
+
+
+# --- chapter 12: flow matching on manifolds -----------------------------------------------------------
+T_MAN, T_MAN_DATA = "tests/test_manifolds.py", "tests/test_manifold_data.py"
+
+
+@mutant(
+    "sphere_log_sin_length",
+    "the sphere's log map of length |v| = sin(theta) instead of the angle theta",
+    "fmtutor.manifolds.Sphere.log",
+    ["12"],
+    [T_MAN],
+)
+def _(p: Patcher) -> None:
+    p.attr(_fm().manifolds.Sphere, "log", lambda self, x, y: y - (x * y).sum(-1, keepdim=True) * x)
+
+
+@mutant(
+    "geodesic_unit_speed",
+    "the sphere's geodesic velocity without the factor theta = d(x_0, x_1) (unit speed)",
+    "fmtutor.manifolds.Sphere._geodesic",
+    ["12"],
+    [T_MAN],
+)
+def _(p: Patcher) -> None:
+    sphere = _fm().manifolds.Sphere
+    old = sphere._geodesic
+
+    def _geodesic(self, x_0, u, t):
+        x_t, dx_t = old(self, x_0, u, t)
+        return x_t, dx_t / u.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+    p.attr(sphere, "_geodesic", _geodesic)
+
+
+@mutant(
+    "torus_log_unwrapped",
+    "the torus log map y - x without wrapping to the shortest difference",
+    "fmtutor.manifolds.FlatTorus.log",
+    ["12"],
+    [T_MAN],
+)
+def _(p: Patcher) -> None:
+    p.attr(_fm().manifolds.FlatTorus, "log", lambda self, x, y: y - x)
+
+
+@mutant(
+    "riemannian_loss_unprojected",
+    "the Riemannian CFM loss on the raw network output, without the tangent projection",
+    "fmtutor.manifolds.riemannian_cfm_loss",
+    ["12"],
+    [T_MAN],
+)
+def _(p: Patcher) -> None:
+    man = _fm().manifolds
+
+    def riemannian_cfm_loss(model, manifold, x_0, x_1, t):
+        ps = manifold.geodesic(x_0, x_1, t)
+        return ((model(ps.x_t, ps.t) - ps.dx_t) ** 2).sum(-1).mean()
+
+    p.function(man, "riemannian_cfm_loss", _like(man.riemannian_cfm_loss, riemannian_cfm_loss))
+
+
+@mutant(
+    "manifold_step_euclidean",
+    "the manifold sampler steps x + h u (Euclidean) instead of exp_x(h u)",
+    "fmtutor.manifolds.solve_on_manifold",
+    ["12"],
+    [T_MAN],
+)
+def _(p: Patcher) -> None:
+    man = _fm().manifolds
+    old = man.solve_on_manifold
+
+    class _Flat:  # the manifold with its exp map replaced by a straight step
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def exp(self, x, u):
+            return x + u
+
+    def solve_on_manifold(model, manifold, x_init, n_steps=20, method="midpoint", **kw):
+        return old(model, _Flat(manifold), x_init, n_steps, method, **kw)
+
+    p.function(man, "solve_on_manifold", _like(old, solve_on_manifold))
+
+
+@mutant(
+    "vmf_kappa_doubled",
+    "the vMF sampler draws the cosine with 2 kappa (a bump twice as concentrated)",
+    "fmtutor.manifold_data.sample_vmf",
+    ["12"],
+    [T_MAN_DATA],
+)
+def _(p: Patcher) -> None:
+    data = _fm().manifold_data
+    old = data.sample_vmf
+    p.function(
+        data, "sample_vmf", _like(old, lambda mu, kappa, n, seed=None: old(mu, 2 * kappa, n, seed))
+    )
+
+
+# --- chapter 13: discrete flow matching -------------------------------------------------------------
+T_DISC, T_DISC_TRAIN = "tests/test_discrete.py", "tests/test_discrete_training.py"
+
+
+@mutant(
+    "dfm_rate_no_hazard",
+    "mixture-path velocities without the factor kappa'_t / (1 - kappa_t)",
+    "fmtutor.discrete.MixturePath._velocity",
+    ["13"],
+    [T_DISC],
+)
+def _(p: Patcher) -> None:
+    def _velocity(self, target, x, t):
+        here = torch.nn.functional.one_hot(x, self.n_states).double()
+        return target - here
+
+    p.attr(_fm().discrete.MixturePath, "_velocity", _velocity)
+
+
+@mutant(
+    "dfm_velocity_no_delta_x",
+    "the marginal velocity without its -delta_x(y) term (rows no longer sum to zero)",
+    "fmtutor.discrete.MixturePath.posterior_velocity",
+    ["13"],
+    [T_DISC],
+)
+def _(p: Patcher) -> None:
+    path = _fm().discrete.MixturePath
+    old = path.posterior_velocity
+
+    def posterior_velocity(self, posterior, x, t):
+        u = old(self, posterior, x, t)
+        rate = self.kappa.rate(torch.as_tensor(t, dtype=torch.float64).reshape(-1, 1, 1))
+        return u + rate * torch.nn.functional.one_hot(torch.as_tensor(x).long(), self.n_states)
+
+    p.attr(path, "posterior_velocity", _like(old, posterior_velocity))
+
+
+@mutant(
+    "dfm_path_kappa_flipped",
+    "the mixture path draws x_1's token with probability 1 - kappa_t instead of kappa_t",
+    "fmtutor.discrete.MixturePath.sample",
+    ["13"],
+    [T_DISC],
+)
+def _(p: Patcher) -> None:
+    path = _fm().discrete.MixturePath
+    old = path.sample
+
+    def sample(self, x_0, x_1, t, seed=None):
+        from fmtutor.data import make_generator
+        from fmtutor.discrete import _times
+
+        x_0, x_1 = self._tokens(x_0, "x_0"), self._tokens(x_1, "x_1", data=True)
+        k = self.kappa(_times(t, x_0.shape[0]))[0][:, None]
+        u = torch.rand(x_0.shape, generator=make_generator(seed), dtype=torch.float64)
+        return torch.where(u < 1 - k, x_1, x_0)
+
+    p.attr(path, "sample", _like(old, sample))
+
+
+@mutant(
+    "euler_jump_no_h",
+    "the Euler jump step leaves x with probability lambda instead of h lambda",
+    "fmtutor.discrete.jump_probabilities",
+    ["13"],
+    [T_DISC],
+)
+def _(p: Patcher) -> None:
+    discrete = _fm().discrete
+    old = discrete.jump_probabilities
+    p.function(discrete, "jump_probabilities", _like(old, lambda x, rates, h: old(x, rates, 1.0)))
+
+
+@mutant(
+    "dfm_loss_mean_over_tokens",
+    "the cross-entropy loss averaged over tokens instead of summed (divided by D)",
+    "fmtutor.discrete_training.posterior_loss",
+    ["13"],
+    [T_DISC_TRAIN],
+)
+def _(p: Patcher) -> None:
+    dt = _fm().discrete_training
+    old = dt.posterior_loss
+
+    def posterior_loss(model, x_t, t, x_1):
+        return old(model, x_t, t, x_1) / torch.as_tensor(x_1).shape[1]
+
+    p.function(dt, "posterior_loss", _like(old, posterior_loss))
+
+
+@mutant(
+    "tv_missing_half",
+    "the total variation without its 1/2 (sum |p - q|)",
+    "fmtutor.discrete_training.total_variation",
+    ["13"],
+    [T_DISC_TRAIN],
+)
+def _(p: Patcher) -> None:
+    dt = _fm().discrete_training
+    old = dt.total_variation
+    p.function(dt, "total_variation", _like(old, lambda p_, q_: 2 * old(p_, q_)))
+
+
+# --- chapter 14: few steps ---------------------------------------------------------------------------
+T_FEW = "tests/test_fewstep.py"
+
+
+@mutant(
+    "reflow_pairs_backwards",
+    "reflow's pairs from the ODE solved from t = 1 down to 0 instead of from the noise at t = 0",
+    "fmtutor.fewstep.reflow_pairs",
+    ["14"],
+    [T_FEW],
+)
+def _(p: Patcher) -> None:
+    fm = _fm()
+    old = fm.fewstep.reflow_pairs
+
+    def reflow_pairs(model, x_0, n_steps=100, method="midpoint"):
+        with torch.no_grad():
+            z_1 = fm.solvers.solve(model, x_0, method=method, n_steps=n_steps, t0=1.0, t1=0.0).x
+        return x_0, z_1
+
+    p.function(fm.fewstep, "reflow_pairs", _like(old, reflow_pairs))
+
+
+@mutant(
+    "distill_loss_displacement",
+    "the distillation loss compares the displacement Euler_k(x_0) - x_0 with x_1 (x_0 forgotten)",
+    "fmtutor.fewstep.distill_loss",
+    ["14"],
+    [T_FEW],
+)
+def _(p: Patcher) -> None:
+    fm = _fm()
+    old = fm.fewstep.distill_loss
+
+    def distill_loss(model, x_0, x_1, n_steps=1):
+        return ((fm.fewstep.euler_map(model, x_0, n_steps) - x_0 - x_1) ** 2).sum(1).mean()
+
+    p.function(fm.fewstep, "distill_loss", _like(old, distill_loss))
 
 
 ALL: dict[str, Mutant] = {**CATALOGUE, **CONTROLS}

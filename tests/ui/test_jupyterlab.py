@@ -7,6 +7,7 @@ is already executing in its own browser context and kernel.
 """
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 pytest.importorskip("playwright", reason="UI tests need the ui extra: pip install -e .[course,ui]")
 from playwright.sync_api import Browser, Page  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = Path(os.environ.get("FMTUTOR_NOTEBOOKS", ROOT / "notebooks"))
@@ -197,14 +199,31 @@ def _press_play(page: Page, stem: str) -> bool:
 
 
 def _present_in_lab(page: Page, stem: str) -> None:
-    """Lecturer mode (README): JupyterLab's Simple Interface + Presentation Mode; the widgets stay live."""
+    """Lecturer mode (README): Simple Interface + Presentation Mode, no header, no status bar; widgets live."""
     path = f"notebooks/{stem}.ipynb"
     run = "([c, a]) => window.jupyterapp.commands.execute(c, a)"
     page.evaluate(run, ["application:set-mode", {"mode": "single-document"}])
     page.evaluate(run, ["application:toggle-presentation-mode", {}])
+    # View -> Appearance: untick Show Header and Show Status Bar (the README names these menu items)
+    labels = page.evaluate(
+        "cs => cs.map(c => window.jupyterapp.commands.label(c))",
+        ["application:toggle-header", "statusbar:toggle", "application:toggle-presentation-mode"],
+    )
+    assert labels == ["Show Header", "Show Status Bar", "Presentation Mode"], labels
+    page.evaluate(run, ["application:toggle-header", {}])
+    page.evaluate(run, ["statusbar:toggle", {}])
     try:
         assert page.evaluate("() => window.jupyterapp.shell.presentationMode"), (
             "presentation mode did not start"
+        )
+        page.wait_for_timeout(500)
+        chrome = page.evaluate(
+            """() => { const b = document.querySelector('.jp-NotebookPanel .jp-Notebook')
+                         .getBoundingClientRect(); return [b.top, innerHeight - b.bottom]; }"""
+        )
+        assert chrome[0] <= 64 and chrome[1] <= 2, (
+            f"presenting, the notebook starts {chrome[0]:.0f} px from the top and ends {chrome[1]:.0f}"
+            " px above the bottom: only the menu and the notebook toolbar may remain"
         )
         out = _live_plot(page)
         out.scroll_into_view_if_needed()
@@ -223,8 +242,112 @@ def _present_in_lab(page: Page, stem: str) -> None:
         out.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / f"{stem}_presenting.png"))
     finally:
+        page.evaluate(run, ["statusbar:toggle", {}])
+        page.evaluate(run, ["application:toggle-header", {}])
         page.evaluate(run, ["application:toggle-presentation-mode", {}])
         page.evaluate(run, ["application:set-mode", {"mode": "multiple-document"}])
+
+
+# Issue 12's trajectory sliders, per chapter: (text under that LivePlot's figure, the slider's label,
+# what that text says at the slider's value).
+NEW_SLIDERS = {
+    "02_flows_and_odes": [("the particles are at most", "t", "t = {}:")],
+    "03_probability_paths": [("mean log p_t at the particles", "t", "t = {}:")],
+    "06_midpoint_sampling": [("evaluations each", "NFE", "{} evaluations each")],
+    "07_couplings_and_ot": [("minibatch OT with batches of B", "batch size", "B = {}:")],
+    "08_likelihood": [("velocity evaluations), divergence", "solver steps", ", {} steps (")],
+}
+
+# A LivePlot has settled: its kernel idle, its busy class off and its busy sign empty.
+SETTLED = """([p, el]) => window.__fm.kernelIdle(p) && !el.classList.contains('fmtutor-busy')
+  && el.querySelector('.fmtutor-busy-sign').textContent.trim() === ''"""
+
+# Records on a LivePlot's element whether it has entered its busy state (class fmtutor-busy) since.
+WATCH_BUSY = """el => {
+  el.__fmBusySeen = 0;
+  new MutationObserver(records => {
+    for (const r of records) {
+      if ((r.oldValue || '').includes('fmtutor-busy') || el.classList.contains('fmtutor-busy')) {
+        el.__fmBusySeen++;
+      }
+    }
+  }).observe(el, {attributes: true, attributeFilter: ['class'], attributeOldValue: true});
+}"""
+
+
+def _handle_at(slider) -> float:
+    """Where the slider's handle is, as a fraction of its track."""
+    box = slider.locator(".noUi-handle").first.bounding_box()
+    track = slider.locator(".noUi-target").first.bounding_box()
+    assert box and track, "the slider has no visible handle or track"
+    return (box["x"] + box["width"] / 2 - track["x"]) / track["width"]
+
+
+def _drag(page: Page, slider, fraction: float) -> None:
+    """Drag the slider's handle with the mouse, in small moves, to ``fraction`` of its track."""
+    slider.scroll_into_view_if_needed()
+    handle = slider.locator(".noUi-handle").first
+    track = slider.locator(".noUi-target").first.bounding_box()
+    box = handle.bounding_box()
+    assert box and track, "the slider has no visible handle or track"
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(track["x"] + fraction * track["width"], y, steps=8)
+    page.mouse.up()
+
+
+def _drag_new_sliders(page: Page, stem: str) -> None:
+    """Drag each of the chapter's trajectory sliders with the mouse (a jump across the range, then
+    two drags): each time the readout and the picture change, the widget settles with its busy
+    state gone (sign empty, class removed) and its text is the one for the value the slider shows;
+    the busy state was entered while it redrew."""
+    path = f"notebooks/{stem}.ipynb"
+    for text, label, shows in NEW_SLIDERS.get(stem, []):
+        live = page.locator(".fmtutor-live").filter(has_text=text)
+        assert live.count() == 1, f"{stem}: no LivePlot showing {text!r}"
+        live.scroll_into_view_if_needed()
+        label_re = re.compile(rf"^\s*{re.escape(label)}\s*$")
+        slider = live.locator(".widget-slider").filter(
+            has=page.locator(".widget-label", has_text=label_re)
+        )
+        assert slider.count() == 1, f"{stem}: no slider labelled {label!r} in that LivePlot"
+        img, readout = live.locator("img.widget-image").first, slider.locator(".widget-readout")
+        page.evaluate(WATCH_BUSY, live.element_handle())
+        # a jump across the range, a drag part of the way back, a drag to the other end
+        far = 0.02 if _handle_at(slider) >= 0.5 else 0.98
+        for fraction in (far, 0.6 if far < 0.5 else 0.4, 1.0 - far):
+            before, shown = img.get_attribute("src"), readout.inner_text()
+            pixels = img.screenshot()  # what the student sees (a new src may hold the same PNG)
+            _drag(page, slider, fraction)
+            assert readout.inner_text() != shown, f"{stem}: dragging {label!r} left its value"
+            assert _wait_src_change(page, img, before, 60), (
+                f"{stem}: dragging {label!r} to {readout.inner_text()} did not change the figure"
+            )
+            # the busy state never stays: once the kernel has drawn the last value the slider
+            # sent (it sends the next only when the kernel is idle), sign and class are gone
+            try:
+                for _ in range(2):  # settled, and still settled a moment later
+                    page.wait_for_function(
+                        SETTLED, arg=[path, live.element_handle()], timeout=60_000, polling=200
+                    )
+                    page.wait_for_timeout(700)
+            except PlaywrightTimeout:
+                sign = live.locator(".fmtutor-busy-sign").inner_text().strip()
+                pytest.fail(f"{stem}: {label!r}: the busy state stayed (sign {sign!r})")
+            value = readout.inner_text().strip()
+            assert shows.format(value) in live.inner_text(), (
+                f"{stem}: the slider reads {value} but the figure's text is not for it"
+            )
+            assert img.screenshot() != pixels, (
+                f"{stem}: dragging {label!r} to {value} left the picture as it was"
+            )
+            errors = live.locator(".widget-output").inner_text().strip()
+            assert not errors, f"{stem}: {label!r}: {errors}"
+        seen = page.evaluate("el => el.__fmBusySeen", live.element_handle())
+        assert seen >= 3, f"{stem}: {label!r}: the busy state was never shown while redrawing"
+        live.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"{stem}_{label.replace(' ', '_')}_dragged.png"))
 
 
 @pytest.mark.skipif(not CHAPTERS, reason="no chapter in notebooks/")
@@ -240,6 +363,7 @@ def test_chapter_in_jupyterlab(runner: ChapterRunner, name: str) -> None:
         print(f"{name}: run all in {seconds:.1f} s")
         _move_slider(page, stem)
         _press_play(page, stem)
+        _drag_new_sliders(page, stem)
         if name == CHAPTERS[0]:  # presenting live is checked once
             _present_in_lab(page, stem)
         assert not runner.console[name], f"{name}: page errors: {runner.console[name]}"
