@@ -5,8 +5,8 @@ not imported here, so ``import fmtutor`` needs only torch, numpy and scipy.
 """
 
 from . import (
-    convergence,
     conventions,
+    convergence,
     couplings,
     data,
     device,

@@ -83,7 +83,7 @@ def two_moons(n: int, noise: float = 0.05, seed: "int | torch.Generator | None" 
 
 
 def moons_distance(x: Tensor) -> Tensor:
-    """Distance of each point to the nearer of the two noiseless half circles of ``two_moons``, shape (n,).
+    """Distance of each point to the nearer noiseless half circle of ``two_moons``, shape (n,).
 
     The upper arc is {|p| = 1, p_y >= 0}, the lower one {|p - c| = 1, p_y <= 1/2} with c = (1, 1/2).
     On an arc's side of its centre the distance is | |p - centre| - 1 |; beyond it, the distance to

@@ -86,7 +86,9 @@ def test_the_decks_pipeline_on_scikit_learns_make_moons_reaches_the_floor():
     from sklearn.datasets import make_moons
 
     def sampler(n, seed=None):
-        return make_moons(n, noise=0.05, random_state=seed)[0]  # float64 NumPy, as scikit-learn gives
+        return make_moons(n, noise=0.05, random_state=seed)[
+            0
+        ]  # float64 NumPy, as scikit-learn gives
 
     model, _ = fm.recipes.train_2d(sampler, seed=0, progress=False)
     x = fm.training.sample_model(model, 2000, seed=1, n_steps=50)

@@ -129,10 +129,11 @@ def walk(browser, deck: Path, viewport: tuple[int, int]) -> dict:
         page.wait_for_function("() => document.body.dataset.typeset === 'yes'", timeout=90_000)
         total = page.evaluate("Reveal.getTotalSlides()")
         seen, problems, figures = set(), [], 0
+        state = "() => { const i = Reveal.getIndices(); return [`${i.h}.${i.v || 0}`, " + (
+            "Reveal.isLastSlide() && !Reveal.availableFragments().next]; }"
+        )
         for _ in range(10 * total + 50):
-            where = page.evaluate(
-                "() => { const i = Reveal.getIndices(); return `${i.h}.${i.v || 0}`; }"
-            )
+            where, last = page.evaluate(state)
             if where not in seen:
                 seen.add(where)
                 r = page.evaluate(MEASURE, [MIN_TEXT_PX, MIN_CODE_PX])
@@ -142,7 +143,7 @@ def walk(browser, deck: Path, viewport: tuple[int, int]) -> dict:
                     problems.append(f"slide {where}: " + "; ".join(found[:4]))
                     ARTIFACTS.mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(ARTIFACTS / f"{deck.stem}_{w}x{h}_{where}.png"))
-            if page.evaluate("Reveal.isLastSlide() && !Reveal.availableFragments().next"):
+            if last:
                 break
             page.keyboard.press("ArrowRight")
         return {"total": total, "seen": len(seen), "problems": problems, "figures": figures}

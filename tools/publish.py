@@ -120,11 +120,12 @@ _TEMPLATES = {
 {%- block html_head_js_mathjax -%}
 <script type="text/x-mathjax-config">
 // Typeset once reveal.js has laid every slide out (the script at the end starts it): long display
-// equations then break at the width they really have, instead of running off the slide.
+// equations then break at the width they really have, instead of running off the slide. Speaker notes
+// stay raw TeX: the speaker view shows them without MathJax's styles (typeset, they show twice).
 MathJax.Hub.Config({skipStartupTypeset: true,
   TeX: {equationNumbers: {autoNumber: "AMS", useLabelIds: true}},
   tex2jax: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']],
-            processEscapes: true, processEnvironments: true},
+            processEscapes: true, processEnvironments: true, ignoreClass: "tex2jax_ignore|notes"},
   displayAlign: 'center', messageStyle: 'none',
   CommonHTML: {linebreaks: {automatic: false, width: "container"}}});
 </script>

@@ -18,10 +18,13 @@ def layout_signature(fig: Figure, renderer: Any, memo: dict) -> "tuple | None":
     The layout places each Axes from the boxes around it (tick labels, axis labels, titles, offset
     texts, unclipped artists), measured relative to the Axes, and from the figure's and the
     colorbars' geometry. Measured with every Axes where a new figure's starts (its subplot box),
-    equal signatures give equal layouts. Figure-level texts and legends, and legends placed outside
-    their Axes, give None (the layout is then always computed). ``memo`` keeps the measured
-    entry of each axis by what decides it (its box, ticks, texts and fonts), to measure only once.
+    equal signatures give equal layouts. Figure-level texts and legends, legends placed outside
+    their Axes and Axes other than plain 2-D ones give None (the layout is then always computed).
+    ``memo`` keeps the measured entry of each axis by what decides it (its box, ticks, texts and
+    fonts), to measure only once.
     """
+    if any(ax.name != "rectilinear" for ax in fig.axes):
+        return None  # 3-D, polar, ...: their axes are measured differently
     if (
         fig.texts
         or fig.legends

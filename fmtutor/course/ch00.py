@@ -111,7 +111,7 @@ def mle_explorer(
         state.update(L=ll, kl=kl, C=const, mu=mu, std=std)
         ax1.stairs(heights, edges, fill=True, color="0.8", label="data $x^i$")
         ax1.plot(grid, pdf(grid, mu_data, std_data), "k--", lw=1.5, label=r"$p_{data}$")
-        ax1.plot(grid, pdf(grid, mu, std), color="tab:red", lw=2, label=r"$p_\theta$")
+        ax1.plot(grid, pdf(grid, mu, std), color="#D55E00", lw=2, label=r"$p_\theta$")
         peak = 1 / (min(std, std_data) * math.sqrt(2 * math.pi))
         ax1.set(
             xlim=(-3, 4),
@@ -124,12 +124,12 @@ def mle_explorer(
         curve_l = gaussian_log_likelihood(x, mus, std).numpy()
         curve_kl = (-gaussian_kl(mu_data, std_data, mus, std) + const).numpy()
         ax2.plot(
-            mus, curve_l, color="tab:blue", lw=3, alpha=0.6, label=r"$L(\theta)$ (data average)"
+            mus, curve_l, color="#0072B2", lw=3, alpha=0.6, label=r"$L(\theta)$ (data average)"
         )
         ax2.plot(mus, curve_kl, "k--", lw=1.5, label=r"$-KL(p_{data}\|p_\theta) + C$")
         lo = -8.0
         ax2.plot(
-            [mu], [max(ll, lo + 0.25)], "o" if ll > lo else "v", color="tab:red", ms=8
+            [mu], [max(ll, lo + 0.25)], "o" if ll > lo else "v", color="#D55E00", ms=8
         )  # "v": below the axes
         ax2.axvline(mu_data, color="0.6", lw=0.8)
         ax2.set(
@@ -240,7 +240,7 @@ def spacetime_plot(demo: TransportDemo, n: int = 40, fig: "Figure | None" = None
     t = demo.times.numpy()
     for ax, (name, tr) in zip(axes, demo.trajectories.items()):
         tr = tr[:, :n].numpy()
-        ax.plot(t, tr[:, :, 0], color="tab:blue", lw=0.8, alpha=0.6)
+        ax.plot(t, tr[:, :, 0], color="#0072B2", lw=0.8, alpha=0.6)
         ax.set(title=name, xlabel="time $t$", xlim=(0, 1))
     axes[0].set_ylabel("$x^{(1)}$")
     return fig

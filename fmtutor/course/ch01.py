@@ -79,7 +79,7 @@ def field_explorer(
         quiver(f, t, ax=ax, xlim=lim, n=17, colorbar=True)
         if particles:
             p = f.flow(start + (f.start if isinstance(f, MassMover) else 0), t).numpy()
-            ax.scatter(p[:, 0], p[:, 1], s=14, color="tab:red", zorder=3, label=r"$\psi_t$(grid)")
+            ax.scatter(p[:, 0], p[:, 1], s=14, color="#D55E00", zorder=3, label=r"$\psi_t$(grid)")
             ax.set_xlim(*lim), ax.set_ylim(*lim)
         if isinstance(f, MassMover):
             c = f.centre(t)[0].numpy()

@@ -300,7 +300,7 @@ def flow_frames(
     trails = Trails(a1, p_np, colors, lim)
     k = g_np.shape[1] // 2
     curves = [
-        a2.plot(line[:, 0], line[:, 1], color="tab:blue" if j < k else "tab:orange", lw=1)[0]
+        a2.plot(line[:, 0], line[:, 1], color="#0072B2" if j < k else "#E69F00", lw=1)[0]
         for j, line in enumerate(g_np[0])
     ]
     style_axes(a2, lim, lim)

@@ -194,7 +194,7 @@ def path_explorer(
         exact_coarse = exact_1d.reshape(-1, 2).mean(1)
         hist_1d, _ = np.histogram(xt[:, 0], bins=coarse, density=True)
         a3.plot(centres, exact_1d, color="black", lw=1.5, label="exact")
-        a3.stairs(hist_1d, coarse, color="tab:orange", lw=1.5, label="samples")
+        a3.stairs(hist_1d, coarse, color="#E69F00", lw=1.5, label="samples")
         a3.set(
             xlim=lim,
             ylim=(0, top),
@@ -257,8 +257,8 @@ def particle_explorer(
         ax.imshow(dens, vmax=dens.max(), **shown)
         trails = LineCollection(path[:, :50].numpy().transpose(1, 0, 2), lw=0.7, alpha=0.6)
         ax.add_collection(trails, autolim=False)  # fixed limits: the kept background is pasted
-        trails.set_color("tab:red")
-        ax.scatter(*x_t.numpy().T, s=5, color="tab:red", linewidths=0, zorder=3)
+        trails.set_color("#D55E00")
+        ax.scatter(*x_t.numpy().T, s=5, color="#D55E00", linewidths=0, zorder=3)
         direct = (1 - t) * pairs[0] + t * pairs[1]
         lp = marginal_log_prob(torch.cat([x_t, direct]), t, target)  # one call: cheaper
         lp_flow, lp_direct = float(lp[:n].mean()), float(lp[n:].mean())
@@ -331,7 +331,7 @@ def path_frames(
         cmap="Blues",
         interpolation="bilinear",
     )
-    dots = ax.scatter(tr[0, :, 0], tr[0, :, 1], s=5, color="tab:red", linewidths=0)
+    dots = ax.scatter(tr[0, :, 0], tr[0, :, 1], s=5, color="#D55E00", linewidths=0)
     style_axes(ax, lim, lim)
     no_ticks(ax, keep_labels=True)
 

@@ -98,13 +98,13 @@ def conditional_vs_marginal(
         xc = t * x1 + (1 - t) * x0
         xm = t * x1_marg + (1 - t) * x0
         quiver(cond, t, ax=left, xlim=xlim, ylim=ylim, n=15)
-        scatter(xc, ax=left, s=4, alpha=0.5, color="tab:orange", xlim=xlim, ylim=ylim)
+        scatter(xc, ax=left, s=4, alpha=0.5, color="#E69F00", xlim=xlim, ylim=ylim)
         left.plot(
-            *x1[0].tolist(), marker="*", ms=14, color="tab:red", mec="k", ls="none", label="$x_1$"
+            *x1[0].tolist(), marker="*", ms=14, color="#D55E00", mec="k", ls="none", label="$x_1$"
         )
         left.legend(loc="upper right")
         quiver(field, t, ax=right, xlim=xlim, ylim=ylim, n=15)
-        scatter(xm, ax=right, s=4, alpha=0.5, color="tab:orange", xlim=xlim, ylim=ylim)
+        scatter(xm, ax=right, s=4, alpha=0.5, color="#E69F00", xlim=xlim, ylim=ylim)
         style_axes(left, xlim, ylim, f"conditional $u_t(x\\mid x_1)$, t = {t:.2f}")
         style_axes(right, xlim, ylim, f"marginal $u_t(x)$, t = {t:.2f}")
         with torch.no_grad():

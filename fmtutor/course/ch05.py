@@ -260,11 +260,11 @@ class LossCurve:
             ax = self.fig.axes[0]
         x = np.arange(1, len(self.losses) + 1)
         sm = self.smoothed()
-        ax.plot(x, self.losses, color="tab:blue", alpha=0.25, lw=0.6, label="loss per step")
-        ax.plot(x, sm, color="tab:blue", lw=1.8, label=f"running mean ({self.window} steps)")
+        ax.plot(x, self.losses, color="#0072B2", alpha=0.25, lw=0.6, label="loss per step")
+        ax.plot(x, sm, color="#0072B2", lw=1.8, label=f"running mean ({self.window} steps)")
         if self.floor is not None:
             ax.axhline(
-                self.floor, color="tab:red", ls="--", lw=1.5, label=f"floor {self.floor:.3f}"
+                self.floor, color="#D55E00", ls="--", lw=1.5, label=f"floor {self.floor:.3f}"
             )
         ax.set_xlim(0, self.total)
         if self.losses:
@@ -319,7 +319,7 @@ def field_comparison(
             quiver(field, t, ax=ax, xlim=xlim, ylim=ylim, n=15, title=f"{name}, t = {t:.2f}")
         xt = t * x1 + (1 - t) * x0
         for ax in (left, right):
-            scatter(xt, ax=ax, s=3, alpha=0.35, color="tab:orange", xlim=xlim, ylim=ylim)
+            scatter(xt, ax=ax, s=3, alpha=0.35, color="#E69F00", xlim=xlim, ylim=ylim)
         err = field_error(model, target, t, xt)
         return f"t = {t:.2f}: relative error of the learned field on samples of p_t: {err:.3f}"
 

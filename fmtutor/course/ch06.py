@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: A colour per solver, the same in every figure of the chapter.
-COLORS = {"euler": "tab:blue", "midpoint": "tab:orange", "heun": "tab:purple", "rk4": "tab:green"}
+COLORS = {"euler": "#0072B2", "midpoint": "#E69F00", "heun": "#CC79A7", "rk4": "#009E73"}
 
 Lim = tuple[float, float]
 
@@ -114,7 +114,7 @@ def steps_explorer(
                 ax=ax,
                 s=3,
                 alpha=0.25,
-                color="tab:blue",
+                color="#0072B2",
                 label="data",
                 xlim=xlim,
                 ylim=ylim,
@@ -124,7 +124,7 @@ def steps_explorer(
                 ax=ax,
                 s=3,
                 alpha=0.6,
-                color="tab:orange",
+                color="#E69F00",
                 label="samples",
                 xlim=xlim,
                 ylim=ylim,

@@ -163,7 +163,7 @@ def plot_pairs(
     segments = LineCollection(np.stack([a, b], 1), colors="tab:gray", linewidths=0.7, alpha=alpha)
     ax.add_collection(segments)
     ax.scatter(*a.T, s=size, color="black", label="$x_0$ (noise)", zorder=3)
-    ax.scatter(*b.T, s=size, color="tab:red", label="$x_1$ (data)", zorder=3)
+    ax.scatter(*b.T, s=size, color="#D55E00", label="$x_1$ (data)", zorder=3)
     if legend:
         ax.legend(loc="lower right", fontsize=8)
     return style_axes(ax, (-lim, lim), title=title)
@@ -263,7 +263,7 @@ def plot_paths(
 
 
 def plot_progress(
-    traj: Any, ax: Any = None, color: str = "tab:blue", label: "str | None" = None
+    traj: Any, ax: Any = None, color: str = "#0072B2", label: "str | None" = None
 ) -> Any:
     """How far each particle has come along its chord, against t, and the line p = t.
 
@@ -337,7 +337,7 @@ def batch_paths_widget(
         stats.clear()
         stats.update(batch_size=batch_size, straightness=s, trajectory=paths)
         plot_paths(paths, fig.axes[0], "learned paths", lim)
-        plot_progress(many, fig.axes[1], color="tab:orange")
+        plot_progress(many, fig.axes[1], color="#E69F00")
         return (
             f"minibatch OT with batches of B = {batch_size}: straightness S = {s:.3f} "
             f"({n} particles, {n_steps} midpoint steps)"

@@ -280,7 +280,7 @@ def likelihood_widget(
         # fixed titles and limits (the numbers go below): the layout and the axes' pixels are kept
         ax0, ax1 = fig.axes
         ax0.plot(box, box, color="black", lw=0.8)
-        ax0.scatter(truth.numpy(), log_p1.double().numpy(), s=6, alpha=0.6, color="tab:blue")
+        ax0.scatter(truth.numpy(), log_p1.double().numpy(), s=6, alpha=0.6, color="#0072B2")
         ax0.set(xlim=box, ylim=box, title="computed against true")
         ax0.set(xlabel="true log q(x)", ylabel="computed log $p_1(x)$")
         frac = np.arange(1, len(truth) + 1) / len(truth)
@@ -290,7 +290,7 @@ def likelihood_widget(
             ax1.step(e0, frac, where="post", color="0.6", ls="--", label="exact divergence")
         e = np.sort(err.abs().numpy()).clip(1e-9)
         name = "exact divergence" if estimator == "exact" else f"Hutchinson, {estimator}"
-        ax1.step(e, frac, where="post", color="tab:orange", label=name)
+        ax1.step(e, frac, where="post", color="#E69F00", label=name)
         ax1.legend(loc="upper left", fontsize=8)
         ax1.set_xscale("log")
         ax1.set(xlim=(1e-8, 10.0), ylim=(0.0, 1.02), title="how large the errors are")

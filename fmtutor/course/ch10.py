@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from fmtutor._validate import as_tensor, check_callable, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
-from fmtutor.course.plots import style_axes
+from fmtutor.course.plots import OKABE_ITO, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import GaussianMixture, make_generator
 from fmtutor.guidance import cfg_velocity, guidance_metrics, guided_sample
@@ -208,16 +208,7 @@ def guidance_widget(
     )
     ys = W.Dropdown(options=list(range(k)), value=y, description="class y")
     state: dict[str, Any] = {}
-    colors = [
-        "tab:blue",
-        "tab:orange",
-        "tab:green",
-        "tab:purple",
-        "tab:brown",
-        "tab:pink",
-        "tab:olive",
-        "tab:cyan",
-    ]
+    colors = list(OKABE_ITO.values())  # eight colour-blind-safe colours
 
     def draw(fig: Any, w: float, y: int) -> str:
         fig.clear()
@@ -228,7 +219,7 @@ def guidance_widget(
         state.update(m, w=w, y=y)
         for c in range(k):
             ax.scatter(*data[labels == c].numpy().T, s=2, alpha=0.25, color=colors[c % len(colors)])
-        ax.scatter(*x.numpy().T, s=3, color="tab:red", label=f"guided, y={y}")
+        ax.scatter(*x.numpy().T, s=3, color="#D55E00", label=f"guided, y={y}")
         style_axes(ax, (-lim, lim), title=f"w = {w:.2f}")
         ax.legend(loc="upper right", fontsize=8)
         if table:
@@ -237,18 +228,18 @@ def guidance_widget(
                 tw,
                 [r["accuracy"] for r in table],
                 "o-",
-                color="tab:blue",
+                color="#0072B2",
                 label="accuracy (fidelity)",
             )
             ax2.plot(
                 tw,
                 [r["spread"] for r in table],
                 "s-",
-                color="tab:green",
+                color="#009E73",
                 label="spread (diversity)",
             )
-        ax2.plot([w], [m["accuracy"]], "*", ms=14, color="tab:blue")
-        ax2.plot([w], [m["spread"]], "*", ms=14, color="tab:green")
+        ax2.plot([w], [m["accuracy"]], "*", ms=14, color="#0072B2")
+        ax2.plot([w], [m["spread"]], "*", ms=14, color="#009E73")
         ax2.axhline(1.0, color="0.6", lw=0.8, ls="--")
         ax2.set_xlabel("guidance weight w")
         top = max([1.0, m["spread"]] + [r["spread"] for r in (table or [])])

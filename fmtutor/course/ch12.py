@@ -132,7 +132,7 @@ def sphere_axes(fig: Figure, elev: float = 20.0, azim: float = -60.0, pos: Any =
 def plot_sphere(
     points: Any,
     ax: Any,
-    color: Any = "tab:red",
+    color: Any = "#D55E00",
     s: float = 4.0,
     label: "str | None" = None,
     paths: Any = None,
@@ -158,7 +158,7 @@ def plot_sphere(
 def plot_torus(
     points: Any,
     ax: Any,
-    color: Any = "tab:red",
+    color: Any = "#D55E00",
     s: float = 4.0,
     title: "str | None" = None,
     paths: Any = None,
@@ -207,7 +207,7 @@ def sphere_flow_widget(traj: Any, data: Any = None, n_show: int = 400) -> LivePl
         ax = sphere_axes(fig, elevation, azimuth)
         if ref is not None:
             plot_sphere(ref, ax, color="0.55", s=2, label="data")
-        plot_sphere(tr[k], ax, color="tab:red", s=5, label=f"samples at t = {k / n_steps:.2f}")
+        plot_sphere(tr[k], ax, color="#D55E00", s=5, label=f"samples at t = {k / n_steps:.2f}")
         ax.legend(loc="upper left", fontsize=8)
         off = float((tr[k].norm(dim=-1) - 1).abs().max())
         stats.update(t=k / n_steps, step=k, off_sphere=off)

@@ -149,8 +149,8 @@ def clocks_widget(model: Callable[..., Tensor], x0: Tensor, data: Tensor) -> Any
         stats.update(max_difference=float((a - b).abs().max()), w2=w2, shift=shift)
         ax = fig.axes[0]
         k = np.arange(n_steps + 1)
-        ax.plot(k, sig.numpy(), "o-", color="tab:purple", label=r"diffusers' $\sigma_k$")
-        ax.plot(k, 1 - sig.numpy(), "s-", color="tab:green", label=r"course's $t_k = 1-\sigma_k$")
+        ax.plot(k, sig.numpy(), "o-", color="#CC79A7", label=r"diffusers' $\sigma_k$")
+        ax.plot(k, 1 - sig.numpy(), "s-", color="#009E73", label=r"course's $t_k = 1-\sigma_k$")
         ax.set(xlabel="step k", ylabel="time", ylim=(-0.05, 1.05), title="one grid, two clocks")
         ax.legend(loc="upper center", fontsize=8)
         ax.set_xticks(k if n_steps <= 8 else k[::2])

@@ -181,7 +181,7 @@ def trajectories(
     traj: Any,
     ax: "Axes | None" = None,
     n: int = 100,
-    color: str = "tab:blue",
+    color: str = "#0072B2",
     alpha: float = 0.4,
     xlim: Lim = DEFAULT_LIM,
     ylim: "Lim | None" = None,
@@ -201,7 +201,7 @@ def trajectories(
     tr = tr[:, :n]
     ax.plot(tr[:, :, 0], tr[:, :, 1], color=color, alpha=alpha, lw=0.8)
     ax.scatter(tr[0, :, 0], tr[0, :, 1], s=6, color="black", zorder=3, label="$t=0$")
-    ax.scatter(tr[-1, :, 0], tr[-1, :, 1], s=6, color="tab:red", zorder=3, label="$t=1$")
+    ax.scatter(tr[-1, :, 0], tr[-1, :, 1], s=6, color="#D55E00", zorder=3, label="$t=1$")
     return style_axes(ax, xlim, ylim, title)
 
 

@@ -172,11 +172,51 @@ def _live_figures() -> dict[str, tuple[Callable[[], Any], list[tuple[str, Any]]]
             ),
             [("w", 3.0), ("y", 2)],
         ),
+        **_newer_chapters(),
         "ch11 digit_explorer": (
             lambda: ch11.digit_explorer(fm.digits.digit_model(0, hidden=16, depth=1), n_steps=2),
             [("digit", 7), ("w", 2.0), ("method", "euler")],
         ),
     }
+
+
+def _newer_chapters() -> dict[str, tuple[Callable[[], Any], "list | None"]]:
+    """The live figures of chapters 12-15 (None: each control moved once, to another value)."""
+    import fmtutor as fm
+    from fmtutor import discrete as D
+    from fmtutor.course import ch12, ch13, ch14, ch15
+
+    z = torch.randn(5, 30, 3, generator=fm.data.make_generator(0))
+    q = ch13.grid_target()
+    exact = {s: D.ExactPosterior(q, D.MixturePath(16, s)) for s in ("mask", "uniform")}
+    moons = fm.data.two_moons(80, seed=2)
+    x0 = torch.randn(80, 2, generator=fm.data.make_generator(1))
+    nets = {"a": _moons_net(), "b": lambda x, t: -x}
+    return {
+        "ch12 sphere_flow_widget": (
+            lambda: ch12.sphere_flow_widget(z / z.norm(dim=-1, keepdim=True), n_show=30),
+            None,
+        ),
+        "ch13 marginal_widget": (
+            lambda: ch13.marginal_widget(
+                {k: e.velocity for k, e in exact.items()}, n=200, n_steps=10
+            ),
+            None,
+        ),
+        "ch14 nfe_widget": (lambda: ch14.nfe_widget(nets, x0, moons, floor=0.5), None),
+        "ch15 clocks_widget": (lambda: ch15.clocks_widget(_moons_net(), x0, moons), None),
+    }
+
+
+def _another_value(control: Any) -> Any:
+    """A value of the control other than its current one (a slider two steps on, the next option)."""
+    if hasattr(control, "options"):
+        values = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        return values[(values.index(control.value) + 1) % len(values)]
+    if isinstance(control.value, bool):
+        return not control.value
+    up = control.value + 2 * control.step
+    return up if up <= control.max else control.value - 2 * control.step
 
 
 def _plain_png(
@@ -209,9 +249,11 @@ def _assert_looks_the_same(live: bytes, plain: bytes, what: str) -> None:
 def test_live_figure_looks_like_the_figure_drawn_from_scratch(name: str) -> None:
     make, changes = _live_figures()[name]
     live = make()
+    if changes is None:
+        changes = [(k, ...) for k in live.controls]
     for k, v in [(None, None), *changes]:
         if k is not None:
-            live.controls[k].value = v
+            live.controls[k].value = _another_value(live.controls[k]) if v is ... else v
         assert live.last_error is None, live.last_error
         plain = _plain_png(
             live.draw_fn, live.fig.get_size_inches(), live.ncols, live.dpi, **live.values

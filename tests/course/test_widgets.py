@@ -63,7 +63,7 @@ def _edges(fig: Any, k: int, grid: bool) -> str:
     x = np.linspace(-1.2, 1.2, 40)
     ax.scatter(x, np.sin(k * x), s=30, zorder=1, label="points")
     ax.scatter(
-        [-1.0, 1.0], [-1.05, 1.05], s=400, clip_on=False, zorder=0.5, color="tab:green"
+        [-1.0, 1.0], [-1.05, 1.05], s=400, clip_on=False, zorder=0.5, color="#009E73"
     )  # over the spines and ticks
     ax.fill_between(x, -0.2 * k, 0.2 * k, alpha=0.3, zorder=0.8)
     ax.plot(x, np.cos(k * x), zorder=2.2, label="line")

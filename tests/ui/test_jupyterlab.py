@@ -1,5 +1,6 @@
 """Every chapter in a real JupyterLab, driven by Chromium: run all cells, no error anywhere, a slider moved by
-keyboard changes the figure it drives, Play animates, and a screenshot per chapter lands in test-artifacts/ui/.
+keyboard changes the figure it drives, Play animates, each trajectory slider (issue 12) dragged with the
+mouse redraws and leaves no busy state behind, and a screenshot per chapter lands in test-artifacts/ui/.
 On the first chapter, the lecturer's recipe (Simple Interface + Presentation Mode) is checked too.
 
 Chapters run ``FMTUTOR_UI_WORKERS`` at a time (default 2): while one test checks its chapter, the next chapter
@@ -298,10 +299,10 @@ def _drag(page: Page, slider, fraction: float) -> None:
 
 
 def _drag_new_sliders(page: Page, stem: str) -> None:
-    """Drag each of the chapter's trajectory sliders with the mouse (a jump across the range, then
-    two drags): each time the readout and the picture change, the widget settles with its busy
-    state gone (sign empty, class removed) and its text is the one for the value the slider shows;
-    the busy state was entered while it redrew."""
+    """Drag each of the chapter's trajectory sliders with the mouse (to the far end, across the
+    whole range, part of the way back): each time the readout and the picture change, the widget
+    settles with its busy state gone (sign empty, class removed) and its text is the one for the
+    value the slider shows; the busy state was entered while it redrew."""
     path = f"notebooks/{stem}.ipynb"
     for text, label, shows in NEW_SLIDERS.get(stem, []):
         live = page.locator(".fmtutor-live").filter(has_text=text)
@@ -314,9 +315,9 @@ def _drag_new_sliders(page: Page, stem: str) -> None:
         assert slider.count() == 1, f"{stem}: no slider labelled {label!r} in that LivePlot"
         img, readout = live.locator("img.widget-image").first, slider.locator(".widget-readout")
         page.evaluate(WATCH_BUSY, live.element_handle())
-        # a jump across the range, a drag part of the way back, a drag to the other end
+        # a drag to the far end, a jump across the whole range, a drag part of the way back
         far = 0.02 if _handle_at(slider) >= 0.5 else 0.98
-        for fraction in (far, 0.6 if far < 0.5 else 0.4, 1.0 - far):
+        for fraction in (far, 1.0 - far, 0.6 if far < 0.5 else 0.4):
             before, shown = img.get_attribute("src"), readout.inner_text()
             pixels = img.screenshot()  # what the student sees (a new src may hold the same PNG)
             _drag(page, slider, fraction)
