@@ -160,7 +160,10 @@ def check_rate_matrix(q: Any, name: str = "q") -> Tensor:
         raise ValueError(f"{name}: expected a square (S, S) matrix, got shape {tuple(q.shape)}")
     off = q - torch.diag(torch.diagonal(q))
     if float(off.min()) < 0 or not torch.allclose(q.sum(1), torch.zeros(len(q), dtype=q.dtype)):
-        raise ValueError(f"{name}: expected rates >= 0 off the diagonal and rows summing to 0")
+        raise ValueError(
+            f"{name}: expected rates >= 0 off the diagonal and rows summing to 0, got row sums "
+            f"{q.sum(1).tolist()} and smallest off-diagonal rate {float(off.min()):.3g}"
+        )
     return q
 
 

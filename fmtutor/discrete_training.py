@@ -200,6 +200,8 @@ def total_variation(p: Any, q: Any) -> float:
 def kl_divergence(p: Any, q: Any) -> float:
     """KL(p || q) = sum p log(p / q) (terms with p = 0 count 0; inf where q = 0 < p)."""
     p, q = torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(q, dtype=torch.float64)
+    if p.shape != q.shape:
+        raise ValueError(f"q: expected the shape of p {tuple(p.shape)}, got {tuple(q.shape)}")
     on = p > 0
     return float((p[on] * (p[on].log() - q[on].log())).sum())
 

@@ -149,7 +149,9 @@ class Sphere(Manifold):
         x = super().check(x, name, like)
         off = float((x.norm(dim=-1) - 1).abs().max()) if len(x) else 0.0
         if off > 1e-3:
-            raise ValueError(f"{name}: expected points on the unit sphere, | |x| - 1 | = {off:.3g}")
+            raise ValueError(
+                f"{name}: expected points on the unit sphere, got | |x| - 1 | = {off:.3g}"
+            )
         return x
 
     def __repr__(self) -> str:

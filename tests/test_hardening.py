@@ -26,18 +26,24 @@ import torch  # noqa: E402
 import fmtutor as fm  # noqa: E402
 import fmtutor.course  # noqa: E402
 from fmtutor import (  # noqa: E402
+    conventions,
     convergence,
     couplings,
     data,
     device,
     diagnostics,
     digits,
+    discrete,
+    discrete_training,
     exact,
+    fewstep,
     fields,
     guidance,
     images,
     io,
     likelihood,
+    manifold_data,
+    manifolds,
     metrics,
     models,
     paths,
@@ -61,6 +67,10 @@ from fmtutor.course import (  # noqa: E402
     ch08,
     ch09,
     ch11,
+    ch12,
+    ch13,
+    ch14,
+    ch15,
     exercises,
     figures,
     plots,
@@ -1134,6 +1144,105 @@ BAD += [
         "nfe reference",
         lambda: convergence.quality_vs_nfe(field, torch.randn(4)),
         "reference",
+    ),
+]
+
+
+# ---------------------------------------------------------------- chapters 12-15's modules
+S3 = torch.nn.functional.normalize(torch.randn(4, 3, generator=G), dim=1)
+
+BAD += [
+    Bad(
+        "conventions", "unknown convention", lambda: conventions.get_convention("sd3"), "convention"
+    ),
+    Bad(
+        "conventions", "model not callable", lambda: conventions.to_course(3, "diffusers"), "model"
+    ),
+    Bad("conventions", "shift_sigmas n_steps 0", lambda: conventions.shift_sigmas(0), "n_steps"),
+    Bad(
+        "fewstep", "reflow n_steps 0", lambda: fewstep.reflow_pairs(field, X, n_steps=0), "n_steps"
+    ),
+    Bad("fewstep", "reflow x_0 1-d", lambda: fewstep.reflow_pairs(field, torch.randn(4)), "x_0"),
+    Bad(
+        "fewstep", "distill pairs of two shapes", lambda: fewstep.distill_loss(field, X, X3), "x_0"
+    ),
+    Bad(
+        "manifolds",
+        "geodesic off the sphere",
+        lambda: manifolds.Sphere().geodesic(X3, S3, 0.5),
+        "x_0",
+    ),
+    Bad(
+        "manifolds",
+        "solve off the sphere",
+        lambda: manifolds.solve_on_manifold(field, manifolds.Sphere(), X3, n_steps=4),
+        "x_init",
+    ),
+    Bad(
+        "manifold_data", "vmf kappa < 0", lambda: manifold_data.sample_vmf(S3[0], -1.0, 10), "kappa"
+    ),
+    Bad("manifold_data", "vmf mu in 2-d", lambda: manifold_data.sample_vmf(X[0], 1.0, 10), "mu"),
+    Bad(
+        "manifold_data",
+        "resultant kappa 0",
+        lambda: manifold_data.vmf_mean_resultant_length(0.0),
+        "kappa",
+    ),
+    Bad(
+        "discrete",
+        "rate rows not summing to 0",
+        lambda: discrete.check_rate_matrix(torch.ones(3, 3)),
+        "q",
+    ),
+    Bad(
+        "discrete",
+        "transition t < 0",
+        lambda: discrete.transition_matrix(torch.zeros(3, 3), -1.0),
+        "t",
+    ),
+    Bad("discrete", "unknown source", lambda: discrete.MixturePath(5, source="gauss"), "source"),
+    Bad(
+        "discrete_training",
+        "tv shapes",
+        lambda: discrete_training.total_variation(torch.ones(3) / 3, torch.ones(4) / 4),
+        "q",
+    ),
+    Bad(
+        "discrete_training",
+        "kl shapes",
+        lambda: discrete_training.kl_divergence(torch.ones(3) / 3, torch.ones(4) / 4),
+        "q",
+    ),
+    Bad("discrete_training", "vocab 0", lambda: discrete_training.TokenPosteriorNet(0, 2), "vocab"),
+    Bad("course.ch12", "flow traj 2-d", lambda: ch12.sphere_flow_widget(torch.randn(5, 3)), "traj"),
+    Bad(
+        "course.ch12",
+        "flow n_show 0",
+        lambda: ch12.sphere_flow_widget(torch.randn(5, 4, 3), n_show=0),
+        "n_show",
+    ),
+    Bad(
+        "course.ch13",
+        "grid model source",
+        lambda: ch13.grid_model("gauss", verbose=False),
+        "source",
+    ),
+    Bad("course.ch13", "plot a 1-d law", lambda: ch13.plot_law(torch.ones(7)), "p"),
+    Bad(
+        "course.ch14",
+        "distilled 0 steps",
+        lambda: ch14.distilled_model(0, verbose=False),
+        "n_steps",
+    ),
+    Bad(
+        "course.ch14",
+        "distilled -1 steps",
+        lambda: ch14.distilled_model(-1, verbose=False),
+        "n_steps",
+    ),
+    Bad("course.ch15", "clocks model", lambda: ch15.clocks_widget(3, X, X1), "model"),
+    Bad(
+        "course.ch15", "clocks x0 1-d", lambda: ch15.clocks_widget(field, torch.randn(4), X1), "x0"
     ),
 ]
 

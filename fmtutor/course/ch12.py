@@ -12,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from fmtutor._validate import as_tensor
+from fmtutor._validate import as_tensor, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
 from fmtutor.course.widgets import LivePlot
 from fmtutor.manifolds import FlatTorus, Sphere
@@ -195,6 +195,7 @@ def sphere_flow_widget(traj: Any, data: Any = None, n_show: int = 400) -> LivePl
         LivePlot with controls 't', 'azimuth', 'elevation' and a dict ``stats`` (t, step, the
         largest | |x| - 1 | of the particles on show).
     """
+    n_show = check_positive_int(n_show, "n_show")
     tr = as_tensor(traj, "traj", finite=True).detach().cpu().double()
     if tr.ndim != 3 or tr.shape[2] != 3 or tr.shape[0] < 2:
         raise ValueError(f"traj: expected shape (T + 1, B, 3) with T >= 1, got {tuple(tr.shape)}")
