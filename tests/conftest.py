@@ -41,6 +41,7 @@ def _load_helper(name: str, file: str):
 guard = _load_helper("fmtutor_tests_offline", "_offline.py")
 # tests/_chapters.py (executing chapters, their checked outputs, the snapshot): test_determinism imports it
 _load_helper("fmtutor_tests_chapters", "_chapters.py")
+_load_helper("fmtutor_tests_live", "_live.py")
 _IPYTHONDIR: tempfile.TemporaryDirectory | None = None
 
 

@@ -1,12 +1,16 @@
 """fmtutor.course.ch02: the flow explorer, the flow animation, grid lines and the Euler exercises."""
 
 import math
+import sys
 
 import pytest
 import torch
 
 import fmtutor as fm
 from fmtutor.course import ch02
+
+_live = sys.modules["fmtutor_tests_live"]  # tests/_live.py, loaded by conftest.py
+_pixels, _fresh_picture = _live.pixels, _live.fresh_picture
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -189,35 +193,6 @@ def test_trajectory_explorer_solves_once_per_setting_and_moves_along_it():
     live.controls["method"].value = "euler"
     live.controls["n_steps"].value = 4
     assert live.state["error"] > 0.1
-
-
-def _pixels(png):
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-
-
-def _fresh_picture(live):
-    """The only render of a new LivePlot drawing the same function at the same values."""
-    import ipywidgets as W
-    import traitlets
-
-    class Fixed(W.DOMWidget, W.ValueWidget):
-        value = traitlets.Any()
-
-    from fmtutor.course.widgets import LivePlot
-
-    fresh = LivePlot(
-        live.draw_fn,
-        {k: Fixed(value=c.value) for k, c in live.controls.items()},
-        figsize=tuple(live.fig.get_size_inches()),
-        dpi=live.dpi,
-        ncols=live.ncols,
-    )
-    return _pixels(fresh.image.value)
 
 
 def test_trajectory_explorer_t_slider_recomputes_across_a_sweep_and_back():

@@ -1,12 +1,16 @@
 """fmtutor.course.ch03: the path explorer, the path animation and the exercises on x_t and p_t(x | x_1)."""
 
 import math
+import sys
 
 import pytest
 import torch
 
 import fmtutor as fm
 from fmtutor.course import ch03
+
+_live = sys.modules["fmtutor_tests_live"]  # tests/_live.py, loaded by conftest.py
+_pixels, _fresh_picture = _live.pixels, _live.fresh_picture
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -140,35 +144,6 @@ def test_particle_explorer_particles_follow_p_t_only_when_solved_well():
     assert gaps["euler", 0.6] > 0.5 and gaps["euler", 0.9] > 3.0, gaps  # off the clusters
     # solved: the first setting (midpoint, 10), then (midpoint, 20), (euler, 20), (euler, 2)
     assert live.paths.solves == 4
-
-
-def _pixels(png):
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-
-
-def _fresh_picture(live):
-    """The only render of a new LivePlot drawing the same function at the same values."""
-    import ipywidgets as W
-    import traitlets
-
-    from fmtutor.course.widgets import LivePlot
-
-    class Fixed(W.DOMWidget, W.ValueWidget):
-        value = traitlets.Any()
-
-    fresh = LivePlot(
-        live.draw_fn,
-        {k: Fixed(value=c.value) for k, c in live.controls.items()},
-        figsize=tuple(live.fig.get_size_inches()),
-        dpi=live.dpi,
-        ncols=live.ncols,
-    )
-    return _pixels(fresh.image.value)
 
 
 def test_particle_explorer_t_slider_recomputes_across_a_sweep_and_back():

@@ -2,6 +2,7 @@
 
 import math
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -11,6 +12,9 @@ from matplotlib.colors import to_rgba
 
 import fmtutor as fm
 from fmtutor.course import ch06
+
+_live = sys.modules["fmtutor_tests_live"]  # tests/_live.py, loaded by conftest.py
+_pixels, _fresh_picture = _live.pixels, _live.fresh_picture
 
 
 def numbers(text):
@@ -151,34 +155,6 @@ def test_nfe_explorer_refuses_budgets_that_do_not_fit():
         ch06.nfe_explorer(lambda x, t: -x, x0, nfe=40, max_nfe=32)
     with pytest.raises(ValueError, match="x0"):
         ch06.nfe_explorer(lambda x, t: -x, torch.zeros(3, 3))
-
-
-def _pixels(png):
-    import io
-
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-
-
-def _fresh_picture(live):
-    """The only render of a new LivePlot drawing the same function at the same values."""
-    import ipywidgets as W
-    import traitlets
-
-    from fmtutor.course.widgets import LivePlot
-
-    class Fixed(W.DOMWidget, W.ValueWidget):
-        value = traitlets.Any()
-
-    fresh = LivePlot(
-        live.draw_fn,
-        {k: Fixed(value=c.value) for k, c in live.controls.items()},
-        figsize=tuple(live.fig.get_size_inches()),
-        dpi=live.dpi,
-        ncols=live.ncols,
-    )
-    return _pixels(fresh.image.value)
 
 
 def test_nfe_explorer_slider_recomputes_across_a_sweep_and_back():

@@ -1,6 +1,7 @@
 """fmtutor.course.ch07: the pairing widget, the pair plot and the OT-pairing and straightness exercises."""
 
 import itertools
+import sys
 
 import numpy as np
 import pytest
@@ -9,6 +10,9 @@ from matplotlib.figure import Figure
 
 import fmtutor as fm
 from fmtutor.course import ch07
+
+_live = sys.modules["fmtutor_tests_live"]  # tests/_live.py, loaded by conftest.py
+_pixels, _fresh_picture = _live.pixels, _live.fresh_picture
 
 
 def test_pairing_widget_recomputes():
@@ -170,34 +174,6 @@ def test_batch_paths_widget_draws_a_fresh_solve():
         ch07.batch_paths_widget(models, starts, x0, n_steps=9)
     with pytest.raises(TypeError, match="models"):
         ch07.batch_paths_widget([models[4]], starts, x0)
-
-
-def _pixels(png):
-    import io
-
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-
-
-def _fresh_picture(live):
-    """The only render of a new LivePlot drawing the same function at the same values."""
-    import ipywidgets as W
-    import traitlets
-
-    from fmtutor.course.widgets import LivePlot
-
-    class Fixed(W.DOMWidget, W.ValueWidget):
-        value = traitlets.Any()
-
-    fresh = LivePlot(
-        live.draw_fn,
-        {k: Fixed(value=c.value) for k, c in live.controls.items()},
-        figsize=tuple(live.fig.get_size_inches()),
-        dpi=live.dpi,
-        ncols=live.ncols,
-    )
-    return _pixels(fresh.image.value)
 
 
 def test_batch_paths_widget_slider_recomputes_across_a_sweep_and_back():

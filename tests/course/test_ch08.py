@@ -1,11 +1,16 @@
 """fmtutor.course.ch08: the likelihood widget and the divergence and Hutchinson exercises."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 import fmtutor as fm
 from fmtutor.course import ch08, plots
+
+_live = sys.modules["fmtutor_tests_live"]  # tests/_live.py, loaded by conftest.py
+_pixels, _fresh_picture = _live.pixels, _live.fresh_picture
 
 
 def test_likelihood_widget_recomputes():
@@ -147,34 +152,6 @@ def test_references_agree_with_the_package():
         ch08.reference_hutchinson(field, x, t, z),
         fm.likelihood.divergence_hutchinson(field, x, t, z=z[None]),
     )
-
-
-def _pixels(png):
-    import io
-
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-
-
-def _fresh_picture(live):
-    """The only render of a new LivePlot drawing the same function at the same values."""
-    import ipywidgets as W
-    import traitlets
-
-    from fmtutor.course.widgets import LivePlot
-
-    class Fixed(W.DOMWidget, W.ValueWidget):
-        value = traitlets.Any()
-
-    fresh = LivePlot(
-        live.draw_fn,
-        {k: Fixed(value=c.value) for k, c in live.controls.items()},
-        figsize=tuple(live.fig.get_size_inches()),
-        dpi=live.dpi,
-        ncols=live.ncols,
-    )
-    return _pixels(fresh.image.value)
 
 
 def test_likelihood_widget_steps_slider_recomputes_across_a_sweep_and_back():
