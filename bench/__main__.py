@@ -7,13 +7,18 @@ Usage (from the repository root, in the course's environment)::
     python -m bench --only chapters # re-run some sections; the others are kept from results.json
     python -m bench --only imports,public-call   # the library's own costs (about 2 minutes)
     python -m bench --only retrain  # chapter 5's loop, one line changed, retrained (under a minute)
+    python -m bench --only fewstep  # chapter 14's models trained side by side, W2 at 1-8 NFE
+    python -m bench --only support,ot-pool  # issue 17: k-NN precision/recall; coupling="ot"
 
 Sections: training (item 1, and again on the GPU when there is one), sampling (item 2), chapters
 (items 3 and 4: chapter run times and widget latencies, with a sweep of every control of issue 12's
 trajectory widgets), imports and public-call (item 5: the cost of ``import fmtutor``, of
 ``import fmtutor.course`` and a chapter's first cell; training through the public ``model(x, t)``
 against the MLP's private fast path), retrain (issue 12: one line of chapter 5's visible training
-loop changed, and the loop run again in the chapter's kernel).
+loop changed, and the loop run again in the chapter's kernel), fewstep (issue 16: chapter 14's
+plain, minibatch-OT, reflow, distilled and shortcut models trained side by side, W2 / floor at 1,
+2, 4 and 8 NFE), support and ot-pool (issue 17, bench/structure.py: k-NN precision and recall beside
+W2 / floor on two spirals; ``train_2d(coupling="ot")`` against the default at 8 NFE).
 """
 
 import argparse
@@ -29,13 +34,25 @@ import fmtutor as fm
 
 from . import common, report
 from .chapters import find_notebooks, run_chapters
+from .fewstep import run_fewstep
 from .imports import run_imports
 from .retrain import run_retrain
 from .sampling import run_sampling
+from .structure import run_ot_pool, run_support
 from .training import run_public_call, run_threads, run_training
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("training", "sampling", "chapters", "imports", "public-call", "retrain")
+SECTIONS = (
+    "training",
+    "sampling",
+    "chapters",
+    "imports",
+    "public-call",
+    "retrain",
+    "fewstep",
+    "support",
+    "ot-pool",
+)
 
 
 def _log(msg: str) -> None:
@@ -236,6 +253,22 @@ def main(argv: "list[str] | None" = None) -> int:
         res["retrain"] = run_retrain(repeats=1 if args.quick else 2, log=_log)
         stamp("retrain", load0)
         save()
+    if "fewstep" in only:
+        _log("fewstep: chapter 14's six models trained side by side, W2 / floor at 1-8 NFE ...")
+        load0 = common.machine_info()["load_avg"]
+        res["fewstep"] = run_fewstep(refs, floor, n_sets=1 if args.quick else 2, log=_log)
+        stamp("fewstep", load0)
+        save()
+    for name, key, run in (
+        ("support", "support", run_support),
+        ("ot-pool", "ot_pool", run_ot_pool),
+    ):
+        if name in only:
+            _log(f"{name}: issue 17 ({run.__doc__.splitlines()[0]}) ...")
+            load0 = common.machine_info()["load_avg"]
+            res[key] = run(_log)
+            stamp(key, load0)
+            save()
     save()
     _log(f"wrote {out / 'RESULTS.md'} and {out / 'results.png'}")
     return 0

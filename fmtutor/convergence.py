@@ -174,6 +174,7 @@ def quality_vs_nfe(
     methods: Sequence[str] = ("euler", "midpoint", "rk4"),
     seed: int = 0,
     metric: Callable[[Tensor, Tensor], float] = wasserstein2,
+    progress: bool = False,
 ) -> NFEStudy:
     """Draw len(reference) samples per method and NFE budget, and score each set.
 
@@ -188,6 +189,8 @@ def quality_vs_nfe(
         seed: seed of x_0.
         metric: distance between two point sets (default exact W2; compare with
             metrics.noise_floor).
+        progress: show a progress bar over the (method, budget) pairs (tqdm's, notebook-aware:
+            a widget in a notebook, stderr elsewhere).
 
     Returns:
         An NFEStudy.
@@ -196,11 +199,18 @@ def quality_vs_nfe(
     budgets = np.array([check_positive_int(int(k), "nfe") for k in nfe])
     x0 = torch.randn(reference.shape, generator=make_generator(seed))
     study = NFEStudy(budgets)
+    unknown = [m for m in methods if m not in STAGES]
+    if unknown:
+        raise ValueError(f"methods: expected names from {sorted(STAGES)}, got {unknown[0]!r}")
+    from tqdm.auto import tqdm  # here: importing fmtutor loads no notebook library
+
+    bar = tqdm(
+        total=len(methods) * len(budgets), desc="quality vs NFE", disable=not progress, leave=False
+    )
     for m in methods:
-        if m not in STAGES:
-            raise ValueError(f"methods: expected names from {sorted(STAGES)}, got {m!r}")
         vals = []
         for k in budgets:
+            bar.update(1)
             if k % STAGES[m]:
                 vals.append(np.nan)
                 continue
@@ -208,4 +218,5 @@ def quality_vs_nfe(
             study.samples[(m, int(k))] = x
             vals.append(metric(x, reference))
         study.w2[m] = np.array(vals)
+    bar.close()
     return study

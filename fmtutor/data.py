@@ -16,6 +16,7 @@ __all__ = [
     "eight_gaussians",
     "checkerboard",
     "spirals",
+    "pinwheel",
     "GaussianMixture",
     "eight_gaussians_mixture",
     "SAMPLERS",
@@ -154,6 +155,24 @@ def spirals(n: int, noise: float = 0.1, seed: "int | torch.Generator | None" = N
     return x + noise * torch.randn(n, 2, generator=g, device=g.device)
 
 
+def pinwheel(n: int, arms: int = 5, seed: "int | torch.Generator | None" = None) -> Tensor:
+    """A pinwheel of curved arms (radius ~2), drawn i.i.d., shape (n, 2).
+
+    Each point picks an arm a uniformly among ``arms``, draws f = (1 + 0.3 z_1, 0.1 z_2) with
+    z ~ N(0, I), and is 2 R(2 pi a / arms + exp(f_1) / 4) f, R(phi) the rotation by phi: arms
+    that bend further the further out they reach (the toy target of Johnson et al., 2016).
+    """
+    n = check_positive_int(n, "n")
+    arms = check_positive_int(arms, "arms")
+    g = make_generator(seed)
+    arm = torch.randint(0, arms, (n,), generator=g, device=g.device)
+    f = torch.randn(n, 2, generator=g, device=g.device) * torch.tensor([0.3, 0.1], device=g.device)
+    f[:, 0] += 1
+    phi = arm * (2 * math.pi / arms) + 0.25 * torch.exp(f[:, 0])
+    c, s = torch.cos(phi), torch.sin(phi)
+    return (2 * torch.stack([c * f[:, 0] - s * f[:, 1], s * f[:, 0] + c * f[:, 1]], 1)).cpu()
+
+
 class GaussianMixture:
     """A mixture sum_k w_k N(m_k, S_k) with samples, exact log-density and components.
 
@@ -250,6 +269,7 @@ SAMPLERS: dict[str, Callable[..., Tensor]] = {
     "8gaussians": eight_gaussians,
     "checkerboard": checkerboard,
     "spirals": spirals,
+    "pinwheel": pinwheel,
 }
 
 

@@ -6,6 +6,8 @@ snapshot keeps (sanitized text lines and PNG hashes, in cell order) and ``snapsh
 ``compare`` says what a new snapshot lacks of the committed one, chapter by chapter (chapters missing
 on either side are skipped). ``python -m tests._chapters --write`` executes every chapter once and writes
 tests/snapshots/checked_outputs.json; ``--check [NN ...]`` executes chapters and compares them with it.
+``numbers`` and ``compare_numbers`` hold the Chinese edition to the snapshot: its chapters print other
+words, but the same numbers in the same order.
 conftest.py loads this file as the module ``fmtutor_tests_chapters`` (tests/ is not a package).
 """
 
@@ -36,6 +38,7 @@ _SANITIZE = [
         re.compile(r"\b\d+(\.\d+)?(e[-+]?\d+)?\s*(ms|µs|us|ns|s|sec|secs|seconds|min|minutes)\b"),
         "<duration>",
     ),
+    (re.compile(r"\d+(\.\d+)?\s*(毫秒|微秒|秒|分钟)"), "<duration>"),  # the Chinese edition's units
     (
         re.compile(r" +<duration>"),
         " <duration>",
@@ -123,6 +126,50 @@ def missing_lines(expected: list[str], got: list[str]) -> list[str]:
     from collections import Counter
 
     return list((Counter(expected) - Counter(got)).elements())
+
+
+# A number as a chapter prints it: not part of a name (x0, ch05, p_1) or of a longer number; a CJK
+# character may touch it ("8步"), a Latin letter may not.
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![A-Za-z0-9_]|\.\d)")
+# a file or folder (the model cache's, e.g. ../.cache/ch05.pt): its digits are no result
+_PATHLIKE = re.compile(r"\S*[/\\]\S*")
+
+
+def numbers(lines: list[str]) -> list[tuple[str, str]]:
+    """The numbers printed in checked lines, in order, each with its line (PNG hashes and paths left out)."""
+    out = []
+    for line in lines:
+        if line.startswith("png "):
+            continue
+        out += [(n, line) for n in _NUMBER.findall(_PATHLIKE.sub(" ", line))]
+    return out
+
+
+def compare_numbers(translated: dict[str, list[str]], expected: dict) -> list[str]:
+    """Where a translated edition prints other numbers than the snapshot, one line per chapter.
+
+    ``translated``: {chapter file name: checked lines of its translated run}; ``expected``: the snapshot.
+    Chapters the snapshot lacks are skipped. The checked lines pair up in order (the same prints, in
+    another language); within a line a translation may reorder its words, so a line's numbers are
+    compared as a sorted list. Each problem names the chapter and the first line whose numbers differ.
+    """
+    problems = []
+    for name, lines in sorted(translated.items()):
+        if name not in expected:
+            continue
+        want = [ln for ln in expected[name]["lines"] if not ln.startswith("png ")]
+        got = [ln for ln in lines if not ln.startswith("png ")]
+        if len(want) != len(got):
+            problems.append(f"{name}: English has {len(want)} checked lines, Chinese {len(got)}")
+            continue
+        for i, (w, g) in enumerate(zip(want, got, strict=True)):
+            nw, ng = sorted(n for n, _ in numbers([w])), sorted(n for n, _ in numbers([g]))
+            if nw != ng:
+                problems.append(
+                    f"{name}: line {i + 1}: English prints {nw} in {w!r}, Chinese {ng} in {g!r}"
+                )
+                break
+    return problems
 
 
 def execute(path: Path, timeout: int = 600):

@@ -1,10 +1,12 @@
 """fmtutor.data: the samplers' laws, seeding and densities; the bundled digits."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
-from fmtutor import data, metrics
+from fmtutor import data, metrics, support
 
 
 def test_two_moons_has_make_moons_law_but_iid_points():
@@ -106,3 +108,31 @@ def test_gaussian_mixture_components_have_their_covariance():
     r = (x - gm.means[k].to(x.dtype)).double()
     cov = r.T @ r / len(r)
     assert torch.allclose(cov, 0.0625 * torch.eye(2, dtype=torch.float64), atol=0.002)
+
+
+def _rotate(x: torch.Tensor, angle: float) -> torch.Tensor:
+    c, s = math.cos(angle), math.sin(angle)
+    return x @ torch.tensor([[c, s], [-s, c]])
+
+
+def test_pinwheel_lies_on_its_five_curved_arms():
+    x = data.pinwheel(4000, seed=0)
+    assert x.shape == (4000, 2) and torch.equal(x, data.pinwheel(4000, seed=0))
+    rho = x.norm(dim=1)
+    assert abs(float(rho.mean()) - 2.0) < 0.05  # 2 |f|, f_1 ~ N(1, 0.3^2), f_2 small
+
+    def off_arm(p: torch.Tensor) -> torch.Tensor:
+        # angle from the nearest arm's centre curve phi = 2 pi a / 5 + exp(rho / 2) / 4
+        r, a = p.norm(dim=1), torch.atan2(p[:, 1], p[:, 0])
+        gap = 2 * math.pi / 5
+        return (torch.remainder(a - 0.25 * torch.exp(r / 2) + gap / 2, gap) - gap / 2).abs()
+
+    assert float((off_arm(x) < 0.25).double().mean()) >= 0.9
+    between = _rotate(x, math.pi / 5)  # the arms moved into the gaps: a wrong support
+    assert float((off_arm(between) < 0.25).double().mean()) < 0.5
+    # five-fold symmetry: a fresh set turned by one arm lands on the same support
+    y = data.pinwheel(2000, seed=1)
+    same = support.precision_recall(_rotate(y, 2 * math.pi / 5), x)
+    gaps = support.precision_recall(_rotate(y, math.pi / 5), x)
+    assert min(same) >= 0.97 and max(gaps) <= 0.5, (same, gaps)
+    assert data.sample("pinwheel", 3, seed=2).shape == (3, 2)

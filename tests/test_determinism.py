@@ -35,6 +35,14 @@ still appear in the chapter's outputs, and its widget images must be the same se
 fails with the chapter named. Chapters that are not in the snapshot are skipped by this comparison; a
 change meant to change results rewrites the snapshot with ``python -m tests._chapters --write``.
 
+The Chinese edition (notebooks/zh/, ``-m determinism`` too): each zh chapter must print the same **numbers**,
+in the same order, as the English snapshot (its words differ; ``numbers`` of tests/_chapters.py takes the
+numbers out of its checked lines, leaving out PNG hashes and file paths). It does not execute the zh
+chapters again: it takes the executed copies tools/publish.py keeps in .cache/executed/zh/ (``.ci/run``
+publishes just before this step, so they are there; run alone, it executes what is missing, as publish
+would). Chapters without a zh edition, or not in the snapshot, are skipped; a failure names the chapter
+and the first number that differs.
+
 An error in any cell fails the test. Environment knobs: ``FMTUTOR_DET_JOBS`` (kernels at a time,
 default 2), ``FMTUTOR_DET_ONLY`` (only chapters whose file name contains one of these comma-separated
 texts), ``FMTUTOR_DET_TIMEOUT`` (seconds per cell, default 600), ``FMTUTOR_DET_KEEP`` (folder for the
@@ -59,6 +67,7 @@ from fmtutor.course import cache, plots, widgets
 
 _chapters = sys.modules["fmtutor_tests_chapters"]  # tests/_chapters.py, loaded by conftest.py
 checked_outputs, compare, execute = _chapters.checked_outputs, _chapters.compare, _chapters.execute
+checked_lines, compare_numbers = _chapters.checked_lines, _chapters.compare_numbers
 run_all, sanitize, snapshot, SNAPSHOT = (
     _chapters.run_all,
     _chapters.sanitize,
@@ -355,3 +364,65 @@ def test_every_chapter_of_the_snapshot_still_exists():
         f"the snapshot names chapters that are gone: {gone}; rewrite it (python -m tests._chapters --write)"
     )
     assert all(v["lines"] for v in snap.values())
+
+
+# ------------------------------------------------------------------------------ the Chinese edition
+
+
+@pytest.mark.determinism
+def test_chinese_chapters_print_the_numbers_of_the_english_snapshot():
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools"))
+    import publish  # tools/publish.py: its zh executions are reused, not repeated
+
+    only = [s for s in os.environ.get("FMTUTOR_DET_ONLY", "").split(",") if s] or [""]
+    expected = json.loads(SNAPSHOT.read_text())
+    found = publish.editions(NOTEBOOKS).get("zh", [])
+    chapters = [c for c in found if any(s in c.path.name for s in only) and c.path.name in expected]
+    if not chapters:
+        pytest.skip("no chapter of the Chinese edition (notebooks/zh/) is in the snapshot")
+    jobs = max(1, int(os.environ.get("FMTUTOR_DET_JOBS", "2")))
+    executed = publish.execute_edition(chapters, "zh", ROOT, jobs=jobs)
+    folder = str(NOTEBOOKS / "zh")
+    lines = {
+        c.path.name: checked_lines(checked_outputs(executed[c.stem], folder)) for c in chapters
+    }
+    print(f"{len(chapters)} zh chapters compared with the snapshot: {[c.stem for c in chapters]}")
+    problems = compare_numbers(lines, expected)
+    assert not problems, (
+        "the Chinese edition prints other numbers than the English snapshot "
+        f"({SNAPSHOT.name}):\n" + "\n".join(problems)
+    )
+
+
+def test_numbers_comparison_names_the_chapter_and_the_first_differing_line():
+    expected = {
+        "00_a.ipynb": {
+            "lines": [
+                "seed 0, 1 CPU thread(s)",
+                "png 0123456789abcdef",
+                "W2 = 0.051 after 300 steps, trained in <duration>",
+            ],
+            "widget images": [],
+        },
+        "01_b.ipynb": {"lines": ["loss 1.0"], "widget images": []},
+    }
+    reordered = [
+        "随机种子 0，1 个 CPU 线程",
+        "png fedcba9876543210",
+        "300 步之后 W2 = 0.051，用时 <duration>",
+    ]
+    ok = ["随机种子 0，1 个 CPU 线程", "W2 = 0.051，300 步之后", "模型缓存 ../.cache/ch05_v2.pt"]
+    assert compare_numbers({"00_a.ipynb": reordered, "02_new.ipynb": ["7"]}, expected) == []
+    assert compare_numbers({"00_a.ipynb": ok[:2]}, expected) == []
+    wrong = ["随机种子 0，1 个 CPU 线程", "W2 = 0.052，300 步之后"]
+    (problem,) = compare_numbers({"00_a.ipynb": wrong}, expected)
+    assert (
+        problem.startswith("00_a.ipynb: line 2: English prints ['0.051', '300']")
+        and "0.052" in problem
+    )
+    (lost,) = compare_numbers({"00_a.ipynb": ["随机种子 0，一个 CPU 线程", wrong[1]]}, expected)
+    assert lost.startswith("00_a.ipynb: line 1: English prints ['0', '1']")
+    (short,) = compare_numbers({"01_b.ipynb": ["损失 1.0", "多出的一行 2"]}, expected)
+    assert short == "01_b.ipynb: English has 1 checked lines, Chinese 2"
+    assert _chapters.sanitize("训练用时 2.0 秒，1500 步") == "训练用时 <duration>，1500 步"

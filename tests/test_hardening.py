@@ -50,7 +50,9 @@ from fmtutor import (  # noqa: E402
     recipes,
     schedules,
     sde,
+    shortcut,
     solvers,
+    support,
     training,
     trajectories,
 )
@@ -73,6 +75,7 @@ from fmtutor.course import (  # noqa: E402
     ch15,
     exercises,
     figures,
+    i18n,
     plots,
     widgets,
 )
@@ -514,6 +517,14 @@ BAD: list[Bad] = [
     Bad("metrics", "noise floor n > MAX_EXACT", lambda: metrics.noise_floor(_sampler, 4001), "n"),
     Bad("metrics", "w2 NaN", lambda: metrics.wasserstein2(NANX, X1), "a"),
     Bad("metrics", "w2 b None", lambda: metrics.wasserstein2(X, None), "b"),
+    # ---------------------------------------------------------------- support (issue 17)
+    Bad("data", "pinwheel arms 0", lambda: data.pinwheel(4, arms=0), "arms"),
+    Bad("support", "fewer than n samples", lambda: support.precision_recall(X, X1), "samples"),
+    Bad("support", "dims differ", lambda: support.precision_recall(X, X3, k=1, n=4), "reference"),
+    Bad("support", "n <= k", lambda: support.precision_recall(X, X1, k=5, n=4), "n"),
+    Bad("support", "NaN samples", lambda: support.precision_recall(NANX, X1, k=1, n=4), "samples"),
+    Bad("recipes", "coupling name", lambda: recipes.train_2d(_sampler, coupling="emd"), "coupling"),
+    Bad("recipes", "pool shapes", lambda: recipes.pool_ot_pairing(X, X1[:3]), "x_1"),
     Bad(
         "metrics",
         "sliced projections 0",
@@ -1163,6 +1174,24 @@ BAD += [
         "fewstep", "reflow n_steps 0", lambda: fewstep.reflow_pairs(field, X, n_steps=0), "n_steps"
     ),
     Bad("fewstep", "reflow x_0 1-d", lambda: fewstep.reflow_pairs(field, torch.randn(4)), "x_0"),
+    Bad(
+        "shortcut",
+        "sampler with 0 steps",
+        lambda: shortcut.shortcut_sample(lambda x, t, d: x, X, 0),
+        "n_steps",
+    ),
+    Bad("shortcut", "step beyond 1", lambda: shortcut.step_field(lambda x, t, d: x, 2.0), "d"),
+    Bad("shortcut", "model not callable", lambda: shortcut.shortcut_sample(3, X, 2), "model"),
+    Bad(
+        "shortcut",
+        "a step past t = 1",
+        lambda: shortcut.shortcut_loss(
+            lambda x, t, d: x, X, X1, torch.full((4,), 0.8), torch.full((4,), 0.5)
+        ),
+        "t, d",
+    ),
+    Bad("course.i18n", "unknown language", lambda: i18n.set_language("fr"), "lang"),
+    Bad("course.i18n", "language not a string", lambda: i18n.set_language(None), "lang"),
     Bad(
         "fewstep", "distill pairs of two shapes", lambda: fewstep.distill_loss(field, X, X3), "x_0"
     ),

@@ -1,12 +1,16 @@
 """tools/publish.py: every chapter becomes a multi-slide reveal.js deck; a deck and a site page work offline in
 headless Chromium (equations typeset by the local MathJax, no console error, no request leaving the machine,
-the animation plays without a kernel).
+the animation plays without a kernel). The Chinese edition (notebooks/zh/) is published the same way: every zh
+chapter yields a deck, and the browser checks run on one zh chapter too (its deck and its site page, in
+``_slides/zh``/``_site/zh``-like folders whose index is in Chinese and links the English one and the
+glossary, ``<html lang="zh-CN">``).
 
 The browser checks are marked ``ui`` (run them with ``pytest -m ui``): they need Debian's Chromium, the
 ``ui`` extra (Playwright) and the npm assets (``python tools/publish.py assets``); without them they are
 skipped, except under CI (``CI`` set), where they fail. Screenshots go to test-artifacts/publish/.
 """
 
+import copy
 import importlib
 import os
 import re
@@ -27,7 +31,9 @@ NOTEBOOKS = Path(os.environ.get("FMTUTOR_NOTEBOOKS", ROOT / "notebooks"))
 ARTIFACTS = ROOT / "test-artifacts" / "publish"
 CHROMIUM = os.environ.get("FMTUTOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHAPTERS = sorted(NOTEBOOKS.glob("*.ipynb"))
+ZH_CHAPTERS = sorted((NOTEBOOKS / "zh").glob("*.ipynb"))  # the Chinese edition (tools/translate.py)
 needs_chapters = pytest.mark.skipif(not CHAPTERS, reason="no chapter in notebooks/ yet")
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def _missing(what: str) -> None:
@@ -109,7 +115,11 @@ def test_deck_uses_only_local_assets() -> None:
 
 
 @needs_chapters
-@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+@pytest.mark.parametrize(
+    "path",
+    CHAPTERS + ZH_CHAPTERS,
+    ids=[p.stem for p in CHAPTERS] + [f"zh/{p.stem}" for p in ZH_CHAPTERS],
+)
 def test_every_chapter_yields_several_slides(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     deck = publish.export_slides(nb)
@@ -130,31 +140,52 @@ def test_every_chapter_yields_several_slides(path: Path) -> None:
 # ---------------------------------------------------------------- browser checks (one executed chapter)
 
 
-def _showcase() -> Path:
+def _showcase(chapters: "list[Path]" = CHAPTERS) -> Path:
     """The first chapter with an animation (FramePlayer), else the first chapter."""
-    for p in CHAPTERS:
+    for p in chapters:
         if "FramePlayer" in p.read_text(encoding="utf-8"):
             return p
-    return CHAPTERS[0]
+    return chapters[0]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One chapter executed (cached in .cache/executed), exported as a deck and as a site with its index."""
-    if not CHAPTERS:
-        pytest.skip("no chapter in notebooks/ yet")
+@pytest.fixture(scope="module", params=publish.LANGS)
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One chapter of an edition executed (cached as tools/publish.py caches it), exported as a deck and
+    as a site with its index, in the edition's folders (zh: ``slides/zh``, ``site/zh``, assets shared)."""
+    lang = request.param
+    chapters = CHAPTERS if lang == "en" else ZH_CHAPTERS
+    if not chapters:
+        pytest.skip(f"no {lang} chapter in {NOTEBOOKS} yet")
     if not all((ROOT / "web" / "node_modules" / src).exists() for src, _, _ in publish.WEB_ASSETS):
         _missing("web/node_modules (run: python tools/publish.py assets)")
     modules = ROOT / "web" / "node_modules"
-    chapter = publish.find_chapters(NOTEBOOKS, only=_showcase().stem)[:1]
-    nbs = publish.execute_all(chapter, ROOT / ".cache" / "executed", jobs=1)
-    out = tmp_path_factory.mktemp("publish")
-    decks = publish.build_slides(chapter, out / "slides", nbs, modules)
-    index = publish.build_site(chapter, out / "site", nbs, modules)
+    folder = NOTEBOOKS if lang == "en" else NOTEBOOKS / lang
+    chapter = publish.find_chapters(folder, only=_showcase(chapters).stem)[:1]
+    nbs = publish.execute_edition(chapter, lang, ROOT, jobs=1)
+    out = tmp_path_factory.mktemp(f"publish_{lang}")
+    sub = "" if lang == "en" else lang
+    static = publish.STATIC if lang == "en" else f"../{publish.STATIC}"
+    other = None if lang == "en" else "../index.html"
+    glossary = publish.build_glossary(out / "site")
+    decks = publish.build_slides(chapter, out / "slides" / sub, nbs, modules, lang, static, other)
+    index = publish.build_site(
+        chapter,
+        out / "site" / sub,
+        nbs,
+        modules,
+        "notebooks" if lang == "en" else f"notebooks/{lang}",
+        lang,
+        static,
+        other,
+        "glossary.html" if lang == "en" else "../glossary.html",
+    )
     return {
+        "lang": lang,
+        "shot": "" if lang == "en" else f"{lang}_",
         "chapter": chapter[0],
         "deck": decks[0],
         "index": index,
+        "glossary": glossary,
         "page": index.parent / f"{chapter[0].stem}.html",
         "nb": nbs[chapter[0].stem],
     }
@@ -216,7 +247,7 @@ def test_deck_offline_in_chromium(built: dict, chromium) -> None:
     page.wait_for_function("() => document.body.dataset.typeset === 'yes'", timeout=60_000)
     total = page.locator(".reveal .slides > section").count()
     assert total >= 3
-    stem = built["chapter"].stem
+    stem = built["shot"] + built["chapter"].stem
     page.screenshot(path=str(ARTIFACTS / f"{stem}_slide1.png"))
     shot = 1
     overflow = """() => [...document.querySelectorAll('.reveal .slides section.present .highlight pre')]
@@ -246,16 +277,30 @@ def test_deck_offline_in_chromium(built: dict, chromium) -> None:
     assert page.locator(".MathJax_Error, .mjx-merror").count() == 0, "MathJax reported a TeX error"
     if "widgets" in built["nb"].metadata:
         assert page.locator(".jupyter-widgets").count() > 0, "saved widgets did not render"
+    if built["lang"] == "zh":
+        assert page.evaluate("document.documentElement.lang") == "zh-CN"
+        assert len(CJK.findall(page.locator(".reveal .slides").inner_text())) > 100, (
+            "the Chinese deck shows little Chinese"
+        )
     t.check()
 
 
 @pytest.mark.ui
 def test_site_offline_in_chromium(built: dict, chromium) -> None:
     index = built["index"].read_text(encoding="utf-8")
-    stem = built["chapter"].stem
+    stem, shot = built["chapter"].stem, built["shot"]
     assert f"href='{stem}.html'" in index and f"thumbs/{stem}.png" in index, (
         "index must link the chapter with a figure"
     )
+    if (
+        built["lang"] == "zh"
+    ):  # the Chinese index: in Chinese, linking the English one and the glossary
+        assert "<html lang='zh-CN'>" in index and "流匹配" in index
+        assert "href='../index.html'" in index and "href='../glossary.html'" in index
+        assert '<html lang="zh-CN">' in built["page"].read_text(encoding="utf-8")
+    else:
+        assert "href='glossary.html'" in index
+    assert "<table>" in built["glossary"].read_text(encoding="utf-8"), "the glossary has its table"
     html = built["page"].read_text(encoding="utf-8")
     assert "data:image/png;base64" in html, "the chapter page has no figure"
     t = Offline(chromium)
@@ -263,7 +308,7 @@ def test_site_offline_in_chromium(built: dict, chromium) -> None:
     page.goto(built["index"].as_uri())
     page.wait_for_function(MATH_DONE, timeout=30_000)
     assert page.locator(f"img[src='thumbs/{stem}.png']").evaluate("img => img.naturalWidth") > 0
-    page.screenshot(path=str(ARTIFACTS / "site_index.png"))
+    page.screenshot(path=str(ARTIFACTS / f"{shot}site_index.png"))
     page.goto(built["page"].as_uri())
     page.wait_for_function(MATH_DONE, timeout=30_000)
     if "FramePlayer" in built["chapter"].path.read_text(
@@ -281,7 +326,11 @@ def test_site_offline_in_chromium(built: dict, chromium) -> None:
             timeout=10_000,
         )
         page.wait_for_timeout(300)
-    page.screenshot(path=str(ARTIFACTS / f"site_{stem}.png"))
+    page.screenshot(path=str(ARTIFACTS / f"{shot}site_{stem}.png"))
+    if built["lang"] == "zh":
+        page.goto(built["glossary"].as_uri())
+        assert "流匹配" in page.inner_text("body")
+        page.screenshot(path=str(ARTIFACTS / "site_glossary.png"))
     t.check()
 
 
@@ -461,7 +510,132 @@ def test_index_summary_joins_continued_items_and_stops_before_prerequisites() ->
 
 
 def test_slides_index_tells_the_keys() -> None:
-    import inspect
+    for lang, words in (("en", "every slide"), ("zh", "所有幻灯片")):
+        intro = publish.TEXT[lang]["slides_intro"]
+        assert "Space" in intro and words in intro and "Arrow keys move" not in intro
 
-    src = inspect.getsource(publish.build_slides)
-    assert "Space" in src and "every slide" in src and "Arrow keys move" not in src
+
+def _zh(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb.metadata["fmtutor"] = {"lang": "zh", "translated_from": "../00_a.ipynb"}
+    return nb
+
+
+def test_a_chinese_chapter_is_published_in_chinese() -> None:
+    """Deck and page of a zh chapter: <html lang="zh-CN">, Chinese fixed text, alt texts and kernel notes."""
+    cells = [
+        _md("## 损失曲线", "slide"),
+        _figure_cell("x = 1"),
+        _md("**讲者备注。** 指着曲线。\n\n- *提问：* 为什么下降？", "notes"),
+    ]
+    en = nbformat.v4.new_notebook(cells=copy.deepcopy(cells))
+    deck = publish.export_slides(_zh(nbformat.v4.new_notebook(cells=cells)))
+    en_deck = publish.export_slides(en)
+    assert '<html lang="zh-CN">' in deck and '<html lang="en">' in en_deck
+    assert 'alt="“损失曲线”的图：' in deck
+    assert "讲者备注。" in deck and 'class="notes"' in deck, "the zh notes reach the speaker view"
+    nav = "<nav class='fm-nav'><a href='index.html'>目录</a></nav>"
+    page = publish._export_page(
+        _zh(nbformat.v4.new_notebook(cells=cells)), nav, "notebooks/zh/00_a.ipynb"
+    )
+    assert '<html lang="zh-CN">' in page and "本章的静态副本" in page
+    assert "<code>notebooks/zh/00_a.ipynb</code>" in page and "A static copy" not in page
+
+
+def test_chinese_text_is_estimated_wider_than_latin() -> None:
+    """A line of Chinese wraps sooner than a line of as many Latin letters (each character is one em)."""
+    latin, chinese = "a" * 120, "流" * 120
+    assert publish._text_lines(latin) == 2
+    assert publish._text_lines(chinese) >= 3
+    assert publish._code_height("流" * 100) > publish._code_height("a" * 100)
+    assert publish._width("abc", 0.56) == 3, "Latin text is measured as before"
+
+
+def test_chinese_long_slides_continue_in_chinese() -> None:
+    body = "\n\n".join(f"第 {i} 段：" + "流匹配把噪声搬运成数据。" * 12 for i in range(12))
+    nb = _zh(nbformat.v4.new_notebook(cells=[_md("## 很长的一页", "slide"), _md(body)]))
+    cells = publish.for_projector(nb).cells
+    heads = [c.source for c in cells if c.cell_type == "markdown" and "很长的一页" in c.source]
+    assert len(heads) >= 3, "twelve long Chinese paragraphs need several pages"
+    assert all("（续）" in h for h in heads[1:]) and "(continued)" not in "".join(heads)
+
+
+def test_chinese_summary_and_indexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The zh index: Chinese title and intro, the chapter's 本章目标 items, links to English and the glossary;
+    the English index links the zh one only when asked (else it is as it always was)."""
+    monkeypatch.setattr(publish, "copy_web_assets", lambda modules, out: Path(out) / "_static")
+    goals = "**本章目标**\n- 向量场；\n- 散度。\n\n**预备知识**：第 0 章"
+    nb = _zh(nbformat.v4.new_notebook(cells=[_md("# 1 · 向量场\n\n" + goals)]))
+    assert publish._summary(nb).splitlines() == ["向量场；", "散度。"]
+    path = tmp_path / "nb" / "zh" / "01_a.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    chapters = publish.find_chapters(path.parent)
+    assert chapters[0].title == "1 · 向量场"
+    (tmp_path / "out" / "_static").mkdir(parents=True)
+    (tmp_path / "out" / "_static" / "require.js").write_text("")
+    index = publish.build_site(
+        chapters,
+        tmp_path / "out" / "zh",
+        {"01_a": nb},
+        tmp_path,
+        "notebooks/zh",
+        "zh",
+        "../_static",
+        "../index.html",
+        "../glossary.html",
+    ).read_text(encoding="utf-8")
+    assert index.startswith("<!DOCTYPE html>\n<html lang='zh-CN'>")
+    assert "流匹配：交互式课程" in index and "<li>向量场；</li>" in index
+    assert "href='../index.html' hreflang='en' lang='en'>English</a>" in index
+    assert "href='../glossary.html'" in index and "../_static/mathjax/MathJax.js" in index
+    page = (tmp_path / "out" / "zh" / "01_a.html").read_text(encoding="utf-8")
+    assert 'href="../01_a.html" hreflang="en"' in page, "a zh page links its English chapter"
+    slides = publish.build_slides(
+        chapters,
+        tmp_path / "slides" / "zh",
+        {"01_a": nb},
+        tmp_path,
+        "zh",
+        "../_static",
+        "../index.html",
+    )
+    sindex = (slides[0].parent / "index.html").read_text(encoding="utf-8")
+    assert "流匹配课程：幻灯片" in sindex and "href='../index.html'" in sindex
+    en_nb = nbformat.v4.new_notebook(
+        cells=[_md("# 1 · Fields\n\n**What you will learn**\n- fields")]
+    )
+    en_path = tmp_path / "nb" / "01_a.ipynb"
+    nbformat.write(en_nb, en_path)
+    en = publish.find_chapters(en_path.parent)
+    plain = publish.build_slides(en, tmp_path / "en1", {"01_a": en_nb}, tmp_path)
+    plain = (plain[0].parent / "index.html").read_text(encoding="utf-8")
+    assert "<html lang='en'>" in plain and "fm-langs" not in plain
+    linked = publish.build_slides(
+        en, tmp_path / "en2", {"01_a": en_nb}, tmp_path, "en", publish.STATIC, "zh/index.html"
+    )
+    linked = (linked[0].parent / "index.html").read_text(encoding="utf-8")
+    assert "href='zh/index.html' hreflang='zh-CN' lang='zh-CN'>中文版</a>" in linked
+    assert (
+        linked.replace(linked[linked.index("<p class='fm-langs'>") : linked.index("</p>") + 4], "")
+        == plain
+    )
+
+
+def test_editions_and_the_glossary_page(tmp_path: Path) -> None:
+    (tmp_path / "zh").mkdir()
+    for p in (tmp_path / "00_a.ipynb", tmp_path / "01_b.ipynb", tmp_path / "zh" / "01_b.ipynb"):
+        nbformat.write(nbformat.v4.new_notebook(cells=[_md("# T")]), p)
+    found = publish.editions(tmp_path)
+    assert [c.stem for c in found["en"]] == ["00_a", "01_b"] and [c.stem for c in found["zh"]] == [
+        "01_b"
+    ]
+    assert "zh" not in publish.editions(tmp_path, only="00"), "a chapter without a zh edition: none"
+    md = tmp_path / "G.md"
+    md.write_text(
+        "# Glossary · 术语表\n\n| English | 中文 |\n|---|---|\n| flow | 流 |\n", encoding="utf-8"
+    )
+    page = publish.build_glossary(tmp_path / "site", md).read_text(encoding="utf-8")
+    assert "<td lang='zh-CN'>流</td>" in page and "href='zh/index.html'" in page
+    assert "zh/index.html" not in publish.build_glossary(tmp_path / "s2", md, None).read_text(
+        encoding="utf-8"
+    )

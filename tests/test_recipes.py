@@ -97,3 +97,67 @@ def test_the_decks_pipeline_on_scikit_learns_make_moons_reaches_the_floor():
     floor = fm.metrics.noise_floor(fm.data.two_moons, 2000)
     w2 = fm.metrics.wasserstein2(x, test)
     assert w2 < 1.5 * floor, (w2, floor)
+
+
+# ------------------------------------------------------------------ coupling="ot": pairs fixed once
+
+#: sha256 (first 16 hex digits) of train_2d(two_moons, seed=1, steps=40, batch_size=64)'s losses,
+#: recorded before the coupling option existed, with the torch version it was recorded under.
+DEFAULT_LOSSES_SHA = ("a3c33f89c1369340", "2.13.")
+
+
+def test_default_coupling_leaves_training_bit_identical():
+    import hashlib
+
+    kw = dict(seed=1, progress=False, steps=40, batch_size=64)
+    _, res = fm.recipes.train_2d(fm.data.two_moons, **kw)
+    _, same = fm.recipes.train_2d(fm.data.two_moons, coupling="independent", **kw)
+    assert np.array_equal(res.losses, same.losses)
+    sha = hashlib.sha256(res.losses.tobytes()).hexdigest()[:16]
+    if not torch.__version__.startswith(DEFAULT_LOSSES_SHA[1]):
+        pytest.skip(f"losses recorded under torch {DEFAULT_LOSSES_SHA[1]}x")
+    assert sha == DEFAULT_LOSSES_SHA[0]
+
+
+def test_pool_ot_pairing_is_a_cheaper_permutation_and_exact_on_a_tiny_pool():
+    g = fm.data.make_generator(0)
+    x0, x1 = torch.randn(1000, 2, generator=g), fm.data.two_moons(1000, seed=1)
+    threads = torch.get_num_threads()
+    s = fm.recipes.pool_ot_pairing(x0, x1, chunk=128)
+    assert torch.get_num_threads() == threads  # its one thread is restored
+    assert torch.equal(torch.sort(s).values, torch.arange(1000))  # nothing lost or duplicated
+    cost = fm.couplings.transport_cost
+    assert cost(x0, x1[s]) <= cost(x0, x1)
+    small0, small1 = x0[:7], x1[:7]
+    best = fm.couplings.brute_force_assignment(small0, small1)
+    tiny = fm.recipes.pool_ot_pairing(small0, small1, chunk=8)
+    assert cost(small0, small1[tiny]) == pytest.approx(cost(small0, small1[best]), abs=1e-12)
+    assert cost(small0, small1[tiny]) < cost(small0, small1)
+
+
+def test_ot_coupling_trains_on_fixed_pairs_of_the_pool():
+    model, res = fm.recipes.train_2d(
+        fm.data.two_moons, seed=2, progress=False, coupling="ot", steps=5, batch_size=16, hidden=8
+    )
+    assert res.paired_pool.shape == res.pool.shape == res.noise_pool.shape
+    rows = lambda x: sorted(map(tuple, x.tolist()))  # noqa: E731
+    assert rows(res.paired_pool) == rows(res.pool)  # the pool, permuted
+    cost = fm.couplings.transport_cost
+    assert cost(res.noise_pool, res.paired_pool) < 0.8 * cost(res.noise_pool, res.pool)
+    # every batch trains on rows (noise_pool[i], paired_pool[i]): its x_0 is not fresh noise
+    seen = []
+    pairs = fm.recipes._FixedPairs(res.noise_pool, res.paired_pool)
+    x1 = pairs.draw(4, fm.data.make_generator(0))
+    x0, _ = pairs.couple(torch.zeros(4, 2), x1)
+    for a, b in zip(x0, x1):
+        i = int(torch.nonzero((res.paired_pool == b).all(1))[0])
+        seen.append(torch.equal(res.noise_pool[i], a))
+    assert all(seen) and np.isfinite(res.losses).all()
+    # and train_2d trains on them: the first loss (an untrained net, v ~ 0) is about the pairs'
+    # cost, well below the independent pairing's at the same seed
+    _, ind = fm.recipes.train_2d(
+        fm.data.two_moons, seed=2, progress=False, steps=5, batch_size=16, hidden=8
+    )
+    assert res.losses[0] < 0.6 * ind.losses[0], (res.losses[0], ind.losses[0])
+    with pytest.raises(ValueError, match="coupling"):
+        fm.recipes.train_2d(fm.data.two_moons, progress=False, coupling="sinkhorn", steps=1)

@@ -4,10 +4,15 @@ whole (no equation wider than its box: long ones break lines), and at 1280x720 h
 18 px and code of at least 14 px. Right reaches every slide (linear navigation), and every figure of the
 executed chapter is in its deck.
 
+The Chinese decks (every chapter of notebooks/zh/) are held to the same: their wide characters take more
+room, so this is where an estimate that errs short would show.
+
 Marked ``ui`` (run with ``pytest -m ui tests/test_slides_fit.py``). The decks are built once per run from
-the executed chapters (cached in .cache/executed); ``FMTUTOR_DECKS=folder`` checks decks built already
-(e.g. ``_slides/``, or the Chinese decks), every ``*.slides.html`` in it. Screenshots of failing slides go
-to test-artifacts/slides/.
+the executed chapters (cached in .cache/executed and .cache/executed/zh, as tools/publish.py does);
+``FMTUTOR_DECKS=folder`` checks decks built already (e.g. ``_slides/``), every ``*.slides.html`` in it and
+in its ``zh/``. ``FMTUTOR_DECKS_LANG=en`` or ``zh`` builds one edition only, ``FMTUTOR_DECKS_ONLY=05`` the chapters whose
+file name contains that text. Screenshots of failing slides
+go to test-artifacts/slides/ (``zh_`` in front for the Chinese decks).
 """
 
 import importlib
@@ -91,22 +96,33 @@ def figures_in_deck(deck_html: str) -> int:
 
 @pytest.fixture(scope="module")
 def decks(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """stem -> (deck path, executed notebook or None); built from notebooks/ unless FMTUTOR_DECKS is set."""
+    """key -> (deck path, executed notebook or None); built from notebooks/ (and notebooks/zh/) unless
+    FMTUTOR_DECKS is set. Keys: the chapter's stem, ``zh/<stem>`` for a Chinese deck."""
     given = os.environ.get("FMTUTOR_DECKS")
     if given:
-        found = sorted(Path(given).glob("*.slides.html"))
+        found = sorted(Path(given).glob("*.slides.html")) + sorted(
+            Path(given).glob("zh/*.slides.html")
+        )
         if not found:
             pytest.fail(f"FMTUTOR_DECKS={given} holds no *.slides.html")
-        return {p.name[: -len(".slides.html")]: (p, None) for p in found}
+        return {p.relative_to(given).as_posix()[: -len(".slides.html")]: (p, None) for p in found}
     if not all((ROOT / "web" / "node_modules" / src).exists() for src, _, _ in publish.WEB_ASSETS):
         _missing("web/node_modules (run: python tools/publish.py assets)")
-    chapters = publish.find_chapters(NOTEBOOKS)
-    nbs = publish.execute_all(
-        chapters, ROOT / ".cache" / "executed", jobs=min(2, os.cpu_count() or 1)
-    )
-    out = tmp_path_factory.mktemp("decks")
-    paths = publish.build_slides(chapters, out, nbs, ROOT / "web" / "node_modules")
-    return {c.stem: (p, nbs[c.stem]) for c, p in zip(chapters, paths, strict=True)}
+    out, decks = tmp_path_factory.mktemp("decks"), {}
+    only = os.environ.get("FMTUTOR_DECKS_LANG", "")
+    for lang, chapters in publish.editions(NOTEBOOKS, os.environ.get("FMTUTOR_DECKS_ONLY")).items():
+        if only and lang != only:
+            continue
+        nbs = publish.execute_edition(chapters, lang, ROOT, jobs=min(2, os.cpu_count() or 1))
+        sub, static = (out, "_static") if lang == "en" else (out / lang, "../_static")
+        paths = publish.build_slides(
+            chapters, sub, nbs, ROOT / "web" / "node_modules", lang, static
+        )
+        prefix = "" if lang == "en" else f"{lang}/"
+        decks.update(
+            {prefix + c.stem: (p, nbs[c.stem]) for c, p in zip(chapters, paths, strict=True)}
+        )
+    return decks
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +158,8 @@ def walk(browser, deck: Path, viewport: tuple[int, int]) -> dict:
                 if found:
                     problems.append(f"slide {where}: " + "; ".join(found[:4]))
                     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(ARTIFACTS / f"{deck.stem}_{w}x{h}_{where}.png"))
+                    lang = "" if deck.parent.name != "zh" else "zh_"
+                    page.screenshot(path=str(ARTIFACTS / f"{lang}{deck.stem}_{w}x{h}_{where}.png"))
             if last:
                 break
             page.keyboard.press("ArrowRight")

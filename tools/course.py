@@ -1,6 +1,7 @@
 """Set up the course in ./.venv and open it (``lab``) or run every test (``test``): one command each.
 
     python3 tools/course.py lab     # install what the course needs, open JupyterLab on notebooks/
+    python3 tools/course.py lab zh  # the same, opening the Chinese edition (notebooks/zh/)
     python3 tools/course.py test    # install what the tests need, run unit tests + every notebook (nbval)
 
 Needs Python >= 3.10. This file checks the version before anything else, in syntax every Python 3

@@ -7,8 +7,11 @@ Needs only Python >= 3.10. PyTorch is installed as a CPU build (a plain ``pip in
 pulls a multi-GB CUDA build): from PyTorch's CPU wheel index on Linux, from PyPI on macOS/Windows
 (whose wheels are CPU/MPS builds). If that index cannot be reached, a ``+cpu`` build that pip can find
 through its configured indexes is used; failing that, the script stops with a message rather than
-downloading CUDA. Set FMTUTOR_TORCH (e.g. ``FMTUTOR_TORCH="torch==2.5.1"``) to choose it yourself,
-e.g. a CUDA build when you do have a GPU.
+downloading CUDA. Where PyTorch's index is slow or out of reach, name a mirror of its CPU wheels:
+``FMTUTOR_TORCH_INDEX`` (a simple index) or ``FMTUTOR_TORCH_LINKS`` (a page listing the wheels); torch
+then comes from the mirror and its dependencies from pip's own indexes (e.g. a PyPI mirror). Set
+FMTUTOR_TORCH (e.g. ``FMTUTOR_TORCH="torch==2.5.1"``) to choose it yourself, e.g. a CUDA build when you
+do have a GPU.
 """
 
 import os
@@ -19,11 +22,13 @@ import sys
 import venv
 from pathlib import Path
 
-USAGE = """usage: python3 tools/course.py lab    (install what the course needs, open JupyterLab)
+USAGE = """usage: python3 tools/course.py lab    (install what the course needs, open JupyterLab;
+                                        add zh for the Chinese edition)
        python3 tools/course.py test   (install what the tests need, run every test)"""
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+TORCH_INDEX_ENV, TORCH_LINKS_ENV = "FMTUTOR_TORCH_INDEX", "FMTUTOR_TORCH_LINKS"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 
@@ -74,6 +79,10 @@ def install_torch() -> None:
     )
     clean = {k: v for k, v in os.environ.items() if k not in index_vars}
     clean["PIP_CONFIG_FILE"] = os.devnull
+    mirror = os.environ.get(TORCH_INDEX_ENV) or os.environ.get(TORCH_LINKS_ENV)
+    if mirror:
+        install_torch_from_mirror(clean)
+        return
     if (
         pip(
             "install",
@@ -104,9 +113,35 @@ def install_torch() -> None:
             pip("install", spec)  # now its dependencies
             return
     sys.exit(
-        "No CPU build of torch could be found. Install one yourself into .venv "
-        "(or set FMTUTOR_TORCH to a pip requirement) and run this command again."
+        "No CPU build of torch could be found (PyTorch's CPU index is out of reach, and pip's own "
+        "indexes hold no +cpu build). Point the setup at a mirror of PyTorch's CPU wheels: "
+        f"{TORCH_INDEX_ENV}=<a simple index, like {CPU_INDEX}> or {TORCH_LINKS_ENV}=<a page "
+        "listing the wheels>; or install torch yourself into .venv (or set FMTUTOR_TORCH to a pip "
+        "requirement) and run this command again."
     )
+
+
+def install_torch_from_mirror(clean: "dict[str, str]") -> None:
+    """Torch alone from a mirror of PyTorch's CPU wheels, then its dependencies through pip's indexes.
+
+    For places where PyTorch's own index is slow or out of reach (mainland China, for one) and the
+    configured PyPI mirror carries only PyPI's torch, which on Linux is the CUDA build. The mirror is
+    either a simple index (``FMTUTOR_TORCH_INDEX``) or a page listing wheels (``FMTUTOR_TORCH_LINKS``).
+    """
+    index, links = os.environ.get(TORCH_INDEX_ENV), os.environ.get(TORCH_LINKS_ENV)
+    where = ["--index-url", index] if index else ["--no-index", "--find-links", links]
+    if pip("install", "--no-deps", *where, "torch>=2.2", env=clean, check=False) != 0:
+        sys.exit(
+            f"No torch could be installed from {index or links} (set by "
+            f"{TORCH_INDEX_ENV if index else TORCH_LINKS_ENV}): is it a mirror of PyTorch's CPU wheels?"
+        )
+    version = subprocess.run(
+        [str(PY), "-c", "import importlib.metadata as m; print(m.version('torch'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    pip("install", f"torch=={version}")  # torch is there: pip's own indexes bring its dependencies
 
 
 def venv_problem(venv_dir: Path = VENV) -> "str | None":
@@ -157,15 +192,11 @@ def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "lab":
         setup("course")
-        os.execv(
-            str(BIN / "jupyter"),
-            [
-                str(BIN / "jupyter"),
-                "lab",
-                str(ROOT / "notebooks" / "00_generative_models.ipynb"),
-                *sys.argv[2:],
-            ],
-        )
+        rest = sys.argv[2:]
+        first = ROOT / "notebooks" / "00_generative_models.ipynb"
+        if rest[:1] == ["zh"]:  # the Chinese edition: python3 tools/course.py lab zh
+            first, rest = ROOT / "notebooks" / "zh" / first.name, rest[1:]
+        os.execv(str(BIN / "jupyter"), [str(BIN / "jupyter"), "lab", str(first), *rest])
     elif what == "test":
         setup("test")
         sys.exit(run(str(PY), "-m", "pytest", *sys.argv[2:], check=False))

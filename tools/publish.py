@@ -8,6 +8,14 @@ Command line (run from the repository root; needs the ``course`` and ``publish``
     python tools/publish.py assets   # only install the JavaScript assets (npm ci in web/)
     python tools/publish.py present  # _slides/live/*.ipynb: copies to present live with jupyterlab-deck
 
+Every edition is published: the English chapters of notebooks/ and, for each chapter that has one, the
+Chinese edition in notebooks/zh/ (built by tools/translate.py), whose decks and pages go to _slides/zh/ and
+_site/zh/ with Chinese index pages; both indexes link to each other and to the glossary (GLOSSARY.md, as
+_site/glossary.html). ``--lang en`` or ``--lang zh`` builds one edition; ``--only 05`` one chapter. Each
+chapter is executed once per language (executed copies cached in .cache/executed/ and .cache/executed/zh/);
+a zh chapter runs in notebooks/zh/ with the English chapters' model cache (FMTUTOR_CACHE=../.cache), so
+the models trained for the English edition are loaded, not trained again.
+
 A build tool, not part of the ``fmtutor`` package: the chapters never import it.
 
 Everything the pages load (reveal.js, require.js, jQuery, MathJax 2, the ipywidgets HTML manager) is
@@ -33,6 +41,10 @@ __all__ = [
     "build_slides",
     "build_site",
     "build_present",
+    "build_glossary",
+    "editions",
+    "execute_edition",
+    "LANGS",
     "main",
 ]
 
@@ -44,6 +56,7 @@ import fnmatch
 import hashlib
 import html
 import importlib.util
+import math
 import multiprocessing
 import os
 import re
@@ -61,6 +74,13 @@ ROOT = Path(__file__).resolve().parent.parent
 KERNEL = "python3"
 STATIC = "_static"
 MATHJAX_CONFIG = "TeX-AMS_CHTML-full,Safe"
+#: The editions: English (notebooks/) and Chinese (notebooks/zh/, from tools/translate.py).
+LANGS = ("en", "zh")
+#: The value of ``<html lang>`` on each edition's pages.
+HTML_LANG = {"en": "en", "zh": "zh-CN"}
+#: Environment of the kernels that execute an edition's chapters (run in that edition's folder): the zh
+#: chapters use the English chapters' model cache, one folder up, instead of training the models again.
+EDITION_ENV = {"en": {}, "zh": {"FMTUTOR_CACHE": "../.cache"}}
 
 # (path under node_modules, path under _static, which files of a folder); source maps are never copied.
 WEB_ASSETS: list[tuple[str, str, str]] = [
@@ -112,7 +132,7 @@ _TEMPLATES = {
 .reveal .highlight pre, .reveal .jp-OutputArea-output pre {white-space: pre-wrap; overflow-wrap: anywhere;
   font-size: 16px; line-height: 1.3; width: 100%}
 .reveal .jp-OutputArea-output img {max-width: 100%; max-height: 500px; width: auto; height: auto; object-fit: contain}
-.reveal img.widget-image {max-width: 100%; max-height: 500px; object-fit: contain}
+.reveal img.widget-image {max-width: 100%; max-height: 420px; width: auto; height: auto; object-fit: contain}
 .reveal .jp-Cell {padding: 2px 0}
 .reveal .mjx-chtml.MJXc-display {margin: .4em 0}
 .reveal .widget-readout, .reveal .widget-label, .reveal .widget-html-content {font-size: 18px}
@@ -184,9 +204,7 @@ require({waitSeconds: 30},
 .fm-note{margin:.8em 1em;padding:.5em .8em;background:#fff8e1;border-left:4px solid #f0b400;font:14px system-ui,sans-serif}
 </style>{%- endblock extra_css -%}
 {%- block body_header -%}{{ super() }}{{ resources.fmtutor_nav }}
-<div class="fm-note">A static copy of the chapter, executed when the site was built. Figures and animations
-(press &#9654;) work here; sliders that <em>recompute</em> a figure need a running kernel: open
-<code>{{ resources.fmtutor_source }}</code> in JupyterLab.</div>
+<div class="fm-note">{{ resources.fmtutor_note }}</div>
 {%- endblock body_header -%}
 {%- block body_footer -%}{{ resources.fmtutor_nav }}{{ super() }}{%- endblock body_footer -%}
 {% block data_png scoped %}
@@ -206,6 +224,12 @@ class Chapter:
     path: Path
     stem: str
     title: str
+
+
+def edition(nb: nbformat.NotebookNode) -> str:
+    """The language of a chapter: ``metadata.fmtutor.lang`` (set by tools/translate.py), else English."""
+    lang = nb.get("metadata", {}).get("fmtutor", {}).get("lang", "en")
+    return lang if lang in LANGS else "en"
 
 
 def _title(nb: nbformat.NotebookNode, fallback: str) -> str:
@@ -289,12 +313,15 @@ def package_dir() -> Path:
 def _source_key(path: Path, package_dir: Path) -> str:
     """Hash of the notebook and of every fmtutor source (the math floor and fmtutor/course/ alike).
 
+    Sources are the ``.py`` files and the ``.json`` message catalogues (a Chinese chapter prints them).
     An executed copy is valid while both are unchanged. Each file enters with its path relative to
     the package, so ``course/cache.py`` and a top-level ``cache.py`` cannot stand in for each other.
     """
     package_dir = Path(package_dir)
     h = hashlib.sha256(Path(path).read_bytes())
-    for f in sorted(package_dir.rglob("*.py")):
+    for f in sorted(
+        f for f in package_dir.rglob("*") if f.suffix in (".py", ".json") and f.is_file()
+    ):
         h.update(f.relative_to(package_dir).as_posix().encode() + f.read_bytes())
     return h.hexdigest()[:16]
 
@@ -335,11 +362,14 @@ def execute_notebook(
     return nb
 
 
-def _execute_worker(path: str, cache_dir: str, threads: int) -> tuple[str, float]:
+def _execute_worker(
+    path: str, cache_dir: str, threads: int, env: "dict[str, str] | None" = None
+) -> tuple[str, float]:
     """Execute one notebook into the cache; returns the cached copy's path and the seconds it took."""
     os.environ["OMP_NUM_THREADS"] = str(
         threads
     )  # inherited by the kernel: torch then uses this many threads
+    os.environ.update(env or {})
     t0 = time.perf_counter()
     cached = _cache_path(
         Path(path), Path(cache_dir)
@@ -354,9 +384,14 @@ def _execute_worker(path: str, cache_dir: str, threads: int) -> tuple[str, float
 
 
 def execute_all(
-    chapters: list[Chapter], cache_dir: Path, jobs: int = 1
+    chapters: list[Chapter],
+    cache_dir: Path,
+    jobs: int = 1,
+    env: "dict[str, str] | None" = None,
 ) -> dict[str, nbformat.NotebookNode]:
     """Execute every chapter (``jobs`` kernels at a time) into ``cache_dir``; returns stem -> executed notebook.
+
+    ``env``: extra environment variables of the kernels (see EDITION_ENV).
 
     Raises:
         RuntimeError: naming every chapter that failed, with the failing cell's error.
@@ -368,7 +403,8 @@ def execute_all(
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futs = {
-            pool.submit(_execute_worker, str(c.path), str(cache_dir), threads): c for c in chapters
+            pool.submit(_execute_worker, str(c.path), str(cache_dir), threads, env): c
+            for c in chapters
         }
         for fut in cf.as_completed(futs):
             c = futs[fut]
@@ -381,6 +417,35 @@ def execute_all(
     if failures:
         raise RuntimeError("chapters failed to execute:\n" + "\n".join(failures))
     return {c.stem: nbformat.read(done[c.stem], as_version=4) for c in chapters}
+
+
+def editions(notebooks_dir: Path, only: "str | None" = None) -> dict[str, list[Chapter]]:
+    """lang -> its chapters: English from ``notebooks_dir``, Chinese from ``notebooks_dir/zh`` (if any).
+
+    An edition with no chapter (or none matching ``only``) is left out.
+    """
+    out = {}
+    for lang in LANGS:
+        folder = Path(notebooks_dir) / ("" if lang == "en" else lang)
+        try:
+            out[lang] = find_chapters(folder, only)
+        except FileNotFoundError:
+            continue
+    return out
+
+
+def execute_edition(
+    chapters: list[Chapter], lang: str, root: Path = ROOT, jobs: int = 1
+) -> dict[str, nbformat.NotebookNode]:
+    """``execute_all`` for one edition: cached in ``root/.cache/executed`` (``.../executed/zh`` for Chinese).
+
+    The publish run and the tests that need executed chapters (tests/test_slides_fit.py, the zh numbers
+    check of tests/test_determinism.py) go through here, so a chapter executed by one is reused by the others.
+    """
+    cache = Path(root) / ".cache" / "executed"
+    return execute_all(
+        chapters, cache if lang == "en" else cache / lang, jobs=jobs, env=EDITION_ENV[lang]
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the projector
@@ -396,12 +461,27 @@ PAGE_HEIGHT = 600  # canvas px a page's content may fill (the rest: padding, sli
 TEXT_WIDTH = 1180  # canvas px of a line of text
 BODY_PX, CODE_PX = 20, 16  # font sizes on the canvas (>= 18 and >= 14 px on a 1280 x 720 screen)
 IMAGE_MAX_HEIGHT = 500  # canvas px; CSS keeps every figure's aspect ratio
+WIDGET_IMAGE_MAX_HEIGHT = 420  # a live figure shares its slide with its controls
 REMOVE_TAGS = {
     "remove_cell_tags": {"remove_cell"},
     "remove_input_tags": {"remove_input"},
     "remove_all_outputs_tags": {"remove_output"},
 }
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# Full-width characters (CJK ideographs, kana, hangul, CJK and full-width punctuation): one em wide, where
+# a Latin letter of the body font averages 0.56 em and a monospace cell 0.61 em.
+_WIDE = re.compile(
+    r"[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f"
+    r"\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]"
+)
+
+
+def _width(line: str, em: float) -> float:
+    """Length of a line in narrow characters of ``em`` em each: a full-width character counts 1/em."""
+    wide = len(_WIDE.findall(line))
+    return len(line) + wide * (1.0 / em - 1.0) if wide else len(line)
+
+
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
@@ -424,11 +504,11 @@ def _png_size(b64: str) -> "tuple[int, int] | None":
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
-def _fit_image(w: float, h: float) -> float:
+def _fit_image(w: float, h: float, max_height: float = IMAGE_MAX_HEIGHT) -> float:
     """Displayed height of a w x h image under the deck's max-width and max-height (aspect kept)."""
     if w <= 0 or h <= 0:
         return 0.0
-    return h * min(1.0, TEXT_WIDTH / w, IMAGE_MAX_HEIGHT / h)
+    return h * min(1.0, TEXT_WIDTH / w, max_height / h)
 
 
 def _text_lines(text: str, width: float = TEXT_WIDTH, px: float = BODY_PX) -> int:
@@ -436,7 +516,9 @@ def _text_lines(text: str, width: float = TEXT_WIDTH, px: float = BODY_PX) -> in
     shown = re.sub(r"\$([^$]+)\$", lambda m: "x" * max(1, len(m.group(1)) // 2), text)
     shown = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", shown).replace("**", "").replace("`", "")
     per_line = max(10, int(width / (0.56 * px)))
-    return sum(max(1, -(-len(line) // per_line)) for line in shown.splitlines() or [""])
+    return sum(
+        max(1, math.ceil(_width(line, 0.56) / per_line)) for line in shown.splitlines() or [""]
+    )
 
 
 def _math_height(tex: str) -> float:
@@ -509,7 +591,9 @@ def _md_block_height(block: str) -> float:
 
 def _code_height(source: str) -> float:
     per_line = int((TEXT_WIDTH - 30) / (0.61 * CODE_PX))
-    lines = sum(max(1, -(-len(ln) // per_line)) for ln in source.splitlines() or [""])
+    lines = sum(
+        max(1, math.ceil(_width(ln, 0.61) / per_line)) for ln in source.splitlines() or [""]
+    )
     return lines * CODE_PX * 1.35 + 24
 
 
@@ -530,7 +614,7 @@ def _widget_height(state: dict, model_id: str, depth: int = 0) -> float:
         h = float(st["height"]) if str(st.get("height", "")).isdigit() else 0.0
         if size and not (w and h):
             w, h = (w, size[1] * w / size[0]) if w else size
-        return _fit_image(w, h)
+        return _fit_image(w, h, WIDGET_IMAGE_MAX_HEIGHT)
     if name == "OutputModel":
         return sum(_output_height(o, state) for o in st.get("outputs", []))
     if name in ("HTMLModel", "HTMLMathModel", "LabelModel"):
@@ -584,7 +668,7 @@ def _plain(markdown: str) -> str:
 
 def _alt_texts(nb: nbformat.NotebookNode) -> None:
     """Give every figure an alt text: the cell's ``alt`` metadata, else its slide's heading and caption."""
-    heading, caption = "", ""
+    heading, caption, lang = "", "", edition(nb)
     for cell in nb.cells:
         if cell.cell_type == "markdown" and _slide_type(cell) not in ("skip", "notes"):
             heading = _plain((_heading(cell) or ("", heading))[1])
@@ -599,8 +683,7 @@ def _alt_texts(nb: nbformat.NotebookNode) -> None:
             if md.get("alt"):
                 continue
             alt = cell.metadata.get("alt") or (
-                f"Figure{f' {k + 1} of {len(pngs)}' if len(pngs) > 1 else ''} for “{heading}”: "
-                + caption[:240]
+                TEXT[lang]["alt"](k + 1, len(pngs), heading) + caption[:240]
             )
             md["alt"] = alt
 
@@ -637,6 +720,72 @@ KERNEL_NOTE = (
     "kernel:</b> these controls move only in JupyterLab (open the notebook there); here the figure is frozen.</div>"
 )
 
+KERNEL_NOTE_ZH = (
+    "<div class='fm-kernel-note' style='font-size:18px;color:#555;margin:.2em 0'><b>需要运行中的"
+    "内核：</b>这些控件只在 JupyterLab 中才会动（请在那里打开笔记本）；这里的图是静止的。</div>"
+)
+
+# The fixed text of each edition's pages (the chapters bring their own).
+TEXT: dict[str, dict] = {
+    "en": {
+        "slides_title": "Flow Matching course: slides",
+        "slides_intro": (
+            "Reveal.js decks of every chapter, laid out for a 1280&times;720 projector. "
+            "<kbd>&rarr;</kbd>, <kbd>Space</kbd> or <kbd>Page&nbsp;Down</kbd> go to the next slide "
+            "(every slide, one after the other; <kbd>&larr;</kbd> goes back), <kbd>S</kbd> opens the "
+            "speaker view with the notes, <kbd>Esc</kbd> an overview, <kbd>F</kbd> full screen. "
+            "Everything loads from this folder; no network needed."
+        ),
+        "site_title": "Flow Matching: an interactive course",
+        "site_intro": (
+            "Every chapter executed, with its figures and animations. "
+            "Sliders that recompute need a kernel: open the notebooks in JupyterLab for those."
+        ),
+        "contents": "Contents",
+        "continued": "(continued)",
+        "kernel_note": KERNEL_NOTE,
+        "page_note": (
+            "A static copy of the chapter, executed when the site was built. Figures and animations\n"
+            "(press &#9654;) work here; sliders that <em>recompute</em> a figure need a running kernel: open\n"
+            "<code>{source}</code> in JupyterLab."
+        ),
+        "alt": lambda k, n, heading: f"Figure{f' {k} of {n}' if n > 1 else ''} for “{heading}”: ",
+        "thumb_alt": "a figure from {title}",
+        "learn": ("what you will learn",),
+        "edition": "English",
+        "glossary": "Glossary · 术语表",
+    },
+    "zh": {
+        "slides_title": "流匹配课程：幻灯片",
+        "slides_intro": (
+            "每一章的 reveal.js 幻灯片，按 1280&times;720 的投影仪排版。"
+            "<kbd>&rarr;</kbd>、<kbd>Space</kbd> 或 <kbd>Page&nbsp;Down</kbd> 进入下一张"
+            "（逐张走过所有幻灯片；<kbd>&larr;</kbd> 返回），<kbd>S</kbd> 打开带讲者备注的演讲者视图，"
+            "<kbd>Esc</kbd> 打开总览，<kbd>F</kbd> 全屏。所有文件都从本地加载，无需联网。"
+        ),
+        "site_title": "流匹配：交互式课程",
+        "site_intro": (
+            "每一章都已执行，附带其中的图和动画。需要重新计算的滑块离不开内核："
+            "请在 JupyterLab 中打开笔记本来使用它们。"
+        ),
+        "contents": "目录",
+        "continued": "（续）",
+        "kernel_note": KERNEL_NOTE_ZH,
+        "page_note": (
+            "本章的静态副本，在构建网站时执行。图和动画（按 &#9654;）在这里都能用；"
+            "<em>重新计算</em>图的滑块需要运行中的内核：请在 JupyterLab 中打开 "
+            "<code>{source}</code>。"
+        ),
+        "alt": lambda k, n, heading: (
+            f"“{heading}”的图{f'（第 {k} 幅，共 {n} 幅）' if n > 1 else ''}："
+        ),
+        "thumb_alt": "《{title}》中的一幅图",
+        "learn": ("本章目标", "你将学到"),
+        "edition": "中文版",
+        "glossary": "术语表 · Glossary",
+    },
+}
+
 
 def _freeze_kernel_controls(nb: nbformat.NotebookNode) -> int:
     """Disable saved controls that only Python could answer, and say so under their widget.
@@ -645,6 +794,7 @@ def _freeze_kernel_controls(nb: nbformat.NotebookNode) -> int:
     Returns the number of widget outputs that got the note.
     """
     state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    note = TEXT[edition(nb)]["kernel_note"]
     linked = {
         end[0][len("IPY_MODEL_") :]
         for m in state.values()
@@ -674,7 +824,7 @@ def _freeze_kernel_controls(nb: nbformat.NotebookNode) -> int:
             outs.append(o)
             view = o.get("data", {}).get(_WIDGET_VIEW)
             if view and holds(view.get("model_id", "")):
-                outs.append(nbformat.v4.new_output("display_data", {"text/html": KERNEL_NOTE}))
+                outs.append(nbformat.v4.new_output("display_data", {"text/html": note}))
                 notes += 1
         cell.outputs = outs
     return notes
@@ -692,8 +842,9 @@ def _copy_cell(cell, part: int, **changes):
 class _Pager:
     """Fills pages of one slide in order; a new page starts with the slide's heading, marked continued."""
 
-    def __init__(self, heading: "tuple[str, str] | None", key: str) -> None:
+    def __init__(self, heading: "tuple[str, str] | None", key: str, lang: str = "en") -> None:
         self.key = key
+        self.continued = TEXT[lang]["continued"]
         self.pages: list[list] = [[]]
         self.used = 0.0
         self.heading = heading  # (markdown hashes, text)
@@ -708,7 +859,7 @@ class _Pager:
 
     def _head_height(self) -> float:
         return (
-            _md_block_height(f"{self.heading[0]} {self.heading[1]} (continued)")
+            _md_block_height(f"{self.heading[0]} {self.heading[1]} {self.continued}")
             if self.heading
             else 0.0
         )
@@ -719,7 +870,7 @@ class _Pager:
         if self.heading:
             hashes, text = self.heading
             head = nbformat.v4.new_markdown_cell(
-                f"{hashes} {text} <small>(continued)</small>",
+                f"{hashes} {text} <small>{self.continued}</small>",
                 metadata={"slideshow": {"slide_type": "subslide"}},
             )
             head["id"] = f"{self.key}-continued-{self.parts}"[:64]
@@ -744,8 +895,8 @@ class _Pager:
             self.new_page()
 
 
-def _paginate_group(group: list, state: dict, heading) -> list:
-    pager = _Pager(heading, str(group[0].get("id", id(group))))
+def _paginate_group(group: list, state: dict, heading, lang: str = "en") -> list:
+    pager = _Pager(heading, str(group[0].get("id", id(group))), lang)
     notes = [c for c in group if _slide_type(c) == "notes"]
     for cell in group:
         if _slide_type(cell) == "notes":
@@ -834,6 +985,7 @@ def for_projector(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     nb = nbformat.from_dict(copy.deepcopy(nb))
+    lang = edition(nb)
     state = nb.metadata.get("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
     _alt_texts(nb)
     _freeze_kernel_controls(nb)
@@ -862,7 +1014,7 @@ def for_projector(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     out, heading = [], None
     for group in groups:
         heading = next((h for h in map(_heading, group) if h), heading)
-        out += _paginate_group(group, state, heading)
+        out += _paginate_group(group, state, heading, lang)
     nb.cells = out
     return nb
 
@@ -894,7 +1046,14 @@ def export_slides(nb: nbformat.NotebookNode, prefix: str = STATIC) -> str:
         **_asset_urls(prefix),
     )
     body, _ = exporter.from_notebook_node(for_projector(nb), resources={"fmtutor_static": prefix})
-    return body
+    return _html_lang(body, edition(nb))
+
+
+def _html_lang(body: str, lang: str) -> str:
+    """The page with ``<html lang>`` saying its edition's language (nbconvert writes ``en``)."""
+    if lang == "en":
+        return body
+    return body.replace('<html lang="en">', f'<html lang="{HTML_LANG[lang]}">', 1)
 
 
 def for_site(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -915,11 +1074,16 @@ def _export_page(nb: nbformat.NotebookNode, nav: str, source: str, prefix: str =
         exclude_anchor_links=True,
         **_asset_urls(prefix),
     )
+    lang = edition(nb)
     body, _ = exporter.from_notebook_node(
         for_site(nb),
-        resources={"fmtutor_nav": nav, "fmtutor_source": source, "fmtutor_static": prefix},
+        resources={
+            "fmtutor_nav": nav,
+            "fmtutor_note": TEXT[lang]["page_note"].format(source=html.escape(source)),
+            "fmtutor_static": prefix,
+        },
     )
-    return body
+    return _html_lang(body, lang)
 
 
 def _first_png(nb: nbformat.NotebookNode) -> "bytes | None":
@@ -936,11 +1100,12 @@ def _summary(nb: nbformat.NotebookNode) -> str:
 
     The list ends at the first line that is neither an item nor a continuation (e.g. "**What you need**").
     """
+    heads = TEXT[edition(nb)]["learn"]
     for cell in nb.cells:
-        if cell.cell_type != "markdown" or "what you will learn" not in cell.source.lower():
+        if cell.cell_type != "markdown" or not any(h in cell.source.lower() for h in heads):
             continue
         lines = cell.source.splitlines()
-        start = next(i for i, ln in enumerate(lines) if "what you will learn" in ln.lower())
+        start = next(i for i, ln in enumerate(lines) if any(h in ln.lower() for h in heads))
         items: list[str] = []
         for ln in lines[start + 1 :]:
             if re.match(r"\s*([-*+]|\d+[.)])\s+", ln):
@@ -962,9 +1127,9 @@ h1{margin-bottom:.2em}.grid{display:grid;grid-template-columns:repeat(auto-fill,
 .card ul{padding-left:1.2em;margin:.3em 0;font-size:.92em}"""
 
 
-_INDEX_MATHJAX = f"""<script type="text/x-mathjax-config">
-MathJax.Hub.Config({{tex2jax: {{inlineMath: [['$','$'], ['\\\\(','\\\\)']], processEscapes: true}}, messageStyle: 'none'}});
-</script><script src="{STATIC}/mathjax/MathJax.js?config={MATHJAX_CONFIG}"></script>"""
+_INDEX_MATHJAX = """<script type="text/x-mathjax-config">
+MathJax.Hub.Config({tex2jax: {inlineMath: [['$','$'], ['\\\\(','\\\\)']], processEscapes: true}, messageStyle: 'none'});
+</script><script src="%s/mathjax/MathJax.js?config=%s"></script>"""
 
 
 def _md_inline(text: str) -> str:
@@ -977,16 +1142,59 @@ def _md_inline(text: str) -> str:
             out.append(f"<code>{part[1:-1]}</code>" if part.startswith("`") else part)
             continue
         part = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", part)
-        out.append(re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", part))
+        # *italics* end at a space, punctuation or a CJK character (which \w would count as a letter)
+        out.append(
+            re.sub(r"(?<![A-Za-z0-9_*])\*([^*\s][^*]*)\*(?![A-Za-z0-9_*])", r"<em>\1</em>", part)
+        )
     return "".join(out)
 
 
-def _index_page(title: str, intro: str, cards: list[str]) -> str:
+def _index_page(
+    title: str,
+    intro: str,
+    cards: list[str],
+    lang: str = "en",
+    links: "list[tuple[str, str, str]] | None" = None,
+    static: str = STATIC,
+) -> str:
+    """An index page; ``links``: (href, text, hreflang or "") shown under the title (other edition, glossary)."""
+    bar = ""
+    if links:
+        bar = (
+            "<p class='fm-langs'>"
+            + " · ".join(
+                f"<a href='{html.escape(href)}'"
+                + (f" hreflang='{HTML_LANG[hl]}' lang='{HTML_LANG[hl]}'" if hl else "")
+                + f">{html.escape(text)}</a>"
+                for href, text, hl in links
+            )
+            + "</p>"
+        )
     return (
-        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"{_INDEX_MATHJAX}<style>{_PAGE_CSS}</style></head><body><h1>{html.escape(title)}</h1><p>{intro}</p>"
+        f"<!DOCTYPE html>\n<html lang='{HTML_LANG[lang]}'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>{_INDEX_MATHJAX % (static, MATHJAX_CONFIG)}"
+        f"<style>{_PAGE_CSS}</style></head><body><h1>{html.escape(title)}</h1>{bar}<p>{intro}</p>"
         f"<div class='grid'>{''.join(cards)}</div></body></html>\n"
     )
+
+
+def _static_for(out_dir: Path, modules: Path, static: str) -> None:
+    """Make sure the assets are at ``out_dir/static``: copied there (``_static``), or already built beside."""
+    target = (Path(out_dir) / static).resolve()
+    if static == STATIC or not (target / "require.js").exists():
+        copy_web_assets(modules, target.parent)
+
+
+def _edition_links(lang: str, other: "str | None", glossary: "str | None") -> list:
+    """The index's links: the other edition's index (when it is built) and the glossary."""
+    links = []
+    if other:
+        links.append(
+            (other, TEXT["zh" if lang == "en" else "en"]["edition"], "zh" if lang == "en" else "en")
+        )
+    if glossary:
+        links.append((glossary, TEXT[lang]["glossary"], ""))
+    return links
 
 
 def build_slides(
@@ -994,29 +1202,36 @@ def build_slides(
     out_dir: Path,
     notebooks: dict[str, nbformat.NotebookNode],
     modules: Path,
+    lang: str = "en",
+    static: str = STATIC,
+    other: "str | None" = None,
 ) -> list[Path]:
-    """Write one deck per chapter plus an index into ``out_dir`` (assets in ``out_dir/_static``); returns the decks."""
+    """Write one deck per chapter plus an index into ``out_dir``; returns the decks.
+
+    The assets go to ``out_dir/_static``, or are shared from ``out_dir/static`` (the zh decks use the English
+    ones', ``../_static``). ``lang``: the edition (the index's language); ``other``: the other edition's index.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    copy_web_assets(modules, out_dir)
+    _static_for(out_dir, modules, static)
     decks, cards = [], []
     for c in chapters:
         deck = out_dir / f"{c.stem}.slides.html"
-        deck.write_text(export_slides(notebooks[c.stem]), encoding="utf-8")
+        deck.write_text(export_slides(notebooks[c.stem], static), encoding="utf-8")
         decks.append(deck)
         cards.append(
             f"<div class='card'><h2><a href='{deck.name}'>{html.escape(c.title)}</a></h2>"
             f"<small>{c.stem}</small></div>"
         )
+    t = TEXT[lang]
     (out_dir / "index.html").write_text(
         _index_page(
-            "Flow Matching course: slides",
-            "Reveal.js decks of every chapter, laid out for a 1280&times;720 projector. "
-            "<kbd>&rarr;</kbd>, <kbd>Space</kbd> or <kbd>Page&nbsp;Down</kbd> go to the next slide "
-            "(every slide, one after the other; <kbd>&larr;</kbd> goes back), <kbd>S</kbd> opens the "
-            "speaker view with the notes, <kbd>Esc</kbd> an overview, <kbd>F</kbd> full screen. "
-            "Everything loads from this folder; no network needed.",
+            t["slides_title"],
+            t["slides_intro"],
             cards,
+            lang,
+            _edition_links(lang, other, None),
+            static,
         ),
         encoding="utf-8",
     )
@@ -1029,12 +1244,20 @@ def build_site(
     notebooks: dict[str, nbformat.NotebookNode],
     modules: Path,
     source_prefix: str = "notebooks",
+    lang: str = "en",
+    static: str = STATIC,
+    other: "str | None" = None,
+    glossary: "str | None" = None,
 ) -> Path:
-    """Write ``out_dir/index.html`` (chapter cards with a figure each) and one HTML page per chapter; returns the index."""
+    """Write ``out_dir/index.html`` (chapter cards with a figure each) and one HTML page per chapter; returns the index.
+
+    ``lang``, ``static`` and ``other`` as for build_slides; ``glossary``: the glossary page's address from
+    ``out_dir`` (linked from the index). A zh page's navigation links the English page of its chapter.
+    """
     out_dir = Path(out_dir)
     (out_dir / "thumbs").mkdir(parents=True, exist_ok=True)
-    copy_web_assets(modules, out_dir)
-    cards = []
+    _static_for(out_dir, modules, static)
+    t, cards = TEXT[lang], []
     for i, c in enumerate(chapters):
         nb = notebooks[c.stem]
         prev = (
@@ -1047,17 +1270,23 @@ def build_site(
             if i + 1 < len(chapters)
             else "<span></span>"
         )
-        nav = (
-            f"<nav class='fm-nav'><a href='index.html'>Contents</a><span class='fm-title'>{html.escape(c.title)}</span>"
-            f"{prev}{nxt}</nav>"
+        english = (
+            f"<a href='../{c.stem}.html' hreflang='en' lang='en'>{TEXT['en']['edition']}</a>"
+            if lang != "en" and other
+            else ""
         )
-        page = _export_page(nb, nav, f"{source_prefix}/{c.path.name}")
+        nav = (
+            f"<nav class='fm-nav'><a href='index.html'>{t['contents']}</a><span class='fm-title'>{html.escape(c.title)}</span>"
+            f"{prev}{nxt}{english}</nav>"
+        )
+        page = _export_page(nb, nav, f"{source_prefix}/{c.path.name}", static)
         (out_dir / f"{c.stem}.html").write_text(page, encoding="utf-8")
         png = _first_png(nb)
         thumb = ""
         if png is not None:
             (out_dir / "thumbs" / f"{c.stem}.png").write_bytes(png)
-            thumb = f"<a href='{c.stem}.html'><img src='thumbs/{c.stem}.png' alt='a figure from {html.escape(c.title)}'></a>"
+            alt = html.escape(t["thumb_alt"].format(title=c.title))
+            thumb = f"<a href='{c.stem}.html'><img src='thumbs/{c.stem}.png' alt='{alt}'></a>"
         items = "".join(f"<li>{_md_inline(s)}</li>" for s in _summary(nb).splitlines())
         cards.append(
             f"<div class='card'>{thumb}<h2><a href='{c.stem}.html'>{html.escape(c.title)}</a></h2>"
@@ -1066,14 +1295,44 @@ def build_site(
     index = out_dir / "index.html"
     index.write_text(
         _index_page(
-            "Flow Matching: an interactive course",
-            "Every chapter executed, with its figures and animations. "
-            "Sliders that recompute need a kernel: open the notebooks in JupyterLab for those.",
+            t["site_title"],
+            t["site_intro"],
             cards,
+            lang,
+            _edition_links(lang, other, glossary),
+            static,
         ),
         encoding="utf-8",
     )
     return index
+
+
+def build_glossary(
+    out_dir: Path, source: Path = ROOT / "GLOSSARY.md", zh_index: "str | None" = "zh/index.html"
+) -> Path:
+    """Write ``out_dir/glossary.html``: GLOSSARY.md (both languages) as a page; returns its path.
+
+    It links the English index (``index.html`` beside it) and ``zh_index`` (None: no Chinese site).
+    """
+    import mistune
+
+    body = mistune.html(Path(source).read_text(encoding="utf-8"))
+    title = TEXT["en"]["glossary"]
+    page = Path(out_dir) / "glossary.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}\n"
+        "table{border-collapse:collapse}td,th{border:1px solid #d8dde6;padding:.25em .8em;text-align:left}"
+        "</style></head><body><p class='fm-langs'><a href='index.html'>English</a>"
+        + (f" · <a href='{zh_index}' hreflang='zh-CN' lang='zh-CN'>中文版</a>" if zh_index else "")
+        + "</p>"
+        # the Chinese column is marked as such: the browser then picks Simplified Chinese glyphs
+        + re.sub(r"(<tr>\s*<td>[^<]*</td>\s*)<td>", r"\1<td lang='zh-CN'>", body)
+        + "</body></html>\n",
+        encoding="utf-8",
+    )
+    return page
 
 
 def for_deck(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -1120,6 +1379,12 @@ def _parse(argv: "list[str] | None") -> argparse.Namespace:
     )
     p.add_argument("--only", default=None, help="only chapters whose file name contains this text")
     p.add_argument(
+        "--lang",
+        choices=["all", *LANGS],
+        default="all",
+        help="which edition: all (default: English, and Chinese where notebooks/zh/ has the chapter)",
+    )
+    p.add_argument(
         "--no-execute",
         action="store_true",
         help="export the notebooks as they are, without running them",
@@ -1142,30 +1407,61 @@ def main(argv: "list[str] | None" = None) -> int:
         modules = ensure_web_assets(root / "web")
     if a.what == "assets":
         return 0
-    chapters = find_chapters(a.notebooks or root / "notebooks", a.only)
+    folder = a.notebooks or root / "notebooks"
     if a.what == "present":
+        chapters = find_chapters(folder, a.only)
         out = build_present(chapters, a.out or root / "_slides" / "live")
         print(f"[publish] {len(out)} notebooks for jupyterlab-deck in {out[0].parent}/")
         return 0
-    t0 = time.perf_counter()
-    if a.no_execute:
-        notebooks = {c.stem: nbformat.read(c.path, as_version=4) for c in chapters}
-    else:
-        notebooks = execute_all(chapters, root / ".cache" / "executed", jobs=a.jobs)
-    print(
-        f"[publish] {len(chapters)} chapters ready in {time.perf_counter() - t0:.1f} s", flush=True
-    )
-    if a.what in ("slides", "all"):
-        out = build_slides(
-            chapters,
-            a.out if a.out and a.what == "slides" else root / "_slides",
-            notebooks,
-            modules,
+    found = editions(folder, a.only)
+    langs = [lang for lang in LANGS if lang in found and a.lang in ("all", lang)]
+    if not langs:
+        raise FileNotFoundError(
+            f"notebooks: no {'' if a.lang == 'all' else a.lang + ' '}chapter in {folder}"
+            + (f" matching {a.only!r}" if a.only else "")
         )
-        print(f"[publish] slides: {len(out)} decks in {out[0].parent}/ (open index.html)")
+    both = "en" in found and "zh" in found  # the two indexes link each other
+    notebooks = {}
+    for lang in langs:  # English first: the zh chapters then load the models it trained
+        t0 = time.perf_counter()
+        if a.no_execute:
+            notebooks[lang] = {c.stem: nbformat.read(c.path, as_version=4) for c in found[lang]}
+        else:
+            notebooks[lang] = execute_edition(found[lang], lang, root, jobs=a.jobs)
+        print(
+            f"[publish] {lang}: {len(found[lang])} chapters ready in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+    sub = {"en": Path("."), "zh": Path("zh")}
+    up = {"en": STATIC, "zh": f"../{STATIC}"}
+    other = {"en": "zh/index.html" if both else None, "zh": "../index.html" if both else None}
+    if a.what in ("slides", "all"):
+        base = a.out if a.out and a.what == "slides" else root / "_slides"
+        for lang in langs:
+            out = build_slides(
+                found[lang], base / sub[lang], notebooks[lang], modules, lang, up[lang], other[lang]
+            )
+            print(
+                f"[publish] slides ({lang}): {len(out)} decks in {out[0].parent}/ (open index.html)"
+            )
     if a.what in ("site", "all"):
-        out_dir = a.out if a.out and a.what == "site" else root / "_site"
-        print(f"[publish] site: {build_site(chapters, out_dir, notebooks, modules)}")
+        base = a.out if a.out and a.what == "site" else root / "_site"
+        glossary = build_glossary(base, root / "GLOSSARY.md", "zh/index.html" if both else None)
+        for lang in langs:
+            prefix = "notebooks" if lang == "en" else f"notebooks/{lang}"
+            index = build_site(
+                found[lang],
+                base / sub[lang],
+                notebooks[lang],
+                modules,
+                prefix,
+                lang,
+                up[lang],
+                other[lang],
+                "glossary.html" if lang == "en" else "../glossary.html",
+            )
+            print(f"[publish] site ({lang}): {index}")
+        print(f"[publish] glossary: {glossary}")
     return 0
 
 

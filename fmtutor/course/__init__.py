@@ -11,7 +11,7 @@ Nothing here is needed to use the math in ``fmtutor``; this layer imports matplo
 
 from __future__ import annotations
 
-__all__ = ["Setup", "setup", "cache_dir", "CACHE_ENV"]
+__all__ = ["Setup", "setup", "tr", "cache_dir", "cjk_font", "CACHE_ENV", "CJK_FONTS"]
 
 import os
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import torch
 from cycler import cycler
 
+from fmtutor.course.i18n import set_language, tr
 from fmtutor.course.plots import OKABE_ITO
 from fmtutor.device import default_device
 
@@ -31,6 +32,20 @@ except ImportError:  # plain Python without IPython: figures go wherever MPLBACK
 
 #: The environment variable naming the folder of the chapters' model cache (default ``.cache``).
 CACHE_ENV = "FMTUTOR_CACHE"
+
+#: Fonts with Chinese glyphs for figures, best first (Debian: ``apt install fonts-wqy-microhei``).
+CJK_FONTS = (
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "SimHei",
+    "Heiti SC",
+    "Arial Unicode MS",
+)
 
 
 @dataclass(frozen=True)
@@ -47,12 +62,46 @@ class Setup:
 
 
 def cache_dir() -> Path:
-    """The chapters' model cache folder: ``$FMTUTOR_CACHE``, or ``.cache`` beside the notebook."""
-    return Path(os.environ.get(CACHE_ENV, ".cache"))
+    """The chapters' model cache folder: ``$FMTUTOR_CACHE``, or ``.cache`` beside the notebook.
+
+    A translated chapter (run in ``notebooks/zh/``) shares the English chapters' ``../.cache``: the
+    same code trains the same models, so both editions load one set of files.
+    """
+    if CACHE_ENV in os.environ:
+        return Path(os.environ[CACHE_ENV])
+    here = Path.cwd()
+    if here.name in ("zh",) and here.parent.name == "notebooks":
+        return Path("..") / ".cache"
+    return Path(".cache")
+
+
+def cjk_font() -> str | None:
+    """The first installed font of ``CJK_FONTS`` (it has Chinese glyphs), or None if none is."""
+    from matplotlib import font_manager
+
+    def first() -> str | None:
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in installed), None)
+
+    found = first()
+    if found is None:  # installed after matplotlib cached its font list: look at the system's fonts
+        for path in font_manager.findSystemFonts():
+            if any(k in Path(path).name.lower() for k in ("wqy", "cjk", "sourcehan", "notosanssc")):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError):  # a font file matplotlib cannot read
+                    continue
+        found = first()
+    return found
 
 
 def setup(
-    seed: int = 0, threads: int = 1, device: str = "cpu", dpi: int = 80, verbose: bool = True
+    seed: int = 0,
+    threads: int = 1,
+    device: str = "cpu",
+    dpi: int = 80,
+    verbose: bool = True,
+    lang: str = "en",
 ) -> Setup:
     """Prepare a chapter: seed torch, pin CPU threads, choose the device, inline figures at ``dpi``.
 
@@ -66,6 +115,9 @@ def setup(
         device: 'cpu', 'cuda', 'mps' or 'auto' (the best available).
         dpi: resolution of inline figures.
         verbose: print one line saying what was set.
+        lang: the language of the course's messages, labels and figure text: 'en' or 'zh'. For 'zh',
+            figures fall back to a font with Chinese glyphs (``cjk_font``); without one, a warning
+            says what to install.
 
     Returns:
         The Setup that was applied.
@@ -76,6 +128,7 @@ def setup(
         raise ValueError(f"threads: expected a positive int, got {threads!r}")
     if device not in ("cpu", "cuda", "mps", "auto"):
         raise ValueError(f"device: expected 'cpu', 'cuda', 'mps' or 'auto', got {device!r}")
+    set_language(lang)  # checks lang before anything changes
     if device == "auto":
         os.environ.pop("FMTUTOR_DEVICE", None)
     else:
@@ -90,10 +143,31 @@ def setup(
             pass
     plt.rcParams["figure.dpi"] = dpi
     plt.rcParams["axes.prop_cycle"] = cycler(color=list(OKABE_ITO.values()))  # colour-blind safe
+    if lang == "zh":
+        font = cjk_font()
+        if font is None:
+            import warnings
+
+            warnings.warn(
+                "no font with Chinese glyphs found: figures will show boxes for Chinese text. "
+                "Install one (Debian/Ubuntu: apt install fonts-wqy-microhei; see the README), "
+                "then restart the kernel.",
+                stacklevel=2,
+            )
+        else:  # the CJK font first: a label with $math$ draws its text in the first font only
+            plt.rcParams["font.family"] = [font, "DejaVu Sans"]
+    else:
+        plt.rcParams["font.family"] = plt.rcParamsDefault["font.family"]
     chosen = Setup(seed, torch.get_num_threads(), str(default_device()), cache_dir())
     if verbose:
         print(
-            f"fmtutor setup: seed {seed}, {chosen.threads} CPU thread(s), device {chosen.device}, "
-            f"model cache {chosen.cache}/"
+            tr(
+                "fmtutor setup: seed {seed}, {threads} CPU thread(s), device {device}, "
+                "model cache {cache}/",
+                seed=seed,
+                threads=chosen.threads,
+                device=chosen.device,
+                cache=chosen.cache,
+            )
         )
     return chosen

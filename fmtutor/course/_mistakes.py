@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from fmtutor.course.i18n import tr
+
 
 def cfm_loss_with(slip: str = "") -> Callable[..., Tensor]:
     """The CFM loss mean_i ||net(x_t, t) - (x1 - x0)||^2 with one typical slip (none for '').
@@ -100,13 +102,19 @@ def pairing_gap(
     mine, low = pairing_cost(x0, x1, s), pairing_cost(x0, x1, best)
     greedy = torch.equal(s, greedy_pairing(x0, x1))
     why = (
-        "That is the greedy pairing (each noise point takes the nearest free data point): an "
-        "early cheap choice can force a dear one later. Compare whole permutations."
+        tr(
+            "That is the greedy pairing (each noise point takes the nearest free data point): an "
+            "early cheap choice can force a dear one later. Compare whole permutations."
+        )
         if greedy
-        else "Compare the total cost of every permutation and keep the smallest."
+        else tr("Compare the total cost of every permutation and keep the smallest.")
     )
-    return ("greedy" if greedy else "costlier"), (
-        f"your s is a permutation, but not the cheapest one: its total cost "
-        f"sum_i ||x0[i] - x1[s[i]]||^2 is {mine:.3f} where the optimum is {low:.3f} "
-        f"({100 * (mine / low - 1):.0f}% more). {why}"
+    return ("greedy" if greedy else "costlier"), tr(
+        "your s is a permutation, but not the cheapest one: its total cost "
+        "sum_i ||x0[i] - x1[s[i]]||^2 is {mine:.3f} where the optimum is {low:.3f} "
+        "({more:.0f}% more). {why}",
+        mine=mine,
+        low=low,
+        more=100 * (mine / low - 1),
+        why=why,
     )

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from fmtutor.course.i18n import tr
+
 
 class ExerciseTimeout(TimeoutError):
     """A student's function ran longer than the check's timeout (an endless loop?)."""
@@ -43,7 +45,8 @@ def call(student: Callable[..., Any], *args: Any, timeout: "float | None" = 10.0
     try:
         return student(*args)
     except _Alarm:
-        raise ExerciseTimeout(f"the function did not finish within {timeout:g} s") from None
+        message = tr("the function did not finish within {timeout:g} s", timeout=timeout)
+        raise ExerciseTimeout(message) from None
     finally:
         done[0] = True
         signal.setitimer(signal.ITIMER_REAL, 0)

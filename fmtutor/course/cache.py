@@ -27,6 +27,7 @@ from torch import nn
 
 from fmtutor.course import cache_dir, ch05
 from fmtutor.course._fingerprint import fingerprint
+from fmtutor.course.i18n import tr
 from fmtutor.io import (
     ModelFileError,
     NewerModelFileError,
@@ -115,14 +116,18 @@ def _save(path: Path, model: nn.Module, extra: dict[str, Any]) -> str:
     try:
         read_header(path)
     except NewerModelFileError as e:
-        return f"{e}. It is kept, not overwritten"
+        return tr("{error}. It is kept, not overwritten", error=e)
     except ModelFileError:
         pass
     try:
         save_model(model, path, **extra)
     except OSError as e:  # read-only or full disk, a folder in the way: train again next time
         why = e.strerror or str(e)
-        return why if str(path) in why else f"cannot write the model file {path}: {why}"
+        return (
+            why
+            if str(path) in why
+            else tr("cannot write the model file {path}: {why}", path=path, why=why)
+        )
     return ""
 
 
@@ -161,27 +166,34 @@ def cached_model(
         )
     path = _path(path)
     key, prints = canonical_config(config), fingerprint(train_fn, data)
-    reason = "forced" if retrain else ""
+    reason = tr("forced") if retrain else ""
     try:
         model, extra = load_model(path)
     except NewerModelFileError:
-        reason = reason or "the file is from a newer fmtutor"
+        reason = reason or tr("the file is from a newer fmtutor")
     except ModelFileError as e:
-        reason = reason or ("missing" if not path.exists() else f"unreadable ({e})")
+        reason = reason or (
+            tr("missing") if not path.exists() else tr("unreadable ({error})", error=e)
+        )
     else:
         stored = extra.get("fingerprint")
         if retrain:
             pass
         elif canonical_config(extra.get("train_config")) != key:
-            reason = "stale (trained with another configuration)"
+            reason = tr("stale (trained with another configuration)")
         elif not isinstance(stored, dict):
-            reason = "stale (an older cache file, without a fingerprint of its code and data)"
+            reason = tr("stale (an older cache file, without a fingerprint of its code and data)")
         elif stored != prints:
-            changed = [k for k in ("data", "code") if stored.get(k) != prints[k]]
-            reason = f"stale (the training {' and '.join(changed)} changed)"
+            changed = {k for k in ("data", "code") if stored.get(k) != prints[k]}
+            if changed == {"data", "code"}:
+                reason = tr("stale (the training data and code changed)")
+            elif changed == {"data"}:
+                reason = tr("stale (the training data changed)")
+            else:
+                reason = tr("stale (the training code changed)")
         else:
             if verbose:
-                print(f"loaded the trained model from {path}")
+                print(tr("loaded the trained model from {path}", path=path))
             return CachedModel(model, extra, "loaded", "", path)
     # training reseeds the global RNG and loading does not: keep them alike, so that a chapter's
     # later draws do not depend on whether the cache was hit
@@ -197,10 +209,13 @@ def cached_model(
     why = _save(path, model, extra)
     if verbose:
         print(
-            f"trained a model ({reason}) and saved it to {path}"
+            tr("trained a model ({reason}) and saved it to {path}", reason=reason, path=path)
             if not why
-            else f"trained a model ({reason}) but could not cache it: {why}; "
-            "it stays in memory only"
+            else tr(
+                "trained a model ({reason}) but could not cache it: {why}; it stays in memory only",
+                reason=reason,
+                why=why,
+            )
         )
     return CachedModel(model.eval(), _plain(extra, "extra"), "trained", reason, path, not why)
 
@@ -230,7 +245,7 @@ def _moons_config(settings: Any = None) -> dict[str, Any]:
 
 
 def _train_moons() -> tuple[nn.Module, dict[str, Any]]:
-    model, losses = ch05.train_moons(**ch05.MOONS_LOOP)
+    model, losses = ch05.train_moons(**ch05.MOONS_LOOP, progress=True)  # a bar while it trains
     return model, {"losses": losses}
 
 
@@ -259,5 +274,5 @@ def save_moons_model(
     }
     why = _save(path, model, extra)
     if why and verbose:
-        print(f"could not cache the model: {why}; it stays in memory only")
+        print(tr("could not cache the model: {why}; it stays in memory only", why=why))
     return CachedModel(model, _plain(extra, "extra"), "given", "", path, not why)

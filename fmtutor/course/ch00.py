@@ -19,6 +19,7 @@ from fmtutor._validate import check_positive_int
 from fmtutor.couplings import ot_assignment
 from fmtutor.course.animation import Trails, angle_colors, render_frames_of
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import GaussianMixture, eight_gaussians_mixture, make_generator
 from fmtutor.exact import MarginalField
@@ -62,19 +63,19 @@ def check_gaussian_kl(student: Callable[..., Any], verbose: bool = True) -> Exer
     """Check kl(mu_p, std_p, mu_q, std_q) = KL(N(mu_p, std_p^2) || N(mu_q, std_q^2)), shape (B,)."""
     ref = reference_gaussian_kl
     mistakes = {
-        (
+        tr(
             "you computed KL(q || p): the KL divergence is not symmetric; p is the first argument."
         ): lambda mp, sp, mq, sq: ref(mq, sq, mp, sp),
-        (
+        tr(
             "the log term should be log(std_q / std_p), a ratio of standard deviations, "
             "not of variances."
         ): lambda mp, sp, mq, sq: (
             torch.log(sq**2 / sp**2) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5
         ),
-        "the constant - 1/2 is missing (check: KL(p || p) must be 0).": lambda mp, sp, mq, sq: (
+        tr("the constant - 1/2 is missing (check: KL(p || p) must be 0)."): lambda mp, sp, mq, sq: (
             ref(mp, sp, mq, sq) + 0.5
         ),
-        (
+        tr(
             "square the standard deviations in the fraction: "
             "(std_p^2 + (mu_p - mu_q)^2) / (2 std_q^2)."
         ): lambda mp, sp, mq, sq: torch.log(sq / sp) + (sp + (mp - mq) ** 2) / (2 * sq) - 0.5,
@@ -109,7 +110,7 @@ def mle_explorer(
         ll = float(gaussian_log_likelihood(x, mu, std))
         kl = float(gaussian_kl(mu_data, std_data, mu, std))
         state.update(L=ll, kl=kl, C=const, mu=mu, std=std)
-        ax1.stairs(heights, edges, fill=True, color="0.8", label="data $x^i$")
+        ax1.stairs(heights, edges, fill=True, color="0.8", label=tr("data $x^i$"))
         ax1.plot(grid, pdf(grid, mu_data, std_data), "k--", lw=1.5, label=r"$p_{data}$")
         ax1.plot(grid, pdf(grid, mu, std), color="#D55E00", lw=2, label=r"$p_\theta$")
         peak = 1 / (min(std, std_data) * math.sqrt(2 * math.pi))
@@ -117,14 +118,14 @@ def mle_explorer(
             xlim=(-3, 4),
             ylim=(0, max(0.8, 1.15 * peak)),
             xlabel="$x$",
-            ylabel="density",
-            title=r"data and model $p_\theta$",
+            ylabel=tr("density"),
+            title=tr(r"data and model $p_\theta$"),
         )
         ax1.legend(loc="upper left", fontsize=8)
         curve_l = gaussian_log_likelihood(x, mus, std).numpy()
         curve_kl = (-gaussian_kl(mu_data, std_data, mus, std) + const).numpy()
         ax2.plot(
-            mus, curve_l, color="#0072B2", lw=3, alpha=0.6, label=r"$L(\theta)$ (data average)"
+            mus, curve_l, color="#0072B2", lw=3, alpha=0.6, label=tr(r"$L(\theta)$ (data average)")
         )
         ax2.plot(mus, curve_kl, "k--", lw=1.5, label=r"$-KL(p_{data}\|p_\theta) + C$")
         lo = -8.0
@@ -135,9 +136,9 @@ def mle_explorer(
         ax2.set(
             xlim=(-2, 3.5),
             ylim=(lo, -0.5),
-            xlabel=r"model mean $\mu$",
-            ylabel="average log-likelihood",
-            title=rf"$\sigma$ = {std:.2f}: likelihood vs KL",
+            xlabel=tr(r"model mean $\mu$"),
+            ylabel=tr("average log-likelihood"),
+            title=tr(r"$\sigma$ = {std:.2f}: likelihood vs KL", std=std),
         )
         ax2.legend(loc="lower center", fontsize=8)
         return (
@@ -221,16 +222,26 @@ def transport_frames(
     fig = Figure(figsize=(10.5, 3.9))
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.86, wspace=0.04)
     panels = [
-        Trails(ax, tr, colors[name], lim, bg, ticks=False)
-        for ax, (name, tr) in zip(fig.subplots(1, 3), np_trajs.items())
+        Trails(ax, path, colors[name], lim, bg, ticks=False)
+        for ax, (name, path) in zip(fig.subplots(1, 3), np_trajs.items())
     ]
 
     def update(i: int) -> None:
         for p, name in zip(panels, np_trajs):
-            p.show(i, f"{name}\nt = {times[i]:.2f}")
+            p.show(i, f"{_label(name)}\nt = {times[i]:.2f}")
 
     frames = render_frames_of(fig, update, n_frames, dpi)
     return TransportDemo(times, trajs, frames)
+
+
+def _label(method: str) -> str:
+    """A transport's name (a key of TransportDemo.trajectories) in the chapter's language."""
+    labels = {
+        "diffusion (VP)": tr("diffusion (VP)"),
+        "flow matching": tr("flow matching"),
+        "FM + OT pairs": tr("FM + OT pairs"),
+    }
+    return labels.get(method, method)
 
 
 def spacetime_plot(demo: TransportDemo, n: int = 40, fig: "Figure | None" = None) -> Figure:
@@ -238,9 +249,9 @@ def spacetime_plot(demo: TransportDemo, n: int = 40, fig: "Figure | None" = None
     fig = fig or plt.figure(figsize=(10.5, 3.2), layout="constrained")
     axes = fig.subplots(1, len(demo.trajectories), sharey=True)
     t = demo.times.numpy()
-    for ax, (name, tr) in zip(axes, demo.trajectories.items()):
-        tr = tr[:, :n].numpy()
-        ax.plot(t, tr[:, :, 0], color="#0072B2", lw=0.8, alpha=0.6)
-        ax.set(title=name, xlabel="time $t$", xlim=(0, 1))
+    for ax, (name, path) in zip(axes, demo.trajectories.items()):
+        x = path[:, :n].numpy()
+        ax.plot(t, x[:, :, 0], color="#0072B2", lw=0.8, alpha=0.6)
+        ax.set(title=_label(name), xlabel=tr("time $t$"), xlim=(0, 1))
     axes[0].set_ylabel("$x^{(1)}$")
     return fig

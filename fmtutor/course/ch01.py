@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import quiver
 from fmtutor.course.widgets import LivePlot
 from fmtutor.fields import FIELDS, MassMover, get_field, rotation
@@ -37,20 +38,20 @@ def check_rotation_field(student: Callable[..., Any], verbose: bool = True) -> E
         (torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor(0.0)),
     ]
     mistakes = {
-        "your field turns clockwise: counter-clockwise is u(x) = (-x2, x1).": lambda x, t: (
+        tr("your field turns clockwise: counter-clockwise is u(x) = (-x2, x1)."): lambda x, t: (
             torch.stack([x[:, 1], -x[:, 0]], 1)
         ),
-        (
+        tr(
             "(x2, x1) swaps the coordinates without the sign: that is a saddle, not a rotation "
             "(check x . u(x) = 0)."
         ): lambda x, t: torch.stack([x[:, 1], x[:, 0]], 1),
-        (
+        tr(
             "(-x1, -x2) = -x points to the origin: that is a sink. "
             "A rotation is perpendicular to x."
         ): lambda x, t: -x,
-        "you returned x itself: that is a source. A rotation is perpendicular to x.": lambda x, t: (
-            x
-        ),
+        tr(
+            "you returned x itself: that is a source. A rotation is perpendicular to x."
+        ): lambda x, t: x,
     }
     return check_function(student, reference_rotation_field, cases, mistakes, verbose=verbose)
 
@@ -79,7 +80,9 @@ def field_explorer(
         quiver(f, t, ax=ax, xlim=lim, n=17, colorbar=True)
         if particles:
             p = f.flow(start + (f.start if isinstance(f, MassMover) else 0), t).numpy()
-            ax.scatter(p[:, 0], p[:, 1], s=14, color="#D55E00", zorder=3, label=r"$\psi_t$(grid)")
+            ax.scatter(
+                p[:, 0], p[:, 1], s=14, color="#D55E00", zorder=3, label=tr(r"$\psi_t$(grid)")
+            )
             ax.set_xlim(*lim), ax.set_ylim(*lim)
         if isinstance(f, MassMover):
             c = f.centre(t)[0].numpy()
@@ -88,12 +91,16 @@ def field_explorer(
         origin = torch.zeros(1, 2)
         d_auto, d_exact = float(divergence(f, origin, t)[0]), float(f.divergence(origin, t)[0])
         state.update(name=name, t=t, div_autograd=d_auto, div_exact=d_exact)
-        return f"divergence at the origin: autograd {d_auto:+.3f}, closed form {d_exact:+.3f}"
+        return tr(
+            "divergence at the origin: autograd {d_auto:+.3f}, closed form {d_exact:+.3f}",
+            d_auto=d_auto,
+            d_exact=d_exact,
+        )
 
     controls = {
-        "name": W.Dropdown(options=names, value=names[0], description="field"),
+        "name": W.Dropdown(options=names, value=names[0], description=tr("field")),
         "t": W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="t"),
-        "particles": W.Checkbox(value=False, description="particles"),
+        "particles": W.Checkbox(value=False, description=tr("particles")),
     }
     live = LivePlot(draw, controls, figsize=(5.2, 4.4))
     live.state = state  # type: ignore[attr-defined]

@@ -16,8 +16,10 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from fmtutor._validate import check_positive_int
+from fmtutor.course._euler_hints import euler_solver_mistakes, euler_step_mistakes
 from fmtutor.course.animation import Trails, angle_colors, no_ticks, render_frames_of
 from fmtutor.course.exercises import ExerciseResult, cases_step, check_function, rerun, say
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import style_axes
 from fmtutor.course.widgets import LivePlot, SolvedPaths
 from fmtutor.data import make_generator
@@ -48,15 +50,7 @@ def reference_euler_step(
 
 def check_euler_step(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check step(u, x, t, h) = x + h u(x, t)."""
-    mistakes = {
-        "you returned only the increment h u(x, t): add it to x.": lambda u, x, t, h: h * u(x, t),
-        "the step size h is missing.": lambda u, x, t, h: x + u(x, t),
-        "you evaluated u at the end time t + h; Euler uses the start time t.": lambda u, x, t, h: (
-            x + h * u(x, t + h)
-        ),
-        "the step goes backwards: x - h u(x, t) moves against the field; a step forward in time "
-        "adds h u(x, t).": lambda u, x, t, h: x - h * u(x, t),
-    }
+    mistakes = euler_step_mistakes()
     return check_function(student, reference_euler_step, cases_step(), mistakes, verbose=verbose)
 
 
@@ -76,42 +70,19 @@ def check_euler_solver(student: Callable[..., Any], verbose: bool = True) -> Exe
     The trajectory has shape (n_steps + 1, B, d).
     """
 
-    def wrong(
-        time: Callable[[int, float], float], step: Callable[[int], float] = lambda n: 1.0 / n
-    ) -> Callable[..., Tensor]:
-        def solver(u: Callable[..., Tensor], x0: Tensor, n: int) -> Tensor:
-            xs, h = [x0], step(n)
-            for k in range(n):
-                xs.append(xs[-1] + h * u(xs[-1], torch.tensor(time(k, h), dtype=x0.dtype)))
-            return torch.stack(xs)
-
-        return solver
-
-    mistakes = {
-        "u was evaluated at the step number k; it needs the time t = k h.": wrong(
-            lambda k, h: float(k)
-        ),
-        (
-            "each step must use the velocity at its start time t = k h, not at its end (k + 1) h."
-        ): wrong(lambda k, h: (k + 1) * h),
-        "the step size is h = 1 / n_steps, so that n_steps steps end at t = 1.": wrong(
-            lambda k, h: k * h, lambda n: 1.0
-        ),
-        (
-            "with n_steps steps the grid has n_steps + 1 points: "
-            "h = 1 / n_steps, not 1 / (n_steps - 1)."
-        ): wrong(lambda k, h: k * h, lambda n: 1.0 / max(n - 1, 1)),
-    }
+    mistakes = euler_solver_mistakes()
     field, x, _, _ = cases_step()[0]
     cases = [(field, x, 5), (field, x[:2], 3)]
     result = check_function(student, reference_euler_solver, cases, mistakes, verbose=False)
     got = rerun(student, field, x, 5) if result.status == "shape" else None
     if isinstance(got, Tensor) and got.shape in ((5, 2), (5, 5, 2)):  # two shape slips named
         msg = (
-            "return every state, stacked: shape (n_steps + 1, B, d) with x0 first "
-            "(torch.stack(states))."
+            tr(
+                "return every state, stacked: shape (n_steps + 1, B, d) with x0 first "
+                "(torch.stack(states))."
+            )
             if got.shape == (5, 2)
-            else "the trajectory must start with x0: n_steps steps give n_steps + 1 states."
+            else tr("the trajectory must start with x0: n_steps steps give n_steps + 1 states.")
         )
         result = ExerciseResult(False, msg, "mistake")
     if verbose:
@@ -123,9 +94,9 @@ def _solver_controls(names: list[str], max_steps: int) -> "dict[str, W.ValueWidg
     """A field menu (the spiral first if offered), a method menu and a steps slider (Euler, 4)."""
     first = "spiral" if "spiral" in names else names[0]
     return {
-        "name": W.Dropdown(options=names, value=first, description="field"),
-        "method": W.Dropdown(options=["euler", "midpoint", "rk4"], description="method"),
-        "n_steps": W.IntSlider(value=4, min=1, max=max_steps, description="steps"),
+        "name": W.Dropdown(options=names, value=first, description=tr("field")),
+        "method": W.Dropdown(options=["euler", "midpoint", "rk4"], description=tr("method")),
+        "n_steps": W.IntSlider(value=4, min=1, max=max_steps, description=tr("steps")),
     }
 
 
@@ -169,11 +140,21 @@ def flow_explorer(
             ax,
             lim,
             lim,
-            f"{name}: {method}, {n_steps} steps\nsolid: exact $\\psi_t(x_0)$, star: $\\psi_1(x_0)$",
+            tr(
+                "{name}: {method}, {n_steps} steps\nsolid: exact $\\psi_t(x_0)$, "
+                "star: $\\psi_1(x_0)$",
+                name=name,
+                method=method,
+                n_steps=n_steps,
+            ),
         )
-        return (
-            f"{method} with {n_steps} steps ({sol.nfe} evaluations of u): "
-            f"max |error| at t = 1 is {err:.2e}"
+        return tr(
+            "{method} with {n_steps} steps ({nfe} evaluations of u): max |error| at t = 1 is "
+            "{err:.2e}",
+            method=method,
+            n_steps=n_steps,
+            nfe=sol.nfe,
+            err=err,
         )
 
     live = LivePlot(draw, _solver_controls(names, max_steps=40), figsize=(5.0, 4.6))
@@ -234,11 +215,21 @@ def trajectory_explorer(
         nfe = paths[name].solution(name, f, method, n_steps).nfe
         state.update(name=name, method=method, n_steps=n_steps, t=t, x_t=x_t, error=err)
         # plain text: mathtext in a title that changes with t would be parsed at every step
-        title = f"{name}: {method}, {n_steps} steps, t = {t:.2f}\n"
-        style_axes(ax, lim, lim, title + "coloured: solver; black: exact flow ψ_t(x_0)")
-        return (
-            f"t = {t:.2f}: the particles are at most {err:.2e} from the exact flow "
-            f"({nfe} evaluations of u in the whole solve)"
+        title = tr(
+            "{name}: {method}, {n_steps} steps, t = {t:.2f}\ncoloured: solver; black: exact flow "
+            "ψ_t(x_0)",
+            name=name,
+            method=method,
+            n_steps=n_steps,
+            t=t,
+        )
+        style_axes(ax, lim, lim, title)
+        return tr(
+            "t = {t:.2f}: the particles are at most {err:.2e} from the exact flow ({nfe} "
+            "evaluations of u in the whole solve)",
+            t=t,
+            err=err,
+            nfe=nfe,
         )
 
     controls = _solver_controls(names, max_steps=30)
@@ -287,8 +278,8 @@ def flow_frames(
     lines = grid_lines(grid_lim, n_points=100)
     pts = torch.cat([x0, lines.reshape(-1, 2)])
     sol = solve(f, pts, method="rk4", n_steps=(n_frames - 1) * substeps, return_trajectory=True)
-    tr = sol.trajectory[::substeps]
-    particles, grid = tr[:, :n], tr[:, n:].reshape(n_frames, *lines.shape)
+    traj = sol.trajectory[::substeps]
+    particles, grid = traj[:, :n], traj[:, n:].reshape(n_frames, *lines.shape)
     times = sol.times[::substeps]
     p_np, g_np = particles.numpy(), grid.numpy()
     colors = angle_colors(p_np[0])
@@ -307,10 +298,10 @@ def flow_frames(
     no_ticks(a1, keep_labels=True), no_ticks(a2, keep_labels=True)
 
     def update(i: int) -> None:
-        trails.show(i, f"{title}: particles, t = {times[i]:.2f}")
+        trails.show(i, tr("{title}: particles, t = {t:.2f}", title=title, t=times[i]))
         for c, line in zip(curves, g_np[i]):
             c.set_data(line[:, 0], line[:, 1])
-        a2.set_title(f"grid moved by the flow, t = {times[i]:.2f}", fontsize=10)
+        a2.set_title(tr("grid moved by the flow, t = {t:.2f}", t=times[i]), fontsize=10)
 
     frames = render_frames_of(fig, update, n_frames, dpi)
     return FlowDemo(times, particles, grid, frames)

@@ -16,8 +16,10 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from fmtutor._validate import check_positive_int
+from fmtutor.course._path_hints import log_prob_mistakes, sample_xt_mistakes
 from fmtutor.course.animation import no_ticks, render_frames_of
 from fmtutor.course.exercises import ExerciseResult, cases_xt, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import style_axes
 from fmtutor.course.widgets import LivePlot, SolvedPaths
 from fmtutor.data import GaussianMixture, eight_gaussians_mixture, make_generator
@@ -51,25 +53,7 @@ def reference_sample_xt(x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
 def check_sample_xt(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check sample_xt(x0, x1, t) = t x1 + (1 - t) x0 for x0, x1 (B, d) and t (B, 1)."""
     cases = [(x0, x1, t) for x0, x1, t in cases_xt()]
-    mistakes = {
-        (
-            "time is reversed: at t = 0 the sample must be the noise x0, "
-            "at t = 1 the data point x1."
-        ): lambda x0, x1, t: t * x0 + (1 - t) * x1,
-        (
-            "(1 - t)^2 is the variance of p_{t|1}; "
-            "the noise is scaled by the standard deviation 1 - t."
-        ): lambda x0, x1, t: t * x1 + (1 - t) ** 2 * x0,
-        "the noise x0 must shrink as t grows: multiply it by (1 - t).": lambda x0, x1, t: (
-            t * x1 + x0
-        ),
-        (
-            "the data point must be scaled by t: the mean of p_{t|1}(. | x1) is t x1."
-        ): lambda x0, x1, t: x1 + (1 - t) * x0,
-        (
-            "you returned the velocity x1 - x0 of the straight line, not the point on it."
-        ): lambda x0, x1, t: x1 - x0,
-    }
+    mistakes = sample_xt_mistakes()
     return check_function(student, reference_sample_xt, cases, mistakes, verbose=verbose)
 
 
@@ -95,36 +79,7 @@ def check_conditional_log_prob(student: Callable[..., Any], verbose: bool = True
     """
     ref = reference_conditional_log_prob
 
-    def with_(
-        mean: Callable[..., Tensor],
-        std: Callable[..., Tensor],
-        logdet: float = 1.0,
-        const: bool = True,
-    ) -> Callable[..., Tensor]:
-        def f(x: Tensor, x1: Tensor, t: Tensor) -> Tensor:
-            d, s = x.shape[1], std(t)[:, 0]
-            c = 0.5 * d * math.log(2 * math.pi) if const else 0.0
-            return -((x - mean(x1, t)) ** 2).sum(1) / (2 * s**2) - logdet * d * torch.log(s) - c
-
-        return f
-
-    good_mean, good_std = (lambda x1, t: t * x1), (lambda t: 1 - t)
-    mistakes = {
-        "the mean of p_{t|1}(. | x1) is t x1, not x1.": with_(lambda x1, t: x1, good_std),
-        "(1 - t)^2 is the variance: the standard deviation is 1 - t (you squared it twice).": with_(
-            good_mean, lambda t: (1 - t) ** 2
-        ),
-        (
-            "time is reversed: the mean is t x1 and the standard deviation 1 - t (noise at t = 0)."
-        ): with_(lambda x1, t: (1 - t) * x1, lambda t: t),
-        (
-            "the log-determinant has one log(1 - t) per coordinate: "
-            "- d log(1 - t), not - log(1 - t)."
-        ): with_(good_mean, good_std, 1.0 / 2),
-        "the normalising constant - (d/2) log(2 pi) is missing.": with_(
-            good_mean, good_std, const=False
-        ),
-    }
+    mistakes = log_prob_mistakes()
     g = torch.Generator().manual_seed(6)
     cases = []
     for x, x1, t in cases_xt():
@@ -187,29 +142,32 @@ def path_explorer(
         hist, _, _ = np.histogram2d(xt[:, 1], xt[:, 0], bins=[coarse, coarse], density=True)
         vmax = dens.max()
         a1.imshow(dens, origin="lower", extent=(*lim, *lim), cmap="magma", vmin=0, vmax=vmax)
-        style_axes(a1, lim, lim, f"exact $p_t(x)$, $t$ = {t:.2f}")
+        style_axes(a1, lim, lim, tr("exact $p_t(x)$, $t$ = {t:.2f}", t=t))
         a2.imshow(hist, origin="lower", extent=(*lim, *lim), cmap="magma", vmin=0, vmax=vmax)
-        style_axes(a2, lim, lim, f"histogram of {n} samples $X_t$")
+        style_axes(a2, lim, lim, tr("histogram of {n} samples $X_t$", n=n))
         exact_1d = dens.sum(0) * cell
         exact_coarse = exact_1d.reshape(-1, 2).mean(1)
         hist_1d, _ = np.histogram(xt[:, 0], bins=coarse, density=True)
-        a3.plot(centres, exact_1d, color="black", lw=1.5, label="exact")
-        a3.stairs(hist_1d, coarse, color="#E69F00", lw=1.5, label="samples")
+        a3.plot(centres, exact_1d, color="black", lw=1.5, label=tr("exact"))
+        a3.stairs(hist_1d, coarse, color="#E69F00", lw=1.5, label=tr("samples"))
         a3.set(
             xlim=lim,
             ylim=(0, top),
             xlabel="$x^{(1)}$",
-            ylabel="density of $x^{(1)}$",
-            title="first coordinate",
+            ylabel=tr("density of $x^{(1)}$"),
+            title=tr("first coordinate"),
         )
         a3.set_box_aspect(1)
         a3.legend(fontsize=8, loc="upper right")
         mass = float(dens.sum() * cell**2)
         l1 = float(np.abs(hist_1d - exact_coarse).sum() * 2 * cell)
         state.update(t=t, mass=mass, l1=l1)
-        return (
-            f"t = {t:.2f}: ∫ p_t dx ≈ {mass:.3f} on the grid; "
-            f"L1 gap between the 1-D histogram and the exact density: {l1:.3f}"
+        return tr(
+            "t = {t:.2f}: ∫ p_t dx ≈ {mass:.3f} on the grid; "
+            "L1 gap between the 1-D histogram and the exact density: {l1:.3f}",
+            t=t,
+            mass=mass,
+            l1=l1,
         )
 
     live = LivePlot(draw, {"t": slider}, figsize=(12.5, 3.8), ncols=3)
@@ -265,19 +223,25 @@ def particle_explorer(
         state.update(
             method=method, n_steps=n_steps, t=t, x_t=x_t, lp_flow=lp_flow, lp_direct=lp_direct
         )
-        style_axes(ax, lim, lim, f"density p_t, particles moved by u_t; t = {t:.2f}")
+        style_axes(ax, lim, lim, tr("density p_t, particles moved by u_t; t = {t:.2f}", t=t))
         nfe = paths.solution("marginal", field, method, n_steps).nfe
-        return (
-            f"t = {t:.2f}: mean log p_t at the particles {lp_flow:.3f}, at direct samples "
-            f"X_t = t X_1 + (1 - t) X_0 {lp_direct:.3f} ({method}, {n_steps} steps, {nfe} "
-            "evaluations of u)"
+        return tr(
+            "t = {t:.2f}: mean log p_t at the particles {lp_flow:.3f}, at direct samples "
+            "X_t = t X_1 + (1 - t) X_0 {lp_direct:.3f} ({method}, {n_steps} steps, {nfe} "
+            "evaluations of u)",
+            t=t,
+            lp_flow=lp_flow,
+            lp_direct=lp_direct,
+            method=method,
+            n_steps=n_steps,
+            nfe=nfe,
         )
 
     controls = {
         "method": W.Dropdown(
-            options=["euler", "midpoint", "rk4"], value="midpoint", description="method"
+            options=["euler", "midpoint", "rk4"], value="midpoint", description=tr("method")
         ),
-        "n_steps": W.IntSlider(value=10, min=1, max=40, description="steps"),
+        "n_steps": W.IntSlider(value=10, min=1, max=40, description=tr("steps")),
         "t": W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="t"),
     }
     live = LivePlot(draw, controls, figsize=(5.0, 5.0))
@@ -316,7 +280,7 @@ def path_frames(
         return_trajectory=True,
     )
     traj, times = sol.trajectory[::substeps], sol.times[::substeps]
-    tr = traj.numpy()
+    pts_np = traj.numpy()
     centres = torch.linspace(*lim, n_grid, dtype=torch.float64)
     gy, gx = torch.meshgrid(centres, centres, indexing="ij")
     pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
@@ -331,7 +295,7 @@ def path_frames(
         cmap="Blues",
         interpolation="bilinear",
     )
-    dots = ax.scatter(tr[0, :, 0], tr[0, :, 1], s=5, color="#D55E00", linewidths=0)
+    dots = ax.scatter(pts_np[0, :, 0], pts_np[0, :, 1], s=5, color="#D55E00", linewidths=0)
     style_axes(ax, lim, lim)
     no_ticks(ax, keep_labels=True)
 
@@ -343,8 +307,8 @@ def path_frames(
         )
         img.set_data(dens)
         img.set_clim(0, dens.max())
-        dots.set_offsets(tr[i])
-        ax.set_title(f"density p_t and particles, t = {times[i]:.2f}", fontsize=10)
+        dots.set_offsets(pts_np[i])
+        ax.set_title(tr("density p_t and particles, t = {t:.2f}", t=times[i]), fontsize=10)
 
     frames = render_frames_of(fig, update, n_frames, dpi)
     return PathDemo(times, traj, frames)

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from fmtutor._validate import check_points, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, cases_xt, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import MOONS_XLIM, MOONS_YLIM, quiver, scatter, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import make_generator
@@ -38,18 +39,20 @@ def reference_conditional_velocity(x: Tensor, x1: Tensor, t: Tensor) -> Tensor:
 def check_conditional_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check u(x, x1, t) = (x1 - x) / (1 - t) for x, x1 of shape (B, d) and t of shape (B, 1)."""
     mistakes = {
-        (
+        tr(
             "the sign is flipped: the velocity must point from x towards x_1, i.e. x_1 - x."
         ): lambda x, x1, t: (x - x1) / (1 - t),
-        (
+        tr(
             "the (1 - t) is missing: x_1 - x is the velocity of the straight line only at t = 0."
         ): lambda x, x1, t: x1 - x,
-        (
+        tr(
             "time runs backwards: you divided by t; the remaining time to reach x_1 is 1 - t."
         ): lambda x, x1, t: (x1 - x) / t.clamp_min(1e-12),
-        "you multiplied by (1 - t) instead of dividing.": lambda x, x1, t: (x1 - x) * (1 - t),
-        "divide by 1 - t, not by (1 - t)^2: the point still has the distance x_1 - x to go in "
-        "the time 1 - t that is left.": lambda x, x1, t: (x1 - x) / (1 - t) ** 2,
+        tr("you multiplied by (1 - t) instead of dividing."): lambda x, x1, t: (x1 - x) * (1 - t),
+        tr(
+            "divide by 1 - t, not by (1 - t)^2: the point still has the distance x_1 - x to go "
+            "in the time 1 - t that is left."
+        ): lambda x, x1, t: (x1 - x) / (1 - t) ** 2,
     }
     return check_function(
         student, reference_conditional_velocity, cases_xt(), mistakes, verbose=verbose
@@ -105,11 +108,16 @@ def conditional_vs_marginal(
         left.legend(loc="upper right")
         quiver(field, t, ax=right, xlim=xlim, ylim=ylim, n=15)
         scatter(xm, ax=right, s=4, alpha=0.5, color="#E69F00", xlim=xlim, ylim=ylim)
-        style_axes(left, xlim, ylim, f"conditional $u_t(x\\mid x_1)$, t = {t:.2f}")
-        style_axes(right, xlim, ylim, f"marginal $u_t(x)$, t = {t:.2f}")
+        style_axes(left, xlim, ylim, tr("conditional $u_t(x\\mid x_1)$, t = {t:.2f}", t=t))
+        style_axes(right, xlim, ylim, tr("marginal $u_t(x)$, t = {t:.2f}", t=t))
         with torch.no_grad():
             sc, sm = cond(xc, t).norm(dim=1).mean().item(), field(xm, t).norm(dim=1).mean().item()
-        return f"t = {t:.2f}: mean speed at the particles, conditional {sc:.2f}, marginal {sm:.2f}"
+        return tr(
+            "t = {t:.2f}: mean speed at the particles, conditional {sc:.2f}, marginal {sm:.2f}",
+            t=t,
+            sc=sc,
+            sm=sm,
+        )
 
     slider = W.FloatSlider(
         value=t, min=0.0, max=0.95, step=0.05, description="t", continuous_update=False

@@ -10,11 +10,14 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
+from tqdm.auto import trange
 
 from fmtutor._validate import check_points, check_positive_int
 from fmtutor.course._mistakes import cfm_loss_with, train_step_with
+from fmtutor.course._training_hints import cfm_loss_slips, train_step_slips
 from fmtutor.course.exercises import ExerciseResult, check_function
 from fmtutor.course.figures import KeptFigure
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import MOONS_XLIM, MOONS_YLIM, quiver, scatter
 from fmtutor.course.widgets import LivePlot, png_image, set_png
 from fmtutor.data import make_generator, two_moons
@@ -66,20 +69,7 @@ def check_cfm_loss(student: Callable[..., Any], verbose: bool = True) -> Exercis
     Here x_t = (1 - t) x0 + t x1, with x0, x1 of shape (B, d) and t of shape (B, 1).
     """
 
-    mistakes = {
-        "time is reversed: x_t = (1 - t) x0 + t x1 starts at the noise x0 when t = 0.": "time",
-        "the target's sign is flipped: the regression target is x1 - x0.": "target",
-        "you averaged over coordinates too (like nn.MSELoss): sum the squares over coordinates, "
-        "then average over the batch.": "mse",
-        "the target should be x1 - x0, not x1.": "x1",
-        "the norm is not squared: the loss averages ||model(x_t, t) - (x1 - x0)||^2, the sum of "
-        "the squared coordinates (no square root).": "norm",
-        "you summed over the batch: average over it (.mean()), so that the loss does not grow "
-        "with the batch size.": "sum",
-        "you evaluated the model at the noise x0: it must see the point on the path, "
-        "model(x_t, t) with x_t = (1 - t) x0 + t x1.": "x0",
-    }
-    mistakes = {hint: cfm_loss_with(slip) for hint, slip in mistakes.items()}
+    mistakes = {hint: cfm_loss_with(slip) for hint, slip in cfm_loss_slips().items()}
     return check_function(student, reference_cfm_loss, _cases_loss(), mistakes, verbose=verbose)
 
 
@@ -135,20 +125,6 @@ def _two_steps(step: Callable[..., Any]) -> Callable[..., "Tensor | None"]:
     return run
 
 
-_STEP_SLIPS = {
-    "the target is reversed: regress on x1 - x0 (data minus noise), not x0 - x1.": "target",
-    "time is reversed: x_t = (1 - t) x0 + t x1 is the noise x0 at t = 0.": "time",
-    "opt.zero_grad() is missing: backward() adds to the gradients already there, so the second "
-    "step follows the sum of both steps' gradients. Reset them before backward().": "zero_grad",
-    "the weights never change: call loss.backward(), then opt.step() (reset the gradients before "
-    "backward(), not between backward() and step()).": "update",
-    "you averaged over coordinates too (nn.MSELoss): with Adam the update hardly changes, but the "
-    "loss you return is the CFM loss divided by d. Sum over coordinates, average over the batch.": (
-        "mse"
-    ),
-}
-
-
 def check_train_step(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check step(net, opt, x0, x1, t): the CFM loss, zero_grad, backward, opt.step(); the loss.
 
@@ -158,7 +134,9 @@ def check_train_step(student: Callable[..., Any], verbose: bool = True) -> Exerc
     g = torch.Generator().manual_seed(4)
     draw = [(torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g) + 2) for _ in "ab"]
     case = tuple(v for x0, x1 in draw for v in (x0, x1, torch.rand(8, 1, generator=g)))
-    mistakes = {hint: _two_steps(train_step_with(slip)) for hint, slip in _STEP_SLIPS.items()}
+    mistakes = {
+        hint: _two_steps(train_step_with(slip)) for hint, slip in train_step_slips().items()
+    }
     run = _two_steps(student) if callable(student) else student
     return check_function(run, _two_steps(reference_train_step), [case], mistakes, verbose=verbose)
 
@@ -170,6 +148,7 @@ def train_moons(
     lr: float = 1e-2,
     seed: int = 0,
     until: "int | None" = None,
+    progress: bool = False,
 ) -> tuple[MLP, np.ndarray]:
     """Chapter 5's training loop as a function: what ``cache.moons_model()`` trains.
 
@@ -179,6 +158,7 @@ def train_moons(
     x0 (B, 2) and times t (B, 1) from one generator seeded with seed + 1 and runs
     reference_train_step. The chapters run it on one CPU thread (``setup()``). ``until`` stops
     after that many steps (the schedule still spans ``steps``): the first losses of a run, cheaply.
+    ``progress``: show tqdm's progress bar (a widget in a notebook, stderr elsewhere).
 
     Returns:
         (the model in eval mode, the loss of every step run, shape (steps,) or (until,)).
@@ -190,7 +170,7 @@ def train_moons(
     decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     run = steps if until is None else min(check_positive_int(until, "until"), steps)
     g, losses = make_generator(seed + 1), np.empty(run)
-    for step in range(run):
+    for step in trange(run, disable=not progress, desc="training", leave=False):
         x1 = two_moons(batch, seed=g)
         x0 = torch.randn(batch, 2, generator=g)
         t = torch.rand(batch, 1, generator=g)
@@ -260,26 +240,38 @@ class LossCurve:
             ax = self.fig.axes[0]
         x = np.arange(1, len(self.losses) + 1)
         sm = self.smoothed()
-        ax.plot(x, self.losses, color="#0072B2", alpha=0.25, lw=0.6, label="loss per step")
-        ax.plot(x, sm, color="#0072B2", lw=1.8, label=f"running mean ({self.window} steps)")
+        ax.plot(x, self.losses, color="#0072B2", alpha=0.25, lw=0.6, label=tr("loss per step"))
+        ax.plot(x, sm, color="#0072B2", lw=1.8, label=tr("running mean ({n} steps)", n=self.window))
         if self.floor is not None:
             ax.axhline(
-                self.floor, color="#D55E00", ls="--", lw=1.5, label=f"floor {self.floor:.3f}"
+                self.floor,
+                color="#D55E00",
+                ls="--",
+                lw=1.5,
+                label=tr("floor {floor:.3f}", floor=self.floor),
             )
         ax.set_xlim(0, self.total)
         if self.losses:
             lo = min(self.floor if self.floor is not None else np.inf, float(np.min(sm)))
             ax.set_ylim(0.9 * lo, max(float(np.percentile(self.losses, 99)), 1.1 * lo))
-        ax.set_xlabel("training step")
-        ax.set_ylabel("CFM loss")
+        ax.set_xlabel(tr("training step"))
+        ax.set_ylabel(tr("CFM loss"))
         ax.legend(loc="upper right")
         ax.grid(alpha=0.3)
         if own:
             set_png(self.image, self.kept.png(self.dpi))
             self.renders += 1
-            gap = "" if self.floor is None else f", {sm[-1] - self.floor:+.3f} above the floor"
-            self.text.value = (
-                f"step {len(self.losses)} / {self.total}: running mean {sm[-1]:.3f}{gap}"
+            gap = (
+                ""
+                if self.floor is None
+                else tr(", {gap:+.3f} above the floor", gap=sm[-1] - self.floor)
+            )
+            self.text.value = tr(
+                "step {k} / {total}: running mean {mean:.3f}{gap}",
+                k=len(self.losses),
+                total=self.total,
+                mean=sm[-1],
+                gap=gap,
             )
         return ax
 
@@ -313,15 +305,19 @@ def field_comparison(
     def draw(fig: Figure, t: float) -> str:
         left, right = fig.axes
         for ax, field, name in (
-            (left, model, "learned $u^\\theta_t$"),
-            (right, exact, "exact $u_t$"),
+            (left, model, tr("learned $u^\\theta_t$")),
+            (right, exact, tr("exact $u_t$")),
         ):
             quiver(field, t, ax=ax, xlim=xlim, ylim=ylim, n=15, title=f"{name}, t = {t:.2f}")
         xt = t * x1 + (1 - t) * x0
         for ax in (left, right):
             scatter(xt, ax=ax, s=3, alpha=0.35, color="#E69F00", xlim=xlim, ylim=ylim)
         err = field_error(model, target, t, xt)
-        return f"t = {t:.2f}: relative error of the learned field on samples of p_t: {err:.3f}"
+        return tr(
+            "t = {t:.2f}: relative error of the learned field on samples of p_t: {err:.3f}",
+            t=t,
+            err=err,
+        )
 
     slider = W.FloatSlider(
         value=t, min=0.0, max=0.95, step=0.05, description="t", continuous_update=False

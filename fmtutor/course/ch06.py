@@ -15,6 +15,7 @@ from torch import Tensor
 from fmtutor._validate import check_points, check_positive_int
 from fmtutor.course._mistakes import heun_step
 from fmtutor.course.exercises import ExerciseResult, cases_step, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import MOONS_XLIM, MOONS_YLIM, scatter, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.metrics import wasserstein2
@@ -47,19 +48,23 @@ def reference_midpoint_step(
 def check_midpoint_step(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check step(u, x, t, h) = x + h u(x + h/2 u(x, t), t + h/2)."""
     mistakes = {
-        "that is Euler's step: evaluate u again at the midpoint x + (h/2) u(x, t).": (
+        tr("that is Euler's step: evaluate u again at the midpoint x + (h/2) u(x, t)."): (
             lambda u, x, t, h: x + h * u(x, t)
         ),
-        "the midpoint's time should be t + h/2, not t.": (
+        tr("the midpoint's time should be t + h/2, not t."): (
             lambda u, x, t, h: x + h * u(x + 0.5 * h * u(x, t), t)
         ),
-        "you stepped a full h to the midpoint: it is x + (h/2) u(x, t).": (
+        tr("you stepped a full h to the midpoint: it is x + (h/2) u(x, t)."): (
             lambda u, x, t, h: x + h * u(x + h * u(x, t), t + 0.5 * h)
         ),
-        "you returned the midpoint itself; take the full step from x with the midpoint's "
-        "velocity.": lambda u, x, t, h: x + 0.5 * h * u(x, t),
-        "that is Heun's step (the average of the slopes at t and at t + h), also second order: "
-        "the midpoint rule takes one slope, at the midpoint x + (h/2) u(x, t), t + h/2.": heun_step,
+        tr(
+            "you returned the midpoint itself; take the full step from x with the midpoint's "
+            "velocity."
+        ): lambda u, x, t, h: x + 0.5 * h * u(x, t),
+        tr(
+            "that is Heun's step (the average of the slopes at t and at t + h), also second "
+            "order: the midpoint rule takes one slope, at the midpoint x + (h/2) u(x, t), t + h/2."
+        ): heun_step,
     }
     return check_function(student, reference_midpoint_step, cases_step(), mistakes, verbose=verbose)
 
@@ -115,7 +120,7 @@ def steps_explorer(
                 s=3,
                 alpha=0.25,
                 color="#0072B2",
-                label="data",
+                label=tr("data"),
                 xlim=xlim,
                 ylim=ylim,
             )
@@ -125,18 +130,25 @@ def steps_explorer(
                 s=3,
                 alpha=0.6,
                 color="#E69F00",
-                label="samples",
+                label=tr("samples"),
                 xlim=xlim,
                 ylim=ylim,
             )
             w2 = wasserstein2(sol.x.detach(), reference)
-            style_axes(ax, xlim, ylim, f"{m}: {n_steps} steps, NFE {sol.nfe}\nW2 = {w2:.3f}")
+            title = tr(
+                "{m}: {n_steps} steps, NFE {nfe}\nW2 = {w2:.3f}",
+                m=m,
+                n_steps=n_steps,
+                nfe=sol.nfe,
+                w2=w2,
+            )
+            style_axes(ax, xlim, ylim, title)
             parts.append(f"{m}: NFE {sol.nfe}, W2 {w2:.3f}")
         fig.axes[0].legend(loc="upper right", markerscale=4)
-        return f"{n_steps} steps. " + "; ".join(parts)
+        return tr("{n} steps. ", n=n_steps) + "; ".join(parts)
 
     slider = W.IntSlider(
-        value=n_steps, min=1, max=max_steps, description="steps", continuous_update=False
+        value=n_steps, min=1, max=max_steps, description=tr("steps"), continuous_update=False
     )
     return LivePlot(
         draw, {"n_steps": slider}, figsize=(4.0 * len(methods), 4.2), ncols=len(methods)
@@ -205,7 +217,8 @@ def nfe_explorer(
         the mean end-point errors (``errors``) and the exact paths (``reference``).
     """
     x0 = check_points(x0, "x0", dim=2)
-    unit = math.lcm(*(nfe_per_step(m) for m in methods))
+    cost = {m: nfe_per_step(m) for m in methods}
+    unit = math.lcm(*cost.values())
     for name, v in (("nfe", nfe), ("max_nfe", max_nfe)):
         if check_positive_int(v, name) % unit:
             raise ValueError(
@@ -226,7 +239,11 @@ def nfe_explorer(
 
     def draw(fig: Figure, nfe: int) -> str:
         with torch.no_grad():  # sampling needs no gradients: a third faster on a network
-            sols = equal_cost_paths(field_fn, x0, nfe, methods)
+            # = equal_cost_paths(field_fn, x0, nfe, methods), its costs per step counted once
+            sols = {
+                m: solve(field_fn, x0, m, n_steps=nfe // cost[m], return_trajectory=True)
+                for m in methods
+            }
         errors, parts = {}, []
         for ax, (m, sol) in zip(fig.axes, sols.items()):
             # the numbers go inside the axes: a title that changes width would redo the layout
@@ -235,31 +252,45 @@ def nfe_explorer(
                 ax.set_ylabel("")
                 ax.tick_params(labelleft=False)
             traj = sol.trajectory.detach().cpu().numpy()  # (n_steps + 1, B, 2)
-            k, b, color = len(traj) - 1, traj.shape[1], COLORS.get(m, "C0")
+            k, color = len(traj) - 1, COLORS.get(m, "C0")
             ax.add_collection(
                 LineCollection(traj.transpose(1, 0, 2), colors=color, lw=1.6), autolim=False
             )
-            # the steps' points small, the end points larger; then the exact paths on top
-            ax.scatter(*traj[1:].reshape(-1, 2).T, s=[5] * (k - 1) * b + [16] * b, color=color,
-                       lw=0)  # fmt: skip
+            # the steps' points small, the end points larger; then the exact paths on top (marker
+            # lines, not scatter: the same dots, drawn without per-point sizes and data limits)
+            ax.plot(*traj[1:-1].reshape(-1, 2).T, "o", color=color, ms=5**0.5, mew=0)
+            ax.plot(*traj[-1].T, "o", color=color, ms=4.0, mew=0)
             ax.add_collection(LineCollection(exact_paths, colors="black", lw=0.6), autolim=False)
-            ax.scatter(*ends.T, s=40, facecolors="none", edgecolors="black", lw=0.8)
+            ax.plot(*ends.T, "o", ms=40**0.5, mfc="none", mec="black", mew=0.8)
             errors[m] = float((sol.x.detach() - exact_end).norm(dim=1).mean())
-            note = f"{k} steps x {sol.nfe // k} = {sol.nfe} NFE\nmean end error {errors[m]:.3g}"
+            note = tr(
+                "{k} steps x {per} = {nfe} NFE\nmean end error {err:.3g}",
+                k=k,
+                per=sol.nfe // k,
+                nfe=sol.nfe,
+                err=errors[m],
+            )
             ax.text(0.97, 0.03, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
                     bbox={"facecolor": "white", "alpha": 0.85, "linewidth": 0})  # fmt: skip
-            parts.append(f"{m} {k} steps, {errors[m]:.3g}")
+            parts.append(tr("{m} {k} steps, {err:.3g}", m=m, k=k, err=errors[m]))
         state.update(nfe=nfe, solutions=sols, errors=errors)
-        return (
-            f"{nfe} evaluations each; mean distance of the ends to the exact ones (black: RK4, "
-            f"{ref.nfe} evaluations): " + "; ".join(parts)
-        )
+        return tr(
+            "{nfe} evaluations each; mean distance of the ends to the exact ones (black: RK4, "
+            "{ref_nfe} evaluations): ",
+            nfe=nfe,
+            ref_nfe=ref.nfe,
+        ) + "; ".join(parts)
 
     slider = W.IntSlider(
         value=nfe, min=unit, max=max_nfe, step=unit, description="NFE", continuous_update=False
     )
     live = LivePlot(
-        draw, {"nfe": slider}, figsize=(3.0 * len(methods), 3.4), dpi=80, ncols=len(methods)
+        draw,
+        {"nfe": slider},
+        figsize=(3.0 * len(methods), 3.4),
+        dpi=80,
+        ncols=len(methods),
+        fixed_frame=True,
     )
     live.state = state  # type: ignore[attr-defined]
     return live

@@ -8,7 +8,6 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 import torch
-from matplotlib import colormaps
 from matplotlib.collections import LineCollection
 from torch import Tensor
 
@@ -20,9 +19,12 @@ from fmtutor.couplings import (
     ot_assignment,
     transport_cost,
 )
-from fmtutor.course._mistakes import pairing_gap, permutation_by
+from fmtutor.course import i18n
+from fmtutor.course._mistakes import pairing_gap
+from fmtutor.course._pairing_hints import ot_pairing_mistakes, straightness_mistakes
 from fmtutor.course.exercises import ExerciseResult, check_function, rerun, say
-from fmtutor.course.plots import new_axes, style_axes
+from fmtutor.course.i18n import tr
+from fmtutor.course.plots import OKABE_ITO, new_axes, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import make_generator
 from fmtutor.solvers import solve
@@ -64,24 +66,14 @@ def check_ot_pairing(student: Callable[..., Any], verbose: bool = True) -> Exerc
     A permutation that is not the cheapest is told its cost gap (and named if it is greedy).
     """
     cases = _cases_pairing()
-    mistakes = {
-        "that is the pairing as drawn (s = 0, 1, ..., B-1), the independent coupling: search over "
-        "permutations.": lambda x0, x1: torch.arange(x0.shape[0]),
-        "you returned the inverse permutation: s[i] must be the index of the data point given to "
-        "noise point i, so that x1[s] lines up with x0 (try torch.argsort of your answer).": (
-            lambda x0, x1: torch.argsort(brute_force_assignment(x0, x1))
-        ),
-        "you used distances ||x0 - x1||; the OT cost of flow matching is the squared distance "
-        "||x0 - x1||^2.": lambda x0, x1: permutation_by(x0, x1, power=1),
-        "you maximised the total cost: keep the permutation with the smallest sum.": (
-            lambda x0, x1: permutation_by(x0, x1, largest=True)
-        ),
-    }
+    mistakes = ot_pairing_mistakes()
     result = check_function(student, reference_ot_pairing, cases, mistakes, verbose=False)
     for x0, x1 in cases if result.status in ("shape", "wrong") else []:  # it returned: rerun it
         got = rerun(student, x0, x1)
         if isinstance(got, Tensor) and got.shape == x1.shape:
-            msg = "you returned the re-ordered points x1[s]; return the index tensor s itself (B,)."
+            msg = tr(
+                "you returned the re-ordered points x1[s]; return the index tensor s itself (B,)."
+            )
             result = ExerciseResult(False, msg, "points")
         gap = pairing_gap(got, x0, x1, reference_ot_pairing)
         if gap is not None:
@@ -113,27 +105,7 @@ def reference_straightness(traj: Tensor) -> Tensor:
 def check_straightness(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check straightness(traj) -> (B,) = sum_k |x_{k+1} - x_k|^2 / h - |x_T - x_0|^2, h = 1/T."""
 
-    def energy(traj: Tensor, scale: float) -> Tensor:
-        return ((traj[1:] - traj[:-1]) ** 2).sum(-1).sum(0) * scale
-
-    def disp(traj: Tensor) -> Tensor:  # the squared displacement
-        return ((traj[-1] - traj[0]) ** 2).sum(-1)
-
-    mistakes = {
-        "the 1/h is missing: the velocity on a step is (x_{k+1} - x_k) / h, and the time integral "
-        "adds h ||v_k||^2, so each squared step is divided by h once.": (
-            lambda tr: energy(tr, 1.0) - disp(tr)
-        ),
-        "you divided the squared steps by h^2: that is sum ||v_k||^2 without the dt = h of the "
-        "time integral.": lambda tr: energy(tr, (tr.shape[0] - 1) ** 2) - disp(tr),
-        "you forgot to subtract the squared displacement ||x_T - x_0||^2 (S = energy - "
-        "displacement).": lambda tr: energy(tr, tr.shape[0] - 1),
-        "the displacement must be squared: ||x_T - x_0||^2, not ||x_T - x_0||.": (
-            lambda tr: energy(tr, tr.shape[0] - 1) - disp(tr).sqrt()
-        ),
-        "you used T + 1 (the number of grid points) for 1/h; there are T = traj.shape[0] - 1 "
-        "steps.": lambda tr: energy(tr, tr.shape[0]) - disp(tr),
-    }
+    mistakes = straightness_mistakes()
     return check_function(
         student, reference_straightness, _cases_straightness(), mistakes, verbose=verbose
     )
@@ -162,19 +134,26 @@ def plot_pairs(
     size, alpha = min(10.0, 2000.0 / n), max(0.15, min(0.6, 64.0 / n))  # thinner for big batches
     segments = LineCollection(np.stack([a, b], 1), colors="tab:gray", linewidths=0.7, alpha=alpha)
     ax.add_collection(segments)
-    ax.scatter(*a.T, s=size, color="black", label="$x_0$ (noise)", zorder=3)
-    ax.scatter(*b.T, s=size, color="#D55E00", label="$x_1$ (data)", zorder=3)
+    ax.scatter(*a.T, s=size, color="black", label=tr("$x_0$ (noise)"), zorder=3)
+    ax.scatter(*b.T, s=size, color="#D55E00", label=tr("$x_1$ (data)"), zorder=3)
     if legend:
         ax.legend(loc="lower right", fontsize=8)
     return style_axes(ax, (-lim, lim), title=title)
 
 
-def _batch_size_plot(draw: Callable[..., str], sizes: list, value: int, stats: dict) -> Any:
-    """A LivePlot of two panels with one 'batch_size' slider; ``live.stats`` is the draw's dict."""
+def _batch_size_plot(
+    draw: Callable[..., str], sizes: list, value: int, stats: dict, fixed_frame: bool = False
+) -> Any:
+    """A LivePlot of two panels with one 'batch_size' slider; ``live.stats`` is the draw's dict.
+
+    ``fixed_frame``: the panels' limits and labels never change (LivePlot's option).
+    """
     slider = W.SelectionSlider(
-        options=sizes, value=value, description="batch size", continuous_update=False
+        options=sizes, value=value, description=tr("batch size"), continuous_update=False
     )
-    live = LivePlot(draw, {"batch_size": slider}, figsize=(9, 4.6), ncols=2)
+    live = LivePlot(
+        draw, {"batch_size": slider}, figsize=(9, 4.6), ncols=2, fixed_frame=fixed_frame
+    )
     live.stats = stats  # the same dict, refreshed by every redraw
     return live
 
@@ -217,12 +196,16 @@ def pairing_widget(
             stats[f"cost_{name}"] = transport_cost(x_0, x_1p)
             stats[f"crossings_{name}"] = count_crossings(x_0, x_1p)
         # fixed titles (the numbers go below the plot): the layout and the axes' pixels are kept
-        plot_pairs(x_0, x_1, fig.axes[0], "independent pairs", lim)
-        plot_pairs(x_0, x_1ot, fig.axes[1], "minibatch-OT pairs", lim, True)
-        return (
-            f"B = {batch_size}: mean ||x<sub>1</sub> - x<sub>0</sub>||² = "
-            f"{stats['cost_independent']:.2f} (independent) vs {stats['cost_ot']:.2f} (OT); "
-            f"crossing pairs {stats['crossings_independent']} vs {stats['crossings_ot']}"
+        plot_pairs(x_0, x_1, fig.axes[0], tr("independent pairs"), lim)
+        plot_pairs(x_0, x_1ot, fig.axes[1], tr("minibatch-OT pairs"), lim, True)
+        return tr(
+            "B = {b}: mean ||x<sub>1</sub> - x<sub>0</sub>||² = {cost_ind:.2f} (independent) vs "
+            "{cost_ot:.2f} (OT); crossing pairs {cross_ind} vs {cross_ot}",
+            b=batch_size,
+            cost_ind=stats["cost_independent"],
+            cost_ot=stats["cost_ot"],
+            cross_ind=stats["crossings_independent"],
+            cross_ot=stats["crossings_ot"],
         )
 
     return _batch_size_plot(draw, sizes, value, stats)
@@ -231,7 +214,7 @@ def pairing_widget(
 def plot_paths(
     traj: Any, ax: Any = None, title: "str | None" = None, lim: float = 4.5, legend: bool = False
 ) -> Any:
-    """A few paths, each in its own colour, beside their straight chords.
+    """A few paths, each in its own colour (Okabe & Ito's palette), beside their straight chords.
 
     Each path x_0 -> x_T (solid) starts at a black dot and ends at a star; its chord is dashed, the
     chord's midpoint is a ring, and the particle's position at the middle time t = 1/2 a coloured
@@ -247,12 +230,15 @@ def plot_paths(
             f"traj: expected shape (T + 1, B, 2) with T even (t = 1/2), got {tr.shape}"
         )
     ax = new_axes(ax)
-    colors = colormaps["tab10"](np.arange(tr.shape[1]) % 10)
+    # the course's colour-blind-safe palette (black is the chords' and starts'), in turn
+    palette = [c for name, c in OKABE_ITO.items() if name != "black"]
+    colors = [palette[i % len(palette)] for i in range(tr.shape[1])]
     ends, mid = np.stack([tr[0], tr[-1]], 1), 0.5 * (tr[0] + tr[-1])
     ax.add_collection(LineCollection(ends, colors="black", linewidths=1.0, linestyles=(0, (2, 2))))
     ax.add_collection(LineCollection(tr.transpose(1, 0, 2), colors=colors, linewidths=2.0))
-    ax.plot([], [], "k--", lw=1.0, label="straight chord")
-    ax.scatter(*mid.T, s=70, facecolors="none", edgecolors="black", lw=1.2, label="its midpoint")
+    ax.plot([], [], "k--", lw=1.0, label=i18n.tr("straight chord"))
+    midpoint = i18n.tr("its midpoint")  # i18n.tr: `tr` is the trajectory here
+    ax.scatter(*mid.T, s=70, facecolors="none", edgecolors="black", lw=1.2, label=midpoint)
     half = tr[(tr.shape[0] - 1) // 2]
     ax.scatter(*half.T, s=30, c=colors, edgecolors="black", lw=0.5, zorder=4, label="$x_{1/2}$")
     ax.scatter(*tr[0].T, s=25, color="black", zorder=4, label="$x_0$")
@@ -284,10 +270,12 @@ def plot_progress(
     curves = np.stack([t, p.numpy()], -1).transpose(1, 0, 2)  # (B, T + 1, 2)
     ax.add_collection(LineCollection(curves, colors=color, linewidths=0.6, alpha=0.3))
     ax.plot([], [], color=color, label=label)
-    if not any(line.get_label() == "uniform speed" for line in ax.lines):
-        ax.plot([0, 1], [0, 1], "k--", lw=1.0, label="uniform speed")
-    ax.set(xlim=(0, 1), ylim=(-0.6, 1.1), xlabel="t", ylabel="p(t): share of the chord covered")
-    ax.set_title("progress along the chord")
+    uniform = i18n.tr("uniform speed")  # i18n.tr: `tr` is the trajectory here
+    if not any(line.get_label() == uniform for line in ax.lines):
+        ax.plot([0, 1], [0, 1], "k--", lw=1.0, label=uniform)
+    covered = i18n.tr("p(t): share of the chord covered")
+    ax.set(xlim=(0, 1), ylim=(-0.6, 1.1), xlabel="t", ylabel=covered)
+    ax.set_title(i18n.tr("progress along the chord"))
     return ax
 
 
@@ -301,10 +289,11 @@ def batch_paths_widget(
 ) -> Any:
     """A LivePlot: pick the batch size a minibatch-OT model was trained with, see its flow.
 
-    Nothing is trained on a change: ``models`` maps batch sizes to models trained once. A change
-    integrates the chosen one (``n_steps`` midpoint steps, even) from ``starts`` (n, 2) (drawn by
-    plot_paths) and from ``x_0`` (B, 2) (plot_progress, and the straightness S: the ODE of
-    fmtutor.couplings.flow_straightness, same steps, in the same solve); ``lim``: the paths' box.
+    Nothing is trained on a change: ``models`` maps batch sizes to models trained once. Each is
+    integrated once, when the widget is built (``n_steps`` midpoint steps, even), from ``starts``
+    (n, 2) (drawn by plot_paths) and from ``x_0`` (B, 2) (plot_progress, and the straightness S:
+    the ODE of fmtutor.couplings.flow_straightness, same steps, in the same solve); a change draws
+    the chosen model's solve. ``lim``: the paths' box.
 
     Returns:
         fmtutor.course.widgets.LivePlot with control 'batch_size' (initially ``value``, default the
@@ -322,25 +311,35 @@ def batch_paths_widget(
     if (value := sizes[0] if value is None else value) not in sizes:
         raise ValueError(f"value: expected one of the models' batch sizes {sizes}, got {value}")
     stats: dict[str, Any] = {}
+    k = len(starts)
+    y_0 = torch.cat([torch.cat([starts, x_0.to(starts.dtype)]), starts.new_zeros(k + n, 1)], 1)
 
-    def draw(fig: Any, batch_size: int) -> str:
-        model, k = models[batch_size], len(starts)
-
+    def flow(model: Callable[..., Tensor]) -> Tensor:
         def augmented(y: Tensor, t: Tensor) -> Tensor:  # flow_straightness's ODE, path kept
             u = model(y[:, :2], t).to(y.dtype)
             return torch.cat([u, (u**2).sum(1, keepdim=True)], 1)
 
-        y_0 = torch.cat([torch.cat([starts, x_0.to(starts.dtype)]), starts.new_zeros(k + n, 1)], 1)
-        tr = solve(augmented, y_0, n_steps=n_steps, return_trajectory=True).trajectory
+        with torch.no_grad():  # sampling needs no gradients
+            return solve(augmented, y_0, n_steps=n_steps, return_trajectory=True).trajectory
+
+    # the models are fixed: each is solved once, here, and a change of batch size draws its solve
+    solved = {b: flow(models[b]) for b in sizes}
+
+    def draw(fig: Any, batch_size: int) -> str:
+        tr = solved[batch_size]
         paths, many = tr[:, :k, :2], tr[:, k:, :2]
         s = float((tr[-1, k:, 2] - ((many[-1] - many[0]) ** 2).sum(1)).mean())  # S = E - D
         stats.clear()
         stats.update(batch_size=batch_size, straightness=s, trajectory=paths)
-        plot_paths(paths, fig.axes[0], "learned paths", lim)
+        plot_paths(paths, fig.axes[0], i18n.tr("learned paths"), lim)
         plot_progress(many, fig.axes[1], color="#E69F00")
-        return (
-            f"minibatch OT with batches of B = {batch_size}: straightness S = {s:.3f} "
-            f"({n} particles, {n_steps} midpoint steps)"
+        return i18n.tr(  # i18n.tr: `tr` is the trajectory here
+            "minibatch OT with batches of B = {b}: straightness S = {s:.3f} ({n} particles, "
+            "{n_steps} midpoint steps)",
+            b=batch_size,
+            s=s,
+            n=n,
+            n_steps=n_steps,
         )
 
-    return _batch_size_plot(draw, sizes, value, stats)
+    return _batch_size_plot(draw, sizes, value, stats, fixed_frame=True)

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from fmtutor._validate import check_callable, check_points, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import grid_points, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import GaussianMixture
@@ -79,17 +80,20 @@ def check_divergence(student: Callable[..., Any], verbose: bool = True) -> Exerc
         return lambda f, x, t: jacobian(f, x, t)[:, i, i]
 
     mistakes = {
-        "you summed every entry of the Jacobian (the gradient of u.sum() summed over coordinates): "
-        "the divergence keeps only the diagonal du_i/dx_i.": (
-            lambda f, x, t: jacobian(f, x, t).sum((1, 2))
-        ),
-        "only du_1/dx_1: add du_2/dx_2 (loop over the coordinates).": diag(0),
-        "only du_2/dx_2: add du_1/dx_1 (loop over the coordinates).": diag(1),
-        "you took the off-diagonal entries du_1/dx_2 + du_2/dx_1; the divergence needs "
-        "du_i/dx_i.": lambda f, x, t: jacobian(f, x, t)[:, 0, 1] + jacobian(f, x, t)[:, 1, 0],
-        "the sign is flipped: div u = +trace(du/dx) (the minus sign belongs to d/dt log p_t).": (
-            lambda f, x, t: -jacobian(f, x, t).diagonal(dim1=1, dim2=2).sum(1)
-        ),
+        tr(
+            "you summed every entry of the Jacobian (the gradient of u.sum() summed over "
+            "coordinates): "
+            "the divergence keeps only the diagonal du_i/dx_i."
+        ): (lambda f, x, t: jacobian(f, x, t).sum((1, 2))),
+        tr("only du_1/dx_1: add du_2/dx_2 (loop over the coordinates)."): diag(0),
+        tr("only du_2/dx_2: add du_1/dx_1 (loop over the coordinates)."): diag(1),
+        tr(
+            "you took the off-diagonal entries du_1/dx_2 + du_2/dx_1; the divergence needs "
+            "du_i/dx_i."
+        ): lambda f, x, t: jacobian(f, x, t)[:, 0, 1] + jacobian(f, x, t)[:, 1, 0],
+        tr(
+            "the sign is flipped: div u = +trace(du/dx) (the minus sign belongs to d/dt log p_t)."
+        ): (lambda f, x, t: -jacobian(f, x, t).diagonal(dim1=1, dim2=2).sum(1)),
     }
     return check_function(
         student, reference_divergence, _cases_divergence(), mistakes, verbose=verbose
@@ -122,14 +126,19 @@ def reference_hutchinson(field: Callable[..., Tensor], x: Tensor, t: Tensor, z: 
 def check_hutchinson(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check hutchinson(field, x, t, z) -> (B,) = z^T (du/dx) z, by one vector-Jacobian product."""
     mistakes = {
-        "you returned z . u(x): the estimate needs the derivative, z^T (du/dx) z (take the "
-        "gradient of (u * z).sum()).": lambda f, x, t, z: (f(x, t) * z).sum(1),
-        "you summed z^T J over coordinates without the second z: multiply the vector-Jacobian "
-        "product by z, then sum.": (
-            lambda f, x, t, z: torch.einsum("bi,bij->b", z, jacobian(f, x, t))
-        ),
-        "that is the exact divergence (trace of J): the exercise asks for the one-probe estimate "
-        "z^T J z.": lambda f, x, t, z: jacobian(f, x, t).diagonal(dim1=1, dim2=2).sum(1),
+        tr(
+            "you returned z . u(x): the estimate needs the derivative, z^T (du/dx) z (take the "
+            "gradient of (u * z).sum())."
+        ): lambda f, x, t, z: (f(x, t) * z).sum(1),
+        tr(
+            "you summed z^T J over coordinates without the second z: multiply the vector-Jacobian "
+            "product by z, then sum."
+        ): (lambda f, x, t, z: torch.einsum("bi,bij->b", z, jacobian(f, x, t))),
+        tr(
+            "that is the exact divergence (trace of J): the exercise asks for the one-probe "
+            "estimate "
+            "z^T J z."
+        ): lambda f, x, t, z: jacobian(f, x, t).diagonal(dim1=1, dim2=2).sum(1),
     }
     return check_function(
         student, reference_hutchinson, _cases_hutchinson(), mistakes, verbose=verbose
@@ -174,10 +183,10 @@ def divergence_maps(
         scale = 1.6 * n_arrows / (lim[1] - lim[0])
         ax.quiver(*pts.numpy().T, *v.T, color="0.1", alpha=0.7, angles="xy", pivot="mid",
                   scale_units="xy", scale=scale, width=0.005)  # fmt: skip
-        style_axes(ax, lim, title=f"div $u_t$ at t = {t}")
+        style_axes(ax, lim, title=tr("div $u_t$ at t = {t}", t=t))
     ticks = [v for v in (-100, -10, -1, 0, 1, 10, 100) if abs(v) <= top]
     bar = axes[0].figure.colorbar(image, ax=list(axes), shrink=0.8, ticks=ticks)
-    bar.set_label("div $u_t$  (blue: contracting, red: expanding)")
+    bar.set_label(tr("div $u_t$  (blue: contracting, red: expanding)"))
     bar.ax.set_yticklabels([f"{v:g}" for v in ticks])
     return div
 
@@ -213,6 +222,14 @@ def integrated_jacobian(
     return sol.x[:, :d], sol.x[:, d:].reshape(b, d, d), sol.nfe
 
 
+def _est(estimator: str) -> str:
+    """An estimator's name as the student reads it ('exact', 'K probe(s)')."""
+    if estimator == "exact":
+        return tr("exact")
+    k = int(estimator.split()[0])
+    return tr("1 probe") if k == 1 else tr("{k} probes", k=k)
+
+
 def likelihood_widget(
     target: Any,
     x: Tensor,
@@ -226,8 +243,9 @@ def likelihood_widget(
     """A LivePlot: choose the solver steps and the divergence estimator, see log p_1(x) recomputed.
 
     The flow is the exact marginal field of ``target``; its log p_1(x) is compared with the target's
-    true log-density. A change of steps runs one backward solve (integrated_jacobian); a change of
-    estimator applies it to that solve's M, which gives log_likelihood's numbers for that estimator
+    true log-density. Each offered step count gets one backward solve (integrated_jacobian), made
+    when the widget is built; a change of steps draws from that solve, a change of estimator
+    applies it to the solve's M, which gives log_likelihood's numbers for that estimator
     (Rademacher probes drawn from ``seed``) without solving again.
 
     Args:
@@ -250,13 +268,13 @@ def likelihood_widget(
     field, truth = MarginalField(target), target.log_prob(x).double()
     lo, hi = float(truth.min()), float(truth.max())
     box = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
-    solved: dict[int, tuple[Tensor, Tensor, int]] = {}  # the last backward solve, by its steps
+    # one backward solve per step count offered, made here: a change of steps then costs the
+    # drawing alone (32 steps would take longer than a redraw should), and a solve is the same
+    # whenever it is made (tests/course/test_ch08.py compares with log_likelihood at each value)
+    solved = {k: integrated_jacobian(field, x, k, method) for k in steps}
     errors: dict[str, Any] = {}
 
     def draw(fig: Any, n_steps: int, estimator: str) -> str:
-        if n_steps not in solved:
-            solved.clear()
-            solved[n_steps] = integrated_jacobian(field, x, n_steps, method)
         x_0, m, nfe = solved[n_steps]
         if estimator == "exact":
             delta = m.diagonal(dim1=1, dim2=2).sum(1)
@@ -281,34 +299,47 @@ def likelihood_widget(
         ax0, ax1 = fig.axes
         ax0.plot(box, box, color="black", lw=0.8)
         ax0.scatter(truth.numpy(), log_p1.double().numpy(), s=6, alpha=0.6, color="#0072B2")
-        ax0.set(xlim=box, ylim=box, title="computed against true")
-        ax0.set(xlabel="true log q(x)", ylabel="computed log $p_1(x)$")
+        ax0.set(xlim=box, ylim=box, title=tr("computed against true"))
+        ax0.set(xlabel=tr("true log q(x)"), ylabel=tr("computed log $p_1(x)$"))
         frac = np.arange(1, len(truth) + 1) / len(truth)
         if estimator != "exact":  # the solver's own error: the same solve, the exact trace
             exact = standard_normal_log_prob(x_0) + m.diagonal(dim1=1, dim2=2).sum(1) - truth
             e0 = np.sort(exact.abs().double().numpy()).clip(1e-9)
-            ax1.step(e0, frac, where="post", color="0.6", ls="--", label="exact divergence")
+            ax1.step(e0, frac, where="post", color="0.6", ls="--", label=tr("exact divergence"))
         e = np.sort(err.abs().numpy()).clip(1e-9)
-        name = "exact divergence" if estimator == "exact" else f"Hutchinson, {estimator}"
+        name = tr("exact divergence") if estimator == "exact" else f"Hutchinson, {_est(estimator)}"
         ax1.step(e, frac, where="post", color="#E69F00", label=name)
         ax1.legend(loc="upper left", fontsize=8)
         ax1.set_xscale("log")
-        ax1.set(xlim=(1e-8, 10.0), ylim=(0.0, 1.02), title="how large the errors are")
-        ax1.set(xlabel="|computed - true|", ylabel="fraction of points with a smaller error")
-        return (
-            f"{method}, {n_steps} steps ({nfe} velocity evaluations), divergence: "
-            f"{estimator}. Mean |error| {errors['mean_abs']:.2e}, bias {errors['bias']:+.2e}, "
-            f"max |error| {errors['max_abs']:.2e}"
+        ax1.set(xlim=(1e-8, 10.0), ylim=(0.0, 1.02), title=tr("how large the errors are"))
+        ax1.set(
+            xlabel=tr("|computed - true|"), ylabel=tr("fraction of points with a smaller error")
+        )
+        return tr(
+            "{method}, {n_steps} steps ({nfe} velocity evaluations), divergence: {estimator}. "
+            "Mean |error| {mean:.2e}, bias {bias:+.2e}, max |error| {max:.2e}",
+            method=method,
+            n_steps=n_steps,
+            nfe=nfe,
+            estimator=_est(estimator),
+            mean=errors["mean_abs"],
+            bias=errors["bias"],
+            max=errors["max_abs"],
         )
 
     controls = {
         "n_steps": W.SelectionSlider(
-            options=list(steps), value=n_steps, description="solver steps", continuous_update=False
+            options=list(steps),
+            value=n_steps,
+            description=tr("solver steps"),
+            continuous_update=False,
         ),
         "estimator": W.Dropdown(
-            options=list(estimators), value=estimator, description="divergence"
+            options=[(_est(e), e) for e in estimators],
+            value=estimator,
+            description=tr("divergence"),
         ),
     }
-    live = LivePlot(draw, controls, figsize=(9, 4.6), ncols=2)
+    live = LivePlot(draw, controls, figsize=(9, 4.6), ncols=2, fixed_frame=True)
     live.stats = errors  # the same dict, refreshed by every redraw
     return live

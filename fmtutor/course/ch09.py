@@ -12,6 +12,7 @@ from torch import Tensor
 
 from fmtutor._validate import as_tensor, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import make_generator
@@ -49,17 +50,23 @@ def reference_x1_from_velocity(v: Tensor, x: Tensor, t: Tensor) -> Tensor:
 def check_x1_from_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check x1(v, x, t) = x + (1 - t) v (CondOT: moving at speed v for the remaining time)."""
     mistakes = {
-        "time runs backwards: the time left until t = 1 is 1 - t, not t.": (
+        tr("time runs backwards: the time left until t = 1 is 1 - t, not t."): (
             lambda v, x, t: x + t * v
         ),
-        "the sign is flipped: move forward along v, x + (1 - t) v.": (
+        tr("the sign is flipped: move forward along v, x + (1 - t) v."): (
             lambda v, x, t: x - (1 - t) * v
         ),
-        "you returned only the displacement (1 - t) v: add it to x.": lambda v, x, t: (1 - t) * v,
-        "the factor (1 - t) is missing: x + v is a full unit step, but only 1 - t of time is "
-        "left.": lambda v, x, t: x + v,
-        "that is the noise prediction x - t v (E[X_0 | x_t]); the data prediction moves "
-        "forward.": lambda v, x, t: x - t * v,
+        tr("you returned only the displacement (1 - t) v: add it to x."): lambda v, x, t: (
+            (1 - t) * v
+        ),
+        tr(
+            "the factor (1 - t) is missing: x + v is a full unit step, but only 1 - t of time is "
+            "left."
+        ): lambda v, x, t: x + v,
+        tr(
+            "that is the noise prediction x - t v (E[X_0 | x_t]); the data prediction moves "
+            "forward."
+        ): lambda v, x, t: x - t * v,
     }
     return check_function(
         student, reference_x1_from_velocity, _cases_vt(), mistakes, verbose=verbose
@@ -80,15 +87,19 @@ def check_score_from_velocity(student: Callable[..., Any], verbose: bool = True)
     The noise prediction is epsilon = x - t v, and score = -epsilon / sigma_t with sigma_t = 1 - t.
     """
     mistakes = {
-        "the sign is flipped: the score is MINUS epsilon / sigma_t (it points back towards the "
-        "data).": lambda v, x, t: (x - t * v) / (1 - t),
-        "you forgot to divide by sigma_t = 1 - t.": lambda v, x, t: t * v - x,
-        "divide by sigma_t = 1 - t, not by the variance (1 - t)^2.": (
+        tr(
+            "the sign is flipped: the score is MINUS epsilon / sigma_t (it points back towards the "
+            "data)."
+        ): lambda v, x, t: (x - t * v) / (1 - t),
+        tr("you forgot to divide by sigma_t = 1 - t."): lambda v, x, t: t * v - x,
+        tr("divide by sigma_t = 1 - t, not by the variance (1 - t)^2."): (
             lambda v, x, t: (t * v - x) / (1 - t) ** 2
         ),
-        "you used the data prediction x + (1 - t) v; the score needs the noise prediction "
-        "x - t v.": lambda v, x, t: -(x + (1 - t) * v) / (1 - t),
-        "sigma_t is 1 - t for CondOT, not t.": lambda v, x, t: (t * v - x) / t,
+        tr(
+            "you used the data prediction x + (1 - t) v; the score needs the noise prediction "
+            "x - t v."
+        ): lambda v, x, t: -(x + (1 - t) * v) / (1 - t),
+        tr("sigma_t is 1 - t for CondOT, not t."): lambda v, x, t: (t * v - x) / t,
     }
     return check_function(
         student, reference_score_from_velocity, _cases_vt(), mistakes, verbose=verbose
@@ -163,18 +174,18 @@ def schedule_widget(
         for ax, sc, ln in zip(fig.axes, scheds, lines):
             o = sc(torch.tensor(t, dtype=torch.float64))
             xt = (o.sigma_t * x_0.double() + o.alpha_t * x_1.double()).numpy()
-            ax.scatter(*x_1.numpy().T, s=2, color="0.8", label="data $x_1$")
+            ax.scatter(*x_1.numpy().T, s=2, color="0.8", label=tr("data $x_1$"))
             ax.plot(ln[:, :, 0], ln[:, :, 1], color="#0072B2", lw=0.8, alpha=0.7)
             ax.scatter(*xt.T, s=3, color="#D55E00", label="$x_t$")
             ls = _log_snr_exact(float(o.alpha_t), float(o.sigma_t))
             rows.append((sc.name, float(o.alpha_t), float(o.sigma_t), ls))
-            name = _NAMES.get(sc.name, sc.name)
+            name = _name(sc.name)
             style_axes(
                 ax, (-lim, lim), title=f"{name}: α={float(o.alpha_t):.2f}, σ={float(o.sigma_t):.2f}"
             )
         state["rows"] = rows
         return "<br>".join(
-            f"<b>{n}</b>: α_t = {a:.3f}, σ_t = {s:.3f}, log SNR = {_format_log_snr(ls)}"
+            f"<b>{_name(n)}</b>: α_t = {a:.3f}, σ_t = {s:.3f}, log SNR = {_format_log_snr(ls)}"
             for n, a, s, ls in rows
         )
 
@@ -209,7 +220,12 @@ def sde_widget(
     x0 = torch.randn(n, 2, generator=make_generator(0))
     ref = target_sampler(n, seed=7)
     slider = W.FloatSlider(
-        value=gamma, min=0.0, max=3.0, step=0.25, description="γ (noise)", continuous_update=False
+        value=gamma,
+        min=0.0,
+        max=3.0,
+        step=0.25,
+        description=tr("γ (noise)"),
+        continuous_update=False,
     )
     state: dict[str, Any] = {}
 
@@ -217,19 +233,27 @@ def sde_widget(
         fig.clear()
         ax = fig.add_subplot()
         sol = euler_maruyama(model, x0, gamma, n_steps, scheduler, seed=1, return_trajectory=True)
-        tr = sol.trajectory[:, :15].numpy()
-        ax.scatter(*ref.numpy().T, s=3, color="0.8", label="target")
-        ax.plot(tr[:, :, 0], tr[:, :, 1], color="#0072B2", lw=0.7, alpha=0.6)
-        ax.scatter(*sol.x.numpy().T, s=3, color="#D55E00", label="samples")
+        paths = sol.trajectory[:, :15].numpy()
+        ax.scatter(*ref.numpy().T, s=3, color="0.8", label=tr("target"))
+        ax.plot(paths[:, :, 0], paths[:, :, 1], color="#0072B2", lw=0.7, alpha=0.6)
+        ax.scatter(*sol.x.numpy().T, s=3, color="#D55E00", label=tr("samples"))
         w2 = wasserstein2(sol.x, ref)
         state["w2"], state["x"] = w2, sol.x
         style_axes(ax, (-lim, lim), title=f"Euler-Maruyama, γ = {gamma:.2f}")
         ax.legend(loc="upper right", fontsize=8)
-        return f"W2(samples, target) = {w2:.3f} with {n} points, {n_steps} steps"
+        return tr(
+            "W2(samples, target) = {w2:.3f} with {n} points, {n_steps} steps",
+            w2=w2,
+            n=n,
+            n_steps=n_steps,
+        )
 
     live = LivePlot(draw, {"gamma": slider}, figsize=(4.6, 4.4), ncols=0)
     live.state = state
     return live
 
 
-_NAMES = {"condot": "CondOT", "cosine": "cosine", "vp": "VP", "polynomial": "polynomial"}
+def _name(name: str) -> str:
+    """A scheduler's name as a panel title shows it."""
+    names = {"condot": "CondOT", "cosine": tr("cosine"), "vp": "VP", "polynomial": tr("polynomial")}
+    return names.get(name, name)

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from fmtutor._validate import as_tensor, check_callable, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import OKABE_ITO, style_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import GaussianMixture, make_generator
@@ -49,18 +50,24 @@ def check_cfg(student: Callable[..., Any], verbose: bool = True) -> ExerciseResu
     w = 0 gives the unconditional velocity, w = 1 the conditional one.
     """
     mistakes = {
-        "w multiplies the wrong term: start from the UNconditional velocity and add "
-        "w (u_cond - u_uncond).": lambda uc, uu, w: uc + w * (uu - uc),
-        "the sign is flipped: guidance moves towards the class, + w (u_cond - u_uncond).": (
+        tr(
+            "w multiplies the wrong term: start from the UNconditional velocity and add "
+            "w (u_cond - u_uncond)."
+        ): lambda uc, uu, w: uc + w * (uu - uc),
+        tr("the sign is flipped: guidance moves towards the class, + w (u_cond - u_uncond)."): (
             lambda uc, uu, w: uu - w * (uc - uu)
         ),
-        "you forgot the unconditional part: w u_cond alone is not guidance (at w = 0 you must "
-        "get u_uncond).": lambda uc, uu, w: w * uc,
-        "you returned only the guidance direction w (u_cond - u_uncond); add it to u_uncond.": (
+        tr(
+            "you forgot the unconditional part: w u_cond alone is not guidance (at w = 0 you must "
+            "get u_uncond)."
+        ): lambda uc, uu, w: w * uc,
+        tr("you returned only the guidance direction w (u_cond - u_uncond); add it to u_uncond."): (
             lambda uc, uu, w: w * (uc - uu)
         ),
-        "you started from the conditional velocity: u_cond + w (u_cond - u_uncond) over-guides "
-        "by one (w = 0 must give u_uncond).": lambda uc, uu, w: uc + w * (uc - uu),
+        tr(
+            "you started from the conditional velocity: u_cond + w (u_cond - u_uncond) over-guides "
+            "by one (w = 0 must give u_uncond)."
+        ): lambda uc, uu, w: uc + w * (uc - uu),
     }
     return check_function(student, reference_cfg, _cases_cfg(), mistakes, verbose=verbose)
 
@@ -206,7 +213,7 @@ def guidance_widget(
     ws = W.FloatSlider(
         value=w, min=0.0, max=8.0, step=0.25, description="w", continuous_update=False
     )
-    ys = W.Dropdown(options=list(range(k)), value=y, description="class y")
+    ys = W.Dropdown(options=list(range(k)), value=y, description=tr("class y"))
     state: dict[str, Any] = {}
     colors = list(OKABE_ITO.values())  # eight colour-blind-safe colours
 
@@ -219,7 +226,7 @@ def guidance_widget(
         state.update(m, w=w, y=y)
         for c in range(k):
             ax.scatter(*data[labels == c].numpy().T, s=2, alpha=0.25, color=colors[c % len(colors)])
-        ax.scatter(*x.numpy().T, s=3, color="#D55E00", label=f"guided, y={y}")
+        ax.scatter(*x.numpy().T, s=3, color="#D55E00", label=tr("guided, y={y}", y=y))
         style_axes(ax, (-lim, lim), title=f"w = {w:.2f}")
         ax.legend(loc="upper right", fontsize=8)
         if table:
@@ -229,28 +236,33 @@ def guidance_widget(
                 [r["accuracy"] for r in table],
                 "o-",
                 color="#0072B2",
-                label="accuracy (fidelity)",
+                label=tr("accuracy (fidelity)"),
             )
             ax2.plot(
                 tw,
                 [r["spread"] for r in table],
                 "s-",
                 color="#009E73",
-                label="spread (diversity)",
+                label=tr("spread (diversity)"),
             )
         ax2.plot([w], [m["accuracy"]], "*", ms=14, color="#0072B2")
         ax2.plot([w], [m["spread"]], "*", ms=14, color="#009E73")
         ax2.axhline(1.0, color="0.6", lw=0.8, ls="--")
-        ax2.set_xlabel("guidance weight w")
+        ax2.set_xlabel(tr("guidance weight w"))
         top = max([1.0, m["spread"]] + [r["spread"] for r in (table or [])])
         ax2.set_ylim(0, top + 0.1)
-        ax2.set_title("measured (★ = this class, now)")
+        ax2.set_title(tr("measured (★ = this class, now)"))
         if table:
             ax2.legend(loc="lower right", fontsize=8)
-        return (
-            f"class {y}, w = {w:.2f}: accuracy {m['accuracy']:.3f}, "
-            f"class log-lik {m['class_loglik']:.2f}, spread {m['spread']:.2f}, "
-            f"W2 to the class {m['w2']:.3f}"
+        return tr(
+            "class {y}, w = {w:.2f}: accuracy {accuracy:.3f}, class log-lik {loglik:.2f}, "
+            "spread {spread:.2f}, W2 to the class {w2:.3f}",
+            y=y,
+            w=w,
+            accuracy=m["accuracy"],
+            loglik=m["class_loglik"],
+            spread=m["spread"],
+            w2=m["w2"],
         )
 
     live = LivePlot(draw, {"w": ws, "y": ys}, figsize=(9, 4.2), ncols=0)

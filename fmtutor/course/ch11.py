@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from fmtutor._validate import check_finite, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function, rerun, say
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import new_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.digits import sample_digits
@@ -52,20 +53,24 @@ def check_tile_images(student: Callable[..., Any], verbose: bool = True) -> Exer
     Image k must sit at grid row k // cols, grid column k % cols.
     """
     mistakes = {
-        "you reshaped straight to (rows * 8, cols * 8): that cuts the batch into strips, not "
-        "images. Reshape to (rows, cols, 8, 8) and bring each image's pixel-row axis next to the "
-        "grid-row axis with permute(0, 2, 1, 3).": lambda x, r, c: x.reshape(r * 8, c * 8),
-        "every image is transposed (mirrored on its diagonal): entry 8 i + j is pixel row i, "
-        "column j, so reshape each vector to (8, 8) as is and keep the pixel axes in the order "
-        "(i, j).": lambda x, r, c: x.reshape(r, c, 8, 8).permute(0, 3, 1, 2).reshape(r * 8, c * 8),
-        "the images run down the columns: image k belongs in grid row k // cols and column "
-        "k % cols (fill row by row).": (
-            lambda x, r, c: x.reshape(c, r, 8, 8).permute(1, 2, 0, 3).reshape(r * 8, c * 8)
-        ),
-        "wrong axis order after the reshape: permute (rows, cols, 8, 8) to (rows, 8, cols, 8), "
-        "i.e. permute(0, 2, 1, 3).": (
-            lambda x, r, c: x.reshape(r, c, 8, 8).permute(2, 0, 3, 1).reshape(r * 8, c * 8)
-        ),
+        tr(
+            "you reshaped straight to (rows * 8, cols * 8): that cuts the batch into strips, not "
+            "images. Reshape to (rows, cols, 8, 8) and bring each image's pixel-row axis next to "
+            "the grid-row axis with permute(0, 2, 1, 3)."
+        ): lambda x, r, c: x.reshape(r * 8, c * 8),
+        tr(
+            "every image is transposed (mirrored on its diagonal): entry 8 i + j is pixel row i, "
+            "column j, so reshape each vector to (8, 8) as is and keep the pixel axes in the order "
+            "(i, j)."
+        ): lambda x, r, c: x.reshape(r, c, 8, 8).permute(0, 3, 1, 2).reshape(r * 8, c * 8),
+        tr(
+            "the images run down the columns: image k belongs in grid row k // cols and column "
+            "k % cols (fill row by row)."
+        ): (lambda x, r, c: x.reshape(c, r, 8, 8).permute(1, 2, 0, 3).reshape(r * 8, c * 8)),
+        tr(
+            "wrong axis order after the reshape: permute (rows, cols, 8, 8) to (rows, 8, cols, 8), "
+            "i.e. permute(0, 2, 1, 3)."
+        ): (lambda x, r, c: x.reshape(r, c, 8, 8).permute(2, 0, 3, 1).reshape(r * 8, c * 8)),
     }
     result = check_function(student, reference_tile_images, _cases_tile(), mistakes, verbose=False)
     for x, r, c in _cases_tile() if result.status == "shape" else []:  # it returned: rerun it
@@ -73,8 +78,15 @@ def check_tile_images(student: Callable[..., Any], verbose: bool = True) -> Exer
         if isinstance(got, Tensor) and r != c and tuple(got.shape) == (c * 8, r * 8):
             result = ExerciseResult(
                 False,
-                f"rows and columns are swapped: {r} rows of {c} images make a mosaic of shape "
-                f"({r} * 8, {c} * 8) = ({r * 8}, {c * 8}), you returned {tuple(got.shape)}.",
+                tr(
+                    "rows and columns are swapped: {r} rows of {c} images make a mosaic of shape "
+                    "({r} * 8, {c} * 8) = ({r8}, {c8}), you returned {shape}.",
+                    r=r,
+                    c=c,
+                    r8=r * 8,
+                    c8=c * 8,
+                    shape=tuple(got.shape),
+                ),
                 "mistake",
             )
             break
@@ -249,12 +261,34 @@ def digit_explorer(
             f"model: expected a class-conditional torch.nn.Module, got {type(model).__name__}"
         )
     ncols = int(np.ceil(np.sqrt(n)))
+    # each control gets room: sliders a fixed 20em (a ~10em track after the label and the readout),
+    # labels 6em; the row wraps rather than squeezing them (they had ~55 px tracks)
+    room = {"style": {"description_width": "6em"}}
+
+    def box() -> W.Layout:
+        return W.Layout(width="20em", min_width="20em")
+
     controls = {
-        "digit": W.IntSlider(value=digit, min=0, max=9, description="digit"),
-        "w": W.FloatSlider(value=w, min=0.0, max=5.0, step=0.25, description="guidance w"),
-        "n_steps": W.IntSlider(value=n_steps, min=1, max=20, description="steps"),
+        "digit": W.IntSlider(
+            value=digit, min=0, max=9, description=tr("digit"), layout=box(), **room
+        ),
+        "w": W.FloatSlider(
+            value=w,
+            min=0.0,
+            max=5.0,
+            step=0.25,
+            description=tr("guidance w"),
+            layout=box(),
+            **room,
+        ),
+        "n_steps": W.IntSlider(
+            value=n_steps, min=1, max=20, description=tr("steps"), layout=box(), **room
+        ),
         "method": W.ToggleButtons(
-            options=["euler", "midpoint"], value=method, description="solver"
+            options=["euler", "midpoint"],
+            value=method,
+            description=tr("solver"),
+            style={"description_width": "6em", "button_width": "6em"},
         ),
     }
 
@@ -264,16 +298,31 @@ def digit_explorer(
         )
         x = sol.x
         ax = show_grid(x, ncols, ax=fig.axes[0])
-        ax.set_title(f"digit {digit}, w = {w:g}, {method} x {n_steps} (NFE {sol.nfe})", fontsize=10)
+        ax.set_title(
+            tr(
+                "digit {digit}, w = {w:g}, {method} x {n_steps} (NFE {nfe})",
+                digit=digit,
+                w=w,
+                method=method,
+                n_steps=n_steps,
+                nfe=sol.nfe,
+            ),
+            fontsize=10,
+        )
         state.clear()
         state.update(x=x, digit=digit, w=w, n_steps=n_steps, method=method, nfe=sol.nfe)
         passes = sol.nfe * (1 if w == 1 else 2)
-        msg = f"NFE = {sol.nfe} velocity evaluations ({passes} network passes)"
+        msg = tr(
+            "NFE = {nfe} velocity evaluations ({passes} network passes)", nfe=sol.nfe, passes=passes
+        )
         if classifier is not None:
             pred = classifier.predict(x)
             state["pred"] = pred
-            msg += (
-                f"; the classifier reads {int((pred == digit).sum())} of {n} as the digit {digit}"
+            msg += tr(
+                "; the classifier reads {k} of {n} as the digit {digit}",
+                k=int((pred == digit).sum()),
+                n=n,
+                digit=digit,
             )
         return msg
 

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from fmtutor._validate import as_tensor, check_positive_int
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.widgets import LivePlot
 from fmtutor.manifolds import FlatTorus, Sphere
 
@@ -61,18 +62,22 @@ def check_sphere_log(student: Callable[..., Any], verbose: bool = True) -> Exerc
         return torch.arccos((x * y).sum(-1, keepdim=True).clamp(-1, 1))
 
     mistakes = {
-        "you returned the chord y - x: it points through the ball, not along the sphere; keep "
-        "only its part tangent at x, v = y - <x, y> x.": lambda x, y: y - x,
-        "the direction is right but the length is |v| = sin(theta): a log map's length is the "
-        "angle theta = arccos<x, y> itself, the geodesic distance (scale v by theta / |v|).": v,
-        "you returned a unit vector: scale the direction v / |v| by theta = arccos<x, y>.": (
+        tr(
+            "you returned the chord y - x: it points through the ball, not along the sphere; keep "
+            "only its part tangent at x, v = y - <x, y> x."
+        ): lambda x, y: y - x,
+        tr(
+            "the direction is right but the length is |v| = sin(theta): a log map's length is the "
+            "angle theta = arccos<x, y> itself, the geodesic distance (scale v by theta / |v|)."
+        ): v,
+        tr("you returned a unit vector: scale the direction v / |v| by theta = arccos<x, y>."): (
             lambda x, y: _unit(v(x, y))
         ),
-        "the length is right but the direction is y itself: remove the component along x first "
-        "(v = y - <x, y> x), or the result is not tangent at x.": (
-            lambda x, y: theta(x, y) * _unit(y)
-        ),
-        "the sign is flipped: log_x(y) points from x towards y.": lambda x, y: -_S2.log(x, y),
+        tr(
+            "the length is right but the direction is y itself: remove the component along x first "
+            "(v = y - <x, y> x), or the result is not tangent at x."
+        ): (lambda x, y: theta(x, y) * _unit(y)),
+        tr("the sign is flipped: log_x(y) points from x towards y."): lambda x, y: -_S2.log(x, y),
     }
     return check_function(student, reference_sphere_log, _cases_log(), mistakes, verbose=verbose)
 
@@ -92,23 +97,25 @@ def reference_sphere_step(x: Tensor, v: Tensor, h: float) -> Tensor:
 def check_sphere_step(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check sphere_step(x, v, h) -> (B, 3), one Euler step that stays on the sphere."""
     mistakes = {
-        "that is the Euclidean Euler step x + h v: it leaves the sphere. Project v onto the "
-        "tangent plane, then follow the great circle with the exp map.": (
-            lambda x, v, h: x + h * v
-        ),
-        "you normalised x + h v (a retraction): it stays on the sphere but is not the exp map, "
-        "and v was not projected first. Use exp_x(h P_x v).": lambda x, v, h: _unit(x + h * v),
-        "v was not projected onto the tangent plane at x: use P_x v = v - <v, x> x before the "
-        "exp map (the exp of a non-tangent vector leaves the sphere).": (
-            lambda x, v, h: _S2.exp(x, h * v)
-        ),
-        "the step size h is missing: move by exp_x(h P_x v), not exp_x(P_x v).": (
+        tr(
+            "that is the Euclidean Euler step x + h v: it leaves the sphere. Project v onto the "
+            "tangent plane, then follow the great circle with the exp map."
+        ): (lambda x, v, h: x + h * v),
+        tr(
+            "you normalised x + h v (a retraction): it stays on the sphere but is not the exp map, "
+            "and v was not projected first. Use exp_x(h P_x v)."
+        ): lambda x, v, h: _unit(x + h * v),
+        tr(
+            "v was not projected onto the tangent plane at x: use P_x v = v - <v, x> x before the "
+            "exp map (the exp of a non-tangent vector leaves the sphere)."
+        ): (lambda x, v, h: _S2.exp(x, h * v)),
+        tr("the step size h is missing: move by exp_x(h P_x v), not exp_x(P_x v)."): (
             lambda x, v, h: _S2.exp(x, _S2.proju(x, v))
         ),
-        "you normalised x + h P_x v (a retraction): close to the exp map for small h, but not "
-        "equal; follow the great circle, cos|w| x + sin|w| w / |w| with w = h P_x v.": (
-            lambda x, v, h: _unit(x + h * _S2.proju(x, v))
-        ),
+        tr(
+            "you normalised x + h P_x v (a retraction): close to the exp map for small h, but not "
+            "equal; follow the great circle, cos|w| x + sin|w| w / |w| with w = h P_x v."
+        ): (lambda x, v, h: _unit(x + h * _S2.proju(x, v))),
     }
     return check_function(student, reference_sphere_step, _cases_step(), mistakes, verbose=verbose)
 
@@ -196,10 +203,10 @@ def sphere_flow_widget(traj: Any, data: Any = None, n_show: int = 400) -> LivePl
         largest | |x| - 1 | of the particles on show).
     """
     n_show = check_positive_int(n_show, "n_show")
-    tr = as_tensor(traj, "traj", finite=True).detach().cpu().double()
-    if tr.ndim != 3 or tr.shape[2] != 3 or tr.shape[0] < 2:
-        raise ValueError(f"traj: expected shape (T + 1, B, 3) with T >= 1, got {tuple(tr.shape)}")
-    n_steps, tr = tr.shape[0] - 1, tr[:, :n_show]
+    xs = as_tensor(traj, "traj", finite=True).detach().cpu().double()
+    if xs.ndim != 3 or xs.shape[2] != 3 or xs.shape[0] < 2:
+        raise ValueError(f"traj: expected shape (T + 1, B, 3) with T >= 1, got {tuple(xs.shape)}")
+    n_steps, xs = xs.shape[0] - 1, xs[:, :n_show]
     ref = None if data is None else _S2.check(data, "data")[:n_show]
     stats: dict[str, Any] = {}
 
@@ -207,17 +214,24 @@ def sphere_flow_widget(traj: Any, data: Any = None, n_show: int = 400) -> LivePl
         k = int(round(t * n_steps))
         ax = sphere_axes(fig, elevation, azimuth)
         if ref is not None:
-            plot_sphere(ref, ax, color="0.55", s=2, label="data")
-        plot_sphere(tr[k], ax, color="#D55E00", s=5, label=f"samples at t = {k / n_steps:.2f}")
+            plot_sphere(ref, ax, color="0.55", s=2, label=tr("data"))
+        label = tr("samples at t = {t:.2f}", t=k / n_steps)
+        plot_sphere(xs[k], ax, color="#D55E00", s=5, label=label)
         ax.legend(loc="upper left", fontsize=8)
-        off = float((tr[k].norm(dim=-1) - 1).abs().max())
+        off = float((xs[k].norm(dim=-1) - 1).abs().max())
         stats.update(t=k / n_steps, step=k, off_sphere=off)
-        return f"t = {k / n_steps:.2f} (step {k} of {n_steps}); max | |x| - 1 | = {off:.1e}"
+        return tr(
+            "t = {t:.2f} (step {k} of {n}); max | |x| - 1 | = {off:.1e}",
+            t=k / n_steps,
+            k=k,
+            n=n_steps,
+            off=off,
+        )
 
     controls = {
         "t": W.FloatSlider(1.0, min=0.0, max=1.0, step=1 / n_steps, description="t"),
-        "azimuth": W.IntSlider(130, min=-180, max=180, step=10, description="azimuth"),
-        "elevation": W.IntSlider(30, min=-90, max=90, step=10, description="elevation"),
+        "azimuth": W.IntSlider(130, min=-180, max=180, step=10, description=tr("azimuth")),
+        "elevation": W.IntSlider(30, min=-90, max=90, step=10, description=tr("elevation")),
     }
     for c in controls.values():
         c.continuous_update = False

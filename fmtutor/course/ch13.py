@@ -14,6 +14,7 @@ from fmtutor import discrete as D
 from fmtutor import discrete_training as DT
 from fmtutor.course.cache import CachedModel, cached
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import new_axes
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import eight_gaussians_mixture
@@ -116,7 +117,7 @@ def plot_law(p: Any, ax: Any = None, title: str = "", vmax: "float | None" = Non
         )
     ax.set_xticks(ticks, labels)
     ax.set_yticks(ticks, labels)
-    ax.set(xlabel="token 1", ylabel="token 2", title=title)
+    ax.set(xlabel=tr("token 1"), ylabel=tr("token 2"), title=title)
     return ax
 
 
@@ -137,6 +138,7 @@ def marginal_widget(
     if not isinstance(velocities, dict) or not set(velocities) <= {"mask", "uniform"}:
         raise ValueError("velocities: expected a dict with keys 'mask' and / or 'uniform'")
     q, runs, stats = grid_target(), {}, {}
+    names = {"mask": tr("mask"), "uniform": tr("uniform")}
 
     def run(source: str) -> tuple[D.ExactPosterior, Tensor]:
         if source not in runs:
@@ -158,16 +160,23 @@ def marginal_widget(
         if exact.path.mask is not None:
             shown[-1, -1] = 0.0  # the all-masked corner is written, not coloured
         vmax = max(float(shown.max()), 1e-12)
-        plot_law(p_t, fig.axes[0], f"exact $p_t$, t = {k / n_steps:.2f}", vmax)
-        plot_law(hist, fig.axes[1], f"{n} sequences, Euler step {k}", vmax)
-        return (
-            f"{source} source, t = {k / n_steps:.2f}: TV(sampled, exact) = {tv:.3f}; "
-            f"{n} perfect draws from p<sub>t</sub> give {floor:.3f}"
+        plot_law(p_t, fig.axes[0], tr("exact $p_t$, t = {t:.2f}", t=k / n_steps), vmax)
+        plot_law(hist, fig.axes[1], tr("{n} sequences, Euler step {k}", n=n, k=k), vmax)
+        return tr(
+            "{source} source, t = {t:.2f}: TV(sampled, exact) = {tv:.3f}; "
+            "{n} perfect draws from p<sub>t</sub> give {floor:.3f}",
+            source=names[source],
+            t=k / n_steps,
+            tv=tv,
+            n=n,
+            floor=floor,
         )
 
     controls = {
         "t": W.FloatSlider(value=t, min=0.0, max=1.0, step=0.05, description="t"),
-        "source": W.ToggleButtons(options=list(velocities), description="source"),
+        "source": W.ToggleButtons(
+            options=[(names[s], s) for s in velocities], description=tr("source")
+        ),
     }
     live = LivePlot(draw, controls, figsize=(9, 4.4), ncols=2)
     live.stats = stats
@@ -200,21 +209,21 @@ def check_conditional_rates(student: Callable[..., Any], verbose: bool = True) -
 
     col = lambda t: t[:, None, None]  # noqa: E731
     mistakes = {
-        "the factor kappa'_t / (1 - kappa_t) = 1 / (1 - t) is missing: the rates must grow as t "
-        "approaches 1, or tokens would not all have reached x_1 by then.": (
-            lambda x, x1, t, s: diff(x, x1, s)
-        ),
-        "you multiplied by (1 - t); the factor is kappa'_t / (1 - kappa_t) = 1 / (1 - t).": (
+        tr(
+            "the factor kappa'_t / (1 - kappa_t) = 1 / (1 - t) is missing: the rates must grow as "
+            "t approaches 1, or tokens would not all have reached x_1 by then."
+        ): (lambda x, x1, t, s: diff(x, x1, s)),
+        tr("you multiplied by (1 - t); the factor is kappa'_t / (1 - kappa_t) = 1 / (1 - t)."): (
             lambda x, x1, t, s: diff(x, x1, s) * col(1 - t)
         ),
-        "you divided by t: the rate is kappa'_t / (1 - kappa_t), the chance per unit time of "
-        "jumping among the tokens that have not jumped yet.": (
-            lambda x, x1, t, s: diff(x, x1, s) / col(t.clamp_min(1e-3))
-        ),
-        "the -delta_x(y) term is missing: the rates out of x must be balanced on the diagonal, "
-        "so that every row sums to zero.": lambda x, x1, t, s: (
-            torch.nn.functional.one_hot(x1, s).double() / col(1 - t)
-        ),
+        tr(
+            "you divided by t: the rate is kappa'_t / (1 - kappa_t), the chance per unit time of "
+            "jumping among the tokens that have not jumped yet."
+        ): (lambda x, x1, t, s: diff(x, x1, s) / col(t.clamp_min(1e-3))),
+        tr(
+            "the -delta_x(y) term is missing: the rates out of x must be balanced on the diagonal, "
+            "so that every row sums to zero."
+        ): lambda x, x1, t, s: torch.nn.functional.one_hot(x1, s).double() / col(1 - t),
     }
     return check_function(
         student, reference_conditional_rates, _cases_rates(), mistakes, verbose=verbose
@@ -240,18 +249,21 @@ def check_jump_probs(student: Callable[..., Any], verbose: bool = True) -> Exerc
         return torch.nn.functional.one_hot(x, u.shape[-1]).to(u.dtype)
 
     mistakes = {
-        "delta_x is missing: h u alone is the change of the law in one step, not the law; a token "
-        "stays where it is with probability 1 - h lambda.": lambda x, u, h: h * u,
-        "the step size h is missing: delta_x + u is a rate, not a probability.": (
+        tr(
+            "delta_x is missing: h u alone is the change of the law in one step, not the law; a "
+            "token "
+            "stays where it is with probability 1 - h lambda."
+        ): lambda x, u, h: h * u,
+        tr("the step size h is missing: delta_x + u is a rate, not a probability."): (
             lambda x, u, h: here(x, u) + u
         ),
-        "delta_x - h u: the rates point from x to y, so the step adds h u.": (
+        tr("delta_x - h u: the rates point from x to y, so the step adds h u."): (
             lambda x, u, h: here(x, u) - h * u
         ),
-        "you kept the staying probability at 1: the diagonal rate u(x, x) = -lambda must lower it "
-        "to 1 - h lambda, or the probabilities sum to more than one.": (
-            lambda x, u, h: here(x, u) + h * u * (1 - here(x, u))
-        ),
+        tr(
+            "you kept the staying probability at 1: the diagonal rate u(x, x) = -lambda must lower "
+            "it to 1 - h lambda, or the probabilities sum to more than one."
+        ): (lambda x, u, h: here(x, u) + h * u * (1 - here(x, u))),
     }
     return check_function(student, reference_jump_probs, _cases_jump(), mistakes, verbose=verbose)
 
@@ -277,19 +289,20 @@ def check_ce_loss(student: Callable[..., Any], verbose: bool = True) -> Exercise
         return p.gather(-1, x1[..., None])[..., 0]
 
     mistakes = {
-        "you averaged over the tokens as well: the loss sums -log p over the D tokens of a "
-        "sequence (one term per token) and averages over the batch only.": (
-            lambda lg, x1: -picked(lg, x1).mean()
-        ),
-        "you summed over the batch: average over the B sequences.": (
+        tr(
+            "you averaged over the tokens as well: the loss sums -log p over the D tokens of a "
+            "sequence (one term per token) and averages over the batch only."
+        ): (lambda lg, x1: -picked(lg, x1).mean()),
+        tr("you summed over the batch: average over the B sequences."): (
             lambda lg, x1: -picked(lg, x1).sum()
         ),
-        "the log is missing: cross-entropy is -log p(x_1 | x_t), not -p(x_1 | x_t).": (
+        tr("the log is missing: cross-entropy is -log p(x_1 | x_t), not -p(x_1 | x_t)."): (
             lambda lg, x1: -picked(lg, x1, log=False).sum(1).mean()
         ),
-        "the logits are not normalised: take log_softmax first (the logits are log-probabilities "
-        "only up to a constant per token).": lambda lg, x1: (
-            -lg.gather(-1, x1[..., None]).sum((1, 2)).mean()
-        ),
+        tr(
+            "the logits are not normalised: take log_softmax first (the logits are "
+            "log-probabilities "
+            "only up to a constant per token)."
+        ): lambda lg, x1: -lg.gather(-1, x1[..., None]).sum((1, 2)).mean(),
     }
     return check_function(student, reference_ce_loss, _cases_ce(), mistakes, verbose=verbose)

@@ -1,4 +1,4 @@
-"""Chapter 14 (few steps): the cached reflow, distilled and OT models, the NFE widget, exercises."""
+"""Chapter 14 (few steps): reflow, distilled, OT and shortcut models, the NFE widget, exercises."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from fmtutor._validate import check_callable, check_points
 from fmtutor.couplings import minibatch_ot_coupling
 from fmtutor.course import cache
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import scatter
 from fmtutor.course.widgets import LivePlot
 from fmtutor.data import make_generator, two_moons
 from fmtutor.fewstep import distill, reflow_pairs, train_on_pairs
 from fmtutor.metrics import wasserstein2
 from fmtutor.recipes import train_2d
+from fmtutor.shortcut import ShortcutMLP, shortcut_targets, train_shortcut
 from fmtutor.solvers import solve
 
 __all__ = [
@@ -28,10 +30,14 @@ __all__ = [
     "reflow_model",
     "distilled_model",
     "ot_model",
+    "SHORTCUT",
+    "shortcut_model",
     "reference_pairs",
     "check_pairs",
     "reference_distill_loss",
     "check_distill_loss",
+    "reference_shortcut_target",
+    "check_shortcut_target",
     "nfe_widget",
 ]
 
@@ -48,6 +54,17 @@ RECIPE: dict[str, Any] = {
 }
 #: Chapter 7's minibatch-OT training (1000 steps, batch 128, lr 1e-2), here on two moons.
 OT_SETTINGS: dict[str, Any] = {"steps": 1000, "batch_size": 128, "lr": 1e-2}
+#: The shortcut model: chapter 5's weights, fresh noise against a pool of two-moons data, a quarter
+#: of each batch on self-consistency with d = 2^-k, k < levels (fmtutor.shortcut.train_shortcut).
+SHORTCUT: dict[str, Any] = {
+    "pool": 20000,
+    "steps": 2000,
+    "batch_size": 256,
+    "lr": 3e-3,
+    "sc_fraction": 0.25,
+    "levels": 7,
+    "seed": 20,
+}
 
 
 def _config(what: str) -> dict[str, Any]:
@@ -108,6 +125,22 @@ def ot_model(verbose: bool = True) -> cache.CachedModel:
     return cache.cached("14_moons_ot.pt", train, cfg, verbose=verbose)
 
 
+def shortcut_model(verbose: bool = True) -> cache.CachedModel:
+    """A shortcut model s(x, t, d) started from chapter 5's model (ShortcutMLP.from_mlp): cached."""
+
+    def train() -> Any:
+        model = ShortcutMLP.from_mlp(cache.moons_model(verbose=False).model)
+        seed = SHORTCUT["seed"]
+        x_1 = two_moons(SHORTCUT["pool"], seed=seed)
+        x_0 = torch.randn(SHORTCUT["pool"], 2, generator=make_generator(seed + 1))
+        keys = ("steps", "batch_size", "lr", "sc_fraction", "levels")
+        res = train_shortcut(model, x_0, x_1, seed=seed + 2, **{k: SHORTCUT[k] for k in keys})
+        return model, {"seconds": res.seconds, "losses": res.losses}
+
+    cfg = {"chapter": 14, "model": "shortcut", "settings": SHORTCUT, "plain": cache._moons_config()}
+    return cache.cached("14_shortcut.pt", train, cfg, verbose=verbose)
+
+
 def reference_pairs(model: Callable[..., Tensor], x0: Tensor, n_steps: int) -> Tensor:
     """z_1 = psi_1(x0): n_steps Euler steps of h = 1/n from t = 0 (solvers.solve), (B, d)."""
     return solve(model, x0, method="euler", n_steps=n_steps).x
@@ -131,16 +164,16 @@ def check_pairs(student: Callable[..., Any], verbose: bool = True) -> ExerciseRe
     x0 = torch.randn(6, 2, generator=g, dtype=torch.float64)
     cases = [(_field, x0, 4), (_field, x0, 3)]
     mistakes = {
-        "you integrated from t = 1 down to 0: the pairs start at the noise, t = 0.": (
+        tr("you integrated from t = 1 down to 0: the pairs start at the noise, t = 0."): (
             lambda m, x, n: _euler(m, x, torch.linspace(1, 0, n + 1, dtype=x.dtype))
         ),
-        "that is one Euler step: take n_steps steps of h = 1 / n_steps.": (
+        tr("that is one Euler step: take n_steps steps of h = 1 / n_steps."): (
             lambda m, x, n: x + m(x, torch.tensor(0.0, dtype=x.dtype))
         ),
-        "the field gets the time t = k h, not the step number k.": lambda m, x, n: _euler(
+        tr("the field gets the time t = k h, not the step number k."): lambda m, x, n: _euler(
             lambda y, t: m(y, t * n), x, torch.linspace(0, 1, n + 1, dtype=x.dtype)
         ),
-        "return the end points z_1, not the displacement z_1 - x0.": (
+        tr("return the end points z_1, not the displacement z_1 - x0."): (
             lambda m, x, n: reference_pairs(m, x, n) - x
         ),
     }
@@ -163,20 +196,76 @@ def check_distill_loss(student: Callable[..., Any], verbose: bool = True) -> Exe
     x1 = torch.randn(8, 2, generator=g, dtype=torch.float64) + 2.0
     z = torch.zeros(8, dtype=torch.float64)
     mistakes = {
-        "the one step starts at t = 0: call the model at t = 0, not t = 1.": (
+        tr("the one step starts at t = 0: call the model at t = 0, not t = 1."): (
             lambda m, a, b: ((a + m(a, z + 1) - b) ** 2).sum(1).mean()
         ),
-        "you compared the velocity with x1; one Euler step lands at x0 + u(x0, 0).": (
+        tr("you compared the velocity with x1; one Euler step lands at x0 + u(x0, 0)."): (
             lambda m, a, b: ((m(a, z) - b) ** 2).sum(1).mean()
         ),
-        "sum the squares over the coordinates (||.||^2), then average over the batch: "
-        "your loss is divided by d.": lambda m, a, b: ((a + m(a, z) - b) ** 2).mean(),
-        "square the distance: mean ||x0 + u - x1||^2, not mean ||x0 + u - x1||.": (
+        tr(
+            "sum the squares over the coordinates (||.||^2), then average over the batch: "
+            "your loss is divided by d."
+        ): lambda m, a, b: ((a + m(a, z) - b) ** 2).mean(),
+        tr("square the distance: mean ||x0 + u - x1||^2, not mean ||x0 + u - x1||."): (
             lambda m, a, b: (a + m(a, z) - b).norm(dim=1).mean()
         ),
     }
     return check_function(
         student, reference_distill_loss, [(_field, x0, x1)], mistakes, verbose=verbose
+    )
+
+
+def reference_shortcut_target(
+    model: Callable[..., Tensor], x: Tensor, t: Tensor, d: Tensor
+) -> Tensor:
+    """(s(x, t, h) + s(x + h s(x, t, h), t + h, h)) / 2 with h = d / 2, shape (B, dim).
+
+    This is fmtutor.shortcut.shortcut_targets (its d_min does not bite for the steps here).
+    """
+    return shortcut_targets(model, x, t, d)
+
+
+def _sfield(x: Tensor, t: Any, d: Any) -> Tensor:  # a made-up s(x, t, d) that depends on all three
+    t, d = torch.as_tensor(t, dtype=x.dtype), torch.as_tensor(d, dtype=x.dtype)
+    t, d = t.reshape(-1, 1), d.reshape(-1, 1)
+    return torch.stack([-x[:, 1], x[:, 0]], 1) * (1 + 2 * t) - d * x + 0.3
+
+
+def check_shortcut_target(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
+    """Check shortcut_target(model, x, t, d) -> (B, dim): the average of two half steps."""
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(8, 2, generator=g, dtype=torch.float64)
+    t = torch.rand(8, generator=g, dtype=torch.float64) * 0.5
+    d = torch.tensor([0.5, 0.25] * 4, dtype=torch.float64)
+
+    def wrong(first: Any, second: Any, avg: float = 0.5) -> Callable[..., Tensor]:
+        def f(m: Any, x: Tensor, t: Tensor, d: Tensor) -> Tensor:
+            h = d[:, None] / 2
+            a = m(x, t, first(d))
+            return avg * (a + m(x + h * a, second(t, d), first(d)))
+
+        return f
+
+    half, ahead = (lambda d: d / 2), (lambda t, d: t + d / 2)
+    mistakes = {
+        tr("the second half step starts at t + d/2, not at t."): wrong(half, lambda t, d: t),
+        tr("the second half step starts at t + d/2: you moved the time by the whole d."): wrong(
+            half, lambda t, d: t + d
+        ),
+        tr("ask the model for half steps: s(., ., d/2), not s(., ., d)."): wrong(
+            lambda d: d, ahead
+        ),
+        tr("average the two half-step velocities ((a + b) / 2), do not add them."): wrong(
+            half, ahead, 1.0
+        ),
+        tr("the intermediate point is x + (d/2) s(x, t, d/2): the step is d/2."): (
+            lambda m, x, t, d: (
+                (m(x, t, d / 2) + m(x + d[:, None] * m(x, t, d / 2), t + d / 2, d / 2)) / 2
+            )
+        ),
+    }
+    return check_function(
+        student, reference_shortcut_target, [(_sfield, x, t, d)], mistakes, verbose=verbose
     )
 
 
@@ -208,9 +297,11 @@ def nfe_widget(
                 x = solve(m, x0, method="euler", n_steps=nfe).x
             ratios[name] = wasserstein2(x, data) / floor
             scatter(data, ax=ax, color="0.8")
-            scatter(x, ax=ax, s=4, title=f"{name}: W2/floor {ratios[name]:.2f}")
+            scatter(x, ax=ax, s=4, title=tr("{name}: W2/floor {r:.2f}", name=name, r=ratios[name]))
         stats.update(nfe=nfe, ratios=ratios)
-        return f"{nfe} Euler step{'s' if nfe > 1 else ''} = {nfe} network evaluations"
+        if nfe == 1:
+            return tr("{nfe} Euler step = {nfe} network evaluations", nfe=nfe)
+        return tr("{nfe} Euler steps = {nfe} network evaluations", nfe=nfe)
 
     slider = W.SelectionSlider(options=[1, 2, 4, 8], value=1, description="NFE")
     live = LivePlot(draw, {"nfe": slider}, figsize=(3.3 * len(models), 3.5), ncols=len(models))

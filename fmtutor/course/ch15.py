@@ -19,6 +19,7 @@ from fmtutor.conventions import (
     to_course,
 )
 from fmtutor.course.exercises import ExerciseResult, check_function
+from fmtutor.course.i18n import tr
 from fmtutor.course.plots import scatter
 from fmtutor.course.widgets import LivePlot
 from fmtutor.metrics import wasserstein2
@@ -67,15 +68,21 @@ def _cases_velocity() -> list[tuple[Any, Tensor, float]]:
 def check_course_velocity(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check course_velocity(f, x, t) -> u_t(x) (B, d) for a diffusers network f(x, timestep)."""
     mistakes = {
-        "the sign: diffusers' network predicts noise - data, the course's velocity is data - "
-        "noise, so negate its output.": lambda f, x, t: f(x, 1000 * (1 - t)),
-        "the clock runs the other way: diffusers' sigma is 1 - t (noise at sigma = 1), so the "
-        "network must see 1000 (1 - t), not 1000 t.": lambda f, x, t: -f(x, 1000 * t),
-        "the scale: diffusers' network takes timesteps sigma * 1000, not sigma in [0, 1].": (
+        tr(
+            "the sign: diffusers' network predicts noise - data, the course's velocity is data - "
+            "noise, so negate its output."
+        ): lambda f, x, t: f(x, 1000 * (1 - t)),
+        tr(
+            "the clock runs the other way: diffusers' sigma is 1 - t (noise at sigma = 1), so the "
+            "network must see 1000 (1 - t), not 1000 t."
+        ): lambda f, x, t: -f(x, 1000 * t),
+        tr("the scale: diffusers' network takes timesteps sigma * 1000, not sigma in [0, 1]."): (
             lambda f, x, t: -f(x, 1 - t)
         ),
-        "two slips at once: negate the output (it is noise - data) and give the network "
-        "1000 (1 - t), not 1000 t.": lambda f, x, t: f(x, 1000 * t),
+        tr(
+            "two slips at once: negate the output (it is noise - data) and give the network "
+            "1000 (1 - t), not 1000 t."
+        ): lambda f, x, t: f(x, 1000 * t),
     }
     return check_function(
         student, reference_course_velocity, _cases_velocity(), mistakes, verbose=verbose
@@ -107,13 +114,15 @@ def _euler(u: Callable[..., Tensor], x: Tensor, times: Tensor, at_end: bool = Fa
 def check_course_loop(student: Callable[..., Any], verbose: bool = True) -> ExerciseResult:
     """Check course_loop(u, x0, sigmas) -> x at t = 1 (B, d): Euler on t_k = 1 - sigma_k."""
     mistakes = {
-        "you used the sigmas as course times: t = 1 - sigma, so the grid runs 0 -> 1 (your "
-        "steps ran the flow backwards).": lambda u, x, s: _euler(u, x, s),
-        "your step is sigma_{k+1} - sigma_k (negative): in the course's clock it is "
-        "t_{k+1} - t_k = sigma_k - sigma_{k+1}.": lambda u, x, s: _euler(
-            lambda y, t: -u(y, t), x, 1 - s
-        ),
-        "Euler evaluates the velocity at the start of each step, t_k, not at its end.": (
+        tr(
+            "you used the sigmas as course times: t = 1 - sigma, so the grid runs 0 -> 1 (your "
+            "steps ran the flow backwards)."
+        ): lambda u, x, s: _euler(u, x, s),
+        tr(
+            "your step is sigma_{k+1} - sigma_k (negative): in the course's clock it is "
+            "t_{k+1} - t_k = sigma_k - sigma_{k+1}."
+        ): lambda u, x, s: _euler(lambda y, t: -u(y, t), x, 1 - s),
+        tr("Euler evaluates the velocity at the start of each step, t_k, not at its end."): (
             lambda u, x, s: _euler(u, x, 1 - s, at_end=True)
         ),
     }
@@ -149,21 +158,29 @@ def clocks_widget(model: Callable[..., Tensor], x0: Tensor, data: Tensor) -> Any
         stats.update(max_difference=float((a - b).abs().max()), w2=w2, shift=shift)
         ax = fig.axes[0]
         k = np.arange(n_steps + 1)
-        ax.plot(k, sig.numpy(), "o-", color="#CC79A7", label=r"diffusers' $\sigma_k$")
-        ax.plot(k, 1 - sig.numpy(), "s-", color="#009E73", label=r"course's $t_k = 1-\sigma_k$")
-        ax.set(xlabel="step k", ylabel="time", ylim=(-0.05, 1.05), title="one grid, two clocks")
+        ax.plot(k, sig.numpy(), "o-", color="#CC79A7", label=tr(r"diffusers' $\sigma_k$"))
+        ax.plot(k, 1 - sig.numpy(), "s-", color="#009E73", label=tr(r"course's $t_k = 1-\sigma_k$"))
+        ax.set(xlabel=tr("step k"), ylabel=tr("time"), ylim=(-0.05, 1.05))
+        ax.set_title(tr("one grid, two clocks"))
         ax.legend(loc="upper center", fontsize=8)
         ax.set_xticks(k if n_steps <= 8 else k[::2])
         scatter(data, ax=fig.axes[1], color="0.8", s=3)
-        scatter(a, ax=fig.axes[1], title=f"{n_steps} Euler steps, shift {shift:g}", s=4)
-        return (
-            f"W<sub>2</sub> to the data {w2:.3f}; diffusers loop vs course solve: largest "
-            f"difference {stats['max_difference']:.1e}"
+        scatter(
+            a,
+            ax=fig.axes[1],
+            title=tr("{n} Euler steps, shift {shift:g}", n=n_steps, shift=shift),
+            s=4,
+        )
+        return tr(
+            "W<sub>2</sub> to the data {w2:.3f}; diffusers loop vs course solve: largest "
+            "difference {d:.1e}",
+            w2=w2,
+            d=stats["max_difference"],
         )
 
     controls = {
-        "shift": W.FloatSlider(1.0, min=0.5, max=5.0, step=0.5, description="shift"),
-        "n_steps": W.IntSlider(4, min=1, max=16, description="steps"),
+        "shift": W.FloatSlider(1.0, min=0.5, max=5.0, step=0.5, description=tr("shift")),
+        "n_steps": W.IntSlider(4, min=1, max=16, description=tr("steps")),
     }
     live = LivePlot(draw, controls, figsize=(9, 4.2), ncols=2)
     live.stats = stats

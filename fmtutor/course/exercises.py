@@ -39,22 +39,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from fmtutor.course._cases import cases_step, cases_xt
+from fmtutor.course._slips import slip
 from fmtutor.course._timeout import ExerciseTimeout, call
+from fmtutor.course.i18n import tr
 
 # private references, taken at import: patching torch.allclose later does not change a verdict
-_allclose, _isfinite, _equal = torch.allclose, torch.isfinite, torch.equal
+_allclose, _equal = torch.allclose, torch.equal
 
 #: marks every font has (DejaVu Sans Mono too); emoji marks are boxes without an emoji font
 PASS_MARK, FAIL_MARK, NEXT_MARK = "✓", "✗", "↪"
-LEARNING_NOTE = (
-    "(These checks are here to help you learn, not to grade you: a determined person can "
-    "fool them.)"
-)
+
+
+def _learning_note() -> str:
+    return tr(
+        "(These checks are here to help you learn, not to grade you: a determined person can "
+        "fool them.)"
+    )
+
+
+#: the note of the first verdict, in English (``say`` prints it in the chapter's language)
+LEARNING_NOTE = _learning_note()
 _told: list[bool] = []  # the note goes with the first verdict printed in a session
 
 
@@ -76,7 +84,7 @@ class ExerciseResult:
         return self.passed
 
     def __repr__(self) -> str:
-        return ("PASSED: " if self.passed else "NOT YET: ") + self.message
+        return (tr("PASSED: ") if self.passed else tr("NOT YET: ")) + self.message
 
 
 def check_function(
@@ -128,8 +136,10 @@ def check_function(
     if caller.startswith("fmtutor.") and not own.startswith("fmtutor."):
         result = _no(
             "reference",
-            "the reference solution was replaced (e.g. by your own function): the check only "
-            "compares with the original. Restart the kernel to restore it.",
+            tr(
+                "the reference solution was replaced (e.g. by your own function): the check only "
+                "compares with the original. Restart the kernel to restore it."
+            ),
         )
     else:
         result = _check(student, _expected(reference, cases), cases, mistakes or {}, atol, timeout)
@@ -143,7 +153,7 @@ def say(result: "ExerciseResult") -> None:
     print(f"{PASS_MARK if result.passed else FAIL_MARK} {result.message}")
     if not _told:
         _told.append(True)
-        print(LEARNING_NOTE)
+        print(_learning_note())
 
 
 def rerun(student: Callable[..., Any], *args: Any, timeout: "float | None" = 10.0) -> Any:
@@ -170,88 +180,6 @@ def _expected(reference: Callable[..., Any], cases: Sequence[tuple]) -> list[Cal
     return [(lambda v: lambda: v)(reference(*args)) for args in cases]
 
 
-def _leaves(args: tuple) -> list[Tensor]:
-    """Tensors a gradient should reach: parameters of nn.Module arguments, requires_grad inputs."""
-    out = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
-    return out + [p for a in args if isinstance(a, nn.Module) for p in a.parameters()]
-
-
-def _dtype_ok(got: Tensor, want: Tensor, args: tuple) -> bool:
-    """The reference's dtype kind; for floats its precision or a floating input's."""
-    if want.is_floating_point():
-        floats = {a.dtype for a in args if isinstance(a, Tensor) and a.is_floating_point()}
-        return got.dtype in floats | {want.dtype}
-    if want.dtype == torch.bool:
-        return got.dtype == torch.bool
-    return not (got.is_floating_point() or got.is_complex() or got.dtype == torch.bool)
-
-
-def _shape_hint(g: tuple[int, ...], w: tuple[int, ...], same_size: bool) -> str:
-    if len(g) > 1 and g == w[::-1]:
-        return "It is transposed."
-    if len(g) == 2 and g[0] == g[1] and len(w) in (1, 2) and w[0] == g[0]:
-        return "A (B, B) result: a (B,) tensor broadcast against a (B, 1) one."
-    if len(g) < len(w):
-        return "An axis is missing: a sum or mean over an axis that should stay (keepdim=True)?"
-    if len(g) > len(w):
-        return "One axis too many: a missing sum or mean, or an extra None / unsqueeze?"
-    if same_size:
-        return "Same number of entries, arranged differently: check your reshape / view / permute."
-    return "Check your broadcasting (t has shape (B, 1)) and reductions."
-
-
-def _slip(got: Any, want: Tensor, args: tuple) -> "ExerciseResult | None":
-    """A failed result when ``got`` is not a finite tensor of the reference's type, shape, dtype."""
-    shape = tuple(want.shape)
-    if isinstance(got, (np.ndarray, np.generic)):
-        return _no(
-            "numpy",
-            f"you returned a NumPy {type(got).__name__}, not a torch tensor: use torch functions "
-            "(torch.sin, torch.exp, ...) rather than np.*, and no .numpy(); the rest of the "
-            "chapter needs a tensor (and its gradient).",
-        )
-    if isinstance(got, (bool, int, float, complex)):
-        return _no(
-            "number",
-            f"you returned a Python {type(got).__name__}, not a tensor of shape {shape}: .item(), "
-            "float(...) or math.* turn a tensor into a plain number and cut it off from autograd; "
-            "return the tensor itself.",
-        )
-    if type(got) not in (Tensor, nn.Parameter):  # a list, a string, a tensor subclass
-        return _no("type", f"expected a torch tensor of shape {shape}, got a {type(got).__name__}.")
-    if got.is_complex() and not want.is_complex():
-        return _no(
-            "complex",
-            f"your result is complex ({got.dtype}), the expected one is real: a square root or "
-            "power of a negative number, or a 1j, crept in.",
-        )
-    if not bool(_isfinite(got).all()):
-        return _no(
-            "nan", "your output contains NaN or inf: a division by zero (t = 1?) or a log of 0?"
-        )
-    if got.shape != want.shape:
-        hint = _shape_hint(tuple(got.shape), shape, got.numel() == want.numel())
-        return _no("shape", f"wrong shape: expected {shape}, got {tuple(got.shape)}. {hint}")
-    if not _dtype_ok(got, want, args):
-        if want.is_floating_point() and got.dtype == torch.float64:
-            why = "a float64 NumPy array or torch.tensor(..., dtype=torch.float64) crept in"
-        elif want.is_floating_point() and got.is_floating_point():
-            why = "a lower precision loses digits"
-        elif want.is_floating_point():
-            why = "integer or boolean arithmetic (e.g. torch.arange(3), a comparison): use floats"
-        else:
-            why = "indices and counts must be integers (e.g. torch.argmin, .long())"
-        return _no("dtype", f"wrong dtype: expected {want.dtype}, got {got.dtype}: {why}.")
-    if want.requires_grad and not got.requires_grad and _leaves(args):
-        return _no(
-            "grad",
-            "your result carries no gradient to the model's parameters, so training could not "
-            "learn from it: .item(), .detach(), .numpy(), torch.no_grad() or torch.tensor(...) of "
-            "a result cut it off. Compute it with torch operations on the model's output.",
-        )
-    return None
-
-
 def _check(
     student: Callable[..., Any],
     expected: list[Callable[[], Any]],
@@ -263,36 +191,55 @@ def _check(
 ) -> ExerciseResult:
     """check_function's comparison, case by case, without the argument checks and the print."""
     if not callable(student):
-        return _no("not-callable", f"expected a function, got {type(student).__name__}.")
+        kind = type(student).__name__
+        return _no("not-callable", tr("expected a function, got {kind}.", kind=kind))
     for k, args in enumerate(cases):
         # copies: the student's function may write into its arguments
         mine = tuple(a.clone() if isinstance(a, Tensor) else a for a in args)
         try:
             got = call(student, *mine, timeout=timeout)
         except NotImplementedError:
-            return _no("todo", "not done yet: replace `raise NotImplementedError` with your code.")
+            return _no(
+                "todo", tr("not done yet: replace `raise NotImplementedError` with your code.")
+            )
         except ExerciseTimeout:
             return _no(
                 "timeout",
-                f"your function did not finish within {timeout:g} s on test case {k + 1} and was "
-                "stopped: an endless loop (a `while` whose condition never changes)?",
+                tr(
+                    "your function did not finish within {timeout:g} s on test case {k} and was "
+                    "stopped: an endless loop (a `while` whose condition never changes)?",
+                    timeout=timeout,
+                    k=k + 1,
+                ),
             )
         except Exception as e:
             mismatch = isinstance(e, RuntimeError) and (
                 "size of tensor" in str(e) or "shape" in str(e)
             )
-            hint = " That is a shape mismatch inside your function: check your broadcasting (t has"
-            hint = hint + " shape (B, 1), points (B, d))." if mismatch else ""
+            hint = tr(
+                " That is a shape mismatch inside your function: check your broadcasting (t has"
+                " shape (B, 1), points (B, d))."
+            )
+            hint = hint if mismatch else ""
             if isinstance(e, RuntimeError) and "does not require grad" in str(e):
                 return _no(
                     "requires_grad",
-                    "torch.autograd.grad found no graph: x must be a leaf that requires a "
-                    "gradient before the field is evaluated (x = x.clone().requires_grad_(True)), "
-                    "and the output must come from that x.",
+                    tr(
+                        "torch.autograd.grad found no graph: x must be a leaf that requires a "
+                        "gradient before the field is evaluated "
+                        "(x = x.clone().requires_grad_(True)), and the output must come from "
+                        "that x."
+                    ),
                 )
-            return _no("raised", f"your function raised {type(e).__name__}: {e}.{hint}")
+            raised = tr(
+                "your function raised {kind}: {error}.{hint}",
+                kind=type(e).__name__,
+                error=e,
+                hint=hint,
+            )
+            return _no("raised", raised)
         if got is None:
-            return _no("none", "your function returned None: did you forget `return`?")
+            return _no("none", tr("your function returned None: did you forget `return`?"))
         changed = [
             i
             for i, (a, m) in enumerate(zip(args, mine))
@@ -301,17 +248,20 @@ def _check(
         if changed:
             return _no(
                 "inplace",
-                f"your function changed its input argument(s) {changed} in place (e.g. `x += ...` "
-                "or `x[...] = ...`), which silently alters the caller's data: compute a new tensor "
-                "instead (`y = x + ...`).",
+                tr(
+                    "your function changed its input argument(s) {changed} in place (e.g. "
+                    "`x += ...` or `x[...] = ...`), which silently alters the caller's data: "
+                    "compute a new tensor instead (`y = x + ...`).",
+                    changed=changed,
+                ),
             )
         want = expected[k]()
         if not isinstance(want, Tensor):  # a reference returning a number: compare as tensors
             want = torch.as_tensor(want)
             got = torch.as_tensor(got) if isinstance(got, (int, float)) else got
-        bad = _slip(got, want, args)
+        bad = slip(got, want, args)
         if bad is not None:
-            return bad
+            return _no(*bad)
         if _close(got, want, atol):
             continue
         for hint, wrong in mistakes.items():
@@ -319,11 +269,12 @@ def _check(
                 return _no("mistake", hint)
         if float(want.detach().abs().max()) > 0 and _close(got, -want, atol):
             return _no(
-                "sign", "the sign is flipped: your result is exactly minus the expected one."
+                "sign", tr("the sign is flipped: your result is exactly minus the expected one.")
             )
         err = (got.double() - want.double()).abs().max().item()
-        return _no("wrong", f"values differ from the expected ones (max |difference| = {err:.3g}).")
-    return ExerciseResult(True, "correct on every test case.", "ok")
+        differ = tr("values differ from the expected ones (max |difference| = {err:.3g}).", err=err)
+        return _no("wrong", differ)
+    return ExerciseResult(True, tr("correct on every test case."), "ok")
 
 
 def use_or_reference(
@@ -345,5 +296,5 @@ def use_or_reference(
         )
     if result.passed:
         return student
-    print(f"{NEXT_MARK} continuing with the reference solution: the rest of the chapter runs.")
+    print(NEXT_MARK, tr("continuing with the reference solution: the rest of the chapter runs."))
     return reference

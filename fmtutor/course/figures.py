@@ -222,6 +222,43 @@ class KeptFigure:
             )
         return png
 
+    def warm(self) -> bool:
+        """Render the kept background now, from the picture just drawn, instead of two redraws on.
+
+        ``png`` renders the background only once two redraws running show the same frames, ticks
+        and labels, so that plots whose limits move never pay for it; the first two redraws of a
+        plot with fixed limits are then full draws, the second one also rendering the background.
+        Called right after a ``png`` (the figure still holds its artists), this renders it at
+        once, so the next redraw with the same frames already pastes it. The PNGs stay the same.
+
+        Returns:
+            Whether a background is now kept (False where blitting does not apply).
+        """
+        fig = self.fig
+        if not (self._layout and self.ncols and fig.axes == self._own and fast_redraws(fig)):
+            return False
+        fig.set_layout_engine(None)  # as png draws with a kept layout
+        try:
+            for ax, (pos, anchor, box_aspect) in zip(fig.axes, self._layout[1]):
+                ax.set_position(pos)
+                ax.set_anchor(anchor)
+                ax.set_box_aspect(box_aspect)
+            for ax in fig.axes:
+                ax.apply_aspect()
+            found = static_key(fig)
+            if found is None:
+                return False
+            key = found[0]
+            if self._background is None or self._background[0] != key:
+                self._background = (key, *self._render_background())
+                self._titles = {}
+            self._last_key = key
+            return True
+        finally:
+            for ax in fig.axes:
+                ax.set_in_layout(True)
+            fig.set_layout_engine("constrained")
+
     def _blit_png(self, dpi: int) -> bytes:
         """PNG of the figure from the kept background plus the drawing code's artists, when exact.
 

@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from fmtutor._validate import check_callable, check_points, check_positive_int
+from fmtutor.course.i18n import tr
 
 Lim = tuple[float, float]
 #: Okabe & Ito's colour-blind-safe palette, in the order of the colour cycle that setup() sets.
@@ -155,7 +156,7 @@ def quiver(
         width=0.005,
     )
     if colorbar:
-        ax.figure.colorbar(q, ax=ax, label="speed $|u_t(x)|$", shrink=0.8)
+        ax.figure.colorbar(q, ax=ax, label=tr("speed $|u_t(x)|$"), shrink=0.8)
     return style_axes(ax, xlim, ylim, title)
 
 

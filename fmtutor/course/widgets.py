@@ -16,7 +16,15 @@ Headless use: set ``control.value`` and read ``live.image.value`` (the PNG bytes
 ``live.busy`` tells whether a redraw is running.
 """
 
-__all__ = ["LivePlot", "SolvedPaths", "FramePlayer", "render_frames", "png_image", "set_png"]
+__all__ = [
+    "LivePlot",
+    "SolvedPaths",
+    "FramePlayer",
+    "render_frames",
+    "png_image",
+    "set_png",
+    "css_width",
+]
 
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,6 +36,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from fmtutor.course.figures import KeptFigure
+from fmtutor.course.i18n import tr
 from fmtutor.solvers import Solution, solve
 
 BUSY_TEXT = "↻ recomputing…"
@@ -41,12 +50,30 @@ _BUSY_CSS = """<style>
 </style>"""
 
 
+#: The font size at which a widget image shows at its PNG's pixel size: JupyterLab's content font.
+BASE_FONT_PX = 14
+#: The CSS length that font size is read from (JupyterLab's Presentation Mode makes it 17 px;
+#: elsewhere, as in Colab or VS Code, the variable is missing and the fallback holds).
+FONT_VAR = f"var(--jp-content-font-size1, {BASE_FONT_PX}px)"
+
+
+def css_width(pixels: int) -> str:
+    """A CSS width of ``pixels`` px at the content font's usual 14 px, growing with that font.
+
+    >>> css_width(480)
+    'calc(var(--jp-content-font-size1, 14px) * 480 / 14)'
+    """
+    return f"calc({FONT_VAR} * {int(pixels)} / {BASE_FONT_PX})"
+
+
 def png_image(png: bytes = b"") -> W.Image:
     """An Image widget that shows a PNG at its own size, never stretched, narrowed to fit.
 
     A VBox stretches its children to its width (a 480 px plot to 930 px, blurry); here the image
     keeps its place at the left, its width and height attributes are the PNG's pixels
-    (``set_png``), and CSS only narrows it to the output's width, keeping its aspect.
+    (``set_png``), and CSS only narrows it to the output's width, keeping its aspect. Its CSS
+    width follows the notebook's content font (``css_width``): the PNG's pixel size at the usual
+    font, larger in Presentation Mode, as the text around it grows (height auto: aspect kept).
     """
     image = W.Image(
         format="png",
@@ -67,6 +94,7 @@ def set_png(image: W.Image, png: bytes) -> None:
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     with image.hold_sync():
         image.width, image.height = str(width), str(height)
+        image.layout.width = css_width(width)
         image.value = png
 
 
@@ -79,6 +107,9 @@ class LivePlot:
         controls: name -> ipywidgets control (its ``.value`` is passed to draw under that name).
         figsize: figure size in inches. dpi: PNG resolution.
         ncols: number of subplot columns created for you (``fig.axes``); 0 to create none.
+        fixed_frame: the axes' limits, ticks and labels do not depend on the controls: the kept
+            background (``KeptFigure.warm``) is rendered with the first picture, so that every
+            redraw, the first ones included, pastes it (the same picture, drawn sooner).
 
     >>> import ipywidgets as W
     >>> draw = lambda fig, k: fig.axes[0].plot([0, k]) and f"k={k}"
@@ -95,6 +126,7 @@ class LivePlot:
         figsize: tuple[float, float] = (5, 4.5),
         dpi: int = 80,
         ncols: int = 1,
+        fixed_frame: bool = False,
     ) -> None:
         if not callable(draw):
             raise TypeError(
@@ -134,6 +166,8 @@ class LivePlot:
         )
         self.widget.add_class("fmtutor-live")
         self.update()
+        if fixed_frame and self.last_error is None:
+            self.kept.warm()
 
     @property
     def values(self) -> dict[str, Any]:
@@ -147,7 +181,7 @@ class LivePlot:
 
     def _set_busy(self, on: bool) -> None:
         """Switch the busy state: the sign's text and the container's class (the CSS hook)."""
-        self.busy_sign.value = BUSY_TEXT if on else ""
+        self.busy_sign.value = tr("↻ recomputing…") if on else ""
         if on:
             self.widget.add_class("fmtutor-busy")
         else:
@@ -172,7 +206,8 @@ class LivePlot:
             except Exception as e:  # shown to the student instead of vanishing in the console
                 self.last_error = e
                 with self.errors:
-                    print(f"error while redrawing: {type(e).__name__}: {e}")
+                    kind = type(e).__name__
+                    print(tr("error while redrawing: {kind}: {error}", kind=kind, error=e))
                 return
             self.text.value = msg if isinstance(msg, str) else ""
             set_png(self.image, self.kept.png(self.dpi))
@@ -269,11 +304,11 @@ class FramePlayer:
     Args:
         frames: PNG bytes of each frame (see render_frames).
         interval: milliseconds between frames when playing.
-        description: label of the slider.
+        description: label of the slider (default: 'frame', in the chapter's language).
     """
 
     def __init__(
-        self, frames: Sequence[bytes], interval: int = 80, description: str = "frame"
+        self, frames: Sequence[bytes], interval: int = 80, description: "str | None" = None
     ) -> None:
         if isinstance(frames, (str, bytes)) or len(frames) < 2:
             raise ValueError(f"frames: expected at least 2 frames, got {len(frames)}")
@@ -288,7 +323,9 @@ class FramePlayer:
             )
         self.images = [png_image(f) for f in frames]
         self.play = W.Play(value=0, min=0, max=len(frames) - 1, interval=interval)
-        self.slider = W.IntSlider(value=0, min=0, max=len(frames) - 1, description=description)
+        self.slider = W.IntSlider(
+            value=0, min=0, max=len(frames) - 1, description=description or tr("frame")
+        )
         W.jslink((self.play, "value"), (self.slider, "value"))
         if hasattr(W, "Stack"):  # ipywidgets >= 8: the browser switches frames, no kernel trip
             self.stack = W.Stack(self.images, selected_index=0)

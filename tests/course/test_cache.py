@@ -97,3 +97,25 @@ def test_recipe_config_names_the_sampler_and_holds_the_current_recipe():
     assert by_name["recipe"] == json.loads(cache.canonical_config(fm.recipes.DEFAULT_2D))
     assert by_name["seed"] == 2 and by_name["overrides"] == {"steps": 10}
     assert cache.recipe_config("two_moons", seed=3) != cache.recipe_config("two_moons", seed=2)
+
+
+def test_long_work_shows_progress_on_stderr_never_stdout(capsys, monkeypatch):
+    """Chapter 5's loop (what moons_model trains on a first run) and chapter 6's quality-vs-NFE
+    study show a progress bar when asked: tqdm's, a widget in a notebook and stderr elsewhere, so
+    nothing lands in the stdout a chapter's snapshot records. moons_model's training asks for it."""
+    import torch
+
+    import fmtutor as fm
+    from fmtutor.course import cache, ch05
+
+    ch05.train_moons(steps=3, batch_size=8, progress=True)
+    fm.convergence.quality_vs_nfe(lambda x, t: -x, torch.randn(20, 2), nfe=(4,), progress=True)
+    out = capsys.readouterr()
+    assert "training" in out.err and "quality vs NFE" in out.err and out.out == ""
+    ch05.train_moons(steps=3, batch_size=8)  # off unless asked
+    fm.convergence.quality_vs_nfe(lambda x, t: -x, torch.randn(20, 2), nfe=(4,))
+    assert capsys.readouterr().err == ""
+    asked = {}
+    monkeypatch.setattr(ch05, "train_moons", lambda **kw: asked.update(kw) or (None, None))
+    cache._train_moons()
+    assert asked.get("progress") is True

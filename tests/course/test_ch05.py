@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 import fmtutor as fm
-from fmtutor.course import ch05
+from fmtutor.course import ch05, tr
 
 PNG = b"\x89PNG"
 
@@ -255,7 +255,15 @@ def test_train_moons_is_the_notebooks_loop_weight_for_weight():
     defaults = inspect.signature(ch05.train_moons).parameters
     assert {k: defaults[k].default for k in ch05.MOONS_LOOP} == ch05.MOONS_LOOP
     short = loop.replace(numbers[0], f"steps, batch = 40, {numbers[2]}")
-    space = {"torch": torch, "np": np, "fm": fm, "ch05": ch05, "nn": torch.nn, "time": time}
+    space = {
+        "torch": torch,
+        "np": np,
+        "fm": fm,
+        "ch05": ch05,
+        "nn": torch.nn,
+        "time": time,
+        "tr": tr,
+    }
     space.update(display=lambda *a, **k: None, g=torch.Generator().manual_seed(0))
     exec(_notebook_cell("class VelocityNet"), space)
     exec(_notebook_cell("def train_step"), space)

@@ -132,3 +132,15 @@ def test_moving_the_class_back_shows_the_first_picture_again(digit_run, digit_cl
     live.controls["digit"].value = 3
     assert torch.equal(live.state["x"], x3)
     assert np.array_equal(pixels(live.image.value), pixels(before))
+
+
+def test_widget_controls_get_room(digit_run):
+    """The sliders keep a usable track: a fixed width they cannot be squeezed below (the row wraps
+    instead) and a label column that does not eat into it (they had ~55 px tracks)."""
+    live = ch11.digit_explorer(digit_run.model, n=4)
+    sliders = [live.controls[k] for k in ("digit", "w", "n_steps")]
+    for s in sliders:
+        assert (s.layout.width, s.layout.min_width) == ("20em", "20em"), s.description
+        assert s.style.description_width == "6em"
+    assert live.controls["method"].style.description_width == "6em"
+    assert live.widget.children[0].layout.flex_flow == "row wrap"  # LivePlot's control row

@@ -61,3 +61,33 @@ def test_nfe_widget_recomputes_the_table():
         ch14.nfe_widget(nets, x0, data, floor=0.0)
     with pytest.raises(TypeError, match="models"):
         ch14.nfe_widget({}, x0, data, floor=1.0)
+
+
+def test_exercise_shortcut_target():
+    assert ch14.check_shortcut_target(ch14.reference_shortcut_target, verbose=False)
+
+    def by_hand(m, x, t, d):
+        h = d[:, None] / 2
+        a = m(x, t, d / 2)
+        return (a + m(x + h * a, t + d / 2, d / 2)) / 2
+
+    assert ch14.check_shortcut_target(by_hand, verbose=False)
+
+    def wrong(first, second, avg=0.5, step=0.5):
+        def f(m, x, t, d):
+            a = m(x, t, first(d))
+            return avg * (a + m(x + step * d[:, None] * a, second(t, d), first(d)))
+
+        return f
+
+    half, ahead = (lambda d: d / 2), (lambda t, d: t + d / 2)
+    cases = {
+        "not at t.": wrong(half, lambda t, d: t),
+        "by the whole d": wrong(half, lambda t, d: t + d),
+        "ask the model for half steps": wrong(lambda d: d, ahead),
+        "do not add them": wrong(half, ahead, avg=1.0),
+        "the step is d/2": wrong(half, ahead, step=1.0),
+    }
+    for key, bad in cases.items():
+        res = ch14.check_shortcut_target(bad, verbose=False)
+        assert not res and key in res.message, (key, res.message)

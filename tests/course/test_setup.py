@@ -66,6 +66,8 @@ def test_auto_leaves_the_choice_to_default_device():
         ({"threads": 0}, ValueError, "threads"),
         ({"threads": 1.5}, ValueError, "threads"),
         ({"device": "gpu"}, ValueError, "device"),
+        ({"lang": "fr"}, ValueError, "lang"),
+        ({"lang": "zh-CN"}, ValueError, "lang"),
     ],
 )
 def test_setup_refuses_bad_arguments_naming_them(kwargs, error, name):
@@ -77,4 +79,14 @@ def test_cache_dir_honours_fmtutor_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("FMTUTOR_CACHE", str(tmp_path / "models"))
     assert cache_dir() == tmp_path / "models"
     monkeypatch.delenv("FMTUTOR_CACHE")
+    assert cache_dir() == Path(".cache")
+
+
+def test_a_translated_chapter_shares_the_english_cache(monkeypatch, tmp_path):
+    monkeypatch.delenv("FMTUTOR_CACHE", raising=False)
+    (tmp_path / "notebooks" / "zh").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "notebooks" / "zh")
+    assert cache_dir() == Path("..") / ".cache"
+    assert cache_dir().resolve() == (tmp_path / "notebooks" / ".cache").resolve()
+    monkeypatch.chdir(tmp_path / "notebooks")
     assert cache_dir() == Path(".cache")

@@ -271,18 +271,39 @@ def test_images_keep_their_size_and_aspect():
         width, height = Image.open(io.BytesIO(image.value)).size
         assert (image.width, image.height) == (str(width), str(height))
         lay = image.layout  # the box may narrow it (aspect kept), never widen or stretch it
-        assert (lay.align_self, lay.max_width, lay.height, lay.width) == (
-            "flex-start",
-            "100%",
-            "auto",
-            None,
-        )
+        assert (lay.align_self, lay.max_width, lay.height) == ("flex-start", "100%", "auto")
         assert lay.object_fit == "contain"
+        # its CSS width: the PNG's pixels at the usual 14 px content font, growing with that font
+        font = "var(--jp-content-font-size1, 14px)"
+        assert lay.width == f"calc({font} * {width} / 14)", lay.width
     assert (curve.image.width, curve.image.height) == ("480", "272")  # figsize (6, 3.4) at 80 dpi
     live.controls["particles"].value = True  # a redraw keeps them in step with the new PNG
     assert live.image.width == str(Image.open(io.BytesIO(live.image.value)).size[0])
+    assert live.image.layout.width.endswith(f"* {live.image.width} / 14)")
     other = png_image()
     set_png(other, frames[0])
     assert (other.width, other.height) == ("120", "80")
     with pytest.raises(ValueError, match="png: expected PNG bytes"):
         set_png(other, b"GIF89a" + bytes(30))
+
+
+def _fixed_box(fig: Any, k: int) -> str:
+    """A plot with fixed limits and labels: only the line moves with k."""
+    ax = fig.axes[0]
+    ax.plot([0, 1], [0, k], color="#0072B2")
+    ax.set(xlim=(0, 1), ylim=(0, 5), xlabel="x", ylabel="y", title="fixed frame")
+    return ""
+
+
+def test_fixed_frame_pastes_the_background_from_the_first_redraw():
+    """fixed_frame renders the kept background with the first picture: every redraw blits, the
+    first ones included (without it the first two are full draws), and the picture is the same."""
+    plain = LivePlot(_fixed_box, {"k": W.IntSlider(1, 0, 5)})
+    fixed = LivePlot(_fixed_box, {"k": W.IntSlider(1, 0, 5)}, fixed_frame=True)
+    assert fixed.kept.blits == plain.kept.blits == 0  # the first picture is a full draw
+    for k, blits in ((2, 1), (3, 2), (4, 3)):
+        plain.controls["k"].value = fixed.controls["k"].value = k
+        assert fixed.kept.blits == blits, (k, fixed.kept.blits)
+        assert np.array_equal(_pixels(fixed.image.value), _pixels(plain.image.value)), k
+        assert np.array_equal(_pixels(fixed.image.value), _pixels(_fresh(fixed).image.value)), k
+    assert plain.kept.blits == 2  # the plain plot's first redraw drew everything

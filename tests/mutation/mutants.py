@@ -1006,6 +1006,47 @@ def _(p: Patcher) -> None:
     p.function(fm.fewstep, "distill_loss", _like(old, distill_loss))
 
 
+T_SHORT = "tests/test_shortcut.py"
+
+
+@mutant(
+    "shortcut_target_summed",
+    "the self-consistency target adds the two half-step velocities instead of averaging them",
+    "fmtutor.shortcut.shortcut_targets",
+    ["14"],
+    [T_SHORT],
+)
+def _(p: Patcher) -> None:
+    fm = _fm()
+    old = fm.shortcut.shortcut_targets
+
+    def shortcut_targets(model, x, t, d, d_min=1 / 64):
+        return 2 * old(model, x, t, d, d_min)
+
+    p.function(fm.shortcut, "shortcut_targets", _like(old, shortcut_targets))
+
+
+@mutant(
+    "shortcut_sampler_ignores_step",
+    "the shortcut sampler asks the model for its instantaneous velocity (d = 0) at every step",
+    "fmtutor.shortcut.shortcut_sample",
+    ["14"],
+    [T_SHORT],
+)
+def _(p: Patcher) -> None:
+    fm = _fm()
+    old = fm.shortcut.shortcut_sample
+
+    def shortcut_sample(model, x_0, n_steps):
+        x = x_0
+        with torch.no_grad():
+            for i in range(n_steps):
+                x = x + model(x, i / n_steps, 0.0) / n_steps
+        return x
+
+    p.function(fm.shortcut, "shortcut_sample", _like(old, shortcut_sample))
+
+
 ALL: dict[str, Mutant] = {**CATALOGUE, **CONTROLS}
 
 

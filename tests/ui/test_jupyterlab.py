@@ -3,6 +3,12 @@ keyboard changes the figure it drives, Play animates, each trajectory slider (is
 mouse redraws and leaves no busy state behind, and a screenshot per chapter lands in test-artifacts/ui/.
 On the first chapter, the lecturer's recipe (Simple Interface + Presentation Mode) is checked too.
 
+The Chinese edition (notebooks/zh/, from tools/translate.py) is checked on a fixed pair of chapters
+(ZH_CHAPTERS): run all, no error, a slider moves its figure, the rendered Markdown is Chinese and its
+characters are drawn with real glyphs (each drawn on a canvas in the page's own font differs from the
+others and from the missing-glyph box of U+10FFFD; that needs a CJK font: fonts-wqy-microhei).
+Screenshots: test-artifacts/ui/zh_<chapter>*.png.
+
 Chapters run ``FMTUTOR_UI_WORKERS`` at a time (default 2): while one test checks its chapter, the next chapter
 is already executing in its own browser context and kernel.
 """
@@ -77,8 +83,9 @@ window.__fm = {
 class ChapterRunner:
     """Opens chapters in their own browser contexts and runs them, ``WORKERS`` at a time, in test order."""
 
-    def __init__(self, browser: Browser, url: str) -> None:
+    def __init__(self, browser: Browser, url: str, chapters: "list[str] | None" = None) -> None:
         self.browser, self.url = browser, url
+        self.chapters = CHAPTERS if chapters is None else chapters
         self.pages: dict[str, Page] = {}
         self.started: dict[str, float] = {}
         self.console: dict[str, list[str]] = {}
@@ -93,7 +100,8 @@ class ChapterRunner:
         self.console[name] = []
         page.on("pageerror", lambda e: self.console[name].append(f"pageerror: {e}"))
         path = f"notebooks/{name}"
-        page.goto(f"{self.url}/lab/workspaces/ui-{Path(name).stem}/tree/{path}?reset")
+        workspace = "ui-" + name[: -len(".ipynb")].replace("/", "-")
+        page.goto(f"{self.url}/lab/workspaces/{workspace}/tree/{path}?reset")
         page.wait_for_function("p => window.__fm.kernelIdle(p)", arg=path, timeout=120_000)
         page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
         page.evaluate("p => window.__fm.runAll(p)", path)
@@ -101,8 +109,8 @@ class ChapterRunner:
 
     def run(self, name: str) -> tuple[Page, float]:
         """Start this chapter (and the next ones, up to WORKERS in flight); wait until it has run; return its page."""
-        i = CHAPTERS.index(name)
-        for other in CHAPTERS[i : i + WORKERS]:
+        i = self.chapters.index(name)
+        for other in self.chapters[i : i + WORKERS]:
             self.start(other)
         page = self.pages[name]
         page.wait_for_function(
@@ -154,7 +162,8 @@ def _wait_src_change(page: Page, img, before: str, timeout_s: float) -> bool:
     return False
 
 
-def _move_slider(page: Page, stem: str) -> None:
+def _move_slider(page: Page, stem: str, path: "str | None" = None) -> None:
+    """Move the first LivePlot's slider by keyboard until its figure changes; screenshot ``<stem>.png``."""
     out = _live_plot(page)
     assert out.count() == 1, (
         "no LivePlot (a slider driving a figure) found in the chapter's outputs"
@@ -171,7 +180,7 @@ def _move_slider(page: Page, stem: str) -> None:
     else:
         pytest.fail("moving the slider with the keyboard did not change the figure it drives")
     page.wait_for_function(
-        "p => window.__fm.kernelIdle(p)", arg=f"notebooks/{stem}.ipynb", timeout=120_000
+        "p => window.__fm.kernelIdle(p)", arg=path or f"notebooks/{stem}.ipynb", timeout=120_000
     )
     page.wait_for_timeout(300)
     out.scroll_into_view_if_needed()
@@ -373,3 +382,90 @@ def test_chapter_in_jupyterlab(runner: ChapterRunner, name: str) -> None:
         raise
     finally:
         runner.close(name)
+
+
+# ------------------------------------------------------------------------------ the Chinese edition
+# a fixed pair, quick to run (no model to train), each with a slider-driven figure
+ZH_CHAPTERS = ["01_vector_fields", "02_flows_and_odes"]
+ZH_NAMES = [f"zh/{stem}.ipynb" for stem in ZH_CHAPTERS]
+
+# What the student reads in the notebook's rendered Markdown: how many CJK characters, and whether they are
+# drawn with real glyphs. Eight frequent ideographs of the page are drawn one by one on a canvas in the
+# font of the paragraph they appear in (the page's own font stack and fallback); with no CJK font, each
+# comes out as the same missing-glyph box as U+10FFFD (a code point no font has).
+CJK_GLYPHS = """path => {
+  const panel = window.__fm.panel(path), cjk = /[\u3400-\u4dbf\u4e00-\u9fff]/g;
+  const hasCjk = t => /[\u3400-\u4dbf\u4e00-\u9fff]/.test(t);
+  const md = [...panel.content.node.querySelectorAll('.jp-RenderedMarkdown')];
+  const text = md.map(e => e.innerText).join('\\n'), found = text.match(cjk) || [];
+  const counts = {};
+  for (const ch of found) counts[ch] = (counts[ch] || 0) + 1;
+  const chars = Object.keys(counts).sort((a, b) => counts[b] - counts[a]).slice(0, 8);
+  const el = [...panel.content.node.querySelectorAll('.jp-RenderedMarkdown p, .jp-RenderedMarkdown li')]
+    .find(e => hasCjk(e.textContent)) || md[0];
+  const cs = getComputedStyle(el), font = `${cs.fontStyle} ${cs.fontWeight} 40px ${cs.fontFamily}`;
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 64;
+  const g = canvas.getContext('2d', {willReadFrequently: true});
+  const draw = ch => {
+    g.clearRect(0, 0, 64, 64); g.font = font; g.fillStyle = '#000'; g.textBaseline = 'top';
+    g.fillText(ch, 4, 4);
+    const d = g.getImageData(0, 0, 64, 64).data;
+    let h = 0, ink = 0;
+    for (let i = 3; i < d.length; i += 4) { h = (h * 31 + d[i]) | 0; ink += d[i] > 0; }
+    return {key: `${h}:${ink}`, ink};
+  };
+  const tofu = draw('\\u{10FFFD}').key, drawn = chars.map(draw);
+  return {
+    count: found.length, chars: chars.join(''), font: cs.fontFamily,
+    missing: chars.filter((ch, i) => drawn[i].key === tofu || drawn[i].ink === 0).join(''),
+    distinct: new Set(drawn.map(d => d.key)).size,
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def zh_runner(browser: Browser, jupyter_lab: str):
+    r = ChapterRunner(browser, jupyter_lab, [n for n in ZH_NAMES if (NOTEBOOKS / n).exists()])
+    yield r
+    for name in list(r.pages):
+        r.close(name)
+
+
+@pytest.mark.parametrize("stem", ZH_CHAPTERS)
+def test_chinese_chapter_in_jupyterlab(zh_runner: ChapterRunner, stem: str) -> None:
+    name, shot = f"zh/{stem}.ipynb", f"zh_{stem}"
+    if not (NOTEBOOKS / name).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"notebooks/{name} is missing (python tools/translate.py build)")
+        pytest.skip(f"notebooks/{name} not built yet")
+    path = f"notebooks/{name}"
+    page, seconds = zh_runner.run(name)
+    try:
+        result = page.evaluate("() => window.__fm_result")
+        problems = page.evaluate("p => window.__fm.problems(p)", path)
+        assert not problems, f"{name}: " + "; ".join(problems)
+        assert result is True, f"{name}: run-all returned {result!r}"
+        print(f"{name}: run all in {seconds:.1f} s")
+        page.evaluate(  # back to the chapter's title
+            "p => window.__fm.panel(p).content.widgets[0].node.scrollIntoView()", path
+        )
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / f"{shot}_top.png"))
+        glyphs = page.evaluate(CJK_GLYPHS, path)
+        print(f"{name}: {glyphs}")
+        assert glyphs["count"] >= 200, (
+            f"{name}: the rendered Markdown holds {glyphs['count']} Chinese characters: "
+            "is it the Chinese edition?"
+        )
+        assert not glyphs["missing"] and glyphs["distinct"] == len(glyphs["chars"]), (
+            f"{name}: Chinese characters drawn as missing-glyph boxes ({glyphs['missing'] or glyphs})"
+            f" in the font {glyphs['font']!r}: install a CJK font (apt-get install fonts-wqy-microhei)"
+        )
+        _move_slider(page, shot, path)
+        assert not zh_runner.console[name], f"{name}: page errors: {zh_runner.console[name]}"
+    except BaseException:
+        page.screenshot(path=str(ARTIFACTS / f"{shot}_FAILED.png"))
+        raise
+    finally:
+        zh_runner.close(name)
