@@ -9,6 +9,7 @@ Usage (from the repository root, in the course's environment)::
     python -m bench --only retrain  # chapter 5's loop, one line changed, retrained (under a minute)
     python -m bench --only fewstep  # chapter 14's models trained side by side, W2 at 1-8 NFE
     python -m bench --only support,ot-pool  # issue 17: k-NN precision/recall; coupling="ot"
+    python -m bench --only e2e      # issue 17: key press to new image in JupyterLab + Chromium
 
 Sections: training (item 1, and again on the GPU when there is one), sampling (item 2), chapters
 (items 3 and 4: chapter run times and widget latencies, with a sweep of every control of issue 12's
@@ -18,7 +19,9 @@ against the MLP's private fast path), retrain (issue 12: one line of chapter 5's
 loop changed, and the loop run again in the chapter's kernel), fewstep (issue 16: chapter 14's
 plain, minibatch-OT, reflow, distilled and shortcut models trained side by side, W2 / floor at 1,
 2, 4 and 8 NFE), support and ot-pool (issue 17, bench/structure.py: k-NN precision and recall beside
-W2 / floor on two spirals; ``train_2d(coupling="ot")`` against the default at 8 NFE).
+W2 / floor on two spirals; ``train_2d(coupling="ot")`` against the default at 8 NFE), e2e (issue 17,
+bench/e2e.py: every LivePlot control, key press to new image in JupyterLab + Chromium, against an
+echo widget's round trip; ``FMTUTOR_E2E_ONLY=05,10`` for some chapters; --quick: chapter 00 only).
 """
 
 import argparse
@@ -34,11 +37,13 @@ import fmtutor as fm
 
 from . import common, report
 from .chapters import find_notebooks, run_chapters
+from .e2e import run_e2e
 from .fewstep import run_fewstep
 from .imports import run_imports
 from .retrain import run_retrain
 from .sampling import run_sampling
 from .structure import run_ot_pool, run_support
+from .targets import run_targets
 from .training import run_public_call, run_threads, run_training
 
 HERE = Path(__file__).resolve().parent
@@ -52,6 +57,8 @@ SECTIONS = (
     "fewstep",
     "support",
     "ot-pool",
+    "e2e",
+    "targets",
 )
 
 
@@ -269,6 +276,18 @@ def main(argv: "list[str] | None" = None) -> int:
             res[key] = run(_log)
             stamp(key, load0)
             save()
+    if "e2e" in only:
+        _log("e2e: every control, key press to new image in JupyterLab + Chromium ...")
+        load0 = common.machine_info()["load_avg"]
+        res["e2e"] = run_e2e(_log, quick=args.quick)
+        stamp("e2e", load0)
+        save()
+    if "targets" in only:
+        _log("targets: deck, default and OT recipes on five 2-D targets x three seeds ...")
+        load0 = common.machine_info()["load_avg"]
+        res["targets"] = run_targets(_log, quick=args.quick)
+        stamp("targets", load0)
+        save()
     save()
     _log(f"wrote {out / 'RESULTS.md'} and {out / 'results.png'}")
     return 0

@@ -10,7 +10,7 @@ and in the kernel's CPU milliseconds, and separately the time spent in the chapt
 animations are counted but not timed: their frames are pre-rendered and played in the browser.
 """
 
-__all__ = ["find_notebooks", "run_chapter", "run_chapters", "PROBE", "SWEPT"]
+__all__ = ["find_notebooks", "run_chapter", "run_chapters", "answers", "PROBE", "SWEPT"]
 
 import json
 import time
@@ -101,15 +101,21 @@ def _sweep_values(c, k=16):
     vals = [at(j) for j in sorted({round(i * n / min(k, n)) for i in range(min(k, n) + 1)})]
     vals = vals[::-1] if pos > 0.5 else vals
     return vals + [vals[0], vals[-1]]
+_first = []  # per timed change: (wall ms, CPU ms) until the first picture, and whether it was a draft
 def _timed_set(lp, c, val):
-    """Set c.value = val; return (redrew, wall ms, CPU ms, error text or None)."""
-    calls = lp.calls
+    """Set c.value = val; return (redrew, wall ms, CPU ms, error text or None) until the final picture.
+
+    Appends to _first the time until the first picture (a draft's, when LivePlot showed one)."""
+    calls, drafts = lp.calls, getattr(lp, "drafts", 0)
     t0, c0 = _time.perf_counter(), _time.process_time()
     try:
         c.value = val
     except Exception as e:
         return False, 0.0, 0.0, f"{type(e).__name__}: {e}"
-    return lp.calls > calls, (_time.perf_counter() - t0) * 1e3, (_time.process_time() - c0) * 1e3, None
+    t1, c1 = _time.perf_counter(), _time.process_time()
+    fp = getattr(lp, "first_png", None) or (t1, c1)
+    _first.append(((fp[0] - t0) * 1e3, (fp[1] - c0) * 1e3, getattr(lp, "drafts", 0) > drafts))
+    return lp.calls > calls, (t1 - t0) * 1e3, (c1 - c0) * 1e3, None
 def _same_as_fresh(lp, draw):
     """Does lp's picture equal the first render of a new LivePlot at its values (fresh axes and layout)?"""
     import io as _io, numpy as _np, traitlets as _tl, ipywidgets as _W
@@ -118,7 +124,8 @@ def _same_as_fresh(lp, draw):
         value = _tl.Any()
     _t0 = _time.process_time()
     fresh = _LP(draw, {k: _Fixed(value=c.value) for k, c in lp.controls.items()},
-                figsize=tuple(lp.fig.get_size_inches()), dpi=lp.dpi, ncols=lp.ncols)
+                figsize=tuple(lp.fig.get_size_inches()), dpi=lp.dpi, ncols=lp.ncols,
+                **({"width_ratios": lp.width_ratios} if getattr(lp, "width_ratios", None) else {}))
     _fresh_cpu.append((_time.process_time() - _t0) * 1e3)  # the same picture from a new figure: the old way
     px = lambda b: _np.asarray(_Im.open(_io.BytesIO(b)).convert("RGB"))
     a, b = px(lp.image.value), px(fresh.image.value)
@@ -146,6 +153,7 @@ if _LP is not None:
             _orig = _c.value
             _draw_ms.clear()
             _times, _cpus, _changed, _errors, _mismatch, _fresh_cpu = [], [], 0, [], 0, []
+            _firsts = []
             for _val in _probe_values(_c):
                 _before = _lp.image.value
                 _redrew, _dt, _dc, _err = _timed_set(_lp, _c, _val)
@@ -155,6 +163,7 @@ if _LP is not None:
                 if _redrew:
                     _times.append(_dt)
                     _cpus.append(_dc)
+                    _firsts.append(_first[-1])
                     _changed += _lp.image.value != _before
                 if getattr(_lp, "last_error", None) is not None:
                     _errors.append(f"draw at {_val!r}: {type(_lp.last_error).__name__}: {_lp.last_error}")
@@ -210,6 +219,8 @@ if _LP is not None:
             _entry["controls"].append({"name": _cn, "type": type(_c).__name__, "ms": _times, "cpu_ms": _cpus,
                                        "sweep_ms": _sweep, "sweep_cpu_ms": _sweep_cpu, "sweep_values": _sweep_vals,
                                        "sweep_not_as_fresh": _sweep_mismatch,
+                                       "first_ms": [f[0] for f in _firsts], "first_cpu_ms": [f[1] for f in _firsts],
+                                       "drafted": [f[2] for f in _firsts],
                                        "draw_ms": _compute, "new_png": _changed, "not_as_fresh": _mismatch, "fresh_cpu_ms": _fresh_cpu,
                                        "drag_ms": _drag, "drag_cpu_ms": _drag_cpu, "drag_blits": _blits,
                                        "continuous": bool(getattr(_c, "continuous_update", False)),
@@ -288,6 +299,12 @@ def run_chapter(path: Path, timeout: int = 600, probe_values: int = 5) -> dict[s
     }
 
 
+def answers(final_ms: float, first_ms: float, drafted: bool) -> bool:
+    """Issue 17's rule for one change of a control: the new figure within 100 ms, or a draft (a
+    coarse first picture, the busy sign on) within 100 ms and the final figure within 1 s."""
+    return final_ms <= 100 or (drafted and first_ms <= 100 and final_ms <= 1000)
+
+
 def run_chapters(
     paths: "list[Path] | None" = None, log: Any = print, probe_values: int = 5
 ) -> dict[str, Any]:
@@ -324,6 +341,23 @@ def run_chapters(
                             "changes": len(c["ms"]),
                             "fresh_cpu": stats(c["fresh_cpu_ms"])
                             if c.get("fresh_cpu_ms")
+                            else None,
+                            "first": stats(c["first_ms"]) if c.get("first_ms") else None,
+                            "first_cpu": stats(c["first_cpu_ms"])
+                            if c.get("first_cpu_ms")
+                            else None,
+                            "drafted": sum(c.get("drafted") or []),
+                            # every change (jumps across the range) by issue 17's rule (answers)
+                            "answers_cpu": all(
+                                answers(*m)
+                                for m in zip(c["cpu_ms"], c["first_cpu_ms"], c["drafted"])
+                            )
+                            if c.get("first_cpu_ms")
+                            else None,
+                            "answers_wall": all(
+                                answers(*m) for m in zip(c["ms"], c["first_ms"], c["drafted"])
+                            )
+                            if c.get("first_ms")
                             else None,
                             "drag": stats(c["drag_ms"]) if c.get("drag_ms") else None,
                             "drag_cpu": stats(c["drag_cpu_ms"]) if c.get("drag_cpu_ms") else None,

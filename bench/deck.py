@@ -10,6 +10,7 @@ Written here from those settings, not copied from the deck.
 __all__ = ["DeckFlow", "train_deck", "DECK"]
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -46,11 +47,16 @@ class DeckFlow(nn.Module):
 
 
 def train_deck(
-    seed: int = 0, steps: int = DECK["steps"], device: "str | torch.device" = "cpu"
+    seed: int = 0,
+    steps: int = DECK["steps"],
+    device: "str | torch.device" = "cpu",
+    sampler: "Callable[..., Tensor] | None" = None,
 ) -> tuple[DeckFlow, dict]:
     """Train the deck's recipe; returns (model in eval mode, {'wall_s', 'cpu_s', 'steps', 'final_loss'}).
 
-    Seeds torch and NumPy's global generator (the deck's ``make_moons`` calls draw from it).
+    Seeds torch and NumPy's global generator (the deck's ``make_moons`` calls draw from it). With
+    ``sampler`` (e.g. ``fmtutor.data.checkerboard``) the same recipe trains on another 2-D target:
+    a fresh batch ``sampler(256, seed=generator)`` every step, as the deck draws fresh moons.
     """
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -59,12 +65,17 @@ def train_deck(
     opt = torch.optim.Adam(model.parameters(), lr=DECK["lr"])
     mse = nn.MSELoss()
     wall, cpu = time.perf_counter(), time.process_time()
+    gen = torch.Generator().manual_seed(seed)
     for _ in range(steps):
-        x_1 = torch.tensor(
-            make_moons(DECK["batch_size"], noise=DECK["noise"])[0],
-            dtype=torch.float32,
-            device=device,
-        )
+        if sampler is None:
+            x_1 = torch.tensor(
+                make_moons(DECK["batch_size"], noise=DECK["noise"])[0],
+                dtype=torch.float32,
+                device=device,
+            )
+        else:
+            x_1 = torch.as_tensor(sampler(DECK["batch_size"], seed=gen), dtype=torch.float32)
+            x_1 = x_1.to(device)
         x_0 = torch.randn_like(x_1)
         t = torch.rand(x_1.shape[0], 1, device=device)
         x_t = (1 - t) * x_0 + t * x_1

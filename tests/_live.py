@@ -33,5 +33,6 @@ def fresh_picture(live) -> np.ndarray:
         figsize=tuple(live.fig.get_size_inches()),
         dpi=live.dpi,
         ncols=live.ncols,
+        width_ratios=getattr(live, "width_ratios", None),
     )
     return pixels(fresh.image.value)

@@ -154,7 +154,7 @@ def mle_explorer(
             value=1.5, min=0.2, max=2.5, step=0.05, description="σ", continuous_update=True
         ),
     }
-    live = LivePlot(draw, controls, figsize=(9, 3.6), ncols=2)
+    live = LivePlot(draw, controls, figsize=(9, 3.6), ncols=2, fixed_frame=True)
     live.state = state  # type: ignore[attr-defined]
     live.data = x  # type: ignore[attr-defined]
     return live

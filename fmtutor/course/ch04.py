@@ -122,4 +122,4 @@ def conditional_vs_marginal(
     slider = W.FloatSlider(
         value=t, min=0.0, max=0.95, step=0.05, description="t", continuous_update=False
     )
-    return LivePlot(draw, {"t": slider}, figsize=(10, 4.6), ncols=2)
+    return LivePlot(draw, {"t": slider}, figsize=(10, 4.6), ncols=2, fixed_frame=True)

@@ -208,7 +208,7 @@ def pairing_widget(
             cross_ot=stats["crossings_ot"],
         )
 
-    return _batch_size_plot(draw, sizes, value, stats)
+    return _batch_size_plot(draw, sizes, value, stats, fixed_frame=True)
 
 
 def plot_paths(

@@ -189,7 +189,13 @@ def schedule_widget(
             for n, a, s, ls in rows
         )
 
-    live = LivePlot(draw, {"t": slider}, figsize=(4.4 * len(scheds), 4.2), ncols=len(scheds))
+    live = LivePlot(
+        draw,
+        {"t": slider},
+        figsize=(4.4 * len(scheds), 4.2),
+        ncols=len(scheds),
+        fixed_frame=True,
+    )
     live.state = state
     return live
 
@@ -228,17 +234,27 @@ def sde_widget(
         continuous_update=False,
     )
     state: dict[str, Any] = {}
+    # the samples, paths and W2 at every slider position, computed here: a change then costs the
+    # drawing alone (the SDE solve and the W2 took longer than a redraw should)
+    solved: dict[float, tuple[Tensor, Any, float]] = {}
+    for j in range(int(round((slider.max - slider.min) / slider.step)) + 1):
+        g = round(slider.min + j * slider.step, 10)
+        sol = euler_maruyama(model, x0, g, n_steps, scheduler, seed=1, return_trajectory=True)
+        solved[g] = sol.x, sol.trajectory[:, :15].numpy(), wasserstein2(sol.x, ref)
 
     def draw(fig: Any, gamma: float) -> str:
-        fig.clear()
-        ax = fig.add_subplot()
-        sol = euler_maruyama(model, x0, gamma, n_steps, scheduler, seed=1, return_trajectory=True)
-        paths = sol.trajectory[:, :15].numpy()
+        ax = fig.axes[0]
+        key = round(gamma, 10)
+        if key not in solved:  # a value set from code, off the slider's grid
+            sol = euler_maruyama(
+                model, x0, gamma, n_steps, scheduler, seed=1, return_trajectory=True
+            )
+            solved[key] = sol.x, sol.trajectory[:, :15].numpy(), wasserstein2(sol.x, ref)
+        x, paths, w2 = solved[key]
         ax.scatter(*ref.numpy().T, s=3, color="0.8", label=tr("target"))
         ax.plot(paths[:, :, 0], paths[:, :, 1], color="#0072B2", lw=0.7, alpha=0.6)
-        ax.scatter(*sol.x.numpy().T, s=3, color="#D55E00", label=tr("samples"))
-        w2 = wasserstein2(sol.x, ref)
-        state["w2"], state["x"] = w2, sol.x
+        ax.scatter(*x.numpy().T, s=3, color="#D55E00", label=tr("samples"))
+        state["w2"], state["x"] = w2, x
         style_axes(ax, (-lim, lim), title=f"Euler-Maruyama, γ = {gamma:.2f}")
         ax.legend(loc="upper right", fontsize=8)
         return tr(
@@ -248,7 +264,7 @@ def sde_widget(
             n_steps=n_steps,
         )
 
-    live = LivePlot(draw, {"gamma": slider}, figsize=(4.6, 4.4), ncols=0)
+    live = LivePlot(draw, {"gamma": slider}, figsize=(4.6, 4.4), ncols=1, fixed_frame=True)
     live.state = state
     return live
 

@@ -199,7 +199,9 @@ def guidance_widget(
     """A LivePlot: sliders for w and the class y; each change regenerates and measures samples.
 
     Left: the guided samples (red) over the data (grey, coloured by class). Right: accuracy and
-    spread against w from ``table`` (guidance_table rows), with the live measurement marked.
+    spread against w from ``table`` (guidance_table rows), with the live measurement marked. A
+    setting not seen before shows a first look (a quarter of the steps, not measured) while the
+    samples are made and measured; a setting seen before is drawn from what was kept.
     ``live.state`` holds the last metrics (keys of guidance_metrics plus 'w' and 'y').
 
     Args:
@@ -216,19 +218,19 @@ def guidance_widget(
     ys = W.Dropdown(options=list(range(k)), value=y, description=tr("class y"))
     state: dict[str, Any] = {}
     colors = list(OKABE_ITO.values())  # eight colour-blind-safe colours
+    # (w, y) -> (samples, metrics): a setting seen before is drawn without sampling again
+    seen: dict[tuple[float, int], tuple[Tensor, dict[str, float]]] = {}
+    draft_steps = max(1, n_steps // 4)
 
-    def draw(fig: Any, w: float, y: int) -> str:
-        fig.clear()
-        ax, ax2 = fig.subplots(1, 2, width_ratios=(1.1, 1))
-        x = guided_sample(model, y, w, n, n_steps, seed=y)
-        m = guidance_metrics(x, y, mixture, seed=100 + y)
-        state.clear()
-        state.update(m, w=w, y=y)
+    def samples(ax: Any, x: Tensor, w: float, y: int) -> None:
         for c in range(k):
             ax.scatter(*data[labels == c].numpy().T, s=2, alpha=0.25, color=colors[c % len(colors)])
         ax.scatter(*x.numpy().T, s=3, color="#D55E00", label=tr("guided, y={y}", y=y))
         style_axes(ax, (-lim, lim), title=f"w = {w:.2f}")
         ax.legend(loc="upper right", fontsize=8)
+
+    def measured(ax2: Any, w: float, m: "dict[str, float] | None") -> None:
+        """The right panel: the table's curves, and the live measurement (stars) when made."""
         if table:
             tw = [r["w"] for r in table]
             ax2.plot(
@@ -245,15 +247,45 @@ def guidance_widget(
                 color="#009E73",
                 label=tr("spread (diversity)"),
             )
-        ax2.plot([w], [m["accuracy"]], "*", ms=14, color="#0072B2")
-        ax2.plot([w], [m["spread"]], "*", ms=14, color="#009E73")
+        if m is not None:
+            ax2.plot([w], [m["accuracy"]], "*", ms=14, color="#0072B2")
+            ax2.plot([w], [m["spread"]], "*", ms=14, color="#009E73")
         ax2.axhline(1.0, color="0.6", lw=0.8, ls="--")
         ax2.set_xlabel(tr("guidance weight w"))
-        top = max([1.0, m["spread"]] + [r["spread"] for r in (table or [])])
+        pad = 0.05 * (ws.max - ws.min)  # the slider's range: the frame stays put as w moves
+        ax2.set_xlim(ws.min - pad, ws.max + pad)
+        now = [] if m is None else [m["spread"]]
+        top = max([1.0, *now] + [r["spread"] for r in (table or [])])
         ax2.set_ylim(0, top + 0.1)
         ax2.set_title(tr("measured (★ = this class, now)"))
         if table:
             ax2.legend(loc="lower right", fontsize=8)
+
+    def draft(fig: Any, w: float, y: int) -> "str | bool":
+        """A first look: the samples of a quarter of the steps, not yet measured (or False)."""
+        if (w, y) in seen:
+            return False
+        samples(fig.axes[0], guided_sample(model, y, w, n, draft_steps, seed=y), w, y)
+        measured(fig.axes[1], w, None)
+        return tr(
+            "class {y}, w = {w:.2f}: a first look ({k} steps); sampling with {n} steps and "
+            "measuring…",
+            y=y,
+            w=w,
+            k=draft_steps,
+            n=n_steps,
+        )
+
+    def draw(fig: Any, w: float, y: int) -> str:
+        ax, ax2 = fig.axes
+        if (w, y) not in seen:
+            x = guided_sample(model, y, w, n, n_steps, seed=y)
+            seen[w, y] = x, guidance_metrics(x, y, mixture, seed=100 + y)
+        x, m = seen[w, y]
+        state.clear()
+        state.update(m, w=w, y=y)
+        samples(ax, x, w, y)
+        measured(ax2, w, m)
         return tr(
             "class {y}, w = {w:.2f}: accuracy {accuracy:.3f}, class log-lik {loglik:.2f}, "
             "spread {spread:.2f}, W2 to the class {w2:.3f}",
@@ -265,6 +297,14 @@ def guidance_widget(
             w2=m["w2"],
         )
 
-    live = LivePlot(draw, {"w": ws, "y": ys}, figsize=(9, 4.2), ncols=0)
+    live = LivePlot(
+        draw,
+        {"w": ws, "y": ys},
+        figsize=(9, 4.2),
+        ncols=2,
+        width_ratios=(1.1, 1),
+        fixed_frame=True,
+        draft=draft,
+    )
     live.state = state
     return live

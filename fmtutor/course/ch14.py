@@ -289,13 +289,21 @@ def nfe_widget(
     if not floor > 0:
         raise ValueError(f"floor: expected a positive W2 noise floor, got {floor!r}")
     stats: dict[str, Any] = {}
+    options = [1, 2, 4, 8]
+    # every model's samples and W2 at every step count, computed here: a change then costs the
+    # drawing alone (the solves and the W2s took longer than a redraw should)
+    solved: dict[int, dict[str, tuple[Tensor, float]]] = {}
+    for nfe in options:
+        solved[nfe] = {}
+        for name, m in models.items():
+            with torch.no_grad():
+                x = solve(m, x0, method="euler", n_steps=nfe).x
+            solved[nfe][name] = x, wasserstein2(x, data) / floor
 
     def draw(fig: Any, nfe: int) -> str:
         ratios = {}
-        for ax, (name, m) in zip(fig.axes, models.items()):
-            with torch.no_grad():
-                x = solve(m, x0, method="euler", n_steps=nfe).x
-            ratios[name] = wasserstein2(x, data) / floor
+        for ax, name in zip(fig.axes, models):
+            x, ratios[name] = solved[nfe][name]
             scatter(data, ax=ax, color="0.8")
             scatter(x, ax=ax, s=4, title=tr("{name}: W2/floor {r:.2f}", name=name, r=ratios[name]))
         stats.update(nfe=nfe, ratios=ratios)
@@ -303,7 +311,13 @@ def nfe_widget(
             return tr("{nfe} Euler step = {nfe} network evaluations", nfe=nfe)
         return tr("{nfe} Euler steps = {nfe} network evaluations", nfe=nfe)
 
-    slider = W.SelectionSlider(options=[1, 2, 4, 8], value=1, description="NFE")
-    live = LivePlot(draw, {"nfe": slider}, figsize=(3.3 * len(models), 3.5), ncols=len(models))
+    slider = W.SelectionSlider(options=options, value=1, description="NFE")
+    live = LivePlot(
+        draw,
+        {"nfe": slider},
+        figsize=(3.3 * len(models), 3.5),
+        ncols=len(models),
+        fixed_frame=True,
+    )
     live.stats = stats
     return live

@@ -91,11 +91,25 @@ class KeptFigure:
         figsize: figure size in inches.
         ncols: axes made for the drawing code in one row; 0 to let it make its own (then nothing is
             kept but the layout).
+        width_ratios: the relative widths of those axes (as ``Figure.subplots`` takes them); None
+            for equal widths.
     """
 
-    def __init__(self, figsize: tuple[float, float], ncols: int = 1) -> None:
+    def __init__(
+        self,
+        figsize: tuple[float, float],
+        ncols: int = 1,
+        width_ratios: "tuple[float, ...] | None" = None,
+    ) -> None:
         if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 0:
             raise ValueError(f"ncols: expected an integer >= 0, got {ncols!r}")
+        if width_ratios is not None and (
+            len(width_ratios) != ncols or not all(float(r) > 0 for r in width_ratios)
+        ):
+            raise ValueError(
+                f"width_ratios: expected {ncols} positive numbers or None, got {width_ratios!r}"
+            )
+        self.width_ratios = None if width_ratios is None else tuple(width_ratios)
         if (
             not isinstance(figsize, (tuple, list))
             or len(figsize) != 2
@@ -172,7 +186,11 @@ class KeptFigure:
             return
         self._kept, self._background, self._last_key = False, None, None
         fig.clear()
-        self._own = [fig.add_subplot(1, self.ncols, i + 1) for i in range(self.ncols)]
+        if self.width_ratios is None:
+            self._own = [fig.add_subplot(1, self.ncols, i + 1) for i in range(self.ncols)]
+        else:  # as fig.subplots(1, ncols, width_ratios=...) makes them
+            grid = fig.add_gridspec(1, self.ncols, width_ratios=self.width_ratios)
+            self._own = [fig.add_subplot(grid[0, i]) for i in range(self.ncols)]
 
     def png(self, dpi: int = 80) -> bytes:
         """PNG bytes of the figure, reusing the last layout while nothing the layout reads changed.

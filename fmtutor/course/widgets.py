@@ -4,8 +4,9 @@
   figure is rendered to PNG bytes and pushed into an ``ipywidgets.Image``. Its ``KeptFigure`` keeps
   the axes, reuses the constrained layout and, while the axes stay put, pastes their kept pixels
   and draws only the plotted artists (a drag step costs about half a full redraw; bench/RESULTS.md,
-  "Widget latency"); the picture is the same, pixel for pixel. Errors in ``draw`` appear in an
-  Output below the plot.
+  "Widget latency"); the picture is the same, pixel for pixel. Where a redraw's honest work is
+  larger than a blink, a ``draft`` shows a coarse picture first, then the final one. Errors in
+  ``draw`` appear in an Output below the plot.
 * ``SolvedPaths``: what a trajectory slider needs: one ODE solve per setting (cached) and the
   particles' positions at any time t along it, exactly as a solve stopped at t would give them.
 * ``FramePlayer``: animations. Frames are rendered once into ``Image`` widgets inside a ``Stack``;
@@ -26,6 +27,7 @@ __all__ = [
     "css_width",
 ]
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -107,9 +109,17 @@ class LivePlot:
         controls: name -> ipywidgets control (its ``.value`` is passed to draw under that name).
         figsize: figure size in inches. dpi: PNG resolution.
         ncols: number of subplot columns created for you (``fig.axes``); 0 to create none.
+        width_ratios: their relative widths (None: equal).
         fixed_frame: the axes' limits, ticks and labels do not depend on the controls: the kept
             background (``KeptFigure.warm``) is rendered with the first picture, so that every
             redraw, the first ones included, pastes it (the same picture, drawn sooner).
+        draft: where the honest work of a redraw is larger than a blink: ``draft(fig, **values)``
+            draws a coarse picture quickly (fewer steps or probes, no measurement) and returns its
+            text, or returns ``False`` without drawing when ``draw`` is quick at these values (e.g.
+            cached). A drafted redraw shows the draft first, with the busy sign reading
+            "refining…", then the final picture of ``draw`` (the same as without a draft).
+            ``first_png`` holds (perf_counter, process_time) when the first picture of the last
+            redraw was sent, ``drafts`` counts the redraws that showed a draft.
 
     >>> import ipywidgets as W
     >>> draw = lambda fig, k: fig.axes[0].plot([0, k]) and f"k={k}"
@@ -127,6 +137,8 @@ class LivePlot:
         dpi: int = 80,
         ncols: int = 1,
         fixed_frame: bool = False,
+        draft: "Callable[..., Any] | None" = None,
+        width_ratios: "tuple[float, ...] | None" = None,
     ) -> None:
         if not callable(draw):
             raise TypeError(
@@ -141,8 +153,17 @@ class LivePlot:
                 else {k: type(c).__name__ for k, c in controls.items()}
             )
             raise TypeError(f"controls: expected a dict of name -> ipywidgets control, got {got}")
+        if draft is not None and not callable(draft):
+            raise TypeError(
+                "draft: expected None or a callable draft(fig, **values), got "
+                f"{type(draft).__name__}"
+            )
         self.draw_fn, self.controls, self.dpi, self.ncols = draw, controls, dpi, ncols
-        self.kept = KeptFigure(figsize, ncols)
+        self.draft_fn = draft
+        self.drafts = 0
+        self.first_png: "tuple[float, float] | None" = None
+        self.kept = KeptFigure(figsize, ncols, width_ratios)
+        self.width_ratios = self.kept.width_ratios
         self.fig = self.kept.fig
         self.image = png_image()
         self.text = W.HTML()
@@ -165,7 +186,7 @@ class LivePlot:
             ]
         )
         self.widget.add_class("fmtutor-live")
-        self.update()
+        self.update(draft=False)  # nobody sees the first picture before it is final
         if fixed_frame and self.last_error is None:
             self.kept.warm()
 
@@ -190,8 +211,10 @@ class LivePlot:
     def _on_change(self, change: Any) -> None:
         self.update()
 
-    def update(self) -> None:
+    def update(self, draft: bool = True) -> None:
         """Redraw from the current values, busy from the first line of the draw to the new picture.
+
+        With a ``draft`` function (and ``draft`` True) its coarse picture is shown first.
 
         An exception raised by ``draw`` is shown in the error Output and kept in ``.last_error``.
         """
@@ -199,7 +222,10 @@ class LivePlot:
         self.last_error: "BaseException | None" = None
         self.errors.outputs = ()
         self._set_busy(True)  # sent to the browser now, before the kernel gets busy
+        self.first_png = None
         try:
+            if draft and self.draft_fn is not None and not self._draft():
+                return
             self.kept.reset()
             try:
                 msg = self.draw_fn(self.fig, **self.values)
@@ -211,8 +237,33 @@ class LivePlot:
                 return
             self.text.value = msg if isinstance(msg, str) else ""
             set_png(self.image, self.kept.png(self.dpi))
+            if self.first_png is None:
+                self.first_png = (time.perf_counter(), time.process_time())
         finally:
             self._set_busy(False)
+
+    def _draft(self) -> bool:
+        """Show the coarse picture of ``draft`` when it gives one; False when it failed."""
+        assert self.draft_fn is not None
+        self.kept.reset()
+        try:
+            msg = self.draft_fn(self.fig, **self.values)
+        except Exception as e:  # as in update: shown, not swallowed
+            self.last_error = e
+            with self.errors:
+                kind = type(e).__name__
+                print(tr("error while redrawing: {kind}: {error}", kind=kind, error=e))
+            return False
+        if msg is False:  # no draft needed: the final picture is quick at these values
+            return True
+        self.drafts += 1
+        png = self.kept.png(self.dpi)
+        with self.image.hold_sync(), self.text.hold_sync():
+            self.text.value = msg if isinstance(msg, str) else ""
+            set_png(self.image, png)
+        self.first_png = (time.perf_counter(), time.process_time())
+        self.busy_sign.value = tr("↻ refining…")
+        return True
 
     def _ipython_display_(self) -> None:
         display(self.widget)

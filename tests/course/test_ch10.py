@@ -95,3 +95,18 @@ def test_typical_cfg_mistakes_get_specific_hints(label, wrong, words):
     res = ch10.check_cfg(wrong, verbose=False)
     assert not res.passed, f"cfg: {label} passed"
     assert words.lower() in res.message.lower(), f"{label}: hint {res.message!r} lacks {words!r}"
+
+
+def test_guidance_widget_shows_a_first_look_then_the_measured_picture():
+    """A new (w, y) drafts with a quarter of the steps; the final picture is a fresh plot's; a
+    setting seen before is drawn at once, without a draft."""
+    import sys
+
+    field = fm.guidance.ExactConditionalField(GM)
+    live = ch10.guidance_widget(field, GM, w=1.0, y=0, n=200, n_steps=8)
+    live.controls["w"].value = 3.0
+    assert live.drafts == 1 and "accuracy" in live.text.value and live.state["w"] == 3.0
+    fresh = sys.modules["fmtutor_tests_live"]
+    assert (fresh.pixels(live.image.value) == fresh.fresh_picture(live)).all()
+    live.controls["w"].value = 1.0
+    assert live.drafts == 1 and live.state["w"] == 1.0

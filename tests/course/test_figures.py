@@ -220,7 +220,12 @@ def _another_value(control: Any) -> Any:
 
 
 def _plain_png(
-    draw: Callable[..., Any], figsize: Any, ncols: int, dpi: int, **values: Any
+    draw: Callable[..., Any],
+    figsize: Any,
+    ncols: int,
+    dpi: int,
+    width_ratios: Any = None,
+    **values: Any,
 ) -> bytes:
     """The figure drawn from scratch: a new pyplot figure, its constrained layout, savefig."""
     import matplotlib.pyplot as plt
@@ -228,7 +233,7 @@ def _plain_png(
     fig = plt.figure(figsize=tuple(figsize), layout="constrained")
     try:
         if ncols:
-            fig.subplots(1, ncols)
+            fig.subplots(1, ncols, width_ratios=width_ratios)
         draw(fig, **values)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi)
@@ -256,7 +261,12 @@ def test_live_figure_looks_like_the_figure_drawn_from_scratch(name: str) -> None
             live.controls[k].value = _another_value(live.controls[k]) if v is ... else v
         assert live.last_error is None, live.last_error
         plain = _plain_png(
-            live.draw_fn, live.fig.get_size_inches(), live.ncols, live.dpi, **live.values
+            live.draw_fn,
+            live.fig.get_size_inches(),
+            live.ncols,
+            live.dpi,
+            getattr(live, "width_ratios", None),
+            **live.values,
         )
         _assert_looks_the_same(live.image.value, plain, f"{name} at {live.values}")
 

@@ -8,6 +8,7 @@ created at the final values (which lays the figure out and draws everything from
 
 import io
 import math
+import sys
 from typing import Any
 
 import ipywidgets as W
@@ -307,3 +308,50 @@ def test_fixed_frame_pastes_the_background_from_the_first_redraw():
         assert np.array_equal(_pixels(fixed.image.value), _pixels(plain.image.value)), k
         assert np.array_equal(_pixels(fixed.image.value), _pixels(_fresh(fixed).image.value)), k
     assert plain.kept.blits == 2  # the plain plot's first redraw drew everything
+
+
+def test_a_draft_is_shown_first_then_the_final_picture_as_a_fresh_plot_draws_it(monkeypatch):
+    """With ``draft``, a change sends the coarse picture (busy sign "refining…"), then the final one."""
+    from fmtutor.course import widgets
+    from fmtutor.course.i18n import tr
+
+    done: set[int] = set()
+
+    def draw(fig: Any, k: int) -> str:
+        done.add(k)
+        fig.axes[0].plot([0, 1], [0, k], color="C0")
+        return f"final k={k}"
+
+    def draft(fig: Any, k: int) -> "str | bool":
+        if k in done:
+            return False  # quick now: no draft
+        fig.axes[0].plot([0, 1], [0, k], color="C1", ls="--")
+        return f"draft k={k}"
+
+    live = LivePlot(draw, {"k": W.IntSlider(1, 0, 5)}, draft=draft)
+    assert live.drafts == 0 and live.text.value == "final k=1"  # the first picture: no draft
+    sent: list[tuple[str, Any]] = []
+    orig = W.Widget.send_state
+
+    def spy(self: Any, key: Any = None) -> None:
+        keys = [key] if isinstance(key, str) else list(key or [])
+        if self is live.image and "value" in keys:
+            sent.append(("image", bytes(live.image.value)))
+        if self is live.busy_sign and "value" in keys:
+            sent.append(("sign", live.busy_sign.value))
+        orig(self, key)
+
+    monkeypatch.setattr(W.Widget, "send_state", spy)
+    live.controls["k"].value = 3
+    images = [v for kind, v in sent if kind == "image"]
+    signs = [v for kind, v in sent if kind == "sign"]
+    assert len(images) == 2 and images[0] != images[1] and live.drafts == 1
+    assert signs == [widgets.BUSY_TEXT, tr("↻ refining…"), ""], signs
+    assert live.text.value == "final k=3" and not live.busy and live.first_png is not None
+    fresh = sys.modules["fmtutor_tests_live"].fresh_picture  # tests/_live.py
+    assert np.array_equal(_pixels(live.image.value), fresh(live))
+    sent.clear()
+    live.controls["k"].value = 1  # seen before: draft says no, one picture
+    assert [kind for kind, _ in sent].count("image") == 1 and live.drafts == 1
+    with pytest.raises(TypeError, match="draft"):
+        LivePlot(draw, {"k": W.IntSlider(1, 0, 5)}, draft=3)

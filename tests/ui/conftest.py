@@ -43,31 +43,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start ``jupyter lab`` on 127.0.0.1 and a free port, in a temporary root holding a copy of notebooks/.
+def start_lab(
+    base: Path, notebooks: Path, log_path: Path, env: "dict[str, str] | None" = None
+) -> "tuple[subprocess.Popen, str]":
+    """Start ``jupyter lab`` on 127.0.0.1 and a free port, in ``base/root`` holding a copy of ``notebooks``.
 
-    Settings and workspaces live in temporary folders too. Yields the base URL; stops the server afterwards.
+    Settings (``LAB_SETTINGS``) and workspaces live in ``base`` too; the server's output goes to
+    ``log_path``; ``env`` is added to this process's environment. Also used by ``bench/e2e.py``.
+
+    Returns:
+        (process, base URL) once the server answers.
+
+    Raises:
+        RuntimeError: the server exited or did not answer within 90 s (the process is stopped).
     """
-    base = tmp_path_factory.mktemp("lab")
     root, settings, workspaces = base / "root", base / "settings", base / "workspaces"
     shutil.copytree(
-        NOTEBOOKS, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+        notebooks, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
     )
     for rel, value in LAB_SETTINGS.items():
         (settings / rel).parent.mkdir(parents=True, exist_ok=True)
         (settings / rel).write_text(json.dumps(value))
     workspaces.mkdir()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
+    full_env = {
         **os.environ,
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
         "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
-        # kernels inherit this: WORKERS kernels share the cores instead of fighting over them
-        "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // WORKERS)),
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
     cmd = [
         sys.executable,
@@ -87,30 +92,48 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         f"--LabApp.workspaces_dir={workspaces}",
         "--LabApp.news_url=None",
     ]
-    log = open(ARTIFACTS / "jupyterlab.log", "w")
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, "w") as log:  # the server keeps its own handle
+        proc = subprocess.Popen(cmd, cwd=root, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status", timeout=2):
+                return proc, url
+        except OSError:
+            if time.monotonic() > deadline:
+                stop_lab(proc)
+                raise RuntimeError(f"jupyter lab did not answer within 90 s; see {log_path}")
+            time.sleep(0.5)
+
+
+def stop_lab(proc: subprocess.Popen) -> None:
+    """Stop a server started by ``start_lab`` (terminate, then kill after 20 s)."""
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"jupyter lab exited with {proc.returncode}; see {ARTIFACTS / 'jupyterlab.log'}"
-                )
-            try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"jupyter lab did not answer within 90 s; see {ARTIFACTS / 'jupyterlab.log'}"
-                    )
-                time.sleep(0.5)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start ``jupyter lab`` on 127.0.0.1 and a free port, in a temporary root holding a copy of notebooks/.
+
+    Settings and workspaces live in temporary folders too. Yields the base URL; stops the server afterwards.
+    """
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # kernels inherit this: WORKERS kernels share the cores instead of fighting over them
+    threads = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // WORKERS))}
+    try:
+        proc, url = start_lab(
+            tmp_path_factory.mktemp("lab"), NOTEBOOKS, ARTIFACTS / "jupyterlab.log", threads
+        )
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_lab(proc)
