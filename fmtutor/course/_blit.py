@@ -7,6 +7,9 @@ and the cases where blitting must give way to a full draw.
 """
 
 __all__ = [
+    "FAST_VERSIONS",
+    "PRIVATE_ATTRIBUTES",
+    "fast_redraws",
     "TickMarks",
     "titles_stay_up",
     "overlapping_axes",
@@ -16,10 +19,44 @@ __all__ = [
     "spills",
 ]
 
+import re
 from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
+
+#: matplotlib versions (major, minor), lowest and highest, the fast redraws are tested with (widen
+#: it only after tests/course/test_figures.py and test_widgets.py pass on the new version)
+FAST_VERSIONS = ((3, 11), (3, 11))
+#: the private attributes of matplotlib's Figure, Axes and Axis the fast redraws use
+PRIVATE_ATTRIBUTES = {
+    "figure": ("_align_label_groups", "_suptitle", "_supxlabel", "_supylabel"),
+    "axes": (
+        "_left_title",
+        "_right_title",
+        "_autotitlepos",
+        "_twinned_axes",
+        "_update_title_position",
+        "_rasterization_zorder",
+    ),
+    "axis": ("_update_ticks",),
+}
+
+
+def fast_redraws(fig: Figure) -> bool:
+    """Can the reused layout and the blitting run on this matplotlib and this figure?
+
+    They read private attributes of matplotlib (``PRIVATE_ATTRIBUTES``), so they run only on the
+    versions they are tested with (``FAST_VERSIONS``) and when every such attribute is there;
+    otherwise KeptFigure draws each PNG plainly (slower, the same picture).
+    """
+    version = tuple(int(v) for v in re.findall(r"\d+", matplotlib.__version__)[:2])
+    if not FAST_VERSIONS[0] <= version <= FAST_VERSIONS[1]:
+        return False
+    holders = [("figure", fig)]
+    for ax in fig.axes:
+        holders += [("axes", ax), ("axis", ax.xaxis), ("axis", ax.yaxis)]
+    return all(hasattr(obj, name) for kind, obj in holders for name in PRIVATE_ATTRIBUTES[kind])
 
 
 def titles_stay_up(ax: Any, renderer: Any) -> bool:

@@ -17,7 +17,6 @@ figure of the course against one):
 __all__ = ["KeptFigure", "fast_redraws", "FAST_VERSIONS", "PRIVATE_ATTRIBUTES"]
 
 import io
-import re
 from typing import Any
 
 import matplotlib
@@ -26,7 +25,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from fmtutor.course._blit import (
+    FAST_VERSIONS,
+    PRIVATE_ATTRIBUTES,
     TickMarks,
+    fast_redraws,
     frame_artists,
     overlapping_axes,
     static_key,
@@ -35,39 +37,6 @@ from fmtutor.course._blit import (
 )
 from fmtutor.course._layout import layout_signature
 from fmtutor.course.plots import figure_png
-
-#: matplotlib versions (major, minor), lowest and highest, the fast redraws are tested with (widen
-#: it only after tests/course/test_figures.py and test_widgets.py pass on the new version)
-FAST_VERSIONS = ((3, 11), (3, 11))
-#: the private attributes of matplotlib's Figure, Axes and Axis the fast redraws use
-PRIVATE_ATTRIBUTES = {
-    "figure": ("_align_label_groups", "_suptitle", "_supxlabel", "_supylabel"),
-    "axes": (
-        "_left_title",
-        "_right_title",
-        "_autotitlepos",
-        "_twinned_axes",
-        "_update_title_position",
-        "_rasterization_zorder",
-    ),
-    "axis": ("_update_ticks",),
-}
-
-
-def fast_redraws(fig: Figure) -> bool:
-    """Can the reused layout and the blitting run on this matplotlib and this figure?
-
-    They read private attributes of matplotlib (``PRIVATE_ATTRIBUTES``), so they run only on the
-    versions they are tested with (``FAST_VERSIONS``) and when every such attribute is there;
-    otherwise KeptFigure draws each PNG plainly (slower, the same picture).
-    """
-    version = tuple(int(v) for v in re.findall(r"\d+", matplotlib.__version__)[:2])
-    if not FAST_VERSIONS[0] <= version <= FAST_VERSIONS[1]:
-        return False
-    holders = [("figure", fig)]
-    for ax in fig.axes:
-        holders += [("axes", ax), ("axis", ax.xaxis), ("axis", ax.yaxis)]
-    return all(hasattr(obj, name) for kind, obj in holders for name in PRIVATE_ATTRIBUTES[kind])
 
 
 class KeptFigure:
