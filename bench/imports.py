@@ -10,7 +10,7 @@ The chapter's first code cell (its imports and ``setup()``) runs in an IPython s
 ``setup()``'s ``%matplotlib inline`` loads the inline backend as it does in JupyterLab.
 """
 
-__all__ = ["CHAPTER", "ROWS", "first_cell", "run_imports"]
+__all__ = ["CELL_BREAK", "CHAPTER", "ROWS", "first_cell", "run_imports"]
 
 import json
 import subprocess
@@ -28,6 +28,8 @@ CHAPTER = "06_midpoint_sampling.ipynb"
 HEAVY = ("matplotlib", "ipywidgets", "IPython", "fmtutor.course")
 
 _MARK = "@@IMPORTS@@"
+#: Joins the timed cells (a comment line, so the joined source still runs).
+CELL_BREAK = "\n# --- next cell ---\n"
 _PLAIN = """
 import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
@@ -61,19 +63,31 @@ ROWS: list[tuple[str, str, str, str]] = [
     ),
     ("fmtutor", "`import fmtutor`", "plain", "import fmtutor"),
     ("course", "`import fmtutor.course`", "plain", "import fmtutor.course"),
-    ("first_cell", "first cell of {chapter} (imports + `setup()`, in IPython)", "cell", ""),
+    (
+        "first_cell",
+        "first cells of {chapter} (launch cell, imports + `setup()`, in IPython)",
+        "cell",
+        "",
+    ),
 ]
 
 
 def first_cell(notebook: Path) -> str:
-    """The source of a notebook's first code cell."""
+    """What a student runs before the chapter's first idea: its code cells up to ``setup()``.
+
+    That is the launch cell (which installs fmtutor only where it is missing, e.g. on Colab) and the
+    cell of imports that ends in ``setup()``, joined in order.
+    """
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
+    parts = []
     for cell in nb.cells:
         if cell.cell_type == "code":
-            return cell.source
-    raise ValueError(f"notebook: {notebook} has no code cell")
+            parts.append(cell.source)
+            if "setup()" in cell.source:
+                return CELL_BREAK.join(parts)
+    raise ValueError(f"notebook: {notebook} has no code cell that calls setup()")
 
 
 def _once(kind: str, stmt: str, cell_file: "Path | None") -> dict[str, Any]:

@@ -9,6 +9,7 @@ import numpy as np
 
 from .common import fmt_stats
 from .e2e import e2e_md, e2e_target
+from .imports import CELL_BREAK
 from .structure import ot_pool_md, support_md
 from .targets import targets_md, targets_verdicts
 
@@ -194,7 +195,7 @@ def _targets(res: dict[str, Any]) -> list[str]:
                 f"{fmt_stats(floor['s'])} s wall ({fmt_stats(floor['cpu_s'])} s CPU), loads"
                 f" {', '.join(floor['loaded']) or 'none of them'}; `import fmtutor.course`"
                 f" {fmt_stats(course['s'])} s ({fmt_stats(course['cpu_s'])} s CPU); first cell of"
-                f" {im['chapter']} (imports + `setup()`) {fmt_stats(cell['s'])} s ({fmt_stats(cell['cpu_s'])} s CPU)",
+                f" {im['chapter']} (launch cell, imports + `setup()`) {fmt_stats(cell['s'])} s ({fmt_stats(cell['cpu_s'])} s CPU)",
                 im["floor_loads_no_course_library"],
             )
         )
@@ -410,7 +411,8 @@ def _library_md(res: dict[str, Any]) -> list[str]:
             )
         L += [
             "",
-            f"The first cell timed: `{'; '.join(ln for ln in im['first_cell'].splitlines() if ln.strip())}`.",
+            "The cells timed: the launch cell (it installs fmtutor only where it is missing), then"
+            f" `{'; '.join(_setup_cell_lines(im['first_cell']))}`.",
             "",
         ]
     if pc:
@@ -445,6 +447,11 @@ def _library_md(res: dict[str, Any]) -> list[str]:
             "",
         ]
     return L
+
+
+def _setup_cell_lines(source: str) -> list[str]:
+    """The non-blank lines of the timed code's last cell (the imports and ``setup()``)."""
+    return [ln for ln in source.split(CELL_BREAK)[-1].splitlines() if ln.strip()]
 
 
 def write_markdown(res: dict[str, Any], path: Path, figure: str = "results.png") -> None:

@@ -7,15 +7,24 @@ recipes are trained side by side in this process (one torch thread, order rotate
 * ``default``: ``fmtutor.recipes.train_2d(sampler, seed)``, the course's default;
 * ``ot``: ``train_2d(sampler, seed, coupling="ot")``, pairs fixed once on the pool.
 
-Each model is scored on ``N_REFS`` held-out sets of the target (seeds never trained on): the mean
-exact W2 of 2,000 samples (midpoint, 100 steps) against each, divided by the target's noise floor
-(the mean W2 of ``FLOOR_PAIRS`` fresh sets against the same held-out sets), and k-NN precision and
-recall (``fmtutor.support``, k = 5, n = 2,000) divided by fresh data's own against the same sets.
+Each model is scored on held-out sets of the target (seeds never trained on): the mean exact W2 of
+2,000 samples (midpoint, 100 steps) against each, divided by the target's noise floor (the mean W2
+of ``FLOOR_PAIRS`` fresh sets against the same held-out sets), and k-NN precision and recall
+(``fmtutor.support``, k = 5, n = 2,000) divided by fresh data's own against the same sets. The
+default and the OT option are scored on ``N_REFS`` sets, the deck on the first ``N_REFS_OTHERS``.
 The default and the OT option are also sampled with 8 evaluations (midpoint, 4 steps) and with the
 fine reference (RK4, 50 steps): their W2 ratio says how straight the learned paths are.
 
+A fourth row per target and seed, ``fresh``, is the control: fresh i.i.d. sets of the target scored
+exactly like the default's samples, i.e. what a perfect sampler scores under this protocol (its
+W2/floor scatters around 1 by the protocol's own noise; a goal it misses is below the protocol's
+resolution). Each row also carries the standard error of its W2/floor (spread of its per-set W2).
+
+Times: each recipe is trained ``TIME_REPEATS`` times (rotated order; the first model is scored) and
+the least CPU time is used (the machine is shared: the least is the nearest to the cost alone).
+
 Where the default misses a target on some seed, the default is trained again with longer budgets
-(``BIGGER``, all three seeds) until one passes, and that budget is reported beside the miss.
+(``BIGGER``, all three seeds), and the budget is reported beside the miss.
 """
 
 __all__ = ["TARGETS", "SEEDS", "run_targets", "targets_md", "targets_verdicts"]
@@ -33,15 +42,21 @@ from .deck import DECK, train_deck
 
 TARGETS = ("moons", "8gaussians", "checkerboard", "pinwheel", "spirals")
 SEEDS = (0, 1, 2)
-#: Held-out sets per target (W2 is averaged over all of them; precision and recall too).
-N_REFS = 6
+#: Held-out sets per target (the default's W2, precision and recall are averaged over all of them):
+#: one pair's W2 scatters by about 10-30% (mode counts are random), so 6 sets leave a perfect
+#: sampler anywhere between about 0.9 and 1.3 x the floor.
+N_REFS = 12
+#: The deck's scores use the first this many (context, not a goal).
+N_REFS_OTHERS = 6
 #: Fresh sets in each target's W2 floor (fresh set i against held-out set i mod N_REFS).
-FLOOR_PAIRS = 12
+FLOOR_PAIRS = 24
+#: Training runs per recipe for its time (the least CPU time counts).
+TIME_REPEATS = 2
 #: Sets scored at 8 NFE and with the reference solver (the first ones of the held-out sets).
 N_NFE_SETS = 3
 REF_SOLVER = ("rk4", 50)
 #: Longer budgets (optimiser steps) tried for a target the default misses.
-BIGGER = (12_000, 24_000)
+BIGGER = (24_000,)
 GOALS = {"ratio": 1.10, "pr": 0.95, "time": 0.25, "nfe8": 1.05, "ot_time": 1.2}
 
 
@@ -61,17 +76,25 @@ def _target_context(target: str, n_refs: int, floor_pairs: int) -> dict[str, Any
     }
 
 
-def _score(model: Any, ctx: dict[str, Any], seed: int, nfe: bool) -> dict[str, Any]:
-    refs = ctx["refs"]
-    with torch.no_grad():
-        sets = [sample_with(model, N_EVAL, 70_000 + 97 * seed + r) for r in range(len(refs))]
-    w2 = [fm.metrics.wasserstein2(s, r) for s, r in zip(sets, refs)]
+def _score_sets(sets: list[Any], ctx: dict[str, Any]) -> dict[str, Any]:
+    """W2/floor (with its standard error), precision and recall of sample sets against the refs."""
+    refs = ctx["refs"][: len(sets)]
+    w2 = np.array([fm.metrics.wasserstein2(s, r) for s, r in zip(sets, refs)])
     pr = [fm.support.precision_recall(s, r) for s, r in zip(sets, refs)]
-    out = {
-        "ratio": float(np.mean(w2)) / ctx["floor"],
+    return {
+        "n_sets": len(sets),
+        "ratio": float(w2.mean()) / ctx["floor"],
+        "ratio_se": float(w2.std(ddof=1) / np.sqrt(len(w2))) / ctx["floor"],
         "precision": float(np.mean([p.precision for p in pr])) / ctx["fresh_precision"],
         "recall": float(np.mean([p.recall for p in pr])) / ctx["fresh_recall"],
     }
+
+
+def _score(model: Any, ctx: dict[str, Any], seed: int, nfe: bool, n_sets: int) -> dict[str, Any]:
+    refs = ctx["refs"]
+    with torch.no_grad():
+        sets = [sample_with(model, N_EVAL, 70_000 + 97 * seed + r) for r in range(n_sets)]
+    out = _score_sets(sets, ctx)
     if nfe:
         w2s = {}
         for label, (method, n_steps) in (("nfe8", ("midpoint", 4)), ("ref", REF_SOLVER)):
@@ -87,6 +110,13 @@ def _score(model: Any, ctx: dict[str, Any], seed: int, nfe: bool) -> dict[str, A
         out["ref_ratio"] = w2s["ref"] / ctx["floor"]
         out["nfe8_over_ref"] = w2s["nfe8"] / w2s["ref"]
     return out
+
+
+def _fresh_row(ctx: dict[str, Any], target: str, seed: int, n_sets: int) -> dict[str, Any]:
+    """The control: fresh i.i.d. sets of the target (seeds of neither refs nor floor) as samples."""
+    sets = [ctx["sampler"](N_EVAL, seed=960_000 + 1_000 * seed + r) for r in range(n_sets)]
+    row = {"target": target, "seed": seed, "recipe": "fresh", "cpu_s": 0.0, "wall_s": 0.0}
+    return {**row, **_score_sets(sets, ctx)}
 
 
 def _passes(row: dict[str, Any]) -> bool:
@@ -114,6 +144,7 @@ def run_targets(log: Callable[[str], None], quick: bool = False) -> dict[str, An
     targets = TARGETS[:2] if quick else TARGETS
     seeds = SEEDS[:1] if quick else SEEDS
     n_refs, floor_pairs = (2, 2) if quick else (N_REFS, FLOOR_PAIRS)
+    n_others = min(n_refs, N_REFS_OTHERS)
     deck_steps = 500 if quick else DECK["steps"]
     torch.set_num_threads(1)
     train_2d_defaults = fm.recipes.DEFAULT_2D
@@ -128,25 +159,30 @@ def run_targets(log: Callable[[str], None], quick: bool = False) -> dict[str, An
         for i, seed in enumerate(seeds):
             order = ["deck", "default", "ot"]
             order = order[i % 3 :] + order[: i % 3]  # rotated: each recipe sees each load slot
-            got = {}
+            got, cpu = {}, {r: [] for r in order}
+            for rep in range(TIME_REPEATS):
+                for recipe in order:
+                    model, times = _train(recipe, ctx["sampler"], seed, deck_steps)
+                    cpu[recipe].append(times)
+                    if rep == 0:
+                        got[recipe] = {"target": target, "seed": seed, "recipe": recipe}
+                        n_sets = n_refs if recipe != "deck" else n_others
+                        got[recipe].update(_score(model, ctx, seed, recipe != "deck", n_sets))
             for recipe in order:
-                model, times = _train(recipe, ctx["sampler"], seed, deck_steps)
-                got[recipe] = {
-                    "target": target,
-                    "seed": seed,
-                    "recipe": recipe,
-                    **times,
-                    **_score(model, ctx, seed, nfe=recipe != "deck"),
-                }
-            for recipe in ("deck", "default", "ot"):
+                got[recipe]["cpu_s"] = min(t["cpu_s"] for t in cpu[recipe])
+                got[recipe]["wall_s"] = min(t["wall_s"] for t in cpu[recipe])
+                got[recipe]["cpu_runs"] = [t["cpu_s"] for t in cpu[recipe]]
+            got["fresh"] = _fresh_row(ctx, target, seed, n_refs)
+            for recipe in ("deck", "default", "ot", "fresh"):
                 row = got[recipe]
                 row["x_deck"] = row["cpu_s"] / got["deck"]["cpu_s"]
                 row["x_default"] = row["cpu_s"] / got["default"]["cpu_s"]
                 row["passes"] = _passes(row)
                 rows.append(row)
                 log(
-                    f"    seed {seed} {recipe:>7}: W2/floor {row['ratio']:.2f}, P {row['precision']:.3f},"
-                    f" R {row['recall']:.3f}, {row['cpu_s']:.1f} s CPU ({row['x_deck']:.3f} x deck)"
+                    f"    seed {seed} {recipe:>7}: W2/floor {row['ratio']:.2f} (se"
+                    f" {row['ratio_se']:.2f}), P {row['precision']:.3f}, R {row['recall']:.3f},"
+                    f" {row['cpu_s']:.1f} s CPU ({row['x_deck']:.3f} x deck)"
                     + (
                         f", 8 NFE / ref {row['nfe8_over_ref']:.3f}"
                         if "nfe8_over_ref" in row
@@ -165,7 +201,7 @@ def run_targets(log: Callable[[str], None], quick: bool = False) -> dict[str, An
             for seed in seeds:
                 model, times = _train("default", ctx["sampler"], seed, deck_steps, steps=steps)
                 row = {"target": target, "seed": seed, "steps": steps, **times}
-                row.update(_score(model, ctx, seed, nfe=False))
+                row.update(_score(model, ctx, seed, False, n_refs))
                 row["x_deck"] = row["cpu_s"] / deck_cpu[seed]
                 row["passes"] = _passes(row)
                 tried.append(row)
@@ -180,6 +216,8 @@ def run_targets(log: Callable[[str], None], quick: bool = False) -> dict[str, An
         "targets": list(targets),
         "seeds": list(seeds),
         "n_refs": n_refs,
+        "n_refs_others": n_others,
+        "time_repeats": TIME_REPEATS,
         "floor_pairs": floor_pairs,
         "n_nfe_sets": N_NFE_SETS,
         "ref_solver": list(REF_SOLVER),
@@ -209,35 +247,51 @@ def targets_verdicts(tg: dict[str, Any]) -> list[tuple[str, str, bool]]:
 
     n = len(of("default"))
     out = []
-    ok = sum(r["ratio"] <= goals["ratio"] for r in of("default"))
     miss_budget = _bigger_summary(tg)
-    out.append(
-        (
-            f"default recipe within {goals['ratio']:.2f} x the noise floor on every target and seed"
-            f" ({len(tg['targets'])} targets x {len(tg['seeds'])} seeds)",
-            f"{ok} of {n}; worst by target: {worst_by_target('default', 'ratio')}" + miss_budget,
-            ok == n,
+    control = ""
+    if of("fresh"):
+        fresh_ok = sum(r["ratio"] <= goals["ratio"] for r in of("fresh"))
+        control = (
+            f"; control, fresh i.i.d. data scored the same way (a perfect sampler): {fresh_ok} of"
+            f" {len(of('fresh'))}, worst by target: {worst_by_target('fresh', 'ratio')}"
         )
+    # the issue: met by the default, or by the named OT option, on every target and seed
+    checks = (
+        (
+            f"W2 within {goals['ratio']:.2f} x the noise floor",
+            lambda r: r["ratio"] <= goals["ratio"],
+            "ratio",
+            max,
+        ),
+        (
+            f"k-NN precision and recall >= {goals['pr']:.2f} x fresh data's",
+            lambda r: r["precision"] >= goals["pr"] and r["recall"] >= goals["pr"],
+            "precision",
+            min,
+        ),
+        (
+            f"at most {goals['time']:.2f} of the deck recipe's CPU time on the same target",
+            lambda r: r["x_deck"] <= goals["time"],
+            "x_deck",
+            max,
+        ),
     )
-    for recipe in ("default", "ot"):
-        ok = sum(r["precision"] >= goals["pr"] and r["recall"] >= goals["pr"] for r in of(recipe))
+    for what, ok_row, key, worst in checks:
+        counts = {recipe: sum(map(ok_row, of(recipe))) for recipe in ("default", "ot")}
+        parts = [
+            f"{recipe}: {counts[recipe]} of {n}, {'worst' if worst is max else 'lowest'} by target"
+            f" {worst_by_target(recipe, key, worst)}"
+            for recipe in ("default", "ot")
+        ]
+        extra = (miss_budget + control) if key == "ratio" else ""
         out.append(
             (
-                f"{recipe}: k-NN precision and recall >= {goals['pr']:.2f} x fresh data's, every"
-                " target and seed",
-                f"{ok} of {n}; lowest precision by target: "
-                f"{worst_by_target(recipe, 'precision', min)}",
-                ok == n,
+                f'default recipe (or its coupling="ot" option): {what}, every target and seed'
+                f" ({len(tg['targets'])} targets x {len(tg['seeds'])} seeds)",
+                "; ".join(parts) + extra,
+                max(counts.values()) == n,
             )
         )
-    ok = sum(r["x_deck"] <= goals["time"] for r in of("default"))
-    out.append(
-        (
-            f"default in at most {goals['time']:.2f} of the deck recipe's CPU time on the same target",
-            f"{ok} of {n}; worst by target: {worst_by_target('default', 'x_deck')}",
-            ok == n,
-        )
-    )
     ok = sum(
         r["nfe8_over_ref"] <= goals["nfe8"] and r["x_default"] <= goals["ot_time"] for r in of("ot")
     )
@@ -274,6 +328,10 @@ def _bigger_summary(tg: dict[str, Any]) -> str:
     return ("; with a bigger budget: " + ", ".join(parts)) if parts else ""
 
 
+def _ratio(r: dict[str, Any]) -> str:
+    return f"{r['ratio']:.2f}" + (f" ± {r['ratio_se']:.2f}" if "ratio_se" in r else "")
+
+
 def targets_md(res: dict[str, Any]) -> list[str]:
     """RESULTS.md section: the target x seed x recipe table and the longer budgets."""
     tg = res.get("targets")
@@ -296,12 +354,16 @@ def targets_md(res: dict[str, Any]) -> list[str]:
         f" the deck's recipe ({tg['deck_steps']:,} steps of batch 256, 3 x 64 ELU, Adam 1e-2; a fresh"
         " batch of the target every step), the default `train_2d(sampler, seed)` (`DEFAULT_2D` ="
         f' `{d}`) and `train_2d(..., coupling="ot")`. W2/floor: mean exact W2 of 2,000 samples'
-        f" (midpoint, 100 steps) against {tg['n_refs']} held-out sets, over the target's floor (fresh"
-        f" sets against the same, {tg['floor_pairs']} pairs). P, R: k-NN precision and recall"
+        f" (midpoint, 100 steps) against {tg['n_refs']} held-out sets (the deck:"
+        f" the first {tg.get('n_refs_others', tg['n_refs'])}), over the target's floor (fresh"
+        f" sets against the same, {tg['floor_pairs']} pairs); ± one standard error of the mean over"
+        " the sets. `fresh` rows: the control, fresh i.i.d. sets of the target scored exactly like"
+        " the default's samples (what a perfect sampler scores here). P, R: k-NN precision and recall"
         f" (k = {tg['k']}, n = {tg['n']:,}) over fresh data's own against the same sets (1.00 = as"
         f" good as fresh data). 8 NFE / ref: W2 with midpoint at 4 steps over W2 with"
         f" {tg['ref_solver'][0]} at {tg['ref_solver'][1]} steps ({tg['n_nfe_sets']} sets). CPU s:"
-        " the whole training call.",
+        f" the whole training call, the least of {tg.get('time_repeats', 1)} runs (the first is"
+        " scored).",
         "",
         "| target | floor | fresh P | fresh R |",
         "|---|---:|---:|---:|",
@@ -319,10 +381,10 @@ def targets_md(res: dict[str, Any]) -> list[str]:
     ]
     for r in tg["rows"]:
         nfe = f"{r['nfe8_over_ref']:.3f}" if "nfe8_over_ref" in r else "–"
+        cpu = f"{r['cpu_s']:.1f} | {r['x_deck']:.3f}" if r["recipe"] != "fresh" else "– | –"
         L.append(
-            f"| {r['target']} | {r['seed']} | {r['recipe']} | {r['cpu_s']:.1f} | {r['x_deck']:.3f} |"
-            f" {r['ratio']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | {nfe} |"
-            f" {'yes' if r['passes'] else 'no'} |"
+            f"| {r['target']} | {r['seed']} | {r['recipe']} | {cpu} | {_ratio(r)} |"
+            f" {r['precision']:.3f} | {r['recall']:.3f} | {nfe} | {'yes' if r['passes'] else 'no'} |"
         )
     if tg["bigger"]:
         L += [
@@ -335,7 +397,7 @@ def targets_md(res: dict[str, Any]) -> list[str]:
         for r in tg["bigger"]:
             L.append(
                 f"| {r['target']} | {r['seed']} | {r['steps']:,} | {r['cpu_s']:.1f} |"
-                f" {r['x_deck']:.3f} | {r['ratio']:.2f} | {r['precision']:.3f} |"
+                f" {r['x_deck']:.3f} | {_ratio(r)} | {r['precision']:.3f} |"
                 f" {r['recall']:.3f} | {'yes' if r['passes'] else 'no'} |"
             )
     return L + [""]

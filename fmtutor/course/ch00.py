@@ -91,7 +91,8 @@ def mle_explorer(
     Left: histogram of the data, the true p_data and the model p_theta. Right: the average
     log-likelihood L(theta) over mu (std fixed at the slider's value) next to
     -KL(p_data || p_theta) + C with C = E log p_data = -(1/2) log(2 pi e std_data^2): the two
-    curves agree up to sampling noise.
+    curves agree up to sampling noise. Both panels keep one frame for every slider value (the left
+    one tall enough for the narrowest model), so that a change redraws only the curves.
     ``live.state`` holds the last L, kl and C.
     """
     m = check_positive_int(m, "m", minimum=2)
@@ -100,6 +101,10 @@ def mle_explorer(
     grid = torch.linspace(-3, 4, 300, dtype=torch.float64)
     mus = torch.linspace(-2, 3.5, 111, dtype=torch.float64)
     heights, edges = np.histogram(x.numpy(), bins=40, density=True)  # once: the data never change
+    std_min = 0.3  # the std slider's lowest value (the speaker notes drop it to 0.3)
+    # one frame for every sigma (the narrowest model's peak, the histogram): nothing is clipped,
+    # and redraws paste the kept frame instead of a new layout
+    top = max(0.8, 1.15 / (min(std_min, std_data) * math.sqrt(2 * math.pi)), 1.05 * heights.max())
     state: dict[str, float] = {}
 
     def pdf(z: Tensor, mu: float, std: float) -> np.ndarray:
@@ -113,10 +118,9 @@ def mle_explorer(
         ax1.stairs(heights, edges, fill=True, color="0.8", label=tr("data $x^i$"))
         ax1.plot(grid, pdf(grid, mu_data, std_data), "k--", lw=1.5, label=r"$p_{data}$")
         ax1.plot(grid, pdf(grid, mu, std), color="#D55E00", lw=2, label=r"$p_\theta$")
-        peak = 1 / (min(std, std_data) * math.sqrt(2 * math.pi))
         ax1.set(
             xlim=(-3, 4),
-            ylim=(0, max(0.8, 1.15 * peak)),
+            ylim=(0, top),
             xlabel="$x$",
             ylabel=tr("density"),
             title=tr(r"data and model $p_\theta$"),
@@ -151,7 +155,7 @@ def mle_explorer(
             value=-1.0, min=-2.0, max=3.0, step=0.05, description="μ", continuous_update=True
         ),
         "std": W.FloatSlider(
-            value=1.5, min=0.2, max=2.5, step=0.05, description="σ", continuous_update=True
+            value=1.5, min=std_min, max=2.5, step=0.05, description="σ", continuous_update=True
         ),
     }
     live = LivePlot(draw, controls, figsize=(9, 3.6), ncols=2, fixed_frame=True)

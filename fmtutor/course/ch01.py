@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
 from fmtutor.course.exercises import ExerciseResult, check_function
 from fmtutor.course.i18n import tr
-from fmtutor.course.plots import quiver
+from fmtutor.course.plots import color_key, grid_points, quiver
 from fmtutor.course.widgets import LivePlot
 from fmtutor.fields import FIELDS, MassMover, get_field, rotation
 from fmtutor.likelihood import divergence_exact as divergence
@@ -20,6 +21,8 @@ from fmtutor.likelihood import divergence_exact as divergence
 __all__ = ["reference_rotation_field", "check_rotation_field", "field_explorer"]
 
 Lim = tuple[float, float]
+#: field_explorer's colours follow speed^SPEED_GAMMA (one scale for fields 3x apart in speed).
+SPEED_GAMMA = 0.5
 
 
 def reference_rotation_field(x: Tensor, t: Tensor) -> Tensor:
@@ -64,20 +67,29 @@ def field_explorer(
     The text under the plot reports the divergence at the origin twice: by autograd and in closed
     form. With particles on, a 9 x 9 grid of points (around the origin; around the start a for the
     mover) is carried by the exact flow to time t: where the mass has gone by time t.
-    ``live.state`` holds the field, t and both divergences.
+    The arrows' colour scale is one for every field and time offered (up to the highest speed on
+    the plotted grid), so colours compare across them and a change redraws only the plot's
+    content; colours follow the square root of the speed (SPEED_GAMMA), so the slowest field
+    still spans half the colour map. ``live.state`` holds the field, t and both divergences.
     """
     names = list(FIELDS) if names is None else names
-    for nm in names:
-        get_field(nm)
+    fields = {nm: get_field(nm) for nm in names}
     side = torch.linspace(-1.5, 1.5, n_particles)
     gy, gx = torch.meshgrid(side, side, indexing="ij")
     start = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
     state: dict[str, Any] = {}
+    t_slider = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="t")
+    grid = grid_points(lim, None, 17)  # the arrows' grid (quiver's, n=17)
+    times = np.linspace(t_slider.min, t_slider.max, 21).tolist()  # every value of the slider
+    with torch.no_grad():
+        top = max(float(f(grid, s).norm(dim=1).max()) for f in fields.values() for s in times)
 
     def draw(fig: Figure, name: str, t: float, particles: bool) -> str:
-        ax = fig.axes[0]
-        f = get_field(name)
-        quiver(f, t, ax=ax, xlim=lim, n=17, colorbar=True)
+        ax, key = fig.axes
+        f = fields[name]
+        quiver(f, t, ax=ax, xlim=lim, n=17, clim=(0.0, top), gamma=SPEED_GAMMA)
+        ax.set_anchor("W")  # the square plot at the left of its box: a narrow gap to the key
+        color_key(key, (0.0, top), label=tr("speed $|u_t(x)|$"), gamma=SPEED_GAMMA)
         if particles:
             p = f.flow(start + (f.start if isinstance(f, MassMover) else 0), t).numpy()
             ax.scatter(
@@ -87,7 +99,9 @@ def field_explorer(
         if isinstance(f, MassMover):
             c = f.centre(t)[0].numpy()
             ax.plot(*c, marker="*", ms=14, color="black", zorder=4)
-        ax.set_title(f"{name}: $u_t(x)$ = {f.formula}\n$t$ = {t:.2f}", fontsize=10)
+        # a fixed line spacing: every title as tall as any other, so the layout never moves
+        title = f"{name}: $u_t(x)$ = {f.formula}\n$t$ = {t:.2f}"
+        ax.set_title(title, fontsize=10, linespacing=1.2)
         origin = torch.zeros(1, 2)
         d_auto, d_exact = float(divergence(f, origin, t)[0]), float(f.divergence(origin, t)[0])
         state.update(name=name, t=t, div_autograd=d_auto, div_exact=d_exact)
@@ -99,9 +113,11 @@ def field_explorer(
 
     controls = {
         "name": W.Dropdown(options=names, value=names[0], description=tr("field")),
-        "t": W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="t"),
+        "t": t_slider,
         "particles": W.Checkbox(value=False, description=tr("particles")),
     }
-    live = LivePlot(draw, controls, figsize=(5.2, 4.4))
+    live = LivePlot(
+        draw, controls, figsize=(4.9, 4.4), ncols=2, width_ratios=(1, 0.035), fixed_frame=True
+    )
     live.state = state  # type: ignore[attr-defined]
     return live

@@ -116,15 +116,17 @@ def flow_explorer(
     x0 = (radius[:, None] * torch.stack([torch.cos(ang), torch.sin(ang)], 1)).double()
     fine = torch.linspace(0, 1, 201, dtype=torch.float64)
     state: dict[str, Any] = {}
-    exact_paths: dict[
-        str, np.ndarray
-    ] = {}  # name -> exact flow on the fine grid, computed once per field
+    fields = {nm: get_field(nm) for nm in names}
+    # name -> the exact flow on the fine grid, (201, n_start, 2): all at once, so that the field
+    # menu answers at once (one batched call per field: every start point at every time)
+    at = (x0.repeat(len(fine), 1), fine.repeat_interleave(len(x0)))
+    exact_paths = {
+        nm: f.flow(*at).reshape(len(fine), *x0.shape).numpy() for nm, f in fields.items()
+    }
 
     def draw(fig: Figure, name: str, method: str, n_steps: int) -> str:
         ax = fig.axes[0]
-        f = get_field(name)
-        if name not in exact_paths:
-            exact_paths[name] = torch.stack([f.flow(x0, float(s)) for s in fine]).numpy()
+        f = fields[name]
         exact = exact_paths[name]
         sol = solve(f, x0, method=method, n_steps=n_steps, return_trajectory=True)
         num = sol.trajectory.numpy()
@@ -157,7 +159,9 @@ def flow_explorer(
             err=err,
         )
 
-    live = LivePlot(draw, _solver_controls(names, max_steps=40), figsize=(5.0, 4.6))
+    live = LivePlot(
+        draw, _solver_controls(names, max_steps=40), figsize=(5.0, 4.6), fixed_frame=True
+    )
     live.state = state  # type: ignore[attr-defined]
     return live
 

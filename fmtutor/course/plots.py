@@ -14,6 +14,7 @@ __all__ = [
     "scatter",
     "trajectories",
     "density",
+    "color_key",
     "figure_png",
     "DEFAULT_LIM",
     "OKABE_ITO",
@@ -29,6 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import Normalize, PowerNorm
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -117,6 +119,8 @@ def quiver(
     cmap: str = "viridis",
     colorbar: bool = False,
     title: "str | None" = None,
+    clim: "Lim | None" = None,
+    gamma: float = 1.0,
 ) -> Axes:
     """Arrows of a velocity field u_t(x) on an n x n grid, coloured by speed |u_t(x)|.
 
@@ -124,6 +128,9 @@ def quiver(
         field: ``field(x, t)`` mapping (B, 2) points to (B, 2) velocities.
         t: the time at which to draw the field.
         normalize: draw unit arrows (direction only; speed stays in the colour).
+        clim: the speeds at the two ends of the colour map (None: this plot's lowest and highest).
+        gamma: with clim, colours follow ((speed - lo) / (hi - lo))^gamma (matplotlib's PowerNorm):
+            gamma < 1 keeps slow fields apart when one scale also serves fast ones.
     """
     check_callable(field, "field", "a velocity field(x, t)")
     pts = grid_points(xlim, ylim, n)
@@ -155,6 +162,8 @@ def quiver(
         scale=(n / (xlim[1] - xlim[0])) * (1.6 if normalize else 1.0),
         width=0.005,
     )
+    if clim is not None:
+        q.set_norm(_speed_norm(clim, gamma))
     if colorbar:
         ax.figure.colorbar(q, ax=ax, label=tr("speed $|u_t(x)|$"), shrink=0.8)
     return style_axes(ax, xlim, ylim, title)
@@ -237,6 +246,42 @@ def density(
     img = lp if log else np.exp(lp)
     ax.imshow(img, origin="lower", extent=(*xlim, *ylim), cmap=cmap, aspect="equal")
     return style_axes(ax, xlim, ylim, title)
+
+
+def _speed_norm(clim: Lim, gamma: float) -> Normalize:
+    return Normalize(*clim) if gamma == 1.0 else PowerNorm(gamma, *clim)
+
+
+def color_key(
+    ax: Axes,
+    clim: Lim,
+    cmap: str = "viridis",
+    label: "str | None" = None,
+    gamma: float = 1.0,
+) -> Axes:
+    """A colour bar drawn into an Axes of its own: the colour map from clim[0] (bottom) to clim[1].
+
+    The axis is in speed units; with gamma != 1 the colours follow quiver's PowerNorm (same gamma).
+
+    Unlike ``Figure.colorbar`` it adds no Axes and no layout hook, so a live figure that gives it
+    one of its own axes (and a fixed ``clim``) keeps its frame from one redraw to the next.
+    """
+    lo, hi = clim
+    ax.imshow(
+        np.linspace(lo, hi, 256)[:, None],
+        cmap=cmap,
+        norm=_speed_norm(clim, gamma),
+        origin="lower",
+        extent=(0, 1, lo, hi),
+        aspect="auto",
+        interpolation="nearest",
+    )
+    ax.set(xlim=(0, 1), ylim=(lo, hi), xticks=[])
+    ax.yaxis.tick_right()
+    ax.yaxis.set_label_position("right")
+    if label:
+        ax.set_ylabel(label)
+    return ax
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:

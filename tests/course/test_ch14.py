@@ -1,4 +1,4 @@
-"""fmtutor.course.ch14: the two exercises (and their hints) and the NFE widget."""
+"""fmtutor.course.ch14: the exercises (and their hints), the NFE widget and the pool-OT model."""
 
 import pytest
 import torch
@@ -61,6 +61,20 @@ def test_nfe_widget_recomputes_the_table():
         ch14.nfe_widget(nets, x0, data, floor=0.0)
     with pytest.raises(TypeError, match="models"):
         ch14.nfe_widget({}, x0, data, floor=1.0)
+
+
+def test_pool_ot_model_is_train_2d_with_ot_pairs_and_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("FMTUTOR_CACHE", str(tmp_path))
+    monkeypatch.setitem(ch14.OT_SETTINGS, "steps", 20)  # the chapter's recipe, cut short
+    got = ch14.pool_ot_model(verbose=False)
+    assert got.status == "trained" and got.extra["seconds"] > 0
+    assert got.extra["train_config"]["overrides"]["coupling"] == "ot"
+    want, _ = fm.recipes.train_2d(
+        fm.data.two_moons, progress=False, coupling="ot", **ch14.OT_SETTINGS
+    )
+    for a, b in zip(got.model.state_dict().values(), want.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert ch14.pool_ot_model(verbose=False).status == "loaded"
 
 
 def test_exercise_shortcut_target():

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 import traitlets
+from matplotlib.colors import PowerNorm
 from PIL import Image
 
 from fmtutor.course import ch00, ch01, ch02, ch09
@@ -38,6 +39,7 @@ def _fresh(live: LivePlot) -> LivePlot:
         figsize=tuple(live.fig.get_size_inches()),
         dpi=live.dpi,
         ncols=live.ncols,
+        width_ratios=live.width_ratios,
     )
 
 
@@ -355,3 +357,78 @@ def test_a_draft_is_shown_first_then_the_final_picture_as_a_fresh_plot_draws_it(
     assert [kind for kind, _ in sent].count("image") == 1 and live.drafts == 1
     with pytest.raises(TypeError, match="draft"):
         LivePlot(draw, {"k": W.IntSlider(1, 0, 5)}, draft=3)
+
+
+# Issue 17: the controls that missed 100 ms (bench/RESULTS.md, "Widget latency") keep their frame from
+# end to end of their range, so every change pastes the kept frame: no new layout, a blitted redraw
+# (the fast path), and the picture a fresh plot draws at the new values.
+JUMPS = {  # a factory (built as its notebook builds it), a control and the values it jumps through
+    "ch00 mle.std": (lambda: ch00.mle_explorer(m=500), "std", [0.3, 2.5, 0.3, 1.5]),
+    "ch01 explorer.name": (
+        ch01.field_explorer,
+        "name",
+        ["rotation_to_sink", "sink", "mover", "spiral", "source", "rotation"],
+    ),
+    "ch01 explorer.t": (ch01.field_explorer, "t", [1.0, 0.0, 0.55, 1.0]),
+    "ch01 explorer.particles": (ch01.field_explorer, "particles", [True, False, True]),
+    "ch02 explorer.name": (
+        ch02.flow_explorer,
+        "name",
+        ["rotation", "rotation_to_sink", "mover", "sink", "source", "spiral"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(JUMPS))
+def test_slow_controls_paste_the_kept_frame_across_their_range(name: str) -> None:
+    make, control, values = JUMPS[name]
+    live = make()
+    if control != "name" and "name" in live.controls:
+        live.controls["name"].value = "rotation_to_sink"  # as chapter 1's notebook shows it
+    layouts = live.kept.layouts
+    for value in values:
+        blits = live.kept.blits
+        live.controls[control].value = value
+        assert live.last_error is None, live.last_error
+        assert (live.kept.blits, live.kept.layouts) == (blits + 1, layouts), (
+            f"{control} = {value!r}: a full redraw (the frame moved)"
+        )
+        fresh = _fresh(live).image.value
+        assert np.array_equal(_pixels(live.image.value), _pixels(fresh)), f"{control} = {value!r}"
+
+
+def test_fixed_frames_hold_every_value_of_their_controls() -> None:
+    """The frames chosen from the whole control range clip nothing: the narrowest model's peak and
+    the histogram fit chapter 0's density axis; chapter 1's colour key spans every speed shown."""
+    mle = ch00.mle_explorer(m=500)
+    mle.controls["std"].value = mle.controls["std"].min
+    ax = mle.fig.axes[0]
+    top = ax.get_ylim()[1]
+    heights = max(p.get_path().vertices[:, 1].max() for p in ax.patches)  # the histogram
+    assert max(line.get_ydata().max() for line in ax.lines) < top and heights < top
+    field = ch01.field_explorer()
+    for name in field.controls["name"].options:
+        for t in (0.0, 1.0):
+            field.controls["name"].value, field.controls["t"].value = name, t
+            arrows, key = field.fig.axes[0].collections[0], field.fig.axes[1]
+            assert arrows.get_clim() == key.get_ylim() == (0.0, pytest.approx(12.728, abs=1e-3))
+            assert arrows.get_array().max() <= arrows.get_clim()[1], (name, t)
+            bar, want = key.images[0].norm, (PowerNorm, ch01.SPEED_GAMMA)
+            assert (type(bar), bar.gamma) == (type(arrows.norm), arrows.norm.gamma) == want
+
+
+def test_flow_explorer_solves_the_exact_paths_once_for_every_field(monkeypatch) -> None:
+    """The field menu of chapter 2 answers at once: no exact flow left to compute after the build."""
+    from fmtutor.fields import ExampleField
+
+    live = ch02.flow_explorer()
+    calls: list[int] = []
+    flow = ExampleField.flow
+    monkeypatch.setattr(
+        ExampleField, "flow", lambda self, x, t: calls.append(len(x)) or flow(self, x, t)
+    )
+    redraws = live.calls
+    for name in live.controls["name"].options:
+        live.controls["name"].value = name
+    assert live.calls - redraws >= 5
+    assert calls == [3] * (live.calls - redraws)  # the error at t = 1 of each redraw, only
