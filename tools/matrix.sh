@@ -4,7 +4,8 @@
 #   oldest  constraints/oldest.txt  the lower bounds of pyproject.toml
 # usage: bash tools/matrix.sh [colab] [oldest]        (default: both; exit status: the first failure)
 # Each venv lives in $FMTUTOR_MATRIX_DIR/<name> (default /tmp/fmtutor-matrix, outside the work tree) and is
-# rebuilt when its constraints file or pyproject.toml changes. torch is this machine's CPU build, the
+# rebuilt when its constraints file or pyproject.toml changes; fmtutor itself is re-pointed at this checkout
+# every run. torch is this machine's CPU build, the
 # version .venv has, installed by exact version (pip takes the file on disk; never a CUDA download):
 # set FMTUTOR_TORCH to another pip requirement to choose it. Chapters reuse the model cache in .cache/.
 set -euo pipefail
@@ -35,6 +36,11 @@ for name in "${envs[@]}"; do
     "$venv/bin/pip" install -q -c "$cons" -e . "${DEPS[@]}"
     echo "$stamp" > "$venv/.stamp"
   fi
+  # the venv outlives the checkout that built it: point its editable fmtutor at this checkout (no deps,
+  # a few seconds), or a venv built from another clone would import that clone, or nothing
+  "$venv/bin/pip" install -q --no-deps -e .
+  got=$("$venv/bin/python" -c "import fmtutor, os; print(os.path.dirname(os.path.dirname(os.path.abspath(fmtutor.__file__))))")
+  [ "$got" = "$ROOT" ] || { echo "matrix $name: fmtutor imports from $got, expected $ROOT"; exit 2; }
   t1=$(date +%s)
   echo "== matrix $name: venv ready in $((t1 - t0)) s"
   "$venv/bin/python" -m pip list 2>/dev/null | grep -iE "^(torch|numpy|scipy|scikit-learn|matplotlib|ipywidgets|ipykernel|ipython|traitlets) " | tr -s ' ' | paste -sd ';'
