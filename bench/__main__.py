@@ -252,42 +252,45 @@ def main(argv: "list[str] | None" = None) -> int:
         res["public_call"] = run_public_call(repeats=1 if args.quick else 3, log=_log)
         stamp("public_call", load0)
         save()
-    if "retrain" in only:
-        _log(
-            "retrain: chapter 5's loop, then the loop with one line changed, in the chapter's kernel ..."
-        )
-        load0 = common.machine_info()["load_avg"]
-        res["retrain"] = run_retrain(repeats=1 if args.quick else 2, log=_log)
-        stamp("retrain", load0)
-        save()
-    if "fewstep" in only:
-        _log("fewstep: chapter 14's six models trained side by side, W2 / floor at 1-8 NFE ...")
-        load0 = common.machine_info()["load_avg"]
-        res["fewstep"] = run_fewstep(refs, floor, n_sets=1 if args.quick else 2, log=_log)
-        stamp("fewstep", load0)
-        save()
+
+    def section(name: str, key: str, message: str, run: Any) -> None:
+        """Run one section when asked for (``--only``): log, measure, stamp the load, save."""
+        if name in only:
+            _log(f"{name}: {message} ...")
+            load0 = common.machine_info()["load_avg"]
+            res[key] = run()
+            stamp(key, load0)
+            save()
+
+    section(
+        "retrain",
+        "retrain",
+        "chapter 5's loop, then the loop with one line changed, in the chapter's kernel",
+        lambda: run_retrain(repeats=1 if args.quick else 2, log=_log),
+    )
+    section(
+        "fewstep",
+        "fewstep",
+        "chapter 14's six models trained side by side, W2 / floor at 1-8 NFE",
+        lambda: run_fewstep(refs, floor, n_sets=1 if args.quick else 2, log=_log),
+    )
     for name, key, run in (
         ("support", "support", run_support),
         ("ot-pool", "ot_pool", run_ot_pool),
     ):
-        if name in only:
-            _log(f"{name}: issue 17 ({run.__doc__.splitlines()[0]}) ...")
-            load0 = common.machine_info()["load_avg"]
-            res[key] = run(_log)
-            stamp(key, load0)
-            save()
-    if "e2e" in only:
-        _log("e2e: every control, key press to new image in JupyterLab + Chromium ...")
-        load0 = common.machine_info()["load_avg"]
-        res["e2e"] = run_e2e(_log, quick=args.quick)
-        stamp("e2e", load0)
-        save()
-    if "targets" in only:
-        _log("targets: deck, default and OT recipes on five 2-D targets x three seeds ...")
-        load0 = common.machine_info()["load_avg"]
-        res["targets"] = run_targets(_log, quick=args.quick)
-        stamp("targets", load0)
-        save()
+        section(name, key, f"issue 17 ({run.__doc__.splitlines()[0]})", lambda run=run: run(_log))
+    section(
+        "e2e",
+        "e2e",
+        "every control, key press to new image in JupyterLab + Chromium",
+        lambda: run_e2e(_log, quick=args.quick),
+    )
+    section(
+        "targets",
+        "targets",
+        "deck, default and OT recipes on five 2-D targets x three seeds",
+        lambda: run_targets(_log, quick=args.quick),
+    )
     save()
     _log(f"wrote {out / 'RESULTS.md'} and {out / 'results.png'}")
     return 0
