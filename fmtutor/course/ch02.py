@@ -101,7 +101,7 @@ def _solver_controls(names: list[str], max_steps: int) -> "dict[str, W.ValueWidg
 
 
 def flow_explorer(
-    names: "list[str] | None" = None, n_start: int = 3, lim: Lim = (-3.0, 3.0)
+    names: "list[str] | None" = None, n_start: int = 3, lim: Lim = (-3.25, 3.25)
 ) -> LivePlot:
     """Numerical vs exact flow: pick a field, a solver and a number of steps; the error at t = 1.
 
