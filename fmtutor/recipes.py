@@ -74,26 +74,6 @@ def pool_ot_pairing(x_0: Any, x_1: Any, chunk: int = OT_CHUNK) -> Tensor:
         torch.set_num_threads(threads)
 
 
-class _FixedPairs:
-    """train_cfm's data and coupling for fixed pairs: draw(n, seed) picks rows of the paired pools
-    and couple(x_0, x_1) hands back the noise of the rows just drawn (train_cfm calls the two in
-    turn at every step; the x_0 it draws itself is discarded)."""
-
-    def __init__(self, x_0: Tensor, x_1: Tensor) -> None:
-        self.x_0, self.x_1, self._last = x_0, x_1, None
-
-    def draw(self, n: int, seed: torch.Generator) -> Tensor:
-        idx = torch.randint(0, self.x_1.shape[0], (n,), generator=seed, device=seed.device)
-        self._last = self.x_0[idx]
-        return self.x_1[idx]
-
-    def couple(self, x_0: Tensor, x_1: Tensor) -> tuple[Tensor, Tensor]:
-        if self._last is None or self._last.shape != x_1.shape:
-            raise RuntimeError("coupling='ot': expected a batch drawn from the paired pool")
-        x_0, self._last = self._last.to(x_1.device), None
-        return x_0, x_1
-
-
 def train_2d(
     sampler: Callable[..., Tensor],
     seed: int = 0,
@@ -109,8 +89,8 @@ def train_2d(
 
     coupling='ot' also draws a noise pool of the same size once and pairs the two by
     ``pool_ot_pairing`` (exact assignments in chunks of OT_CHUNK = 128 points, about 0.3 s for the
-    pool); training then draws fixed (noise, data) pairs instead of fresh noise, with the same
-    number of random draws per step as the default.
+    pool); training then draws fixed (noise, data) pairs instead of fresh noise (train_cfm's
+    ``noise``), with the same random draws per step as the default.
 
     Args:
         sampler: e.g. fmtutor.data.two_moons.
@@ -130,7 +110,8 @@ def train_2d(
     )
     model_keys = set(DEFAULT_2D["model"]) | {"hidden", "depth", "activation", "n_frequencies"}
     known = model_keys | (
-        set(inspect.signature(train_cfm).parameters) - {"model", "data", "seed", "progress"}
+        set(inspect.signature(train_cfm).parameters)
+        - {"model", "data", "seed", "progress", "noise"}
     )
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -145,11 +126,9 @@ def train_2d(
     pool = pool.to(next(model.parameters()).dtype)  # e.g. scikit-learn's float64 points
     if coupling == "ot":
         noise = torch.randn(pool.shape, generator=make_generator(seed + 54321), dtype=pool.dtype)
-        pairs = _FixedPairs(noise, pool[pool_ot_pairing(noise, pool)])
-        result = train_cfm(
-            model, pairs.draw, seed=seed, progress=progress, coupling=pairs.couple, **tcfg
-        )
-        result.noise_pool, result.paired_pool = pairs.x_0, pairs.x_1
+        paired = pool[pool_ot_pairing(noise, pool)]
+        result = train_cfm(model, paired, seed=seed, progress=progress, noise=noise, **tcfg)
+        result.noise_pool, result.paired_pool = noise, paired
     elif coupling == "independent" or callable(coupling):
         if callable(coupling):
             tcfg["coupling"] = coupling

@@ -114,16 +114,17 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
 
 def _draw(
     data: Any, n: int, g: torch.Generator, dtype: torch.dtype, classes: Any, labelled: bool
-) -> tuple[Tensor, "Tensor | None"]:
-    """A batch of x_1 (and labels) from a checked (pool, labels) pair or a sampler.
+) -> tuple[Tensor, "Tensor | None", "Tensor | None"]:
+    """A batch of x_1, its labels and its pool rows from a checked (pool, labels) pair or a sampler.
 
     A sampler's points are converted to ``dtype`` and checked (n of them, finite; labels as
     check_labels says, required when ``labelled``); ``classes`` is the model's num_classes.
+    The rows drawn are None for a sampler.
     """
     if not callable(data):
         pool, labels = data
         idx = torch.randint(0, pool.shape[0], (n,), generator=g, device=g.device)
-        return pool[idx], (labels[idx] if labels is not None else None)
+        return pool[idx], (labels[idx] if labels is not None else None), idx
     out = data(n, seed=g)
     x1, y = out if isinstance(out, tuple) else (out, None)
     x1 = as_tensor(x1, "data(n)", dtype=dtype, finite=True)
@@ -131,7 +132,7 @@ def _draw(
         raise ValueError(f"data(n): expected {n} points, shape ({n}, d), got {tuple(x1.shape)}")
     if y is None and labelled:
         raise ValueError("data(n): expected (points, labels) to drop labels (label_dropout > 0)")
-    return x1, None if y is None else check_labels(y, n, classes, "data(n) labels", False)
+    return x1, None if y is None else check_labels(y, n, classes, "data(n) labels", False), None
 
 
 def train_cfm(
@@ -151,6 +152,7 @@ def train_cfm(
     callback: "Callable[[int, float], None] | None" = None,
     num_threads: "int | None" = 1,
     time_sampling: str = "uniform",
+    noise: Any = None,
 ) -> TrainResult:
     """Train a velocity network with the CFM loss.
 
@@ -180,6 +182,9 @@ def train_cfm(
         time_sampling: 'uniform' (t ~ U[0, 1] for every sample) or 'stratified' (sample i of the
             batch draws t uniformly in [i / B, (i + 1) / B]: still uniform for each sample, but the
             batch covers [0, 1] evenly, a lower-variance estimate of the loss's average over t).
+        noise: fixed noise for a pool, shape (N, d) like the pool: the pairs (noise[i], pool[i])
+            are drawn instead of fresh noise (the fresh draw still happens, so the other draws
+            match a run without it), e.g. a pool paired once by ``recipes.pool_ot_pairing``.
 
     Returns:
         TrainResult with the per-step losses, learning rates and wall time.
@@ -204,6 +209,15 @@ def train_cfm(
         )
     if not callable(data):  # a pool: checked and converted once
         data = check_pool(data, dtype, getattr(model, "dim", None), classes, label_dropout > 0)
+    if noise is not None:
+        if callable(data):
+            raise TypeError("noise: fixed noise pairs with a pool's rows; data is a sampler")
+        noise = as_tensor(noise, "noise", dtype=dtype, finite=True)
+        if noise.shape != data[0].shape:
+            raise ValueError(
+                f"noise: expected one row per pool point, shape {tuple(data[0].shape)}, "
+                f"got {tuple(noise.shape)}"
+            )
     if num_threads is not None:
         num_threads = check_positive_int(num_threads, "num_threads")
     if time_sampling not in ("uniform", "stratified"):
@@ -218,6 +232,7 @@ def train_cfm(
     model.to(device).train()
     if not callable(data):  # move the pool once, not one batch per step
         data = tuple(d.to(device) if d is not None else None for d in data)
+        noise = None if noise is None else noise.to(device)
     opt = optimizer or _adam(model, lr)
     base_lrs = [group["lr"] for group in opt.param_groups]
     factors = _lr_factors(lr_schedule, steps)
@@ -226,23 +241,30 @@ def train_cfm(
     threads = torch.get_num_threads()
     if num_threads is not None and device.type == "cpu":
         torch.set_num_threads(num_threads)
+    # draws are made on the generator's device (the CPU); with a pool already there, nothing moves
+    moves = callable(data) or device != g.device
+    offsets = torch.arange(batch_size, dtype=dtype, device=g.device)  # stratified t: (i + u_i) / B
     start = time.perf_counter()
     try:
         for step in trange(steps, disable=not progress, desc="training", leave=False):
-            x1, y = _draw(data, batch_size, g, dtype, classes, label_dropout > 0)
-            x0 = torch.randn(x1.shape, generator=g, dtype=x1.dtype, device=g.device).to(x1.device)
+            x1, y, rows = _draw(data, batch_size, g, dtype, classes, label_dropout > 0)
+            x0 = torch.randn(x1.shape, generator=g, dtype=x1.dtype, device=g.device)
+            if noise is not None:
+                x0 = noise[rows]
+            elif moves:
+                x0 = x0.to(x1.device)
             x0, x1 = coupling(x0, x1)
             t = torch.rand(batch_size, generator=g, dtype=x1.dtype, device=g.device)
             if time_sampling == "stratified":
-                t = (torch.arange(batch_size, dtype=t.dtype, device=t.device) + t) / batch_size
-            t = t.to(x1.device)
+                t = (offsets + t) / batch_size
             if y is not None and label_dropout > 0:
                 drop = (torch.rand(batch_size, generator=g, device=g.device) < label_dropout).to(
                     y.device
                 )
                 y = torch.where(drop, torch.full_like(y, model.num_classes), y)
-            x0, x1, t = x0.to(device), x1.to(device), t.to(device)
-            y = None if y is None else y.to(device)
+            if moves:
+                x0, x1, t = x0.to(device), x1.to(device), t.to(device)
+                y = None if y is None else y.to(device)
             # the inputs were checked once, above: draw x_t without cfm_loss's checks,
             # then call the model as usual
             x_t, dx_t = path._sample(x0, x1, t.reshape(-1, *([1] * (x1.ndim - 1))))
@@ -255,7 +277,7 @@ def train_cfm(
             opt.step()
             losses_t[step] = loss.detach()
             if callback is not None:
-                callback(step, float(losses_t[step]))
+                callback(step, loss.item())
     finally:
         torch.set_num_threads(threads)
     losses = losses_t.cpu().double().numpy()

@@ -48,3 +48,24 @@ def test_mlp_refuses_complex_points_instead_of_dropping_the_imaginary_part():
     m = models.MLP(hidden=8, depth=1)
     with pytest.raises(TypeError, match="x: expected real numbers, got dtype torch.complex64"):
         m(torch.randn(3, 2, dtype=torch.complex64), 0.5)
+
+
+def test_mlp_empty_batch_gives_an_empty_velocity():
+    net = models.MLP(dim=2, hidden=8)
+    assert net(torch.zeros(0, 2), 0.5).shape == (0, 2)
+    assert net(torch.zeros(0, 2), torch.zeros(0)).shape == (0, 2)
+
+
+def test_mlp_device_and_dtype_checks_follow_the_first_layer_through_copies_and_casts():
+    import copy
+
+    net = models.MLP(dim=2, hidden=8)
+    # the shortcut is not a registered module: the state dict holds the buffer and net.* only
+    assert all(k == "freqs" or k.startswith("net.") for k in net.state_dict())
+    twin = copy.deepcopy(net)
+    assert twin._first is twin.net[0] and twin._first is not net._first
+    wide = net.double()
+    x = torch.randn(4, 2)  # float32 points go to the float64 model's dtype
+    assert wide(x, 0.3).dtype == torch.float64
+    t = torch.full((4, 1), 0.3, dtype=torch.float64)
+    torch.testing.assert_close(wide(x, 0.3), wide._velocity(x.double(), t))

@@ -144,15 +144,19 @@ def test_ot_coupling_trains_on_fixed_pairs_of_the_pool():
     assert rows(res.paired_pool) == rows(res.pool)  # the pool, permuted
     cost = fm.couplings.transport_cost
     assert cost(res.noise_pool, res.paired_pool) < 0.8 * cost(res.noise_pool, res.pool)
-    # every batch trains on rows (noise_pool[i], paired_pool[i]): its x_0 is not fresh noise
-    seen = []
-    pairs = fm.recipes._FixedPairs(res.noise_pool, res.paired_pool)
-    x1 = pairs.draw(4, fm.data.make_generator(0))
-    x0, _ = pairs.couple(torch.zeros(4, 2), x1)
-    for a, b in zip(x0, x1):
-        i = int(torch.nonzero((res.paired_pool == b).all(1))[0])
-        seen.append(torch.equal(res.noise_pool[i], a))
-    assert all(seen) and np.isfinite(res.losses).all()
+    assert np.isfinite(res.losses).all()
+    # every batch trains on rows (noise_pool[i], paired_pool[i]): train_cfm's fixed noise
+    # (tests/test_training.py checks it draw for draw), so the run repeats from the pools alone
+    torch.manual_seed(2)
+    again = fm.training.train_cfm(
+        fm.models.MLP(hidden=8),
+        res.paired_pool,
+        noise=res.noise_pool,
+        **{**fm.recipes.DEFAULT_2D["train"], "steps": 5, "batch_size": 16},
+        seed=2,
+        progress=False,
+    )
+    assert np.array_equal(again.losses, res.losses)
     # and train_2d trains on them: the first loss (an untrained net, v ~ 0) is about the pairs'
     # cost, well below the independent pairing's at the same seed
     _, ind = fm.recipes.train_2d(

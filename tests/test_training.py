@@ -141,6 +141,47 @@ def test_losses_are_bit_identical_to_a_hand_written_loop_of_the_same_draws():
     )
 
 
+def test_fixed_noise_trains_on_the_pools_rows_draw_for_draw():
+    """noise=N: every batch pairs pool rows with the same rows of N, and the other draws are unchanged."""
+    pool = fm.data.two_moons(64, seed=0)
+    noise = torch.randn(64, 2, generator=fm.data.make_generator(9))
+    torch.manual_seed(1)
+    model = fm.models.MLP(hidden=16, depth=2)
+    twin = copy.deepcopy(model)
+    kw = dict(steps=5, batch_size=16, seed=3, progress=False, device="cpu")
+    res = fm.training.train_cfm(model, pool, noise=noise.double().numpy(), **kw)
+    last = []  # by hand: a sampler that remembers its rows, a coupling that hands back their noise
+
+    def draw(n, seed):
+        rows = torch.randint(0, pool.shape[0], (n,), generator=seed)
+        last.append(rows)
+        return pool[rows]
+
+    def couple(x_0, x_1):  # x_0 (fresh noise, still drawn) is replaced by the rows' noise
+        return noise[last[-1]], x_1
+
+    ref = fm.training.train_cfm(twin, draw, coupling=couple, **kw)
+    assert np.array_equal(res.losses, ref.losses)
+    fresh = fm.training.train_cfm(copy.deepcopy(twin), pool, **kw)
+    assert not np.array_equal(res.losses, fresh.losses)  # fixed noise is not fresh noise
+
+
+def test_fixed_noise_is_refused_clearly_unless_it_matches_a_pool():
+    model = fm.models.MLP(hidden=8, depth=1)
+    pool = fm.data.two_moons(32, seed=0)
+    kw = dict(steps=1, batch_size=4, progress=False, device="cpu")
+    with pytest.raises(TypeError, match="noise: .*sampler"):
+        fm.training.train_cfm(model, fm.data.two_moons, noise=torch.zeros(32, 2), **kw)
+    with pytest.raises(
+        ValueError, match=r"noise: expected one row per pool point, shape \(32, 2\)"
+    ):
+        fm.training.train_cfm(model, pool, noise=torch.zeros(31, 2), **kw)
+    bad = torch.zeros(32, 2)
+    bad[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="noise: expected finite"):
+        fm.training.train_cfm(model, pool, noise=bad, **kw)
+
+
 def test_float64_data_trains_a_float32_model():
     """The loop calls model(x, t), which casts the float64 batch to the model's dtype."""
     torch.manual_seed(0)
