@@ -11,12 +11,15 @@ __all__ = [
     "score",
     "machine_info",
     "sample_with",
+    "lockstep_cpu",
 ]
 
 import os
 import platform
 import resource
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +56,66 @@ class Clock:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         self.wall_s, self.cpu_s = time.perf_counter() - self._w, time.process_time() - self._c
+
+
+def lockstep_cpu(jobs: dict[str, Callable[[Callable[..., None]], Any]]) -> dict[str, float]:
+    """Run jobs step by step in turn and return each one's own CPU seconds (``time.thread_time``).
+
+    Each job runs in its own thread and is called with a callback ``turn(*args)`` that it calls
+    after every step (e.g. train_cfm's ``callback``): the callback hands the turn to the next job
+    that has not finished and waits for it to come back. Only the job holding the turn runs, so
+    every job meets the same state of a shared machine a few milliseconds apart, and a busy
+    neighbour slows all of them alike (where back-to-back runs seconds apart can catch one quiet
+    and the other busy). The jobs' threads are pinned to one core (where the OS allows it): left
+    free, each tends to stay on the core it last ran on, and two cores can differ. The first job
+    starts; a job's own set-up (before its first step) counts towards its time. An exception in a
+    job is raised here once all have stopped.
+    """
+    names = list(jobs)
+    cond = threading.Condition()
+    turn, done = [names[0]], set()
+    cpu: dict[str, float] = {}
+    errors: list[BaseException] = []
+
+    def pass_on(name: str) -> None:  # with cond held
+        i = names.index(name)
+        later = [names[(i + k) % len(names)] for k in range(1, len(names) + 1)]
+        turn[0] = next(n for n in later if n not in done or n == name)
+        cond.notify_all()
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+    def run(name: str) -> None:
+        torch.set_num_threads(1)  # intra-op threads are set per thread: one, as everywhere here
+        if cores:  # one core for all (this thread only): no job gets a quieter or warmer core
+            os.sched_setaffinity(0, {cores[-1]})
+
+        def step(*_: Any) -> None:
+            with cond:
+                pass_on(name)
+                cond.wait_for(lambda: turn[0] == name)
+
+        with cond:
+            cond.wait_for(lambda: turn[0] == name)
+        start = time.thread_time()
+        try:
+            jobs[name](step)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+        finally:
+            cpu[name] = time.thread_time() - start
+            with cond:
+                done.add(name)
+                pass_on(name)
+
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in names]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+    return cpu
 
 
 def stats(values: Any) -> dict[str, float]:

@@ -14,6 +14,7 @@ __all__ = [
     "check_number",
     "check_labels",
     "check_pool",
+    "check_noise_pool",
 ]
 
 import math
@@ -329,3 +330,16 @@ def check_pool(
     return pool, None if labels is None else check_labels(
         labels, len(pool), num_classes, "data labels"
     )
+
+
+def check_noise_pool(noise: Any, data: Any, dtype: torch.dtype) -> Tensor:
+    """Fixed noise for a checked pool ``data`` (pool, labels) or a sampler: (N, d) like the pool."""
+    if callable(data):
+        raise TypeError("noise: fixed noise pairs with a pool's rows; data is a sampler")
+    noise = as_tensor(noise, "noise", dtype=dtype, finite=True)
+    if noise.shape != data[0].shape:
+        raise ValueError(
+            f"noise: expected one row per pool point, shape {tuple(data[0].shape)}, "
+            f"got {tuple(noise.shape)}"
+        )
+    return noise

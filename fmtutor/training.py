@@ -23,6 +23,7 @@ from ._validate import (
     as_tensor,
     check_callable,
     check_labels,
+    check_noise_pool,
     check_number,
     check_pool,
     check_positive_int,
@@ -118,8 +119,8 @@ def _draw(
     """A batch of x_1, its labels and its pool rows from a checked (pool, labels) pair or a sampler.
 
     A sampler's points are converted to ``dtype`` and checked (n of them, finite; labels as
-    check_labels says, required when ``labelled``); ``classes`` is the model's num_classes.
-    The rows drawn are None for a sampler.
+    check_labels says, required when ``labelled``); ``classes`` is the model's num_classes. A
+    sampler's rows are None.
     """
     if not callable(data):
         pool, labels = data
@@ -209,15 +210,7 @@ def train_cfm(
         )
     if not callable(data):  # a pool: checked and converted once
         data = check_pool(data, dtype, getattr(model, "dim", None), classes, label_dropout > 0)
-    if noise is not None:
-        if callable(data):
-            raise TypeError("noise: fixed noise pairs with a pool's rows; data is a sampler")
-        noise = as_tensor(noise, "noise", dtype=dtype, finite=True)
-        if noise.shape != data[0].shape:
-            raise ValueError(
-                f"noise: expected one row per pool point, shape {tuple(data[0].shape)}, "
-                f"got {tuple(noise.shape)}"
-            )
+    noise = None if noise is None else check_noise_pool(noise, data, dtype)
     if num_threads is not None:
         num_threads = check_positive_int(num_threads, "num_threads")
     if time_sampling not in ("uniform", "stratified"):
@@ -296,10 +289,7 @@ def _lr_factors(schedule: str, steps: int, floor: float = 0.01) -> np.ndarray:
 
 
 def _adam(model: nn.Module, lr: float) -> torch.optim.Optimizer:
-    """Adam, fused into one kernel where torch supports it (CPU since torch 2.4, CUDA).
-
-    Fused, a step runs fewer tiny operations.
-    """
+    """Adam, fused into one kernel where torch can (CPU since torch 2.4, CUDA): fewer small ops."""
     params = [p for p in model.parameters() if p.requires_grad]
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)
