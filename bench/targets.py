@@ -46,13 +46,17 @@ from .deck import DECK, train_deck
 TARGETS = ("moons", "8gaussians", "checkerboard", "pinwheel", "spirals")
 SEEDS = (0, 1, 2)
 #: Held-out sets per target (the default's W2, precision and recall are averaged over all of them):
-#: one pair's W2 scatters by about 10-30% (mode counts are random), so 6 sets leave a perfect
-#: sampler anywhere between about 0.9 and 1.3 x the floor.
-N_REFS = 12
+#: one pair's W2 scatters by about 16-25% (mode counts are random), so 6 sets left a perfect
+#: sampler anywhere between about 0.9 and 1.3 x the floor, and 12 sets still gave the control
+#: 0.95-1.15 (standard error about 5%); 24 sets give about 3.5%.
+N_REFS = 24
 #: The deck's scores use the first this many (context, not a goal).
 N_REFS_OTHERS = 6
-#: Fresh sets in each target's W2 floor (fresh set i against held-out set i mod N_REFS).
-FLOOR_PAIRS = 24
+#: Fresh sets in each target's W2 floor (fresh set i against held-out set i mod N_REFS). The floor
+#: divides every row of its target, so its own error is shared, not averaged away: with 24 pairs
+#: (standard error about 5%) the checkerboard's floor came out 9% under a 96-pair estimate and
+#: the moons' 6% over it (bench/TUNING.md, session 27); 120 pairs give about 2%.
+FLOOR_PAIRS = 120
 #: Training runs per recipe for its time (the least CPU time counts).
 TIME_REPEATS = 2
 #: Lockstep (default, OT option) trainings per target and seed, the first to start alternating: the
@@ -409,13 +413,15 @@ def targets_md(res: dict[str, Any]) -> list[str]:
             else "."
         ),
         "",
-        "| target | floor | fresh P | fresh R |",
-        "|---|---:|---:|---:|",
+        "| target | floor | floor's standard error | fresh P | fresh R |",
+        "|---|---:|---:|---:|---:|",
     ]
     for t in tg["targets"]:
         c = tg["contexts"][t]
+        se = f"{100 * c['floor_se'] / c['floor']:.1f}%" if "floor_se" in c else "–"
         L.append(
-            f"| {t} | {c['floor']:.4f} | {c['fresh_precision']:.3f} | {c['fresh_recall']:.3f} |"
+            f"| {t} | {c['floor']:.4f} | {se} | {c['fresh_precision']:.3f}"
+            f" | {c['fresh_recall']:.3f} |"
         )
     L += [
         "",
