@@ -48,7 +48,7 @@ SEEDS = (0, 1, 2)
 #: Held-out sets per target (the default's W2, precision and recall are averaged over all of them):
 #: one pair's W2 scatters by about 16-25% (mode counts are random), so 6 sets left a perfect
 #: sampler anywhere between about 0.9 and 1.3 x the floor, and 12 sets still gave the control
-#: 0.95-1.15 (standard error about 5%); 24 sets give about 3.5%.
+#: 0.95-1.15 (standard error 5-7%); 24 sets give 3.5-5%.
 N_REFS = 24
 #: The deck's scores use the first this many (context, not a goal).
 N_REFS_OTHERS = 6
